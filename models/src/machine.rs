@@ -1,0 +1,820 @@
+//! The machine: CPUs that run one piece of work at a time, one memory bus, a disk.
+//!
+//! Model operations (a fault, a `copyin`, a loan) do not take time themselves: they change
+//! state and append [`Step`]s to a [`Plan`]. The [`Machine`] runs a plan on a CPU in simulated
+//! time: a [`Step::Cpu`] holds the CPU for a fixed time; a byte-moving step ([`Step::Copy`],
+//! [`Step::Checksum`], [`Step::Zero`]) holds the CPU *and* moves bytes over the memory bus,
+//! which every CPU step and every DMA share as one [`FluidResource`]; a [`Step::DiskRead`]
+//! blocks the thread (not the CPU) for the disk's latency and then DMAs over the bus. So a copy
+//! on an idle bus runs at the CPU's copy speed, and on a busy one at its fair share.
+//!
+//! ## Bus bytes per payload byte (DESIGN section 3)
+//! | step | bus bytes | CPU held |
+//! |---|---|---|
+//! | copy (`memcpy`, `copyin`, `copyout`), with or without fused checksum | 2, or 3 if the caches write-allocate | yes |
+//! | checksum pass | 1 | yes |
+//! | page zeroing | 1 | yes |
+//! | DMA (disk, NIC) | 1 | no |
+//!
+//! ## Scheduling
+//! Threads submit plans with a [`Priority`]. A free CPU takes the highest-priority waiting
+//! thread (FIFO within a priority). A thread keeps its CPU from step to step until its plan
+//! ends, unless a thread of strictly higher priority is waiting (an interrupt), in which case it
+//! yields between steps and resumes first among its peers.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use sim::{ByteRate, CancelToken, EventQueue, FluidResource, SimDuration, SimTime, TransferId};
+
+/// What a CPU or the bus spent time or bytes on; the report's breakdown keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Activity {
+    /// Syscall entry and exit, context switches.
+    Syscall,
+    /// CPU copies of payload (`copyin`, `copyout`, `memcpy`, COW and loan-break copies).
+    Copy,
+    /// Checksum passes over payload.
+    Checksum,
+    /// Zero-filling fresh anonymous pages.
+    Zero,
+    /// Fault entry and service (not the copy a COW fault does, which is `Copy`).
+    Fault,
+    /// `find_vma`.
+    VmaLookup,
+    /// `mmap`, `munmap`, PTE teardown.
+    MapUnmap,
+    /// Loan, unloan, wire, unwire and the write-protection they need.
+    Loan,
+    /// TLB flushes and shootdowns.
+    Tlb,
+    /// Protocol processing (TCP/IP, socket buffer, driver).
+    Protocol,
+    /// Interrupt handlers.
+    Interrupt,
+    /// The application's own work (filling or rewriting its buffer).
+    App,
+    /// Device DMA (bus only; no CPU).
+    Dma,
+}
+
+impl Activity {
+    pub const ALL: [Activity; 13] = [
+        Activity::Syscall,
+        Activity::Copy,
+        Activity::Checksum,
+        Activity::Zero,
+        Activity::Fault,
+        Activity::VmaLookup,
+        Activity::MapUnmap,
+        Activity::Loan,
+        Activity::Tlb,
+        Activity::Protocol,
+        Activity::Interrupt,
+        Activity::App,
+        Activity::Dma,
+    ];
+
+    /// Stable snake_case name, used as a report key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activity::Syscall => "syscall",
+            Activity::Copy => "copy",
+            Activity::Checksum => "checksum",
+            Activity::Zero => "zero",
+            Activity::Fault => "fault",
+            Activity::VmaLookup => "vma_lookup",
+            Activity::MapUnmap => "map_unmap",
+            Activity::Loan => "loan",
+            Activity::Tlb => "tlb",
+            Activity::Protocol => "protocol",
+            Activity::Interrupt => "interrupt",
+            Activity::App => "app",
+            Activity::Dma => "dma",
+        }
+    }
+}
+
+/// Fixed costs of kernel operations and the CPU's byte-moving speeds. Presets fill it from
+/// the seeds' hardware; tests build it directly.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CostTable {
+    /// Syscall entry plus exit (trap into the kernel and return), ns.
+    pub syscall_ns: u64,
+    /// Switching between two processes on one CPU, ns.
+    pub context_switch_ns: u64,
+    /// Entering the kernel on a page fault (the trap, before any service), ns.
+    pub trap_ns: u64,
+    /// Servicing a minor fault: page found in the cache, PTE installed (not the trap), ns.
+    pub minor_fault_ns: u64,
+    /// Servicing a major fault, excluding the disk read itself (not the trap), ns.
+    pub major_fault_ns: u64,
+    /// Servicing a COW or loan-break fault, excluding the page copy (not the trap), ns.
+    pub cow_fault_ns: u64,
+    /// Writing or changing one PTE, ns.
+    pub pte_update_ns: u64,
+    /// Flushing the local TLB (or one entry of it), ns.
+    pub tlb_flush_ns: u64,
+    /// A TLB shootdown, per remote CPU interrupted (IPI and wait), ns.
+    pub tlb_shootdown_per_cpu_ns: u64,
+    /// `find_vma` answered by the one-entry lookup cache, ns.
+    pub vma_cache_hit_ns: u64,
+    /// `find_vma` cost per level of the VMA tree walked, ns.
+    pub vma_per_level_ns: u64,
+    /// `mmap`: fixed cost (VMA allocation and insertion), ns.
+    pub mmap_ns: u64,
+    /// `mmap`: per page of the mapping (object setup), ns.
+    pub mmap_per_page_ns: u64,
+    /// `munmap`: fixed cost, ns.
+    pub munmap_ns: u64,
+    /// `munmap`: per present page torn down, ns.
+    pub munmap_per_page_ns: u64,
+    /// Loaning or wiring one page for the kernel (`uvm_loan`, `vm_page_wire`), ns.
+    pub loan_per_page_ns: u64,
+    /// Returning one loaned or wired page (`uvm_unloan`, `vm_page_unwire`), ns.
+    pub unloan_per_page_ns: u64,
+    /// Allocating one physical page, ns.
+    pub page_alloc_ns: u64,
+    /// Payload bytes per second one CPU copies when the bus is idle.
+    pub cpu_copy_rate: ByteRate,
+    /// Bytes per second one CPU checksums when the bus is idle.
+    pub cpu_checksum_rate: ByteRate,
+    /// Bytes per second one CPU zero-fills when the bus is idle.
+    pub cpu_zero_rate: ByteRate,
+    /// The caches allocate a line on write, so a copy reads the destination too: 3 bus
+    /// bytes per payload byte instead of 2.
+    pub write_allocate: bool,
+}
+
+impl CostTable {
+    /// Bus bytes one payload byte of CPU copy costs (2, or 3 with write-allocate).
+    pub fn copy_bus_factor(&self) -> u64 {
+        if self.write_allocate { 3 } else { 2 }
+    }
+}
+
+/// The disk behind the page cache.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiskConfig {
+    /// Time from request to first byte (seek, rotation, controller), ns.
+    pub latency_ns: u64,
+    /// Media rate; also the cap on its DMA into memory.
+    pub rate: ByteRate,
+}
+
+/// What the machine is made of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MachineConfig {
+    /// Number of CPUs (≥ 1).
+    pub cpus: u32,
+    /// Capacity of the one memory bus.
+    pub memory_bus: ByteRate,
+    pub costs: CostTable,
+    pub disk: DiskConfig,
+}
+
+/// One unit of work in a [`Plan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Hold the CPU for a fixed time.
+    Cpu {
+        activity: Activity,
+        duration: SimDuration,
+    },
+    /// A CPU copy of `payload_bytes`: CPU held, `payload × copy_bus_factor` bus bytes capped at
+    /// the CPU's copy speed. Counted as a copy in the report. `fused_checksum` copies compute
+    /// the checksum on the way (same bus traffic).
+    Copy {
+        payload_bytes: u64,
+        fused_checksum: bool,
+    },
+    /// A checksum pass: CPU held, one bus byte per byte.
+    Checksum { bytes: u64 },
+    /// Zero-filling: CPU held, one bus byte per byte.
+    Zero { bytes: u64 },
+    /// The application writing its own memory: CPU held, one bus byte per byte.
+    AppWrite { bytes: u64 },
+    /// Read from disk into memory: the thread waits (CPU free) for the latency, then the
+    /// disk DMAs the bytes over the bus at most at its rate.
+    DiskRead { bytes: u64 },
+}
+
+/// A sequence of steps produced by model operations, run in order by one thread. Reused
+/// across operations to avoid allocation on the hot path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Plan::default()
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.steps.clear();
+    }
+
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
+    /// Fixed CPU time; zero durations are dropped.
+    pub fn cpu(&mut self, activity: Activity, ns: u64) {
+        if ns > 0 {
+            self.steps.push(Step::Cpu {
+                activity,
+                duration: SimDuration::from_nanos(ns),
+            });
+        }
+    }
+
+    pub fn copy(&mut self, payload_bytes: u64) {
+        self.steps.push(Step::Copy {
+            payload_bytes,
+            fused_checksum: false,
+        });
+    }
+
+    /// Sum of fixed CPU time in the plan (bus steps excluded), for tests and narration.
+    pub fn fixed_cpu(&self) -> SimDuration {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Cpu { duration, .. } => *duration,
+                _ => SimDuration::ZERO,
+            })
+            .sum()
+    }
+
+    /// Payload bytes copied by the plan's copy steps.
+    pub fn copy_bytes(&self) -> u64 {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Copy { payload_bytes, .. } => *payload_bytes,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+/// A thread of control that runs plans: an application process, a kernel thread, an
+/// interrupt handler. Ids are assigned by whoever owns the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(pub u32);
+
+/// Scheduling class; higher runs first and makes lower ones yield between steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    User = 0,
+    Kernel = 1,
+    Interrupt = 2,
+}
+
+/// The machine's own events; the owner's event type wraps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MachineEvent {
+    /// A CPU's fixed-time step ended.
+    CpuStepDone { cpu: u32 },
+    /// The bus's earliest transfer may have finished.
+    BusWake,
+    /// A disk request's latency elapsed; its DMA starts now.
+    DiskReady { thread: ThreadId },
+}
+
+/// What the machine tells its owner after handling an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// The thread's plan ran to its end.
+    PlanDone(ThreadId),
+    /// A device DMA started with [`Machine::start_dma`] finished.
+    DmaDone { tag: u64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BusUser {
+    Cpu(u32),
+    Disk(ThreadId),
+    Dma { tag: u64 },
+}
+
+#[derive(Clone, Debug)]
+struct Job {
+    thread: ThreadId,
+    priority: Priority,
+    steps: VecDeque<Step>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Cpu {
+    running: Option<Job>,
+    /// When the current step began holding the CPU.
+    step_started: SimTime,
+    step_activity: Option<Activity>,
+    busy_ns: u64,
+}
+
+/// Counters the report reads; all monotone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MachineStats {
+    /// CPU copies completed and the payload bytes they moved.
+    pub cpu_copy_ops: u64,
+    pub cpu_copy_bytes: u64,
+    /// Device DMA bytes (disk and NIC) completed.
+    pub dma_bytes: u64,
+    /// CPU time by activity, summed over CPUs, ns.
+    pub cpu_ns: BTreeMap<Activity, u64>,
+    /// Bus bytes by activity.
+    pub bus_bytes: BTreeMap<Activity, u64>,
+}
+
+impl MachineStats {
+    pub fn total_bus_bytes(&self) -> u64 {
+        self.bus_bytes.values().sum()
+    }
+}
+
+/// CPUs, the memory bus and the disk, running plans. See the module docs.
+///
+/// Invariants ([`Machine::check_invariants`]): a thread is in at most one place (running on
+/// one CPU, waiting, blocked on the disk, or idle); every bus transfer belongs to exactly one
+/// user, and a CPU with a bus step in progress owns exactly one; the bus's own invariants hold.
+pub struct Machine {
+    config: MachineConfig,
+    cpus: Vec<Cpu>,
+    /// Waiting threads per priority, FIFO; index = `Priority as usize`.
+    ready: [VecDeque<Job>; 3],
+    blocked: BTreeMap<ThreadId, Job>,
+    bus: FluidResource,
+    bus_users: BTreeMap<TransferId, (BusUser, Activity, u64)>,
+    bus_wake: Option<CancelToken>,
+    finished: Vec<TransferId>,
+    stats: MachineStats,
+}
+
+impl Machine {
+    /// Panics on zero CPUs (scenario validation rejects it first).
+    pub fn new(config: MachineConfig) -> Self {
+        assert!(config.cpus >= 1, "a machine needs at least one CPU");
+        Machine {
+            cpus: vec![Cpu::default(); config.cpus as usize],
+            ready: Default::default(),
+            blocked: BTreeMap::new(),
+            bus: FluidResource::new(config.memory_bus),
+            bus_users: BTreeMap::new(),
+            bus_wake: None,
+            finished: Vec::new(),
+            stats: MachineStats::default(),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &MachineConfig {
+        &self.config
+    }
+
+    pub fn costs(&self) -> &CostTable {
+        &self.config.costs
+    }
+
+    pub fn stats(&self) -> &MachineStats {
+        &self.stats
+    }
+
+    pub fn bus(&self) -> &FluidResource {
+        &self.bus
+    }
+
+    pub fn cpu_count(&self) -> u32 {
+        self.cpus.len() as u32
+    }
+
+    /// Total CPU busy time over all CPUs, ns.
+    pub fn cpu_busy_ns(&self) -> u64 {
+        self.cpus.iter().map(|c| c.busy_ns).sum()
+    }
+
+    /// Whether nothing is running, waiting, blocked or on the bus.
+    pub fn is_idle(&self) -> bool {
+        self.cpus.iter().all(|c| c.running.is_none())
+            && self.ready.iter().all(VecDeque::is_empty)
+            && self.blocked.is_empty()
+            && self.bus.active_count() == 0
+    }
+
+    /// Whether `thread` has a plan running, waiting or blocked.
+    pub fn is_busy(&self, thread: ThreadId) -> bool {
+        self.cpus
+            .iter()
+            .any(|c| c.running.as_ref().is_some_and(|j| j.thread == thread))
+            || self.ready.iter().flatten().any(|j| j.thread == thread)
+            || self.blocked.contains_key(&thread)
+    }
+
+    /// Queues `plan` to run as `thread`. An empty plan completes at once (`PlanDone` is pushed
+    /// to `notices`). Panics if the thread already has a plan: a thread does one thing at a
+    /// time, and submitting twice is a model bug.
+    pub fn submit<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        thread: ThreadId,
+        priority: Priority,
+        plan: &Plan,
+        notices: &mut Vec<Notice>,
+    ) {
+        assert!(
+            !self.is_busy(thread),
+            "{thread:?} submitted a plan while one is in progress"
+        );
+        if plan.is_empty() {
+            notices.push(Notice::PlanDone(thread));
+            return;
+        }
+        self.ready[priority as usize].push_back(Job {
+            thread,
+            priority,
+            steps: plan.steps.iter().copied().collect(),
+        });
+        self.dispatch(q, notices);
+    }
+
+    /// Starts a device DMA of `bytes` over the bus at most at `cap` (the engine's burst rate).
+    /// `Notice::DmaDone { tag }` follows when the last byte has moved.
+    pub fn start_dma<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        bytes: u64,
+        cap: Option<ByteRate>,
+        tag: u64,
+    ) {
+        let now = q.now();
+        let id = self.bus.start(now, bytes, cap);
+        self.bus_users
+            .insert(id, (BusUser::Dma { tag }, Activity::Dma, bytes));
+        self.reschedule_bus(q);
+    }
+
+    /// Handles one of the machine's events, appending what the owner must know to `notices`.
+    pub fn handle<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        event: MachineEvent,
+        notices: &mut Vec<Notice>,
+    ) {
+        let now = q.now();
+        match event {
+            MachineEvent::CpuStepDone { cpu } => {
+                self.end_cpu_step(cpu, now);
+                self.advance_cpu(q, cpu, notices);
+            }
+            MachineEvent::BusWake => {
+                self.bus_wake = None;
+                let mut finished = std::mem::take(&mut self.finished);
+                self.bus.complete_due(now, &mut finished);
+                for id in finished.drain(..) {
+                    let (user, activity, bytes) = self
+                        .bus_users
+                        .remove(&id)
+                        .expect("every bus transfer has a user");
+                    *self.stats.bus_bytes.entry(activity).or_default() += bytes;
+                    match user {
+                        BusUser::Cpu(cpu) => {
+                            if activity == Activity::Copy {
+                                self.stats.cpu_copy_ops += 1;
+                                self.stats.cpu_copy_bytes +=
+                                    bytes / self.config.costs.copy_bus_factor();
+                            }
+                            self.end_cpu_step(cpu, now);
+                            self.advance_cpu(q, cpu, notices);
+                        }
+                        BusUser::Disk(thread) => {
+                            self.stats.dma_bytes += bytes;
+                            let job = self.blocked.remove(&thread).expect("disk reader blocked");
+                            if job.steps.is_empty() {
+                                notices.push(Notice::PlanDone(thread));
+                            } else {
+                                self.ready[job.priority as usize].push_back(job);
+                            }
+                        }
+                        BusUser::Dma { tag } => {
+                            self.stats.dma_bytes += bytes;
+                            notices.push(Notice::DmaDone { tag });
+                        }
+                    }
+                }
+                self.finished = finished;
+                self.reschedule_bus(q);
+            }
+            MachineEvent::DiskReady { thread } => {
+                let bytes = match self.blocked[&thread].steps.front() {
+                    Some(Step::DiskRead { bytes }) => *bytes,
+                    other => panic!("{thread:?} blocked on the disk at {other:?}"),
+                };
+                self.blocked
+                    .get_mut(&thread)
+                    .expect("checked above")
+                    .steps
+                    .pop_front();
+                let id = self.bus.start(now, bytes, Some(self.config.disk.rate));
+                self.bus_users
+                    .insert(id, (BusUser::Disk(thread), Activity::Dma, bytes));
+                self.reschedule_bus(q);
+            }
+        }
+        self.dispatch(q, notices);
+    }
+
+    /// Puts waiting threads on free CPUs.
+    fn dispatch<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        notices: &mut Vec<Notice>,
+    ) {
+        for cpu in 0..self.cpus.len() {
+            if self.cpus[cpu].running.is_some() {
+                continue;
+            }
+            let Some(job) = self.ready.iter_mut().rev().find_map(VecDeque::pop_front) else {
+                return;
+            };
+            self.cpus[cpu].running = Some(job);
+            self.start_step(q, cpu as u32, notices);
+        }
+    }
+
+    /// After a step: yield to a higher-priority waiter, finish the plan, or start the next step.
+    fn advance_cpu<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        cpu: u32,
+        notices: &mut Vec<Notice>,
+    ) {
+        let c = &mut self.cpus[cpu as usize];
+        let job = c.running.as_mut().expect("a step ended on an idle CPU");
+        job.steps.pop_front();
+        if job.steps.is_empty() {
+            let thread = job.thread;
+            c.running = None;
+            notices.push(Notice::PlanDone(thread));
+            return; // dispatch() fills the CPU
+        }
+        let prio = job.priority as usize;
+        if self.ready[prio + 1..].iter().any(|r| !r.is_empty()) {
+            let job = c.running.take().expect("checked");
+            self.ready[prio].push_front(job);
+            return;
+        }
+        self.start_step(q, cpu, notices);
+    }
+
+    fn start_step<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        cpu: u32,
+        notices: &mut Vec<Notice>,
+    ) {
+        let now = q.now();
+        let costs = &self.config.costs;
+        let c = &mut self.cpus[cpu as usize];
+        let job = c.running.as_ref().expect("start_step on an idle CPU");
+        let step = *job.steps.front().expect("a running job has a step");
+        let bus = |activity, bus_bytes: u64, cap: ByteRate, factor: u64| {
+            (
+                activity,
+                bus_bytes,
+                ByteRate::from_bytes_per_sec(cap.bytes_per_sec() * factor),
+            )
+        };
+        let (activity, bus_bytes, cap) = match step {
+            Step::Cpu { activity, duration } => {
+                c.step_started = now;
+                c.step_activity = Some(activity);
+                q.schedule_at(now + duration, MachineEvent::CpuStepDone { cpu }.into());
+                return;
+            }
+            Step::DiskRead { .. } => {
+                let job = c.running.take().expect("checked");
+                let thread = job.thread;
+                self.blocked.insert(thread, job);
+                q.schedule_at(
+                    now + SimDuration::from_nanos(self.config.disk.latency_ns),
+                    MachineEvent::DiskReady { thread }.into(),
+                );
+                self.dispatch(q, notices);
+                return;
+            }
+            Step::Copy { payload_bytes, .. } => {
+                let f = costs.copy_bus_factor();
+                bus(Activity::Copy, payload_bytes * f, costs.cpu_copy_rate, f)
+            }
+            Step::Checksum { bytes } => bus(Activity::Checksum, bytes, costs.cpu_checksum_rate, 1),
+            Step::Zero { bytes } => bus(Activity::Zero, bytes, costs.cpu_zero_rate, 1),
+            Step::AppWrite { bytes } => bus(Activity::App, bytes, costs.cpu_copy_rate, 1),
+        };
+        c.step_started = now;
+        c.step_activity = Some(activity);
+        let id = self.bus.start(now, bus_bytes, Some(cap));
+        self.bus_users
+            .insert(id, (BusUser::Cpu(cpu), activity, bus_bytes));
+        self.reschedule_bus(q);
+    }
+
+    fn end_cpu_step(&mut self, cpu: u32, now: SimTime) {
+        let c = &mut self.cpus[cpu as usize];
+        let ns = now.duration_since(c.step_started).as_nanos();
+        c.busy_ns += ns;
+        let activity = c.step_activity.take().expect("a step was running");
+        *self.stats.cpu_ns.entry(activity).or_default() += ns;
+    }
+
+    fn reschedule_bus<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
+        if let Some(tok) = self.bus_wake.take() {
+            q.cancel(tok);
+        }
+        if let Some(at) = self.bus.next_completion() {
+            self.bus_wake = Some(q.schedule_cancellable_at(at, MachineEvent::BusWake.into()));
+        }
+    }
+
+    /// Panics with a message if an invariant of the type docs does not hold.
+    pub fn check_invariants(&self) {
+        self.bus.check_invariants();
+        assert_eq!(
+            self.bus.active_count(),
+            self.bus_users.len(),
+            "bus transfers and their users disagree"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        let running = self.cpus.iter().filter_map(|c| c.running.as_ref());
+        for job in running
+            .chain(self.ready.iter().flatten())
+            .chain(self.blocked.values())
+        {
+            assert!(seen.insert(job.thread), "{:?} is in two places", job.thread);
+            assert!(
+                !job.steps.is_empty(),
+                "{:?} holds an empty plan",
+                job.thread
+            );
+        }
+        for (cpu, c) in self.cpus.iter().enumerate() {
+            let on_bus = self
+                .bus_users
+                .values()
+                .filter(|(u, _, _)| *u == BusUser::Cpu(cpu as u32))
+                .count();
+            assert!(on_bus <= 1, "cpu{cpu} has {on_bus} bus transfers");
+            if on_bus == 1 {
+                assert!(c.running.is_some(), "idle cpu{cpu} owns a bus transfer");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{self, drive};
+
+    fn plan(steps: &[Step]) -> Plan {
+        let mut p = Plan::new();
+        for s in steps {
+            p.push(*s);
+        }
+        p
+    }
+
+    fn cpu(ns: u64) -> Step {
+        Step::Cpu {
+            activity: Activity::Protocol,
+            duration: SimDuration::from_nanos(ns),
+        }
+    }
+
+    /// Submits each (thread, priority, plan, at) and records when each plan finishes.
+    fn run(cpus: u32, jobs: &[(u32, Priority, Plan)]) -> (Vec<(u32, u64)>, Machine) {
+        let mut m = Machine::new(testkit::machine_config(cpus));
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut notices = Vec::new();
+        let mut done = Vec::new();
+        for (t, prio, p) in jobs {
+            m.submit(&mut q, ThreadId(*t), *prio, p, &mut notices);
+        }
+        while let Some((now, ev)) = q.pop() {
+            m.handle(&mut q, ev, &mut notices);
+            m.check_invariants();
+            for n in notices.drain(..) {
+                if let Notice::PlanDone(ThreadId(t)) = n {
+                    done.push((t, now.as_nanos()));
+                }
+            }
+        }
+        drive(&mut m, &mut q, &mut notices);
+        (done, m)
+    }
+
+    #[test]
+    fn one_cpu_runs_plans_one_after_another() {
+        // Two 1000 ns user plans on one CPU cannot overlap: FIFO gives 1000 and 2000.
+        let (done, m) = run(
+            1,
+            &[
+                (1, Priority::User, plan(&[cpu(1000)])),
+                (2, Priority::User, plan(&[cpu(1000)])),
+            ],
+        );
+        assert_eq!(done, vec![(1, 1000), (2, 2000)]);
+        assert_eq!(m.cpu_busy_ns(), 2000);
+        assert_eq!(m.stats().cpu_ns[&Activity::Protocol], 2000);
+    }
+
+    #[test]
+    fn two_cpus_run_in_parallel_but_share_the_bus() {
+        // Two copies of 4096 B on two CPUs: alone each takes 8192 ns (bus 1 GB/s, CPU cap
+        // 1 GB/s of bus bytes). Together they split the bus and both end at 16384 ns: the
+        // second CPU bought no speed, because the bus is the bottleneck.
+        let copy = plan(&[Step::Copy {
+            payload_bytes: 4096,
+            fused_checksum: false,
+        }]);
+        let (done, m) = run(
+            2,
+            &[(1, Priority::User, copy.clone()), (2, Priority::User, copy)],
+        );
+        assert_eq!(done, vec![(1, 16_384), (2, 16_384)]);
+        assert_eq!(m.stats().cpu_copy_ops, 2);
+        assert_eq!(m.stats().bus_bytes[&Activity::Copy], 4 * 4096);
+    }
+
+    #[test]
+    fn an_interrupt_preempts_between_steps() {
+        // A user plan of two 1000 ns steps starts first; an interrupt plan is queued at t=0
+        // too, after it. The user thread yields after its first step (t=1000), the handler
+        // runs to 1500, and the user's second step ends at 2500. Without the yield, the
+        // handler would end at 2500 and the user at 2000.
+        let (done, _) = run(
+            1,
+            &[
+                (1, Priority::User, plan(&[cpu(1000), cpu(1000)])),
+                (9, Priority::Interrupt, plan(&[cpu(500)])),
+            ],
+        );
+        assert_eq!(done, vec![(9, 1500), (1, 2500)]);
+    }
+
+    #[test]
+    fn a_disk_wait_frees_the_cpu() {
+        // Thread 1 reads 1000 B from disk (latency 100 us, then 10 us of DMA at 100 MB/s);
+        // thread 2's 5000 ns of CPU work runs meanwhile and ends at 5000, not after the read.
+        let (done, m) = run(
+            1,
+            &[
+                (
+                    1,
+                    Priority::User,
+                    plan(&[Step::DiskRead { bytes: 1000 }, cpu(10)]),
+                ),
+                (2, Priority::User, plan(&[cpu(5000)])),
+            ],
+        );
+        assert_eq!(done, vec![(2, 5000), (1, 110_010)]);
+        assert_eq!(m.stats().dma_bytes, 1000);
+    }
+
+    #[test]
+    fn write_allocate_makes_copies_cost_three_bus_bytes() {
+        // With write-allocate caches a copy also reads the destination: 4096 B of payload is
+        // 12288 bus bytes; at a CPU cap of 3 × 500 MB/s and a 1 GB/s bus it takes 12288 ns.
+        let mut cfg = testkit::machine_config(1);
+        cfg.costs.write_allocate = true;
+        let mut m = Machine::new(cfg);
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut notices = Vec::new();
+        let mut p = Plan::new();
+        p.copy(4096);
+        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut notices);
+        drive(&mut m, &mut q, &mut notices);
+        assert_eq!(q.now().as_nanos(), 12_288);
+        assert_eq!(m.stats().cpu_copy_bytes, 4096);
+        assert_eq!(m.stats().total_bus_bytes(), 12_288);
+    }
+
+    #[test]
+    #[should_panic(expected = "while one is in progress")]
+    fn a_thread_does_one_thing_at_a_time() {
+        let mut m = Machine::new(testkit::machine_config(1));
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut n = Vec::new();
+        let p = plan(&[cpu(10)]);
+        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut n);
+        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut n);
+    }
+}

@@ -1,0 +1,80 @@
+//! Round-number costs and a tiny driver, so tests can compute expected times by hand.
+
+use sim::{ByteRate, EventQueue, SimDuration, SimTime};
+
+use crate::machine::{
+    CostTable, DiskConfig, Machine, MachineConfig, MachineEvent, Notice, Plan, Priority, ThreadId,
+};
+use crate::vm::{Vm, VmConfig};
+
+/// 1 GB/s: one byte per nanosecond, so bus arithmetic reads directly in ns.
+pub const BUS_BPS: u64 = 1_000_000_000;
+
+pub fn costs() -> CostTable {
+    CostTable {
+        syscall_ns: 1_000,
+        context_switch_ns: 2_000,
+        trap_ns: 500,
+        minor_fault_ns: 1_000,
+        major_fault_ns: 3_000,
+        cow_fault_ns: 1_500,
+        pte_update_ns: 100,
+        tlb_flush_ns: 200,
+        tlb_shootdown_per_cpu_ns: 1_000,
+        vma_cache_hit_ns: 20,
+        vma_per_level_ns: 50,
+        mmap_ns: 2_000,
+        mmap_per_page_ns: 10,
+        munmap_ns: 1_500,
+        munmap_per_page_ns: 50,
+        loan_per_page_ns: 300,
+        unloan_per_page_ns: 200,
+        page_alloc_ns: 400,
+        // A copy moves 2 bus bytes per payload byte, so 500 MB/s of payload is 1 GB/s on the
+        // bus: alone on an idle bus a copy of N bytes takes exactly 2N ns.
+        cpu_copy_rate: ByteRate::from_bytes_per_sec(500_000_000),
+        cpu_checksum_rate: ByteRate::from_bytes_per_sec(1_000_000_000),
+        cpu_zero_rate: ByteRate::from_bytes_per_sec(1_000_000_000),
+        write_allocate: false,
+    }
+}
+
+pub fn machine_config(cpus: u32) -> MachineConfig {
+    MachineConfig {
+        cpus,
+        memory_bus: ByteRate::from_bytes_per_sec(BUS_BPS),
+        costs: costs(),
+        disk: DiskConfig {
+            latency_ns: 100_000,
+            rate: ByteRate::from_bytes_per_sec(100_000_000),
+        },
+    }
+}
+
+pub fn vm(cpus: u32) -> Vm {
+    Vm::new(VmConfig {
+        costs: costs(),
+        cpus,
+        user_space_bytes: 3 << 30,
+    })
+}
+
+/// Runs `plan` alone as one user thread on a fresh machine and returns how long it took.
+pub fn time_plan(plan: &Plan) -> SimDuration {
+    let mut m = Machine::new(machine_config(1));
+    let mut q: EventQueue<MachineEvent> = EventQueue::new();
+    let mut notices = Vec::new();
+    m.submit(&mut q, ThreadId(0), Priority::User, plan, &mut notices);
+    drive(&mut m, &mut q, &mut notices);
+    assert_eq!(notices, vec![Notice::PlanDone(ThreadId(0))]);
+    q.now().duration_since(SimTime::ZERO)
+}
+
+/// Runs the machine until nothing is pending, checking its invariants after every event.
+pub fn drive(m: &mut Machine, q: &mut EventQueue<MachineEvent>, notices: &mut Vec<Notice>) {
+    while let Some((_, ev)) = q.pop() {
+        m.handle(q, ev, notices);
+        m.check_invariants();
+    }
+    assert!(m.is_idle(), "machine left work behind");
+}

@@ -1,0 +1,597 @@
+//! Hand-computed VM tests. Costs come from `testkit::costs()`: trap 500, minor 1000,
+//! major 3000, COW 1500, PTE 100, TLB flush 200, VMA hit 20 / level 50, page alloc 400,
+//! loan 300 / unloan 200 per page (all ns); a copy of N payload bytes alone takes 2N ns,
+//! an application write of N bytes N/0.5 = 2N ns... (500 MB/s), disk latency 100 us at 100 MB/s.
+
+use super::*;
+use crate::testkit::{self, time_plan};
+use sim::SimDuration;
+
+const P: u64 = PAGE_SIZE;
+
+/// An address space with `pages` anonymous pages, all written once (so present, writable).
+fn populated(vm: &mut Vm, pages: u64) -> (AsId, u64) {
+    let asid = vm.new_address_space();
+    let mut plan = Plan::new();
+    let addr = vm
+        .mmap(asid, MmapRequest::anon(pages * P).writable(), &mut plan)
+        .unwrap();
+    vm.user_write(asid, addr, pages * P, &mut plan).unwrap();
+    vm.check_invariants();
+    (asid, addr)
+}
+
+#[test]
+fn loan_three_pages_then_write_the_second_breaks_one_loan() {
+    // Three loaned pages, one user write into the second. Only that page may be copied
+    // (exactly 4096 bytes, one loan break); the kernel must keep the original frame with the
+    // content as of the loan, and the user must see a new version. If the write went to the
+    // loaned frame, the kernel's version would change; if more pages were copied, the copy
+    // bytes would be a multiple of 4096 above one page.
+    let mut vm = testkit::vm(1);
+    let (asid, a) = populated(&mut vm, 3);
+    let mut plan = Plan::new();
+    let mut lent = Vec::new();
+    vm.lend(asid, a, 3 * P, LendKind::Loan, &mut plan, &mut lent)
+        .unwrap();
+    vm.check_invariants();
+    assert_eq!(lent.len(), 3);
+    assert_eq!(vm.counters().pages_loaned, 3);
+    assert_eq!(vm.counters().peak_wired_pages, 3);
+
+    let mut write = Plan::new();
+    vm.user_write(asid, a + P + 10, 100, &mut write).unwrap();
+    vm.check_invariants();
+    assert_eq!(vm.counters().loan_breaks, 1);
+    assert_eq!(write.copy_bytes(), 4096);
+    let kernel = lent[1];
+    assert_eq!(
+        vm.frame(kernel.pfn).version,
+        kernel.version,
+        "kernel keeps old bytes"
+    );
+    assert_eq!(vm.frame(kernel.pfn).loans, 1);
+    assert!(
+        vm.frame(kernel.pfn).mappings.is_empty(),
+        "user no longer maps it"
+    );
+    let user_now = vm.user_version(asid, a + P).unwrap();
+    assert_ne!(user_now, kernel.version, "user sees the new bytes");
+    // The other two loans are untouched.
+    assert_eq!(vm.user_version(asid, a), Some(lent[0].version));
+    // Time: trap 500 + find_vma cache hit 20 (lend cached the VMA) + COW service 1500
+    // + page alloc 400 + copy 4096 B (8192 ns) + PTE 100 + TLB flush 200 + the app's own
+    // 100-byte write at 500 MB/s (200 ns) = 11112 ns.
+    assert_eq!(time_plan(&write).as_nanos(), 11_112);
+}
+
+#[test]
+fn after_the_loan_ends_a_write_costs_only_the_cheap_fault() {
+    // Once every loan is returned, the pages are still write-protected; the next write must
+    // take the write-enable fault (trap + find_vma hit + PTE + TLB flush) and copy nothing.
+    // A page whose loan had been broken must be freed when its loan ends (the kernel held
+    // the last reference).
+    let mut vm = testkit::vm(1);
+    let (asid, a) = populated(&mut vm, 3);
+    let mut plan = Plan::new();
+    let mut lent = Vec::new();
+    vm.lend(asid, a, 3 * P, LendKind::Loan, &mut plan, &mut lent)
+        .unwrap();
+    vm.user_write(asid, a + P, 1, &mut plan).unwrap(); // breaks page 1's loan
+    for page in &lent {
+        vm.end_lend(page.pfn, LendKind::Loan, &mut plan);
+        vm.check_invariants();
+    }
+    assert_eq!(
+        vm.frame(lent[1].pfn).kind,
+        FrameKind::Free,
+        "broken loan's frame freed"
+    );
+    assert_eq!(vm.counters().lent_pages, 0);
+
+    let mut write = Plan::new();
+    vm.user_write(asid, a, 10, &mut write).unwrap();
+    vm.check_invariants();
+    assert_eq!(write.copy_bytes(), 0);
+    assert_eq!(vm.counters().write_enable_faults, 1);
+    assert_eq!(vm.counters().loan_breaks, 1, "no new loan break");
+    // trap 500 + find_vma hit 20 + PTE 100 + TLB 200 + 10-byte app write (20 ns) = 840 ns.
+    assert_eq!(time_plan(&write).as_nanos(), 840);
+    // A second write to the same page is free of faults.
+    let mut again = Plan::new();
+    vm.user_write(asid, a, 10, &mut again).unwrap();
+    assert_eq!(again.fixed_cpu(), SimDuration::ZERO);
+}
+
+#[test]
+fn private_cow_page_shared_by_fork_is_copied_once() {
+    // After fork both spaces map one frame COW. The child's write must copy (the frame has two
+    // users); then the parent is the frame's only user, so its write must reuse the page
+    // without a copy, and the child's second write must not fault at all.
+    let mut vm = testkit::vm(1);
+    let (parent, a) = populated(&mut vm, 1);
+    let mut plan = Plan::new();
+    let child = vm.fork(parent, &mut plan);
+    vm.check_invariants();
+    let shared = vm.space(parent).pte(a / P).unwrap().pfn;
+    assert_eq!(vm.space(child).pte(a / P).unwrap().pfn, shared);
+
+    let mut w1 = Plan::new();
+    vm.user_write(child, a, 8, &mut w1).unwrap();
+    let mut w2 = Plan::new();
+    vm.user_write(parent, a, 8, &mut w2).unwrap();
+    let mut w3 = Plan::new();
+    vm.user_write(child, a, 8, &mut w3).unwrap();
+    vm.check_invariants();
+    assert_eq!(vm.counters().cow_faults, 1);
+    assert_eq!(w1.copy_bytes(), 4096);
+    assert_eq!(w2.copy_bytes() + w3.copy_bytes(), 0);
+    assert_eq!(
+        vm.space(parent).pte(a / P).unwrap().pfn,
+        shared,
+        "parent kept it"
+    );
+    assert_ne!(vm.space(child).pte(a / P).unwrap().pfn, shared);
+    assert_eq!(
+        w3.fixed_cpu(),
+        SimDuration::ZERO,
+        "child's page is its own now"
+    );
+}
+
+fn map_file(vm: &mut Vm, pages: u64, warm: bool) -> (AsId, u64) {
+    let file = vm.create_file(pages * P);
+    if warm {
+        vm.warm_file(file);
+    }
+    let asid = vm.new_address_space();
+    let mut plan = Plan::new();
+    let a = vm
+        .mmap(asid, MmapRequest::file(file, pages * P), &mut plan)
+        .unwrap();
+    (asid, a)
+}
+
+fn read_pages(vm: &mut Vm, asid: AsId, a: u64, pages: u64) -> Plan {
+    let mut plan = Plan::new();
+    for i in 0..pages {
+        vm.touch(asid, a + i * P, Access::Read, &mut plan).unwrap();
+        vm.check_invariants();
+    }
+    plan
+}
+
+#[test]
+fn reading_a_new_mapping_faults_minor_when_warm() {
+    // Two pages already in the page cache: each first touch is a minor fault and nothing
+    // reaches the disk. Time: page 0 = trap 500 + find_vma miss, 1 VMA (1 level, 50) + minor
+    // 1000 + PTE 100 = 1650; page 1 the same with a cache hit (20) = 1620; total 3270 ns.
+    let mut vm = testkit::vm(1);
+    let (asid, a) = map_file(&mut vm, 2, true);
+    let plan = read_pages(&mut vm, asid, a, 2);
+    assert_eq!(vm.counters().minor_faults, 2);
+    assert_eq!(vm.counters().major_faults, 0);
+    assert!(
+        !plan
+            .steps()
+            .iter()
+            .any(|s| matches!(s, Step::DiskRead { .. }))
+    );
+    assert_eq!(time_plan(&plan).as_nanos(), 3_270);
+}
+
+#[test]
+fn reading_a_new_mapping_faults_major_and_dmas_from_disk_when_cold() {
+    // The same two pages, cold: each is a major fault with a page allocation and a disk read
+    // (100 us latency, then 4096 B at 100 MB/s = 40960 ns of DMA over the bus). Time: page 0 =
+    // 500 + 50 + 3000 + 400 + 140960 + 100 = 145010; page 1 = 145010 - 30 (cache hit) =
+    // 144980; total 289990 ns, and 8192 DMA bytes crossed the bus.
+    let mut vm = testkit::vm(1);
+    let (asid, a) = map_file(&mut vm, 2, false);
+    let plan = read_pages(&mut vm, asid, a, 2);
+    assert_eq!(vm.counters().major_faults, 2);
+    assert_eq!(vm.counters().minor_faults, 0);
+    let mut m = crate::machine::Machine::new(testkit::machine_config(1));
+    let mut q = sim::EventQueue::new();
+    let mut notices = Vec::new();
+    m.submit(
+        &mut q,
+        crate::machine::ThreadId(1),
+        crate::machine::Priority::User,
+        &plan,
+        &mut notices,
+    );
+    testkit::drive(&mut m, &mut q, &mut notices);
+    assert_eq!(q.now().as_nanos(), 289_990);
+    assert_eq!(m.stats().dma_bytes, 8192);
+    // The CPU was free during both disk waits: busy only for the fixed costs.
+    assert_eq!(m.cpu_busy_ns(), 2 * (500 + 3000 + 400 + 100) + 50 + 20);
+}
+
+#[test]
+fn find_vma_costs_follow_tree_depth_and_the_cache() {
+    // One VMA: a miss walks 1 level (50 ns), then the cache answers (20 ns). 1000 VMAs: a miss
+    // walks ⌊log₂ 1000⌋ + 1 = 10 levels (500 ns). Every lookup is counted.
+    let mut vm = testkit::vm(1);
+    let asid = vm.new_address_space();
+    let mut plan = Plan::new();
+    let a = vm
+        .mmap(asid, MmapRequest::anon(P).writable(), &mut plan)
+        .unwrap();
+    let mut p1 = Plan::new();
+    assert!(vm.find_vma(asid, a, &mut p1).is_some());
+    assert_eq!(p1.fixed_cpu().as_nanos(), 50);
+    let mut p2 = Plan::new();
+    vm.find_vma(asid, a + 100, &mut p2);
+    assert_eq!(p2.fixed_cpu().as_nanos(), 20);
+
+    let mut vm = testkit::vm(1);
+    let asid = vm.new_address_space();
+    let mut addrs = Vec::new();
+    for _ in 0..1000 {
+        addrs.push(
+            vm.mmap(asid, MmapRequest::anon(P).writable(), &mut plan)
+                .unwrap(),
+        );
+    }
+    let mut p3 = Plan::new();
+    let v = vm.find_vma(asid, addrs[500] + 8, &mut p3).unwrap();
+    assert_eq!(v.start, addrs[500]);
+    assert_eq!(p3.fixed_cpu().as_nanos(), 500);
+    let mut p4 = Plan::new();
+    vm.find_vma(asid, addrs[500], &mut p4);
+    assert_eq!(p4.fixed_cpu().as_nanos(), 20);
+    assert_eq!(vm.counters().vma_lookups, 2);
+    assert_eq!(vm.counters().vma_cache_hits, 1);
+    assert_eq!(tree_depth(1), 1);
+    assert_eq!(tree_depth(1000), 10);
+    assert_eq!(tree_depth(1024), 11);
+}
+
+#[test]
+fn mmaps_beyond_three_gib_fail_as_an_outcome_and_leak_nothing() {
+    // Page 0 is never mapped, so two 1 GiB mappings fit in 3 GiB but a third cannot; the
+    // failure must be an Err value (not a panic), counted, and leave no VMA behind. A smaller
+    // mapping still fits in what is left; unmapping everything returns the space to empty.
+    let mut vm = testkit::vm(1);
+    let asid = vm.new_address_space();
+    let mut plan = Plan::new();
+    let gib = 1u64 << 30;
+    let a = vm
+        .mmap(asid, MmapRequest::anon(gib).writable(), &mut plan)
+        .unwrap();
+    let b = vm
+        .mmap(asid, MmapRequest::anon(gib).writable(), &mut plan)
+        .unwrap();
+    let err = vm
+        .mmap(asid, MmapRequest::anon(gib).writable(), &mut plan)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        MmapError::NoSpace {
+            len_bytes: gib,
+            mapped_bytes: 2 * gib
+        }
+    );
+    assert_eq!(vm.counters().mmap_failures, 1);
+    assert_eq!(vm.space(asid).vma_count(), 2);
+    let c = vm
+        .mmap(asid, MmapRequest::anon(gib / 2).writable(), &mut plan)
+        .unwrap();
+    vm.user_write(asid, c, 2 * P, &mut plan).unwrap();
+    vm.check_invariants();
+    for addr in [a, b, c] {
+        vm.munmap(asid, addr, &mut plan);
+    }
+    vm.check_invariants();
+    assert_eq!(vm.space(asid).mapped_bytes(), 0);
+    assert_eq!(
+        vm.frames().live(),
+        0,
+        "the two touched anonymous pages were freed"
+    );
+    assert_eq!(vm.counters().mmaps, 3);
+    assert_eq!(vm.counters().munmaps, 3);
+}
+
+#[test]
+fn straddling_mappings_can_be_placed_back_to_back() {
+    // Miller's straddle needs two files mapped at adjacent addresses; MAP_FIXED placement
+    // into a taken range must fail instead of overlapping.
+    let mut vm = testkit::vm(1);
+    let f1 = vm.create_file(2 * P);
+    let f2 = vm.create_file(2 * P);
+    let asid = vm.new_address_space();
+    let mut plan = Plan::new();
+    let a = vm
+        .mmap(asid, MmapRequest::file(f1, 2 * P).shared(), &mut plan)
+        .unwrap();
+    let b = vm
+        .mmap(
+            asid,
+            MmapRequest::file(f2, 2 * P).shared().at(a + 2 * P),
+            &mut plan,
+        )
+        .unwrap();
+    assert_eq!(b, a + 2 * P);
+    assert_eq!(
+        vm.mmap(asid, MmapRequest::file(f2, P).shared().at(a + P), &mut plan),
+        Err(MmapError::Overlap { addr: a + P })
+    );
+    vm.check_invariants();
+}
+
+#[test]
+fn shared_page_is_copied_only_when_written_while_lent() {
+    // FreeBSD thread: a MAP_SHARED file page mapped by two processes, wired for a zero-copy
+    // send. A write while wired copies once, and both processes see the new page (the object
+    // moved to the copy); the kernel keeps the original. After unwiring, the other process's
+    // write copies nothing. Without a lend, writes never copy.
+    let mut vm = testkit::vm(1);
+    let file = vm.create_file(P);
+    vm.warm_file(file);
+    let req = MmapRequest::file(file, P).writable().shared();
+    let mut plan = Plan::new();
+    let p1 = vm.new_address_space();
+    let p2 = vm.new_address_space();
+    let a1 = vm.mmap(p1, req, &mut plan).unwrap();
+    let a2 = vm.mmap(p2, req, &mut plan).unwrap();
+    vm.user_write(p1, a1, 8, &mut plan).unwrap();
+    vm.touch(p2, a2, Access::Read, &mut plan).unwrap();
+    assert_eq!(
+        vm.counters().cow_faults,
+        0,
+        "shared writes never copy unlent"
+    );
+
+    let mut lent = Vec::new();
+    vm.lend(p1, a1, P, LendKind::CowWire, &mut plan, &mut lent)
+        .unwrap();
+    let mut w = Plan::new();
+    vm.user_write(p2, a2, 8, &mut w).unwrap();
+    vm.check_invariants();
+    assert_eq!(w.copy_bytes(), 4096);
+    assert_eq!(vm.counters().cow_faults, 1);
+    let now_cached = vm.cached(file, 0).unwrap();
+    assert_ne!(now_cached, lent[0].pfn, "the object moved to the copy");
+    assert_eq!(vm.space(p1).pte(a1 / P).unwrap().pfn, now_cached);
+    assert_eq!(vm.space(p2).pte(a2 / P).unwrap().pfn, now_cached);
+    assert_eq!(vm.frame(lent[0].pfn).version, lent[0].version);
+
+    vm.end_lend(lent[0].pfn, LendKind::CowWire, &mut plan);
+    let mut w2 = Plan::new();
+    vm.user_write(p1, a1, 8, &mut w2).unwrap();
+    vm.check_invariants();
+    assert_eq!(w2.copy_bytes(), 0);
+    assert_eq!(vm.counters().cow_faults, 1);
+    assert_eq!(
+        vm.frames().live(),
+        1,
+        "the wired original was freed at unwire"
+    );
+}
+
+#[test]
+fn lending_on_a_multiprocessor_costs_a_shootdown() {
+    // Write-protecting a mapped page must shoot down the other CPUs' TLBs: on 4 CPUs that is
+    // 3 × 1000 ns on top of the local flush, and it is counted; on 1 CPU it is not.
+    let lend_cost = |cpus| {
+        let mut vm = testkit::vm(cpus);
+        let (asid, a) = populated(&mut vm, 2);
+        let mut plan = Plan::new();
+        vm.lend(asid, a, 2 * P, LendKind::Loan, &mut plan, &mut Vec::new())
+            .unwrap();
+        (plan.fixed_cpu().as_nanos(), vm.counters().tlb_shootdowns)
+    };
+    // find_vma hit 20 + 2 × loan 300 + 2 PTEs × 100 + flush 200 = 1020 ns on one CPU.
+    assert_eq!(lend_cost(1), (1020, 0));
+    assert_eq!(lend_cost(4), (1020 + 3000, 1));
+}
+
+#[test]
+fn file_mutation_in_place_changes_the_frame_rename_does_not() {
+    // In place, the cached frame a sender references gets new bytes (a new version); with a
+    // rename, the sender's frame keeps its bytes and survives until its reference is dropped.
+    let mut vm = testkit::vm(1);
+    let file = vm.create_file(P);
+    vm.warm_file(file);
+    let pfn = vm.cached(file, 0).unwrap();
+    let v0 = vm.frame(pfn).version;
+    vm.kernel_ref(pfn);
+    let mut plan = Plan::new();
+    vm.write_file_in_place(file, 0, 100, &mut plan);
+    assert_ne!(vm.frame(pfn).version, v0);
+    let v1 = vm.frame(pfn).version;
+    let new = vm.replace_file(file, &mut plan);
+    vm.check_invariants();
+    assert_eq!(vm.frame(pfn).version, v1);
+    assert_eq!(vm.frame(pfn).kind, FrameKind::Kernel);
+    assert_ne!(vm.cached(new, 0), Some(pfn));
+    assert_eq!(vm.cached(file, 0), None);
+    vm.kernel_unref(pfn);
+    assert_eq!(vm.frame(pfn).kind, FrameKind::Free);
+    vm.check_invariants();
+}
+
+#[test]
+fn a_two_page_copy_sharing_the_bus_with_dma_takes_the_fluid_time() {
+    use crate::machine::{Machine, Notice, Priority, ThreadId};
+    // Bus 1 GB/s. A two-page copy moves 16384 bus bytes, alone in 16384 ns. With an uncapped
+    // DMA of 8192 bytes starting at the same instant, each gets 500 MB/s: the DMA ends at
+    // 16384 ns, the copy has then moved 8192 of its bytes and does the other 8192 alone at
+    // 1 GB/s: it ends at 24576 ns. With the DMA capped at 100 MB/s (a PCI engine), the copy
+    // gets 900 MB/s: 16384 / 0.9 = 18204.4 -> 18205 ns (rounded up), the DMA at 81920 ns.
+    for (cap, copy_end, dma_end) in [
+        (None, 24_576, 16_384),
+        (
+            Some(sim::ByteRate::from_bytes_per_sec(100_000_000)),
+            18_205,
+            81_920,
+        ),
+    ] {
+        let mut m = Machine::new(testkit::machine_config(1));
+        let mut q = sim::EventQueue::new();
+        let mut notices = Vec::new();
+        let mut plan = Plan::new();
+        plan.copy(2 * P);
+        m.start_dma(&mut q, 2 * P, cap, 7);
+        m.submit(&mut q, ThreadId(0), Priority::User, &plan, &mut notices);
+        let mut ends = Vec::new();
+        while let Some((now, ev)) = q.pop() {
+            m.handle(&mut q, ev, &mut notices);
+            m.check_invariants();
+            ends.extend(notices.drain(..).map(|n| (n, now.as_nanos())));
+        }
+        ends.sort_by_key(|e| e.1);
+        let copy = ends.iter().find(|e| e.0 == Notice::PlanDone(ThreadId(0)));
+        let dma = ends.iter().find(|e| e.0 == Notice::DmaDone { tag: 7 });
+        assert_eq!(copy.map(|e| e.1), Some(copy_end), "copy, DMA cap {cap:?}");
+        assert_eq!(dma.map(|e| e.1), Some(dma_end), "DMA, cap {cap:?}");
+        assert_eq!(m.stats().cpu_copy_bytes, 2 * P);
+        assert_eq!(m.stats().total_bus_bytes(), 4 * P + 2 * P);
+    }
+}
+
+/// Planted violations: each test breaks exactly one invariant by hand and checks that
+/// `check_invariants` names it. If the checker lost a rule, its test would stop panicking.
+mod planted {
+    use super::*;
+
+    fn world() -> (Vm, AsId, u64) {
+        let mut vm = testkit::vm(1);
+        let (asid, a) = populated(&mut vm, 2);
+        (vm, asid, a)
+    }
+
+    fn pfn_at(vm: &Vm, asid: AsId, a: u64) -> Pfn {
+        vm.space(asid).pte(a / P).unwrap().pfn
+    }
+
+    #[test]
+    #[should_panic(expected = "is still referenced")]
+    fn free_frame_with_a_reference() {
+        let (mut vm, asid, a) = world();
+        let mut plan = Plan::new();
+        let pfn = pfn_at(&vm, asid, a);
+        vm.munmap(asid, a, &mut plan);
+        vm.frames.get_mut(pfn).kernel_refs = 1;
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "leaked")]
+    fn live_frame_with_no_reference() {
+        let (mut vm, asid, a) = world();
+        let pfn = vm.unmap(asid, a / P);
+        let _ = pfn; // unmapped but not freed
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "more loans/wirings than kernel references")]
+    fn loan_without_reference() {
+        let (mut vm, asid, a) = world();
+        let pfn = pfn_at(&vm, asid, a);
+        vm.frames.get_mut(pfn).loans = 1;
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "is mapped writable")]
+    fn lent_page_mapped_writable() {
+        let (mut vm, asid, a) = world();
+        let mut plan = Plan::new();
+        vm.lend(asid, a, P, LendKind::Loan, &mut plan, &mut Vec::new())
+            .unwrap();
+        vm.pte_mut(asid, a / P).writable = true;
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "outside every VMA")]
+    fn pte_outside_any_vma() {
+        let (mut vm, asid, a) = world();
+        let pfn = pfn_at(&vm, asid, a);
+        vm.map(asid, 0x0007_0000, pfn, false, false);
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "points at free")]
+    fn pte_to_a_free_frame() {
+        let (mut vm, asid, a) = world();
+        let pfn = pfn_at(&vm, asid, a);
+        let space = &mut vm.spaces[asid.0 as usize];
+        space.ptes.remove(&(a / P));
+        vm.frames.get_mut(pfn).mappings.clear();
+        vm.frames.free_if_unreferenced(pfn);
+        vm.spaces[asid.0 as usize].ptes.insert(
+            a / P,
+            Pte {
+                pfn,
+                writable: true,
+                cow: false,
+                dirty: false,
+                lend_protected: false,
+            },
+        );
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "reverse-maps")]
+    fn reverse_map_disagrees_with_pte() {
+        let (mut vm, asid, a) = world();
+        let other = pfn_at(&vm, asid, a + P);
+        vm.pte_mut(asid, a / P).pfn = other;
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "no kernel reference")]
+    fn reference_count_going_negative() {
+        let (mut vm, asid, a) = world();
+        let pfn = pfn_at(&vm, asid, a);
+        vm.kernel_unref(pfn);
+    }
+
+    #[test]
+    #[should_panic(expected = "not loaned")]
+    fn loan_count_going_negative() {
+        let (mut vm, asid, a) = world();
+        let mut plan = Plan::new();
+        let pfn = pfn_at(&vm, asid, a);
+        vm.end_lend(pfn, LendKind::Loan, &mut plan);
+    }
+
+    #[test]
+    #[should_panic(expected = "the cache disagrees")]
+    fn page_cache_disagrees_with_frame() {
+        let mut vm = testkit::vm(1);
+        let f = vm.create_file(2 * P);
+        vm.warm_file(f);
+        let p0 = vm.cached(f, 0).unwrap();
+        vm.page_cache.remove(&(f, 0));
+        let _ = p0;
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "VMAs overlap")]
+    fn overlapping_vmas() {
+        let (mut vm, asid, a) = world();
+        let mut v = *vm.space(asid).vma_at(a).unwrap();
+        v.start += P;
+        v.end += P;
+        vm.spaces[asid.0 as usize].vmas.insert(v.start, v);
+        vm.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "lent-page count drifted")]
+    fn lent_count_drift() {
+        let (mut vm, _, _) = world();
+        vm.counters.lent_pages = 5;
+        vm.check_invariants();
+    }
+}
