@@ -23,6 +23,7 @@
 //! another module's fields.
 
 pub mod machine;
+pub mod net;
 pub mod vm;
 
 #[cfg(test)]
