@@ -25,6 +25,7 @@
 pub mod machine;
 pub mod net;
 pub mod vm;
+pub mod world;
 
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -2,6 +2,9 @@
 
 use sim::{ByteRate, EventQueue, SimDuration, SimTime};
 
+use crate::net::{LinkConfig, LinkKind, NicConfig, StackCosts, TcpConfig};
+use crate::world::WorldConfig;
+
 use crate::machine::{
     CostTable, DiskConfig, Machine, MachineConfig, MachineEvent, Notice, Plan, Priority, ThreadId,
 };
@@ -77,4 +80,56 @@ pub fn drive(m: &mut Machine, q: &mut EventQueue<MachineEvent>, notices: &mut Ve
         m.check_invariants();
     }
     assert!(m.is_idle(), "machine left work behind");
+}
+
+/// A world on an Ethernet link of `rate_bits` bits/s and `mtu`, with a bus so fast and costs so
+/// small that only the wire limits it (unless a test changes that).
+pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConfig {
+    let mut machine = machine_config(1);
+    machine.memory_bus = ByteRate::from_bytes_per_sec(20_000_000_000);
+    machine.costs.cpu_copy_rate = ByteRate::from_bytes_per_sec(10_000_000_000);
+    machine.costs.cpu_checksum_rate = ByteRate::from_bytes_per_sec(10_000_000_000);
+    WorldConfig {
+        machine,
+        link: LinkConfig {
+            kind: LinkKind::Ethernet {
+                rate: ByteRate::from_bits_per_sec(rate_bits),
+            },
+            mtu_bytes: mtu,
+            tcp_timestamps: timestamps,
+            rtt: SimDuration::from_micros(100),
+            loss: 0.0,
+        },
+        nic: NicConfig {
+            tx_ring_slots: 256,
+            rx_ring_slots: 256,
+            dma_rate: Some(ByteRate::from_bytes_per_sec(132_000_000)),
+            scatter_gather: true,
+            max_frags: 8,
+            checksum_offload: true,
+            header_split: false,
+            tx_coalesce: 4,
+        },
+        tcp: TcpConfig {
+            send_buffer_bytes: 256 << 10,
+            recv_buffer_bytes: 256 << 10,
+            window_bytes: 256 << 10,
+            ack_every: 2,
+            delayed_ack: SimDuration::from_micros(200),
+            rto: SimDuration::from_millis(10),
+        },
+        stack: StackCosts {
+            tcp_output_per_segment_ns: 500,
+            tcp_input_per_segment_ns: 500,
+            tcp_ack_ns: 300,
+            driver_per_frag_ns: 100,
+            interrupt_ns: 1_000,
+            tx_complete_per_packet_ns: 100,
+            mbuf_ns: 50,
+            socket_per_chunk_ns: 200,
+        },
+        fused_copy_checksum: false,
+        user_space_bytes: 3 << 30,
+        seed: 1,
+    }
 }

@@ -30,11 +30,19 @@ impl TcpSender {
         self.nxt - self.una
     }
 
-    /// The next new segment's length within `window` and the MSS, if any may be sent.
+    /// The next new segment's length within `window` and the MSS, if one may be sent now.
+    ///
+    /// A segment shorter than the MSS goes only if nothing is in flight and it carries all the
+    /// data there is (Nagle's algorithm, RFC 896, with BSD's silly-window avoidance): otherwise
+    /// the sender waits for more data or for an ACK to open the window.
     pub fn next_segment(&self, window: u64, mss: u64) -> Option<u64> {
         let usable = window.saturating_sub(self.in_flight());
-        let len = (self.written - self.nxt).min(mss).min(usable);
-        (len > 0).then_some(len)
+        let pending = self.written - self.nxt;
+        let len = pending.min(mss).min(usable);
+        if len == 0 || (len < mss && (self.in_flight() > 0 || len < pending)) {
+            return None;
+        }
+        Some(len)
     }
 
     /// A cumulative ACK for everything below `ack`; returns the bytes newly acknowledged.
@@ -144,15 +152,15 @@ mod tests {
         };
         assert_eq!(s.next_segment(4000, 1448), Some(1448));
         s.nxt = 2896;
-        assert_eq!(
-            s.next_segment(4000, 1448),
-            Some(1104),
-            "window has 1104 left"
-        );
-        s.nxt = 4000;
+        // 1104 bytes of window left, less than an MSS, with data in flight: wait (SWS).
         assert_eq!(s.next_segment(4000, 1448), None);
         assert_eq!(s.ack(2896), 2896);
         assert_eq!(s.next_segment(4000, 1448), Some(1448));
+        // The last 200 bytes go only once nothing is in flight (Nagle).
+        s.nxt = 9800;
+        assert_eq!(s.next_segment(100_000, 1448), None);
+        s.ack(9800);
+        assert_eq!(s.next_segment(100_000, 1448), Some(200));
     }
 
     #[test]

@@ -1,0 +1,929 @@
+//! The world: one event loop over the machine, the VM and the network path, and the
+//! applications that drive them.
+//!
+//! ## Decide, then happen
+//! Handling an event *decides* what the kernel does: VM and network operations change state at
+//! once and append their cost to a [`Plan`]. The plan then runs on a CPU thread; only when it
+//! completes do its effects become visible to others: copied data is appended to the socket
+//! buffer, packets go to the NIC, a blocked writer wakes. So TCP never sends bytes whose copy
+//! has not finished, and every visible effect is as late as the work that caused it.
+//!
+//! ## Threads
+//! Each application has a user thread. The kernel has a `softnet` thread (ACK and receive
+//! processing, `tcp_output` run from them) at kernel priority and an interrupt thread at
+//! interrupt priority. Work for a busy thread waits in its FIFO.
+//!
+//! ## Transmit path
+//! `tcp_output` builds a packet per segment: a header mbuf plus `m_copy` references to the send
+//! buffer's storage, a checksum pass unless offloaded or fused into the copy that filled the
+//! storage, and descriptors for each physically contiguous piece. Without scatter-gather, or
+//! with too many pieces, the driver first copies the payload into one bounce buffer. Packets
+//! wait for TX descriptors (a full ring stops `tcp_output`), are DMAed one at a time over the
+//! bus at most at the DMA engine's rate, then serialized on the wire. Each TX completion is
+//! reported by an interrupt (coalesced), which frees the descriptors and the packet's
+//! references. The peer acknowledges as [`crate::net::tcp::TcpReceiver`] decides, half an RTT
+//! after the segment arrives, which is half an RTT after it left the wire.
+
+mod app;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use sim::{ByteRate, EventQueue, RngStreams, SimDuration, SimRng, SimTime};
+
+pub use app::{AppId, AppSpec, Receiver, SendSource};
+
+use crate::machine::{
+    Activity, Machine, MachineConfig, MachineEvent, Notice, Plan, Priority, Step, ThreadId,
+};
+use crate::net::mbuf::{ExtId, ExtKind, ExtTable, Release};
+use crate::net::sockbuf::{Piece, RecvBuffer, SendBuffer};
+use crate::net::tcp::{AckDecision, TcpReceiver, TcpSender};
+use crate::net::{
+    ETHER_HEADER, LinkConfig, LinkKind, NetCounters, NicConfig, StackCosts, TcpConfig,
+};
+use crate::vm::{Vm, VmConfig};
+
+/// Everything a world is built from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorldConfig {
+    pub machine: MachineConfig,
+    pub link: LinkConfig,
+    pub nic: NicConfig,
+    pub tcp: TcpConfig,
+    pub stack: StackCosts,
+    /// The stack computes the TCP checksum during the copy that fills a cluster (Linux
+    /// `csum_and_copy_from_user`), so such data needs no separate pass.
+    pub fused_copy_checksum: bool,
+    /// Size of each user address space.
+    pub user_space_bytes: u64,
+    /// Root seed of every random stream.
+    pub seed: u64,
+}
+
+/// A connection, numbered from a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u32);
+
+/// A packet in the transmit path, numbered from a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PacketId(pub u64);
+
+/// Events of the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Machine(MachineEvent),
+    /// The wire finished serializing its current frame.
+    WireDone,
+    /// A segment reached the peer (Ethernet) .
+    SegmentArrive {
+        conn: ConnId,
+        seq: u64,
+        len: u64,
+    },
+    /// An ACK reached the sender.
+    AckArrive {
+        conn: ConnId,
+        ack: u64,
+    },
+    /// The peer's delayed-ACK timer.
+    DelayedAck {
+        conn: ConnId,
+    },
+    /// The retransmission timer of a lost segment.
+    Rto {
+        conn: ConnId,
+        seq: u64,
+    },
+    /// An application's timer (think time, a scheduled mutation).
+    AppTimer {
+        app: AppId,
+    },
+}
+
+impl From<MachineEvent> for Event {
+    fn from(e: MachineEvent) -> Self {
+        Event::Machine(e)
+    }
+}
+
+/// What happens when a plan completes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Cont {
+    App(AppId, app::AppCont),
+    /// Packets built by `tcp_output` go to the NIC (or the loopback peer).
+    Output {
+        packets: Vec<PacketId>,
+    },
+    /// An ACK was processed: wake the writer, send more.
+    AckDone {
+        conn: ConnId,
+    },
+    /// TX completions were reclaimed: descriptors are free again.
+    TxReclaimed {
+        slots: u32,
+    },
+    /// Loopback: received segments were processed into the receive buffer.
+    LoopbackDelivered {
+        conn: ConnId,
+        pieces: Vec<Piece>,
+    },
+}
+
+#[derive(Debug, Default)]
+struct ThreadQueue {
+    running: Option<Cont>,
+    pending: VecDeque<(Plan, Cont)>,
+}
+
+/// A packet on its way out.
+#[derive(Clone, Debug)]
+struct Packet {
+    conn: ConnId,
+    seq: u64,
+    len: u64,
+    /// References to payload this packet holds (after coalescing: the bounce buffer).
+    pieces: Vec<Piece>,
+    /// TX descriptors it occupies.
+    slots: u32,
+    /// Its payload was already read by the CPU (coalescing copy) and checked then.
+    checked: bool,
+}
+
+/// One TCP connection: the local socket and the TCP state on both ends.
+#[derive(Debug)]
+struct Conn {
+    snd: SendBuffer,
+    sender: TcpSender,
+    /// Retransmissions whose RTO fired: seq → len.
+    rexmit_due: BTreeMap<u64, u64>,
+    peer: TcpReceiver,
+    delack_armed: bool,
+    /// Loopback only: the receiving socket's buffer on this machine.
+    rcv: Option<RecvBuffer>,
+    /// The application writing to it, if blocked on space.
+    blocked_writer: Option<AppId>,
+    /// The application reading from it, if blocked on data.
+    blocked_reader: Option<AppId>,
+    /// `tcp_output` stopped on a full ring.
+    ring_stalled: bool,
+}
+
+/// Transmit side of the NIC.
+#[derive(Debug, Default)]
+struct Nic {
+    free_slots: u32,
+    dma_queue: VecDeque<PacketId>,
+    dma_active: Option<PacketId>,
+    wire_queue: VecDeque<PacketId>,
+    wire_active: Option<PacketId>,
+    /// Sent, awaiting a completion interrupt.
+    completed: Vec<PacketId>,
+    /// A completion interrupt is queued or running.
+    irq_pending: bool,
+    /// Descriptors that interrupt is reclaiming (free again when it ends).
+    reclaiming_slots: u32,
+}
+
+const SOFTNET: ThreadId = ThreadId(0);
+const IRQ: ThreadId = ThreadId(1);
+const FIRST_APP_THREAD: u32 = 16;
+
+/// The whole simulated system. See the module docs.
+pub struct World {
+    cfg: WorldConfig,
+    queue: EventQueue<Event>,
+    machine: Machine,
+    vm: Vm,
+    exts: ExtTable,
+    conns: Vec<Conn>,
+    packets: BTreeMap<PacketId, Packet>,
+    next_packet: u64,
+    nic: Nic,
+    threads: BTreeMap<ThreadId, ThreadQueue>,
+    apps: Vec<app::App>,
+    net: NetCounters,
+    loss_rng: SimRng,
+    notices: Vec<Notice>,
+    scratch_pieces: Vec<Piece>,
+    events: u64,
+    /// When the last frame finished on the wire (or reached the loopback peer).
+    last_tx: SimTime,
+    /// Check every invariant after every event (tests and debug builds).
+    check_every_event: bool,
+}
+
+impl World {
+    pub fn new(cfg: WorldConfig) -> Self {
+        let machine = Machine::new(cfg.machine.clone());
+        let vm = Vm::new(VmConfig {
+            costs: cfg.machine.costs,
+            cpus: cfg.machine.cpus,
+            user_space_bytes: cfg.user_space_bytes,
+        });
+        let streams = RngStreams::new(cfg.seed);
+        World {
+            loss_rng: streams.named_stream("link.loss", 0),
+            queue: EventQueue::new(),
+            machine,
+            vm,
+            exts: ExtTable::default(),
+            conns: Vec::new(),
+            packets: BTreeMap::new(),
+            next_packet: 0,
+            nic: Nic {
+                free_slots: cfg.nic.tx_ring_slots,
+                ..Nic::default()
+            },
+            threads: BTreeMap::new(),
+            apps: Vec::new(),
+            net: NetCounters::default(),
+            notices: Vec::new(),
+            scratch_pieces: Vec::new(),
+            events: 0,
+            last_tx: SimTime::ZERO,
+            check_every_event: cfg!(debug_assertions),
+            cfg,
+        }
+    }
+
+    /// Turns the after-every-event invariant check on or off (on by default in debug builds).
+    pub fn set_check_invariants(&mut self, on: bool) {
+        self.check_every_event = on;
+    }
+
+    pub fn config(&self) -> &WorldConfig {
+        &self.cfg
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
+    pub fn vm(&self) -> &Vm {
+        &self.vm
+    }
+
+    /// The VM, for setting the stage before the run (files, warm caches).
+    pub fn vm_mut(&mut self) -> &mut Vm {
+        &mut self.vm
+    }
+
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    pub fn net_counters(&self) -> &NetCounters {
+        &self.net
+    }
+
+    pub fn ext_table(&self) -> &ExtTable {
+        &self.exts
+    }
+
+    /// When the last frame left the wire (or reached the loopback peer).
+    pub fn last_tx(&self) -> SimTime {
+        self.last_tx
+    }
+
+    /// Payload bytes the peer has received in order, over all connections.
+    pub fn delivered_bytes(&self) -> u64 {
+        self.conns.iter().map(|c| c.peer.received).sum()
+    }
+
+    /// Events handled so far.
+    pub fn events_handled(&self) -> u64 {
+        self.events
+    }
+
+    /// Payload bytes the peer has acknowledged, over all connections.
+    pub fn acked_bytes(&self) -> u64 {
+        self.conns.iter().map(|c| c.sender.una).sum()
+    }
+
+    /// Payload bytes written into send buffers, over all connections.
+    pub fn written_bytes(&self) -> u64 {
+        self.conns.iter().map(|c| c.sender.written).sum()
+    }
+
+    /// Opens a connection. On loopback the receiving socket is local.
+    pub fn open_conn(&mut self) -> ConnId {
+        let id = ConnId(self.conns.len() as u32);
+        let loopback = self.cfg.link.kind == LinkKind::Loopback;
+        self.conns.push(Conn {
+            snd: SendBuffer::new(self.cfg.tcp.send_buffer_bytes),
+            sender: TcpSender::default(),
+            rexmit_due: BTreeMap::new(),
+            peer: TcpReceiver::default(),
+            delack_armed: false,
+            rcv: loopback.then(|| RecvBuffer::new(self.cfg.tcp.recv_buffer_bytes)),
+            blocked_writer: None,
+            blocked_reader: None,
+            ring_stalled: false,
+        });
+        id
+    }
+
+    /// Runs until nothing is left to do.
+    pub fn run(&mut self) {
+        self.run_until(SimTime::MAX);
+    }
+
+    /// Runs events up to and including `limit`.
+    pub fn run_until(&mut self, limit: SimTime) {
+        while let Some(t) = self.queue.peek_time() {
+            if t > limit {
+                break;
+            }
+            let (_, ev) = self.queue.pop().expect("peeked");
+            self.handle(ev);
+            self.events += 1;
+            if self.check_every_event {
+                self.check_invariants();
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Machine(m) => {
+                let mut notices = std::mem::take(&mut self.notices);
+                self.machine.handle(&mut self.queue, m, &mut notices);
+                for n in notices.drain(..) {
+                    match n {
+                        Notice::PlanDone(t) => self.plan_done(t),
+                        Notice::DmaDone { tag } => self.dma_done(PacketId(tag)),
+                    }
+                }
+                self.notices = notices;
+            }
+            Event::WireDone => self.wire_done(),
+            Event::SegmentArrive { conn, seq, len } => self.segment_arrive(conn, seq, len),
+            Event::AckArrive { conn, ack } => self.ack_arrive(conn, ack),
+            Event::DelayedAck { conn } => {
+                let c = &mut self.conns[conn.0 as usize];
+                c.delack_armed = false;
+                if let Some(ack) = c.peer.delayed_ack() {
+                    self.send_ack(conn, ack);
+                }
+            }
+            Event::Rto { conn, seq } => {
+                let c = &mut self.conns[conn.0 as usize];
+                if let Some(len) = c.sender.lost.remove(&seq) {
+                    c.rexmit_due.insert(seq, len);
+                    self.schedule_output(conn, SOFTNET);
+                }
+            }
+            Event::AppTimer { app } => self.app_timer(app),
+        }
+    }
+
+    // ----- threads ---------------------------------------------------------------------------
+
+    fn priority_of(&self, thread: ThreadId) -> Priority {
+        match thread {
+            SOFTNET => Priority::Kernel,
+            IRQ => Priority::Interrupt,
+            _ => Priority::User,
+        }
+    }
+
+    /// Runs `plan` on `thread` now, or after the thread's earlier work.
+    fn submit(&mut self, thread: ThreadId, plan: Plan, cont: Cont) {
+        let tq = self.threads.entry(thread).or_default();
+        if tq.running.is_some() {
+            tq.pending.push_back((plan, cont));
+            return;
+        }
+        tq.running = Some(cont);
+        let prio = self.priority_of(thread);
+        let mut notices = std::mem::take(&mut self.notices);
+        self.machine
+            .submit(&mut self.queue, thread, prio, &plan, &mut notices);
+        self.notices = notices;
+        // An empty plan completes at once.
+        while let Some(Notice::PlanDone(t)) = self.notices.pop() {
+            self.plan_done(t);
+        }
+    }
+
+    fn plan_done(&mut self, thread: ThreadId) {
+        let tq = self.threads.get_mut(&thread).expect("thread ran a plan");
+        let cont = tq.running.take().expect("a plan was running");
+        if let Some((plan, next)) = tq.pending.pop_front() {
+            self.submit(thread, plan, next);
+        }
+        match cont {
+            Cont::App(app, c) => self.app_continue(app, c),
+            Cont::Output { packets } => self.output_done(packets),
+            Cont::AckDone { conn } => {
+                self.wake_writer(conn);
+                self.schedule_output(conn, SOFTNET);
+            }
+            Cont::TxReclaimed { slots } => {
+                self.nic.free_slots += slots;
+                self.nic.reclaiming_slots -= slots;
+                self.nic.irq_pending = false;
+                if !self.nic.completed.is_empty() {
+                    self.tx_interrupt();
+                }
+                for i in 0..self.conns.len() {
+                    if std::mem::take(&mut self.conns[i].ring_stalled) {
+                        self.schedule_output(ConnId(i as u32), SOFTNET);
+                    }
+                }
+            }
+            Cont::LoopbackDelivered { conn, pieces } => {
+                let c = &mut self.conns[conn.0 as usize];
+                let rcv = c.rcv.as_mut().expect("loopback connection");
+                for p in pieces {
+                    rcv.append(p);
+                }
+                if let Some(app) = c.blocked_reader.take() {
+                    self.app_wake(app);
+                }
+            }
+        }
+    }
+
+    // ----- releasing storage -----------------------------------------------------------------
+
+    /// Drops one reference to `ext`; if it was the last, releases it and charges the release
+    /// (an `mbuf_ns`, and an unloan per lent page) to `plan`.
+    fn unref_ext(&mut self, ext: ExtId, plan: &mut Plan) {
+        plan.cpu(Activity::Protocol, self.cfg.stack.mbuf_ns);
+        match self.exts.unref(ext) {
+            None | Some(Release::Memory) => {}
+            Some(Release::EndLend { kind, pages }) => {
+                for pfn in pages {
+                    self.vm.end_lend(pfn, kind, plan);
+                }
+            }
+            Some(Release::Unref { pages }) => {
+                for pfn in pages {
+                    self.vm.kernel_unref(pfn);
+                }
+            }
+        }
+    }
+
+    // ----- transmit --------------------------------------------------------------------------
+
+    /// Decides `tcp_output` for `conn` now and runs its work on `thread`; its packets reach
+    /// the NIC when that work completes.
+    fn schedule_output(&mut self, conn: ConnId, thread: ThreadId) {
+        let mut plan = Plan::new();
+        let packets = self.tcp_output(conn, &mut plan);
+        if packets.is_empty() && plan.is_empty() {
+            return;
+        }
+        self.submit(thread, plan, Cont::Output { packets });
+    }
+
+    /// The peer's window as the sender sees it.
+    fn send_window(&self, conn: ConnId) -> u64 {
+        let c = &self.conns[conn.0 as usize];
+        match &c.rcv {
+            // Loopback: the local receiver advertises its free space, less what is in flight
+            // toward it (which it will have to hold).
+            Some(rcv) => self.cfg.tcp.window_bytes.min(rcv.space()),
+            None => self.cfg.tcp.window_bytes,
+        }
+    }
+
+    /// `tcp_output`: builds as many segments as the window, the data and the TX ring allow,
+    /// retransmissions first. Charges their CPU work to `plan` and returns the packets.
+    fn tcp_output(&mut self, conn: ConnId, plan: &mut Plan) -> Vec<PacketId> {
+        let mss = self.cfg.link.mss();
+        let window = self.send_window(conn);
+        let mut packets = Vec::new();
+        loop {
+            let c = &self.conns[conn.0 as usize];
+            let (seq, len, rexmit) = if let Some((&s, &l)) = c.rexmit_due.first_key_value() {
+                (s, l, true)
+            } else if let Some(l) = c.sender.next_segment(window, mss) {
+                (c.sender.nxt, l, false)
+            } else {
+                break;
+            };
+            match self.build_packet(conn, seq, len, plan) {
+                Some(p) => packets.push(p),
+                None => {
+                    self.net.ring_full_stalls += 1;
+                    self.conns[conn.0 as usize].ring_stalled = true;
+                    break;
+                }
+            }
+            let c = &mut self.conns[conn.0 as usize];
+            if rexmit {
+                c.rexmit_due.remove(&seq);
+                self.net.retransmits += 1;
+            } else {
+                c.sender.nxt += len;
+            }
+            self.net.segments += 1;
+        }
+        packets
+    }
+
+    /// One segment as a packet, or `None` if the TX ring lacks descriptors for it.
+    fn build_packet(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> Option<PacketId> {
+        let stack = self.cfg.stack;
+        let loopback = self.cfg.link.kind == LinkKind::Loopback;
+        let mut pieces = std::mem::take(&mut self.scratch_pieces);
+        pieces.clear();
+        let c = &self.conns[conn.0 as usize];
+        c.snd.pieces(seq - c.sender.una, len, &mut pieces);
+        let data_frags: u64 = pieces
+            .iter()
+            .map(|p| self.exts.get(p.ext).pieces(p.off, p.len))
+            .sum();
+        let frags = 1 + data_frags;
+        let nic = &self.cfg.nic;
+        let coalesce = !loopback && (!nic.scatter_gather || frags > u64::from(nic.max_frags));
+        let slots = if loopback {
+            0
+        } else if coalesce {
+            1
+        } else {
+            frags as u32
+        };
+        if slots > self.nic.free_slots {
+            self.scratch_pieces = pieces;
+            return None;
+        }
+        self.nic.free_slots -= slots;
+        // tcp_output's own work, the header mbuf, and an m_copy reference per piece.
+        plan.cpu(
+            Activity::Protocol,
+            stack.tcp_output_per_segment_ns + stack.mbuf_ns * (1 + pieces.len() as u64),
+        );
+        self.exts.m_copy_internal(0); // the header mbuf
+        for p in &pieces {
+            self.exts.m_copy_ref(p.ext);
+        }
+        let fused = pieces.iter().all(|p| {
+            matches!(
+                self.exts.get(p.ext).kind,
+                ExtKind::Cluster { checksummed: true }
+            )
+        });
+        if !loopback && !nic.checksum_offload && !fused {
+            plan.push(Step::Checksum { bytes: len });
+        }
+        let mut checked = false;
+        if coalesce {
+            // The driver copies the chain into one contiguous buffer (m_defrag): the CPU reads
+            // the pages now, so their content is judged now.
+            self.check_content(&pieces);
+            checked = true;
+            plan.copy(len);
+            self.net.coalesced_packets += 1;
+            self.net.coalesce_copy_bytes += len;
+            let bounce = self.exts.attach(ExtKind::Bounce, len, 0);
+            let old: Vec<Piece> = std::mem::take(&mut pieces);
+            for p in old {
+                self.unref_ext(p.ext, plan);
+            }
+            pieces.push(Piece {
+                ext: bounce,
+                off: 0,
+                len,
+            });
+        }
+        if !loopback {
+            plan.cpu(
+                Activity::Protocol,
+                stack.driver_per_frag_ns * u64::from(slots),
+            );
+        }
+        let id = PacketId(self.next_packet);
+        self.next_packet += 1;
+        self.packets.insert(
+            id,
+            Packet {
+                conn,
+                seq,
+                len,
+                pieces: pieces.clone(),
+                slots,
+                checked,
+            },
+        );
+        self.scratch_pieces = pieces;
+        Some(id)
+    }
+
+    /// Compares every page a packet reads with what the send semantics promised.
+    fn check_content(&mut self, pieces: &[Piece]) {
+        for p in pieces {
+            let ext = self.exts.get(p.ext);
+            for (page, bytes) in ext.page_ranges(p.off, p.len) {
+                if self.vm.frame(page.pfn).version != page.expected {
+                    self.net.splats += 1;
+                    self.net.corrupt_bytes += bytes;
+                }
+            }
+        }
+    }
+
+    /// Packets built by a finished `tcp_output` enter the NIC (or reach the loopback peer).
+    fn output_done(&mut self, packets: Vec<PacketId>) {
+        if self.cfg.link.kind == LinkKind::Loopback {
+            self.loopback_deliver(packets);
+            return;
+        }
+        self.nic.dma_queue.extend(packets);
+        self.kick_dma();
+    }
+
+    fn kick_dma(&mut self) {
+        if self.nic.dma_active.is_some() {
+            return;
+        }
+        let Some(id) = self.nic.dma_queue.pop_front() else {
+            return;
+        };
+        self.nic.dma_active = Some(id);
+        let p = &self.packets[&id];
+        let bytes = ETHER_HEADER + self.cfg.link.header_bytes() + p.len;
+        self.machine
+            .start_dma(&mut self.queue, bytes, self.cfg.nic.dma_rate, id.0);
+    }
+
+    fn dma_done(&mut self, id: PacketId) {
+        assert_eq!(self.nic.dma_active, Some(id), "DMA completion out of order");
+        self.nic.dma_active = None;
+        let p = &self.packets[&id];
+        if !p.checked {
+            let pieces = p.pieces.clone();
+            self.check_content(&pieces);
+        }
+        self.net.tx_dma_bytes += self.packets[&id].len;
+        self.nic.wire_queue.push_back(id);
+        self.kick_wire();
+        self.kick_dma();
+    }
+
+    fn link_rate(&self) -> ByteRate {
+        match self.cfg.link.kind {
+            LinkKind::Ethernet { rate } => rate,
+            LinkKind::Loopback => unreachable!("no wire on loopback"),
+        }
+    }
+
+    fn kick_wire(&mut self) {
+        if self.nic.wire_active.is_some() {
+            return;
+        }
+        let Some(id) = self.nic.wire_queue.pop_front() else {
+            return;
+        };
+        self.nic.wire_active = Some(id);
+        let bytes = self.cfg.link.wire_bytes(self.packets[&id].len);
+        let at = self.now() + self.link_rate().time_for(bytes);
+        self.queue.schedule_at(at, Event::WireDone);
+    }
+
+    fn wire_done(&mut self) {
+        let id = self.nic.wire_active.take().expect("wire was busy");
+        self.net.packets += 1;
+        self.last_tx = self.now();
+        let (conn, seq, len) = {
+            let p = &self.packets[&id];
+            (p.conn, p.seq, p.len)
+        };
+        let lost =
+            self.cfg.link.loss > 0.0 && sim::rng::chance(&mut self.loss_rng, self.cfg.link.loss);
+        let half_rtt = SimDuration::from_nanos(self.cfg.link.rtt.as_nanos() / 2);
+        if lost {
+            self.net.lost += 1;
+            self.conns[conn.0 as usize].sender.lost.insert(seq, len);
+            self.queue
+                .schedule_at(self.now() + self.cfg.tcp.rto, Event::Rto { conn, seq });
+        } else {
+            self.queue.schedule_at(
+                self.now() + half_rtt,
+                Event::SegmentArrive { conn, seq, len },
+            );
+        }
+        self.nic.completed.push(id);
+        self.kick_wire();
+        let idle = self.nic.wire_active.is_none() && self.nic.dma_active.is_none();
+        if self.nic.completed.len() >= self.cfg.nic.tx_coalesce.max(1) as usize || idle {
+            self.tx_interrupt();
+        }
+    }
+
+    /// The TX completion interrupt: reclaims descriptors and frees the packets' mbufs.
+    fn tx_interrupt(&mut self) {
+        if self.nic.irq_pending {
+            return; // the running handler will take these too on its next pass
+        }
+        let done = std::mem::take(&mut self.nic.completed);
+        if done.is_empty() {
+            return;
+        }
+        self.net.interrupts += 1;
+        let stack = self.cfg.stack;
+        let mut plan = Plan::new();
+        plan.cpu(
+            Activity::Interrupt,
+            stack.interrupt_ns + stack.tx_complete_per_packet_ns * done.len() as u64,
+        );
+        let mut slots = 0;
+        for id in done {
+            let p = self.packets.remove(&id).expect("completed packet exists");
+            slots += p.slots;
+            for piece in p.pieces {
+                self.unref_ext(piece.ext, &mut plan);
+            }
+        }
+        self.nic.irq_pending = true;
+        self.nic.reclaiming_slots += slots;
+        self.submit(IRQ, plan, Cont::TxReclaimed { slots });
+    }
+
+    // ----- the peer and ACKs --------------------------------------------------------------------
+
+    fn segment_arrive(&mut self, conn: ConnId, seq: u64, len: u64) {
+        let ack_every = self.cfg.tcp.ack_every;
+        let c = &mut self.conns[conn.0 as usize];
+        match c.peer.segment(seq, len, ack_every) {
+            AckDecision::Now(ack) => self.send_ack(conn, ack),
+            AckDecision::Delay => {
+                if !c.delack_armed {
+                    c.delack_armed = true;
+                    let at = self.now() + self.cfg.tcp.delayed_ack;
+                    self.queue.schedule_at(at, Event::DelayedAck { conn });
+                }
+            }
+        }
+    }
+
+    fn send_ack(&mut self, conn: ConnId, ack: u64) {
+        let delay = match self.cfg.link.kind {
+            LinkKind::Loopback => SimDuration::ZERO,
+            LinkKind::Ethernet { .. } => {
+                SimDuration::from_nanos(self.cfg.link.rtt.as_nanos().div_ceil(2))
+            }
+        };
+        self.queue
+            .schedule_at(self.now() + delay, Event::AckArrive { conn, ack });
+    }
+
+    /// An ACK arrives: receive interrupt and `tcp_input` on the softnet thread; the
+    /// acknowledged data leaves the send buffer and its references are dropped.
+    fn ack_arrive(&mut self, conn: ConnId, ack: u64) {
+        let stack = self.cfg.stack;
+        self.net.acks += 1;
+        let mut plan = Plan::new();
+        if self.cfg.link.kind != LinkKind::Loopback {
+            self.net.interrupts += 1;
+            plan.cpu(Activity::Interrupt, stack.interrupt_ns);
+        }
+        plan.cpu(Activity::Protocol, stack.tcp_ack_ns);
+        let c = &mut self.conns[conn.0 as usize];
+        let n = c.sender.ack(ack);
+        let mut released = Vec::new();
+        c.snd.drop_front(n, &mut released);
+        for ext in released {
+            self.unref_ext(ext, &mut plan);
+        }
+        self.submit(SOFTNET, plan, Cont::AckDone { conn });
+    }
+
+    fn wake_writer(&mut self, conn: ConnId) {
+        let c = &mut self.conns[conn.0 as usize];
+        if c.blocked_writer.is_some()
+            && c.snd.space() >= crate::net::mbuf::MCLBYTES.min(c.snd.hiwat())
+        {
+            let app = c.blocked_writer.take().expect("checked");
+            self.app_wake(app);
+        }
+    }
+
+    // ----- loopback ------------------------------------------------------------------------------
+
+    /// Loopback: each packet is handed to the local receiving socket (`looutput` →
+    /// `ip_input` → `tcp_input`): protocol work on the softnet thread, no copy, no DMA, no
+    /// checksum; the packet's references move into the receive buffer.
+    fn loopback_deliver(&mut self, packets: Vec<PacketId>) {
+        let stack = self.cfg.stack;
+        for id in packets {
+            let p = self.packets.remove(&id).expect("packet exists");
+            self.net.packets += 1;
+            self.last_tx = self.now();
+            let mut plan = Plan::new();
+            plan.cpu(Activity::Protocol, stack.tcp_input_per_segment_ns);
+            let ack_every = self.cfg.tcp.ack_every;
+            let c = &mut self.conns[p.conn.0 as usize];
+            // Loopback never loses or reorders, so every segment is in order.
+            let decision = c.peer.segment(p.seq, p.len, ack_every);
+            self.submit(
+                SOFTNET,
+                plan,
+                Cont::LoopbackDelivered {
+                    conn: p.conn,
+                    pieces: p.pieces,
+                },
+            );
+            match decision {
+                AckDecision::Now(ack) => self.send_ack(p.conn, ack),
+                AckDecision::Delay => {
+                    let c = &mut self.conns[p.conn.0 as usize];
+                    if !c.delack_armed {
+                        c.delack_armed = true;
+                        let at = self.now() + self.cfg.tcp.delayed_ack;
+                        self.queue
+                            .schedule_at(at, Event::DelayedAck { conn: p.conn });
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- invariants -----------------------------------------------------------------------------
+
+    /// Panics naming the first broken invariant: the machine's and the VM's own; per
+    /// connection, bytes conserved (the send buffer holds exactly `written − acked`, and
+    /// `sent = acked + in flight`); TCP sequence order; every live external storage referenced
+    /// exactly as often as the send buffers, receive buffers and packets hold it; TX
+    /// descriptors conserved.
+    pub fn check_invariants(&self) {
+        self.machine.check_invariants();
+        self.vm.check_invariants();
+        self.exts.check_invariants();
+        let mut holders: BTreeMap<ExtId, u32> = BTreeMap::new();
+        for (i, c) in self.conns.iter().enumerate() {
+            c.sender.check_invariants();
+            c.snd.check_invariants();
+            assert_eq!(
+                c.snd.bytes(),
+                c.sender.written - c.sender.una,
+                "conn {i}: send buffer holds {} bytes, but written − acked = {}",
+                c.snd.bytes(),
+                c.sender.written - c.sender.una
+            );
+            for e in c.snd.exts() {
+                *holders.entry(e).or_default() += 1;
+            }
+            if let Some(r) = &c.rcv {
+                for e in r.exts() {
+                    *holders.entry(e).or_default() += 1;
+                }
+            }
+        }
+        let mut slots = 0;
+        for p in self.packets.values() {
+            slots += p.slots;
+            for piece in &p.pieces {
+                *holders.entry(piece.ext).or_default() += 1;
+            }
+        }
+        // Pieces in flight inside continuations (loopback delivery, app chunks) hold refs too.
+        for tq in self.threads.values() {
+            let conts = tq.running.iter().chain(tq.pending.iter().map(|(_, c)| c));
+            for c in conts {
+                for e in cont_exts(c) {
+                    *holders.entry(e).or_default() += 1;
+                }
+            }
+        }
+        for (id, e) in self.exts.iter() {
+            assert_eq!(
+                holders.get(id).copied().unwrap_or(0),
+                e.refs,
+                "{id:?} has {} references but {} holders",
+                e.refs,
+                holders.get(id).copied().unwrap_or(0)
+            );
+        }
+        assert_eq!(
+            slots + self.nic.free_slots + self.nic.reclaiming_slots,
+            self.cfg.nic.tx_ring_slots,
+            "TX descriptors not conserved"
+        );
+    }
+
+    /// Whether the run left nothing behind: no storage, loan, wiring or packet.
+    pub fn is_clean(&self) -> bool {
+        self.exts.live() == 0 && self.packets.is_empty() && self.vm.counters().lent_pages == 0
+    }
+}
+
+fn cont_exts(c: &Cont) -> Vec<ExtId> {
+    match c {
+        Cont::LoopbackDelivered { pieces, .. } => pieces.iter().map(|p| p.ext).collect(),
+        Cont::App(_, a) => a.held_exts(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

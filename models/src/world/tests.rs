@@ -1,0 +1,255 @@
+//! The network path in motion, with invariants checked after every event.
+
+use super::*;
+use crate::net::mbuf::PagePromise;
+use crate::testkit::{self, wire_bound_world};
+use crate::vm::PAGE_SIZE;
+
+const MIB: u64 = 1 << 20;
+
+fn bulk_send(cfg: WorldConfig, total: u64, write: u64) -> World {
+    let mut w = World::new(cfg);
+    w.set_check_invariants(true);
+    let conn = w.open_conn();
+    w.add_app(AppSpec::Sender {
+        conn,
+        total_bytes: total,
+        write_size: write,
+        source: SendSource::Memory {
+            buffer_bytes: write,
+        },
+        rewrite_bytes: 0,
+    });
+    w.run();
+    assert!(w.apps_done(), "the sender finished");
+    assert_eq!(w.delivered_bytes(), total, "the peer got every byte");
+    assert_eq!(w.acked_bytes(), total);
+    assert!(w.is_clean(), "no storage, packet or loan left behind");
+    w
+}
+
+fn rate(w: &World, total: u64) -> f64 {
+    total as f64 / w.last_tx().as_nanos() as f64 * 1e9
+}
+
+#[test]
+fn bulk_data_fills_100base_tx_to_its_analytic_limit() {
+    // 100 Mb/s = 12.5 MB/s. Without timestamps a 1500-byte MTU carries 1460 bytes in
+    // 14 + 40 + 1460 + 4 + 8 + 12 = 1538 bytes of wire time: 12.5e6 × 1460/1538 =
+    // 11_866_060 B/s. With timestamps the payload is 1448: 11_768_531 B/s. The bus and CPU
+    // are fast here, so the model must land on the wire's limit, within 0.5%, and send
+    // exactly ceil(bytes / MSS) segments.
+    let total = 4 * MIB;
+    for (ts, mss, limit) in [(false, 1460, 11_866_060.0), (true, 1448, 11_768_531.0)] {
+        let w = bulk_send(wire_bound_world(100_000_000, 1500, ts), total, 64 << 10);
+        assert_eq!(w.net_counters().packets, total.div_ceil(mss));
+        assert_eq!(w.net_counters().segments, total.div_ceil(mss));
+        let got = rate(&w, total);
+        assert!(
+            (got / limit - 1.0).abs() < 0.005,
+            "timestamps {ts}: {got:.0} B/s vs wire limit {limit:.0}"
+        );
+        let cfg_limit = w.config().link.payload_limit_bytes_per_sec().unwrap();
+        assert!(
+            (cfg_limit - limit).abs() < 1.0,
+            "LinkConfig agrees with the hand figure"
+        );
+    }
+}
+
+#[test]
+fn jumbo_frames_fill_gigabit_to_its_analytic_limit() {
+    // Gigabit, 9000-byte MTU, timestamps: 8948 payload in 14 + 52 + 8948 + 4 + 20 = 9038
+    // bytes of wire time: 125e6 × 8948/9038 = 123_755_256 B/s. The DMA engine (132 MB/s) is
+    // faster than the wire, so the wire limits.
+    let total = 16 * MIB;
+    let w = bulk_send(wire_bound_world(1_000_000_000, 9000, true), total, 64 << 10);
+    assert_eq!(w.net_counters().packets, total.div_ceil(8948));
+    let got = rate(&w, total);
+    assert!((got / 123_755_256.0 - 1.0).abs() < 0.005, "{got:.0} B/s");
+}
+
+#[test]
+fn retransmissions_take_references_not_copies() {
+    // With 2% loss some segments go again. The only CPU copies must still be the sender's
+    // copyin (exactly the payload once): a retransmission re-references the send buffer's
+    // clusters. Every byte still arrives, and nothing leaks.
+    let total = MIB;
+    let mut cfg = wire_bound_world(100_000_000, 1500, true);
+    cfg.link.loss = 0.02;
+    cfg.seed = 7;
+    let w = bulk_send(cfg, total, 64 << 10);
+    let n = w.net_counters();
+    assert!(n.lost > 0, "2% of ~724 segments should lose some");
+    // Every lost segment, retransmissions included, is sent again exactly once more.
+    assert_eq!(n.retransmits, n.lost);
+    assert_eq!(w.machine().stats().cpu_copy_bytes, total);
+    assert_eq!(n.segments, total.div_ceil(1448) + n.retransmits);
+}
+
+#[test]
+fn without_scatter_gather_every_packet_is_coalesced_once() {
+    // Every packet has a header and at least one data piece, so without scatter-gather the
+    // driver must copy each packet's payload once into a bounce buffer: coalesced packets =
+    // packets, and total CPU copies = 2 × payload (copyin + coalesce). With scatter-gather:
+    // none.
+    let total = MIB;
+    let mut cfg = wire_bound_world(100_000_000, 1500, false);
+    cfg.nic.scatter_gather = false;
+    let w = bulk_send(cfg.clone(), total, 64 << 10);
+    let n = w.net_counters();
+    assert_eq!(n.coalesced_packets, n.packets);
+    assert_eq!(n.coalesce_copy_bytes, total);
+    assert_eq!(w.machine().stats().cpu_copy_bytes, 2 * total);
+
+    cfg.nic.scatter_gather = true;
+    let w = bulk_send(cfg, total, 64 << 10);
+    assert_eq!(w.net_counters().coalesced_packets, 0);
+    assert_eq!(w.machine().stats().cpu_copy_bytes, total);
+}
+
+#[test]
+fn a_small_tx_ring_throttles_the_sender() {
+    // Slow completion interrupts (30 us) make descriptors scarce: with 4 slots only one
+    // packet (2-3 descriptors) fits, the wire idles while it is reclaimed, tcp_output stalls,
+    // the send buffer fills and the writer blocks. More slots keep more packets queued, so
+    // throughput must rise with the ring until the wire limits it, then stay there.
+    let total = MIB;
+    let limit = 11_768_531.0;
+    let mut rates = Vec::new();
+    for slots in [4, 8, 16, 128] {
+        let mut cfg = wire_bound_world(100_000_000, 1500, true);
+        cfg.nic.tx_ring_slots = slots;
+        cfg.stack.interrupt_ns = 30_000;
+        let w = bulk_send(cfg, total, 64 << 10);
+        if slots == 4 {
+            assert!(w.net_counters().ring_full_stalls > 0);
+            assert!(w.net_counters().send_blocks > 0);
+        }
+        rates.push(rate(&w, total));
+    }
+    assert!(
+        rates[0] < rates[1] && rates[1] < rates[2],
+        "throughput must follow the ring: {rates:?}"
+    );
+    assert!(
+        rates[0] < 0.8 * limit,
+        "4 slots is well below the wire: {rates:?}"
+    );
+    for r in &rates[2..] {
+        assert!(
+            (r / limit - 1.0).abs() < 0.005,
+            "16+ slots fill the wire: {rates:?}"
+        );
+    }
+}
+
+#[test]
+fn a_page_modified_before_its_dma_splats() {
+    // Two page-cache pages referenced into the send buffer (as sendfile does), the second
+    // rewritten in place after the packets are built but before their DMA. Without
+    // timestamps the 8192 bytes go as 1460-byte segments; every segment piece read from page
+    // 1 (bytes 4096..8192) is a splat: segments 2..5 touch it (4 pieces), carrying all 4096 of
+    // its bytes. Page 0 is unmodified and must count nothing.
+    let mut w = World::new(wire_bound_world(100_000_000, 1500, false));
+    w.set_check_invariants(true);
+    let file = w.vm.create_file(2 * PAGE_SIZE);
+    w.vm.warm_file(file);
+    let pages: Vec<PagePromise> = (0..2)
+        .map(|i| {
+            let pfn = w.vm.cached(file, i).unwrap();
+            w.vm.kernel_ref(pfn);
+            PagePromise {
+                pfn,
+                expected: w.vm.frame(pfn).version,
+            }
+        })
+        .collect();
+    let conn = w.open_conn();
+    let ext = w.exts.attach(ExtKind::Pages { pages }, 2 * PAGE_SIZE, 0);
+    let c = &mut w.conns[0];
+    c.snd.append(Piece {
+        ext,
+        off: 0,
+        len: 2 * PAGE_SIZE,
+    });
+    c.sender.written = 2 * PAGE_SIZE;
+    w.schedule_output(conn, SOFTNET);
+    w.vm.write_file_in_place(file, PAGE_SIZE, 100, &mut Plan::new());
+    w.run();
+    assert_eq!(w.net_counters().splats, 4);
+    assert_eq!(w.net_counters().corrupt_bytes, PAGE_SIZE);
+    assert_eq!(w.delivered_bytes(), 2 * PAGE_SIZE);
+    assert!(w.is_clean());
+}
+
+fn loopback(receiver: Receiver, total: u64) -> World {
+    let mut cfg = wire_bound_world(100_000_000, 16_436, true);
+    cfg.link.kind = LinkKind::Loopback;
+    // A bus that matters: 400 MB/s, with copies capped at 300 MB/s of payload.
+    cfg.machine.memory_bus = ByteRate::from_bytes_per_sec(400_000_000);
+    cfg.machine.costs.cpu_copy_rate = ByteRate::from_bytes_per_sec(300_000_000);
+    let mut w = World::new(cfg);
+    w.set_check_invariants(true);
+    let conn = w.open_conn();
+    w.add_app(AppSpec::Sender {
+        conn,
+        total_bytes: total,
+        write_size: 64 << 10,
+        source: SendSource::Memory {
+            buffer_bytes: 64 << 10,
+        },
+        rewrite_bytes: 0,
+    });
+    w.add_app(AppSpec::Receiver {
+        conn,
+        total_bytes: total,
+        read_size: 64 << 10,
+        receiver,
+    });
+    w.run();
+    assert!(w.apps_done());
+    assert!(w.is_clean());
+    w
+}
+
+#[test]
+fn over_loopback_the_receivers_copy_slows_the_sender() {
+    // Same sender; the receiver either copies out (recv) or discards in the kernel. Both run
+    // on the one CPU and bus, so the receiver's copy (another payload's worth of CPU copy and
+    // bus traffic) must make the transfer slower, and the copy counts must show why.
+    let total = 4 * MIB;
+    let with_copy = loopback(Receiver::Copy, total);
+    let discard = loopback(Receiver::Discard, total);
+    assert_eq!(with_copy.machine().stats().cpu_copy_bytes, 2 * total);
+    assert_eq!(discard.machine().stats().cpu_copy_bytes, total);
+    let (t_copy, t_discard) = (with_copy.now().as_nanos(), discard.now().as_nanos());
+    assert!(
+        t_copy as f64 > 1.5 * t_discard as f64,
+        "copying receiver {t_copy} ns vs discarding {t_discard} ns"
+    );
+    assert_eq!(
+        with_copy.net_counters().packets,
+        total.div_ceil(16_436 - 52)
+    );
+}
+
+#[test]
+fn same_seed_same_run_other_seed_other_losses() {
+    // Determinism: two runs with one seed agree on every counter and the final time; another
+    // seed loses different segments.
+    let run = |seed| {
+        let mut cfg = wire_bound_world(100_000_000, 1500, true);
+        cfg.link.loss = 0.02;
+        cfg.seed = seed;
+        let w = bulk_send(cfg, MIB / 2, 64 << 10);
+        (w.now(), w.net_counters().clone())
+    };
+    assert_eq!(run(3), run(3));
+    assert_ne!(run(3), run(4));
+}
+
+#[test]
+fn testkit_costs_are_what_the_comments_say() {
+    assert_eq!(testkit::costs().copy_bus_factor(), 2);
+}
