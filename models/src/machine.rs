@@ -808,6 +808,45 @@ mod tests {
     }
 
     #[test]
+    fn a_checksum_pass_and_a_dma_share_the_bus_fluidly() {
+        // Bus 1 GB/s. A 6000-byte checksum pass (1 bus byte per byte, CPU cap 1 GB/s) and a
+        // 2000-byte DMA capped at 200 MB/s start together. Water-filling gives the DMA its
+        // 200 MB/s and the pass the other 800 MB/s: the DMA ends at 2000 / 0.2 = 10000 ns,
+        // by which time the pass (8000 bytes' worth at 800 MB/s) already ended at
+        // 6000 / 0.8 = 7500 ns.
+        let mut m = Machine::new(testkit::machine_config(1));
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut notices = Vec::new();
+        m.start_dma(
+            &mut q,
+            2000,
+            Some(ByteRate::from_bytes_per_sec(200_000_000)),
+            1,
+        );
+        m.submit(
+            &mut q,
+            ThreadId(0),
+            Priority::Kernel,
+            &plan(&[Step::Checksum { bytes: 6000 }]),
+            &mut notices,
+        );
+        let mut ends = Vec::new();
+        while let Some((now, ev)) = q.pop() {
+            m.handle(&mut q, ev, &mut notices);
+            ends.extend(notices.drain(..).map(|n| (n, now.as_nanos())));
+        }
+        assert_eq!(
+            ends,
+            vec![
+                (Notice::PlanDone(ThreadId(0)), 7_500),
+                (Notice::DmaDone { tag: 1 }, 10_000)
+            ]
+        );
+        assert_eq!(m.stats().bus_bytes[&Activity::Checksum], 6000);
+        assert_eq!(m.stats().dma_bytes, 2000);
+    }
+
+    #[test]
     #[should_panic(expected = "while one is in progress")]
     fn a_thread_does_one_thing_at_a_time() {
         let mut m = Machine::new(testkit::machine_config(1));

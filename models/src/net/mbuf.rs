@@ -35,7 +35,8 @@ pub enum ExtKind {
     /// A 2 KiB kernel cluster holding a private copy (contiguous; content fixed once filled).
     /// `checksummed` if the copy that filled it computed the checksum on the way.
     Cluster { checksummed: bool },
-    /// Contiguous kernel memory (a driver's bounce buffer for a chain it had to coalesce).
+    /// Contiguous kernel memory: a driver's bounce buffer for a chain it had to coalesce, or
+    /// a receive buffer a NIC DMAed a whole frame's payload into.
     Bounce,
     /// User pages lent to the kernel (NetBSD loan or FreeBSD COW wiring), each with the
     /// version `write()` promised.
@@ -226,6 +227,20 @@ impl ExtTable {
                 pages: pages.iter().map(|p| p.pfn).collect(),
             },
         })
+    }
+
+    /// Removes a one-page storage held by a single reference and hands its page over to the
+    /// caller, who takes over the page's reference (FreeBSD's receive page flip moves the page
+    /// into the user's address space instead of copying it). Panics if the storage is shared
+    /// or not exactly one page.
+    pub fn take_single_page(&mut self, id: ExtId) -> Pfn {
+        let e = self.exts.remove(&id).expect("flipping a dead storage");
+        assert_eq!(e.refs, 1, "flipping {id:?} that others reference");
+        self.counters.released += 1;
+        match e.kind {
+            ExtKind::Pages { pages } if pages.len() == 1 => pages[0].pfn,
+            other => panic!("flipping {id:?} of kind {other:?}"),
+        }
     }
 
     /// Panics if a storage is out of shape (see [`Ext`]).

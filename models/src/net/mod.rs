@@ -185,6 +185,8 @@ pub struct NetCounters {
     pub coalesce_copy_bytes: u64,
     /// Payload bytes that left through the NIC by DMA.
     pub tx_dma_bytes: u64,
+    /// Payload bytes the NIC DMAed into memory on receive.
+    pub rx_dma_bytes: u64,
     /// Pages whose content at DMA (or coalescing copy) time was not what `write()` promised,
     /// and the payload bytes they carried.
     pub splats: u64,
@@ -193,7 +195,8 @@ pub struct NetCounters {
     pub send_blocks: u64,
     /// Times `tcp_output` stopped because the TX ring was full.
     pub ring_full_stalls: u64,
-    /// Receive side: page flips done and receives that fell back to a copy.
+    /// Receive side: pages flipped into the reader's address space, and received pages that
+    /// a flipping receiver had to copy because a condition did not hold.
     pub page_flips: u64,
     pub flip_fallbacks: u64,
 }

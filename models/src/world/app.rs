@@ -31,6 +31,60 @@ pub enum Receiver {
     /// `recv(MSG_TRUNC)`: the kernel drops the data without copying it (a baseline that
     /// shows what the receiver's copy costs).
     Discard,
+    /// FreeBSD zero-copy receive (`ZERO_COPY_SOCKETS`, `vm_pgmoveco`): a received page is
+    /// moved into the reader's buffer instead of copied when [`flip_fits`] says it can be;
+    /// anything else is copied.
+    Flip,
+}
+
+/// Why a received page cannot be flipped into the reader's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlipMisfit {
+    /// The payload is not in a page of its own (no header splitting).
+    NotPageBacked,
+    /// The payload does not start at the start of its page.
+    PayloadUnaligned,
+    /// Less than a whole page is being moved.
+    ShortLength,
+    /// The reader's buffer does not start on a page boundary.
+    BufferUnaligned,
+    /// This page's place in the reader's buffer is not on a page boundary.
+    OffsetUnaligned,
+    /// The MTU is not larger than a page, so no frame fills a page.
+    SmallMtu,
+}
+
+/// FreeBSD's conditions for flipping one received piece into the reader's buffer at
+/// `buffer + offset`: the payload page-aligned in a page of its own, a whole page moved, the
+/// buffer and the offset page-aligned, and an MTU above the page size.
+pub fn flip_fits(
+    ext: &crate::net::mbuf::Ext,
+    piece: &Piece,
+    buffer: u64,
+    offset: u64,
+    mtu_bytes: u64,
+) -> Result<(), FlipMisfit> {
+    use crate::vm::PAGE_SIZE;
+    if mtu_bytes <= PAGE_SIZE {
+        return Err(FlipMisfit::SmallMtu);
+    }
+    match &ext.kind {
+        ExtKind::Pages { pages } if pages.len() == 1 => {}
+        _ => return Err(FlipMisfit::NotPageBacked),
+    }
+    if ext.offset_in_first_page + piece.off != 0 {
+        return Err(FlipMisfit::PayloadUnaligned);
+    }
+    if piece.len != PAGE_SIZE || ext.len != PAGE_SIZE {
+        return Err(FlipMisfit::ShortLength);
+    }
+    if !buffer.is_multiple_of(PAGE_SIZE) {
+        return Err(FlipMisfit::BufferUnaligned);
+    }
+    if !offset.is_multiple_of(PAGE_SIZE) {
+        return Err(FlipMisfit::OffsetUnaligned);
+    }
+    Ok(())
 }
 
 /// What an application does.
@@ -49,6 +103,8 @@ pub enum AppSpec {
         total_bytes: u64,
         read_size: u64,
         receiver: Receiver,
+        /// Where the buffer starts relative to a page boundary (0 = page-aligned).
+        buffer_offset: u64,
     },
 }
 
@@ -101,8 +157,8 @@ struct SenderState {
 
 #[derive(Debug)]
 struct ReceiverState {
-    /// Copy out (else discard).
-    copy: bool,
+    mode: Receiver,
+    buffer_offset: u64,
     conn: ConnId,
     total: u64,
     read_size: u64,
@@ -156,10 +212,12 @@ impl World {
                 total_bytes,
                 read_size,
                 receiver,
+                buffer_offset,
             } => {
                 assert!(read_size > 0, "empty reads");
                 Role::Receiver(ReceiverState {
-                    copy: receiver == Receiver::Copy,
+                    mode: receiver,
+                    buffer_offset: buffer_offset % crate::vm::PAGE_SIZE,
                     conn,
                     total: total_bytes,
                     read_size,
@@ -188,9 +246,9 @@ impl World {
     pub(super) fn app_timer(&mut self, id: AppId) {
         let a = &self.apps[id.0 as usize];
         let asid = a.asid;
-        let len = match &a.role {
-            Role::Sender(s) => s.buf_len,
-            Role::Receiver(r) => r.read_size,
+        let (len, skew) = match &a.role {
+            Role::Sender(s) => (s.buf_len, 0),
+            Role::Receiver(r) => (r.read_size + r.buffer_offset, r.buffer_offset),
         };
         let mut plan = Plan::new();
         let addr = self
@@ -202,7 +260,7 @@ impl World {
             .expect("buffer was just mapped writable");
         match &mut self.apps[id.0 as usize].role {
             Role::Sender(s) => s.buf = addr,
-            Role::Receiver(r) => r.buf = addr,
+            Role::Receiver(r) => r.buf = addr + skew,
         }
         self.app_submit(id, plan, AppCont::Started);
     }
@@ -235,7 +293,11 @@ impl World {
                 r.received += len;
                 let conn = r.conn;
                 // Reading opened the window: the sender may go on.
-                self.schedule_output(conn, super::SOFTNET);
+                if self.conns[conn.0 as usize].remote.is_some() {
+                    self.window_update(conn);
+                } else {
+                    self.schedule_output(conn, super::SOFTNET);
+                }
                 self.app_next(id);
             }
         }
@@ -387,11 +449,11 @@ impl World {
             a.done = true;
             return;
         }
-        let (conn, read_size, buf, copy) = (r.conn, r.read_size, r.buf, r.copy);
+        let (conn, read_size, buf, mode) = (r.conn, r.read_size, r.buf, r.mode);
         let rcv = self.conns[conn.0 as usize]
             .rcv
             .as_mut()
-            .expect("receivers read loopback connections");
+            .expect("receivers read connections with a local receive buffer");
         if rcv.bytes() == 0 {
             self.conns[conn.0 as usize].blocked_reader = Some(id);
             return;
@@ -402,15 +464,38 @@ impl World {
         let mut plan = Plan::new();
         plan.cpu(Activity::Syscall, syscall_ns);
         plan.cpu(Activity::Protocol, stack.socket_per_chunk_ns);
-        if copy {
-            self.vm
-                .copyout(asid, buf, len, &mut plan)
-                .expect("the receiver's buffer is mapped writable");
-        }
-        // Every piece taken whole gives its reference back; a split one's stays with its tail.
-        let whole = taken.len() - usize::from(split);
-        for p in &taken[..whole] {
-            self.unref_ext(p.ext, &mut plan);
+        let mtu = self.cfg.link.mtu_bytes;
+        let mut offset = 0;
+        for (i, p) in taken.iter().enumerate() {
+            // A piece cut in two keeps its reference with the tail left in the buffer.
+            let whole = !(split && i == taken.len() - 1);
+            let dest = buf + offset;
+            offset += p.len;
+            match mode {
+                Receiver::Discard => {}
+                Receiver::Flip
+                    if whole
+                        && flip_fits(self.exts.get(p.ext), p, buf, dest - buf, mtu).is_ok() =>
+                {
+                    let pfn = self.exts.take_single_page(p.ext);
+                    self.vm
+                        .flip_page_in(asid, dest, pfn, &mut plan)
+                        .expect("the receiver's buffer is mapped writable");
+                    self.net.page_flips += 1;
+                    continue;
+                }
+                Receiver::Flip | Receiver::Copy => {
+                    if mode == Receiver::Flip {
+                        self.net.flip_fallbacks += 1;
+                    }
+                    self.vm
+                        .copyout(asid, dest, p.len, &mut plan)
+                        .expect("the receiver's buffer is mapped writable");
+                }
+            }
+            if whole {
+                self.unref_ext(p.ext, &mut plan);
+            }
         }
         self.app_submit(id, plan, AppCont::Received { len });
     }

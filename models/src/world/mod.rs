@@ -25,12 +25,13 @@
 //! after the segment arrives, which is half an RTT after it left the wire.
 
 mod app;
+mod rx;
 
 use std::collections::{BTreeMap, VecDeque};
 
 use sim::{ByteRate, EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 
-pub use app::{AppId, AppSpec, Receiver, SendSource};
+pub use app::{AppId, AppSpec, FlipMisfit, Receiver, SendSource, flip_fits};
 
 use crate::machine::{
     Activity, Machine, MachineConfig, MachineEvent, Notice, Plan, Priority, Step, ThreadId,
@@ -74,7 +75,7 @@ pub enum Event {
     Machine(MachineEvent),
     /// The wire finished serializing its current frame.
     WireDone,
-    /// A segment reached the peer (Ethernet) .
+    /// A segment reached the remote peer.
     SegmentArrive {
         conn: ConnId,
         seq: u64,
@@ -97,6 +98,21 @@ pub enum Event {
     /// An application's timer (think time, a scheduled mutation).
     AppTimer {
         app: AppId,
+    },
+    /// The remote sender of an incoming connection may send (its window opened).
+    RemoteOutput {
+        conn: ConnId,
+    },
+    /// A frame from the remote reaches the NIC.
+    RxFrameArrive {
+        conn: ConnId,
+        seq: u64,
+        len: u64,
+    },
+    /// Our ACK reaches the remote.
+    RemoteAck {
+        conn: ConnId,
+        ack: u64,
     },
 }
 
@@ -121,6 +137,13 @@ enum Cont {
     /// TX completions were reclaimed: descriptors are free again.
     TxReclaimed {
         slots: u32,
+    },
+    /// A received frame went through `tcp_input`.
+    RxDelivered {
+        conn: ConnId,
+        seq: u64,
+        len: u64,
+        pieces: Vec<Piece>,
     },
     /// Loopback: received segments were processed into the receive buffer.
     LoopbackDelivered {
@@ -156,7 +179,11 @@ struct Conn {
     sender: TcpSender,
     /// Retransmissions whose RTO fired: seq → len.
     rexmit_due: BTreeMap<u64, u64>,
-    peer: TcpReceiver,
+    /// TCP state of the receiving end: the remote peer for data we send, this host for data
+    /// a remote sends us.
+    receiving: TcpReceiver,
+    /// For incoming connections: the remote sender.
+    remote: Option<rx::Remote>,
     delack_armed: bool,
     /// Loopback only: the receiving socket's buffer on this machine.
     rcv: Option<RecvBuffer>,
@@ -208,6 +235,12 @@ pub struct World {
     events: u64,
     /// When the last frame finished on the wire (or reached the loopback peer).
     last_tx: SimTime,
+    /// When the remote's side of the wire is next free.
+    rx_wire_free: SimTime,
+    next_rx: u64,
+    rx_frames: BTreeMap<u64, rx::RxFrame>,
+    rx_dma_queue: VecDeque<u64>,
+    rx_dma_active: Option<u64>,
     /// Check every invariant after every event (tests and debug builds).
     check_every_event: bool,
 }
@@ -241,6 +274,11 @@ impl World {
             scratch_pieces: Vec::new(),
             events: 0,
             last_tx: SimTime::ZERO,
+            rx_wire_free: SimTime::ZERO,
+            next_rx: 0,
+            rx_frames: BTreeMap::new(),
+            rx_dma_queue: VecDeque::new(),
+            rx_dma_active: None,
             check_every_event: cfg!(debug_assertions),
             cfg,
         }
@@ -287,7 +325,7 @@ impl World {
 
     /// Payload bytes the peer has received in order, over all connections.
     pub fn delivered_bytes(&self) -> u64 {
-        self.conns.iter().map(|c| c.peer.received).sum()
+        self.conns.iter().map(|c| c.receiving.received).sum()
     }
 
     /// Events handled so far.
@@ -313,7 +351,8 @@ impl World {
             snd: SendBuffer::new(self.cfg.tcp.send_buffer_bytes),
             sender: TcpSender::default(),
             rexmit_due: BTreeMap::new(),
-            peer: TcpReceiver::default(),
+            receiving: TcpReceiver::default(),
+            remote: None,
             delack_armed: false,
             rcv: loopback.then(|| RecvBuffer::new(self.cfg.tcp.recv_buffer_bytes)),
             blocked_writer: None,
@@ -351,6 +390,9 @@ impl World {
                 for n in notices.drain(..) {
                     match n {
                         Notice::PlanDone(t) => self.plan_done(t),
+                        Notice::DmaDone { tag } if tag & rx::RX_TAG != 0 => {
+                            self.rx_dma_done(tag & !rx::RX_TAG)
+                        }
                         Notice::DmaDone { tag } => self.dma_done(PacketId(tag)),
                     }
                 }
@@ -362,8 +404,12 @@ impl World {
             Event::DelayedAck { conn } => {
                 let c = &mut self.conns[conn.0 as usize];
                 c.delack_armed = false;
-                if let Some(ack) = c.peer.delayed_ack() {
-                    self.send_ack(conn, ack);
+                if let Some(ack) = c.receiving.delayed_ack() {
+                    if c.remote.is_some() {
+                        self.ack_remote(conn, ack);
+                    } else {
+                        self.send_ack(conn, ack);
+                    }
                 }
             }
             Event::Rto { conn, seq } => {
@@ -374,6 +420,9 @@ impl World {
                 }
             }
             Event::AppTimer { app } => self.app_timer(app),
+            Event::RemoteOutput { conn } => self.remote_output(conn),
+            Event::RxFrameArrive { conn, seq, len } => self.rx_frame_arrive(conn, seq, len),
+            Event::RemoteAck { conn, ack } => self.remote_ack(conn, ack),
         }
     }
 
@@ -432,6 +481,12 @@ impl World {
                     }
                 }
             }
+            Cont::RxDelivered {
+                conn,
+                seq,
+                len,
+                pieces,
+            } => self.rx_delivered(conn, seq, len, pieces),
             Cont::LoopbackDelivered { conn, pieces } => {
                 let c = &mut self.conns[conn.0 as usize];
                 let rcv = c.rcv.as_mut().expect("loopback connection");
@@ -754,15 +809,19 @@ impl World {
     fn segment_arrive(&mut self, conn: ConnId, seq: u64, len: u64) {
         let ack_every = self.cfg.tcp.ack_every;
         let c = &mut self.conns[conn.0 as usize];
-        match c.peer.segment(seq, len, ack_every) {
+        match c.receiving.segment(seq, len, ack_every) {
             AckDecision::Now(ack) => self.send_ack(conn, ack),
-            AckDecision::Delay => {
-                if !c.delack_armed {
-                    c.delack_armed = true;
-                    let at = self.now() + self.cfg.tcp.delayed_ack;
-                    self.queue.schedule_at(at, Event::DelayedAck { conn });
-                }
-            }
+            AckDecision::Delay => self.arm_delayed_ack(conn),
+        }
+    }
+
+    /// Arms the receiving end's delayed-ACK timer unless it is armed.
+    fn arm_delayed_ack(&mut self, conn: ConnId) {
+        let c = &mut self.conns[conn.0 as usize];
+        if !c.delack_armed {
+            c.delack_armed = true;
+            let at = self.now() + self.cfg.tcp.delayed_ack;
+            self.queue.schedule_at(at, Event::DelayedAck { conn });
         }
     }
 
@@ -824,7 +883,7 @@ impl World {
             let ack_every = self.cfg.tcp.ack_every;
             let c = &mut self.conns[p.conn.0 as usize];
             // Loopback never loses or reorders, so every segment is in order.
-            let decision = c.peer.segment(p.seq, p.len, ack_every);
+            let decision = c.receiving.segment(p.seq, p.len, ack_every);
             self.submit(
                 SOFTNET,
                 plan,
@@ -835,15 +894,7 @@ impl World {
             );
             match decision {
                 AckDecision::Now(ack) => self.send_ack(p.conn, ack),
-                AckDecision::Delay => {
-                    let c = &mut self.conns[p.conn.0 as usize];
-                    if !c.delack_armed {
-                        c.delack_armed = true;
-                        let at = self.now() + self.cfg.tcp.delayed_ack;
-                        self.queue
-                            .schedule_at(at, Event::DelayedAck { conn: p.conn });
-                    }
-                }
+                AckDecision::Delay => self.arm_delayed_ack(p.conn),
             }
         }
     }
@@ -886,6 +937,9 @@ impl World {
                 *holders.entry(piece.ext).or_default() += 1;
             }
         }
+        for e in self.rx_exts() {
+            *holders.entry(e).or_default() += 1;
+        }
         // Pieces in flight inside continuations (loopback delivery, app chunks) hold refs too.
         for tq in self.threads.values() {
             let conts = tq.running.iter().chain(tq.pending.iter().map(|(_, c)| c));
@@ -913,13 +967,18 @@ impl World {
 
     /// Whether the run left nothing behind: no storage, loan, wiring or packet.
     pub fn is_clean(&self) -> bool {
-        self.exts.live() == 0 && self.packets.is_empty() && self.vm.counters().lent_pages == 0
+        self.exts.live() == 0
+            && self.packets.is_empty()
+            && self.rx_frames.is_empty()
+            && self.vm.counters().lent_pages == 0
     }
 }
 
 fn cont_exts(c: &Cont) -> Vec<ExtId> {
     match c {
-        Cont::LoopbackDelivered { pieces, .. } => pieces.iter().map(|p| p.ext).collect(),
+        Cont::LoopbackDelivered { pieces, .. } | Cont::RxDelivered { pieces, .. } => {
+            pieces.iter().map(|p| p.ext).collect()
+        }
         Cont::App(_, a) => a.held_exts(),
         _ => Vec::new(),
     }

@@ -206,6 +206,7 @@ fn loopback(receiver: Receiver, total: u64) -> World {
         total_bytes: total,
         read_size: 64 << 10,
         receiver,
+        buffer_offset: 0,
     });
     w.run();
     assert!(w.apps_done());
@@ -252,4 +253,149 @@ fn same_seed_same_run_other_seed_other_losses() {
 #[test]
 fn testkit_costs_are_what_the_comments_say() {
     assert_eq!(testkit::costs().copy_bus_factor(), 2);
+}
+
+fn gige_receive(header_split: bool, segment: u64, buffer_offset: u64, mode: Receiver) -> World {
+    let mut cfg = wire_bound_world(1_000_000_000, 9000, true);
+    cfg.nic.header_split = header_split;
+    cfg.nic.checksum_offload = true;
+    let mut w = World::new(cfg);
+    w.set_check_invariants(true);
+    let total = 2 * MIB;
+    let conn = w.open_incoming(total, segment);
+    w.add_app(AppSpec::Receiver {
+        conn,
+        total_bytes: total,
+        read_size: 64 << 10,
+        receiver: mode,
+        buffer_offset,
+    });
+    w.run();
+    assert!(w.apps_done(), "the reader got everything");
+    assert_eq!(w.net_counters().rx_dma_bytes, total);
+    assert!(w.is_clean());
+    w
+}
+
+#[test]
+fn page_flip_happens_when_every_condition_holds() {
+    // Header splitting puts each 8192-byte segment's payload in two fresh pages at offset 0;
+    // the reader's 64 KiB buffer is page-aligned and reads start at its beginning, and the MTU
+    // (9000) exceeds a page: every page must flip and nothing may be copied.
+    let total = 2 * MIB;
+    let w = gige_receive(true, 8192, 0, Receiver::Flip);
+    assert_eq!(w.net_counters().page_flips, total / PAGE_SIZE);
+    assert_eq!(w.net_counters().flip_fallbacks, 0);
+    assert_eq!(w.machine().stats().cpu_copy_bytes, 0);
+}
+
+#[test]
+fn each_page_flip_misfit_falls_back_to_a_copy() {
+    // Break one condition at a time; every page must then be copied (and counted as a
+    // fallback), so copy bytes equal the payload. The buffer misaligned by 100 bytes breaks
+    // "buffer aligned"; no header splitting breaks "payload in its own page"; 8948-byte
+    // segments (the full MSS) leave later pages of the stream at unaligned places and short.
+    let total = 2 * MIB;
+    let misaligned = gige_receive(true, 8192, 100, Receiver::Flip);
+    assert_eq!(misaligned.net_counters().page_flips, 0);
+    assert_eq!(misaligned.net_counters().flip_fallbacks, total / PAGE_SIZE);
+    assert_eq!(misaligned.machine().stats().cpu_copy_bytes, total);
+
+    let no_split = gige_receive(false, 8192, 0, Receiver::Flip);
+    assert_eq!(no_split.net_counters().page_flips, 0);
+    assert_eq!(no_split.machine().stats().cpu_copy_bytes, total);
+
+    let odd = gige_receive(true, 8948, 0, Receiver::Flip);
+    let n = odd.net_counters();
+    assert!(
+        n.flip_fallbacks > 0,
+        "short tails of 8948-byte segments must be copied"
+    );
+    let copied = odd.machine().stats().cpu_copy_bytes;
+    assert_eq!(
+        copied + n.page_flips * PAGE_SIZE,
+        total,
+        "every byte flipped or copied"
+    );
+}
+
+#[test]
+fn recv_copy_copies_every_received_byte_once() {
+    let total = 2 * MIB;
+    let w = gige_receive(false, 8948, 0, Receiver::Copy);
+    assert_eq!(w.machine().stats().cpu_copy_bytes, total);
+    assert_eq!(
+        w.net_counters().page_flips + w.net_counters().flip_fallbacks,
+        0
+    );
+}
+
+mod flip_conditions {
+    use super::*;
+    use crate::net::mbuf::Ext;
+    use crate::vm::{Pfn, Version};
+
+    fn page_ext(len: u64, offset_in_first_page: u64) -> Ext {
+        Ext {
+            kind: ExtKind::Pages {
+                pages: vec![PagePromise {
+                    pfn: Pfn(0),
+                    expected: Version(0),
+                }],
+            },
+            len,
+            offset_in_first_page,
+            refs: 1,
+        }
+    }
+
+    fn piece(off: u64, len: u64) -> Piece {
+        Piece {
+            ext: ExtId(0),
+            off,
+            len,
+        }
+    }
+
+    #[test]
+    fn each_condition_is_checked() {
+        // One good case, then each condition broken alone gives its own reason.
+        let good = page_ext(PAGE_SIZE, 0);
+        let p = piece(0, PAGE_SIZE);
+        assert_eq!(flip_fits(&good, &p, 0x10000, 0x2000, 9000), Ok(()));
+        assert_eq!(
+            flip_fits(&good, &p, 0x10000, 0x2000, 1500),
+            Err(FlipMisfit::SmallMtu)
+        );
+        let cluster = Ext {
+            kind: ExtKind::Bounce,
+            ..good.clone()
+        };
+        assert_eq!(
+            flip_fits(&cluster, &p, 0x10000, 0, 9000),
+            Err(FlipMisfit::NotPageBacked)
+        );
+        assert_eq!(
+            flip_fits(
+                &page_ext(PAGE_SIZE - 66, 66),
+                &piece(0, PAGE_SIZE - 66),
+                0x10000,
+                0,
+                9000
+            ),
+            Err(FlipMisfit::PayloadUnaligned)
+        );
+        assert_eq!(
+            flip_fits(&page_ext(756, 0), &piece(0, 756), 0x10000, 0, 9000),
+            Err(FlipMisfit::ShortLength)
+        );
+        assert_eq!(
+            flip_fits(&good, &p, 0x10064, 0, 9000),
+            Err(FlipMisfit::BufferUnaligned)
+        );
+        assert_eq!(
+            flip_fits(&good, &p, 0x10000, 100, 9000),
+            Err(FlipMisfit::OffsetUnaligned)
+        );
+    }
 }

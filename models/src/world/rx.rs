@@ -1,0 +1,247 @@
+//! The receive path: an ideal remote sender, the NIC's receive DMA into posted buffers, the
+//! receive interrupt and `tcp_input`, and the window the receiver advertises.
+//!
+//! The remote peer sends as fast as the link and our advertised window allow (the window is
+//! the receive buffer's free space less what is already in flight toward us). Each frame
+//! lands in a posted receive buffer: without header splitting, one contiguous kernel buffer
+//! holding the payload; with it, the payload lands page-aligned in fresh kernel pages, one
+//! storage per page, which is what makes FreeBSD's page flip possible. The NIC DMAs the payload
+//! over the bus (one frame at a time, capped at its DMA rate), then the receive interrupt and
+//! `tcp_input` run on the softnet thread, with a checksum pass unless the NIC verified it, and
+//! the driver replenishes the ring. Incoming data is never lost in this model.
+
+use sim::SimDuration;
+
+use super::{ConnId, Cont, Event, SOFTNET, World};
+use crate::machine::{Activity, Plan, Step};
+use crate::net::mbuf::{ExtId, ExtKind, PagePromise};
+use crate::net::sockbuf::{Piece, RecvBuffer};
+use crate::net::tcp::{AckDecision, TcpSender};
+use crate::net::{ETHER_HEADER, LinkKind};
+use crate::vm::PAGE_SIZE;
+
+/// DMA tags with this bit are receive DMAs; the rest are transmit packet ids.
+pub(super) const RX_TAG: u64 = 1 << 63;
+
+/// The remote end of an incoming connection.
+#[derive(Debug)]
+pub(super) struct Remote {
+    pub(super) tcp: TcpSender,
+    /// Payload per segment the remote sends (at most the MSS).
+    pub(super) segment_bytes: u64,
+}
+
+/// A frame in the receive path, before `tcp_input` has seen it.
+#[derive(Debug, Clone)]
+pub(super) struct RxFrame {
+    conn: ConnId,
+    seq: u64,
+    len: u64,
+    pieces: Vec<Piece>,
+}
+
+impl World {
+    /// Opens a connection on which a remote peer sends `total_bytes` to this host, in
+    /// segments of `segment_bytes` (capped at the MSS). Read it with a receiver application.
+    pub fn open_incoming(&mut self, total_bytes: u64, segment_bytes: u64) -> ConnId {
+        assert!(
+            matches!(self.cfg.link.kind, LinkKind::Ethernet { .. }),
+            "incoming connections need a wire"
+        );
+        let conn = self.open_conn();
+        let mss = self.cfg.link.mss();
+        let c = &mut self.conns[conn.0 as usize];
+        c.rcv = Some(RecvBuffer::new(self.cfg.tcp.recv_buffer_bytes));
+        c.remote = Some(Remote {
+            tcp: TcpSender {
+                written: total_bytes,
+                ..TcpSender::default()
+            },
+            segment_bytes: segment_bytes.clamp(1, mss),
+        });
+        self.queue
+            .schedule_at(self.now(), Event::RemoteOutput { conn });
+        conn
+    }
+
+    fn half_rtt(&self) -> SimDuration {
+        SimDuration::from_nanos(self.cfg.link.rtt.as_nanos() / 2)
+    }
+
+    /// The remote sends what our window allows, back to back on its side of the wire.
+    pub(super) fn remote_output(&mut self, conn: ConnId) {
+        let LinkKind::Ethernet { rate } = self.cfg.link.kind else {
+            unreachable!("checked at open")
+        };
+        let half_rtt = self.half_rtt();
+        let c = &mut self.conns[conn.0 as usize];
+        let rcv_space = c.rcv.as_ref().expect("incoming").space();
+        let remote = c.remote.as_mut().expect("incoming");
+        let window = self
+            .cfg
+            .tcp
+            .window_bytes
+            .min(rcv_space + remote.tcp.in_flight());
+        while let Some(len) = remote.tcp.next_segment(window, remote.segment_bytes) {
+            let seq = remote.tcp.nxt;
+            remote.tcp.nxt += len;
+            let start = self.rx_wire_free.max(self.queue.now());
+            let end = start + rate.time_for(self.cfg.link.wire_bytes(len));
+            self.rx_wire_free = end;
+            self.queue
+                .schedule_at(end + half_rtt, Event::RxFrameArrive { conn, seq, len });
+        }
+    }
+
+    /// A frame reaches the NIC: it lands in posted buffers by DMA.
+    pub(super) fn rx_frame_arrive(&mut self, conn: ConnId, seq: u64, len: u64) {
+        let mut pieces = Vec::new();
+        if self.cfg.nic.header_split {
+            // Payload at the start of fresh kernel pages, one storage per page.
+            let mut left = len;
+            let mut plan = Plan::new(); // allocation is charged at replenish, in tcp_input
+            while left > 0 {
+                let n = left.min(PAGE_SIZE);
+                let pfn = self.vm.alloc_kernel_page(&mut plan);
+                let expected = self.vm.frame(pfn).version;
+                let ext = self.exts.attach(
+                    ExtKind::Pages {
+                        pages: vec![PagePromise { pfn, expected }],
+                    },
+                    n,
+                    0,
+                );
+                pieces.push(Piece {
+                    ext,
+                    off: 0,
+                    len: n,
+                });
+                left -= n;
+            }
+        } else {
+            let ext = self.exts.attach(ExtKind::Bounce, len, 0);
+            pieces.push(Piece { ext, off: 0, len });
+        }
+        let id = self.next_rx;
+        self.next_rx += 1;
+        self.rx_frames.insert(
+            id,
+            RxFrame {
+                conn,
+                seq,
+                len,
+                pieces,
+            },
+        );
+        self.rx_dma_queue.push_back(id);
+        self.kick_rx_dma();
+    }
+
+    fn kick_rx_dma(&mut self) {
+        if self.rx_dma_active.is_some() {
+            return;
+        }
+        let Some(id) = self.rx_dma_queue.pop_front() else {
+            return;
+        };
+        self.rx_dma_active = Some(id);
+        let bytes = ETHER_HEADER + self.cfg.link.header_bytes() + self.rx_frames[&id].len;
+        self.machine
+            .start_dma(&mut self.queue, bytes, self.cfg.nic.dma_rate, RX_TAG | id);
+    }
+
+    /// The payload is in memory: the receive interrupt and `tcp_input` run on softnet.
+    pub(super) fn rx_dma_done(&mut self, id: u64) {
+        assert_eq!(
+            self.rx_dma_active,
+            Some(id),
+            "RX DMA completion out of order"
+        );
+        self.rx_dma_active = None;
+        let frame = self.rx_frames.remove(&id).expect("frame in the RX path");
+        for p in &frame.pieces {
+            if let ExtKind::Pages { pages } = &self.exts.get(p.ext).kind {
+                let pfn = pages[0].pfn;
+                self.vm.device_wrote(pfn);
+            }
+        }
+        let stack = self.cfg.stack;
+        let costs = self.cfg.machine.costs;
+        self.net.interrupts += 1;
+        self.net.rx_dma_bytes += frame.len;
+        let mut plan = Plan::new();
+        plan.cpu(Activity::Interrupt, stack.interrupt_ns);
+        // tcp_input, plus replenishing the ring with as many buffers as the frame used.
+        let refill = if self.cfg.nic.header_split {
+            costs.page_alloc_ns * frame.pieces.len() as u64
+        } else {
+            0
+        };
+        plan.cpu(
+            Activity::Protocol,
+            stack.tcp_input_per_segment_ns
+                + stack.mbuf_ns * (1 + frame.pieces.len() as u64)
+                + refill,
+        );
+        if !self.cfg.nic.checksum_offload {
+            plan.push(Step::Checksum { bytes: frame.len });
+        }
+        self.submit(
+            SOFTNET,
+            plan,
+            Cont::RxDelivered {
+                conn: frame.conn,
+                seq: frame.seq,
+                len: frame.len,
+                pieces: frame.pieces,
+            },
+        );
+        self.kick_rx_dma();
+    }
+
+    /// `tcp_input` is done: the data joins the receive buffer and the reader wakes.
+    pub(super) fn rx_delivered(&mut self, conn: ConnId, seq: u64, len: u64, pieces: Vec<Piece>) {
+        let ack_every = self.cfg.tcp.ack_every;
+        let c = &mut self.conns[conn.0 as usize];
+        // The wire neither loses nor reorders incoming frames, so each is in order.
+        let decision = c.receiving.segment(seq, len, ack_every);
+        let rcv = c.rcv.as_mut().expect("incoming");
+        for p in pieces {
+            rcv.append(p);
+        }
+        if let Some(app) = c.blocked_reader.take() {
+            self.app_wake(app);
+        }
+        match decision {
+            AckDecision::Now(ack) => self.ack_remote(conn, ack),
+            AckDecision::Delay => self.arm_delayed_ack(conn),
+        }
+    }
+
+    /// Our ACK (or window update) reaches the remote half an RTT later.
+    pub(super) fn ack_remote(&mut self, conn: ConnId, ack: u64) {
+        let at = self.now() + self.half_rtt();
+        self.queue.schedule_at(at, Event::RemoteAck { conn, ack });
+    }
+
+    pub(super) fn remote_ack(&mut self, conn: ConnId, ack: u64) {
+        let remote = self.conns[conn.0 as usize]
+            .remote
+            .as_mut()
+            .expect("incoming");
+        remote.tcp.ack(ack);
+        self.remote_output(conn);
+    }
+
+    /// The reader made room: tell the remote (a window update, half an RTT away).
+    pub(super) fn window_update(&mut self, conn: ConnId) {
+        let at = self.now() + self.half_rtt();
+        self.queue.schedule_at(at, Event::RemoteOutput { conn });
+    }
+
+    pub(super) fn rx_exts(&self) -> impl Iterator<Item = ExtId> + '_ {
+        self.rx_frames
+            .values()
+            .flat_map(|f| f.pieces.iter().map(|p| p.ext))
+    }
+}
