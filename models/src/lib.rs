@@ -24,6 +24,7 @@
 
 pub mod machine;
 pub mod net;
+pub mod strategy;
 pub mod vm;
 pub mod world;
 

@@ -9,6 +9,17 @@
 
 use std::collections::BTreeMap;
 
+/// When a segment shorter than the MSS may leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShortSegments {
+    /// Nagle: only with nothing in flight.
+    Nagle,
+    /// Corked (`TCP_CORK`): never.
+    Never,
+    /// Just uncorked: the tail goes now.
+    Always,
+}
+
 /// Sender sequence variables, in bytes from the start of the connection.
 ///
 /// Invariants: `una ≤ nxt ≤ written`; `lost` holds segments in `[una, nxt)`.
@@ -32,15 +43,25 @@ impl TcpSender {
 
     /// The next new segment's length within `window` and the MSS, if one may be sent now.
     ///
-    /// A segment shorter than the MSS goes only if nothing is in flight and it carries all the
-    /// data there is (Nagle's algorithm, RFC 896, with BSD's silly-window avoidance): otherwise
-    /// the sender waits for more data or for an ACK to open the window.
-    pub fn next_segment(&self, window: u64, mss: u64) -> Option<u64> {
+    /// Under [`ShortSegments::Nagle`], a segment shorter than the MSS goes only if nothing is
+    /// in flight and it carries all the data there is (Nagle's algorithm, RFC 896, with BSD's
+    /// silly-window avoidance): otherwise the sender waits for more data or for an ACK.
+    pub fn next_segment(&self, window: u64, mss: u64, short: ShortSegments) -> Option<u64> {
         let usable = window.saturating_sub(self.in_flight());
         let pending = self.written - self.nxt;
         let len = pending.min(mss).min(usable);
-        if len == 0 || (len < mss && (self.in_flight() > 0 || len < pending)) {
+        if len == 0 {
             return None;
+        }
+        if len < mss {
+            let allowed = match short {
+                ShortSegments::Never => false,
+                ShortSegments::Always => len == pending,
+                ShortSegments::Nagle => self.in_flight() == 0 && len == pending,
+            };
+            if !allowed {
+                return None;
+            }
         }
         Some(len)
     }
@@ -150,17 +171,20 @@ mod tests {
             written: 10_000,
             ..Default::default()
         };
-        assert_eq!(s.next_segment(4000, 1448), Some(1448));
+        assert_eq!(s.next_segment(4000, 1448, ShortSegments::Nagle), Some(1448));
         s.nxt = 2896;
         // 1104 bytes of window left, less than an MSS, with data in flight: wait (SWS).
-        assert_eq!(s.next_segment(4000, 1448), None);
+        assert_eq!(s.next_segment(4000, 1448, ShortSegments::Nagle), None);
         assert_eq!(s.ack(2896), 2896);
-        assert_eq!(s.next_segment(4000, 1448), Some(1448));
+        assert_eq!(s.next_segment(4000, 1448, ShortSegments::Nagle), Some(1448));
         // The last 200 bytes go only once nothing is in flight (Nagle).
         s.nxt = 9800;
-        assert_eq!(s.next_segment(100_000, 1448), None);
+        assert_eq!(s.next_segment(100_000, 1448, ShortSegments::Nagle), None);
         s.ack(9800);
-        assert_eq!(s.next_segment(100_000, 1448), Some(200));
+        assert_eq!(
+            s.next_segment(100_000, 1448, ShortSegments::Nagle),
+            Some(200)
+        );
     }
 
     #[test]

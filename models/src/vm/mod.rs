@@ -331,11 +331,47 @@ impl Vm {
     pub fn write_file_in_place(&mut self, file: FileId, offset: u64, len: u64, plan: &mut Plan) {
         plan.cpu(Activity::Syscall, self.config.costs.syscall_ns);
         for index in pages_of(offset, len) {
-            let pfn = self.cache_page(file, index, plan);
+            let mut pfn = self.cache_page(file, index, plan);
+            if self.frames.get(pfn).is_lent() {
+                pfn = self.break_object_lend(pfn, plan);
+            }
             let v = self.fresh_version();
             self.frames.get_mut(pfn).version = v;
         }
         plan.copy(len);
+    }
+
+    /// A `write()` into a cached page that is lent to the kernel (NetBSD: the loan is broken
+    /// from the object's side, `uvm_loanbreak` on a `uvm_object` page): the page cache gets a
+    /// copy, every mapping follows it (write-protected, so the next write through a mapping
+    /// takes the cheap fault), and the kernel keeps the original as a kernel page until its
+    /// loan ends. Cost: a page allocation, a 4 KiB copy, a PTE update per mapping and a TLB
+    /// flush. Counted as a loan break.
+    fn break_object_lend(&mut self, old: Pfn, plan: &mut Plan) -> Pfn {
+        let old_frame = self.frames.get(old).clone();
+        let FrameKind::PageCache { file, index } = old_frame.kind else {
+            panic!("break_object_lend of {old:?}, which is not a cache page");
+        };
+        let new = self.alloc(old_frame.kind, old_frame.version, plan);
+        plan.copy(PAGE_SIZE);
+        self.page_cache.insert((file, index), new);
+        self.frames.get_mut(new).kernel_refs = 1;
+        let o = self.frames.get_mut(old);
+        o.kind = FrameKind::Kernel;
+        o.kernel_refs -= 1;
+        for &(a, v) in &old_frame.mappings {
+            let cow = self.pte_mut(a, v).cow;
+            self.unmap(a, v);
+            self.map(a, v, new, false, cow);
+            self.pte_mut(a, v).lend_protected = true;
+        }
+        plan.cpu(
+            Activity::Fault,
+            old_frame.mappings.len() as u64 * self.config.costs.pte_update_ns,
+        );
+        self.tlb_flush(plan);
+        self.counters.loan_breaks += 1;
+        new
     }
 
     /// Writes a new file of the same size and renames it over `old` (write to a temp file,

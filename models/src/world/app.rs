@@ -1,26 +1,77 @@
 //! Applications: user threads that make system calls.
 //!
-//! A sender loops over `write()` calls (BSD `sosend`): each call pays a syscall, then moves
-//! its bytes into the socket buffer chunk by chunk, as much as there is space for, blocking
-//! (`sbwait`) when the buffer is full; after each chunk, `tcp_output` runs in the sender's
-//! context. How a chunk becomes socket-buffer storage is the strategy's business.
-//! A receiver loops over `recv()` calls, blocking while the receive buffer is empty.
+//! - A **sender** runs its strategy's ops for one request after another (see `sender.rs`).
+//! - A **receiver** loops over `recv()` calls, blocking while the receive buffer is empty.
+//! - A **mutator** changes a file while it is being sent, in place or by writing a new file
+//!   and renaming it over the old one.
+//! - A **writer** writes into a page it shares with a sender, once, at a given time.
 
-use super::{ConnId, Cont, PacketId, World};
+use sim::{SimDuration, SimTime};
+
+use super::sender::SenderState;
+use super::{ConnId, Cont, Event, PacketId, World};
 use crate::machine::{Activity, Plan, ThreadId};
-use crate::net::mbuf::{ExtId, ExtKind, MCLBYTES};
+use crate::net::mbuf::{ExtId, ExtKind};
 use crate::net::sockbuf::Piece;
-use crate::vm::{AsId, MmapRequest};
+use crate::strategy::{HeaderMode, Strategy};
+use crate::vm::{AsId, FileId, MmapRequest, PAGE_SIZE};
 
 /// An application, numbered from a counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AppId(pub u32);
 
+/// A name under which a file can be opened; a rename puts a new file under the same name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileName(pub u32);
+
 /// Where a sender's bytes come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendSource {
     /// A buffer of `buffer_bytes` in the sender's memory, filled once and sent over and over.
-    Memory { buffer_bytes: u64 },
+    /// With `shared_file`, the buffer is a `MAP_SHARED` mapping of that file (which another
+    /// process may map too) instead of anonymous memory.
+    Memory {
+        buffer_bytes: u64,
+        shared_file: Option<FileName>,
+    },
+    /// Files, sent one after another (requests cycle over them).
+    Files { files: Vec<FileName> },
+    /// Two files mapped back to back, `map_bytes` of each; every request writes from the
+    /// start of the first mapping across into the second (Miller's straddle).
+    Straddle {
+        first: FileName,
+        second: FileName,
+        map_bytes: u64,
+    },
+}
+
+/// What a sender's requests are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requests {
+    /// `total_bytes` in `write()`s of `write_size`, on one connection.
+    Bulk { total_bytes: u64, write_size: u64 },
+    /// `count` responses, each a header and the first `body_bytes` of the next file,
+    /// round-robin over the connections; a connection gets its next response once the
+    /// previous one is acknowledged (its client asked again).
+    Responses {
+        count: u64,
+        header_bytes: u64,
+        header: HeaderMode,
+        body_bytes: u64,
+    },
+}
+
+/// A sending application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SenderSpec {
+    pub strategy: Strategy,
+    pub conns: Vec<ConnId>,
+    pub source: SendSource,
+    pub requests: Requests,
+    /// Bytes of the source the application overwrites as soon as each request returns.
+    pub rewrite_bytes: u64,
+    /// Bytes the application writes into each page of a request's data just before it.
+    pub stamp_bytes: u64,
 }
 
 /// How a receiver takes data out of its socket.
@@ -35,6 +86,41 @@ pub enum Receiver {
     /// moved into the reader's buffer instead of copied when [`flip_fits`] says it can be;
     /// anything else is copied.
     Flip,
+}
+
+/// How a mutator changes its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// `write()` `bytes` at the start of each page of the file, in place.
+    InPlace { bytes_per_page: u64 },
+    /// Write a whole new file and `rename()` it over the old name.
+    Rename,
+}
+
+/// What an application does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppSpec {
+    Sender(SenderSpec),
+    Receiver {
+        conn: ConnId,
+        total_bytes: u64,
+        read_size: u64,
+        receiver: Receiver,
+        /// Where the buffer starts relative to a page boundary (0 = page-aligned).
+        buffer_offset: u64,
+    },
+    /// Changes `file` every `every` until the senders are done.
+    Mutator {
+        file: FileName,
+        mutation: Mutation,
+        every: SimDuration,
+    },
+    /// Maps `file` shared and writes `bytes` at its start at time `at`.
+    Writer {
+        file: FileName,
+        at: SimTime,
+        bytes: u64,
+    },
 }
 
 /// Why a received page cannot be flipped into the reader's buffer.
@@ -64,7 +150,6 @@ pub fn flip_fits(
     offset: u64,
     mtu_bytes: u64,
 ) -> Result<(), FlipMisfit> {
-    use crate::vm::PAGE_SIZE;
     if mtu_bytes <= PAGE_SIZE {
         return Err(FlipMisfit::SmallMtu);
     }
@@ -87,43 +172,21 @@ pub fn flip_fits(
     Ok(())
 }
 
-/// What an application does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AppSpec {
-    Sender {
-        conn: ConnId,
-        total_bytes: u64,
-        write_size: u64,
-        source: SendSource,
-        /// Bytes of the buffer the application overwrites as soon as each `write()` returns.
-        rewrite_bytes: u64,
-    },
-    Receiver {
-        conn: ConnId,
-        total_bytes: u64,
-        read_size: u64,
-        receiver: Receiver,
-        /// Where the buffer starts relative to a page boundary (0 = page-aligned).
-        buffer_offset: u64,
-    },
-}
-
 /// What an application's finished plan leads to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum AppCont {
-    /// The buffer is set up; start the first call.
+    /// The application's setup is done.
     Started,
+    /// Costs accumulated by ops were paid; go on.
+    Continue,
     /// A chunk's storage is ready to be appended to the socket buffer (the app holds one
     /// reference to each until then).
-    ChunkReady { exts: Vec<(ExtId, u64)> },
-    /// The `tcp_output` that followed a chunk finished; its packets go to the NIC. If the
-    /// call is over and the application rewrites its buffer, that comes next.
-    Output {
-        packets: Vec<PacketId>,
-        then_rewrite: bool,
+    ChunkReady {
+        conn: ConnId,
+        exts: Vec<(ExtId, u64)>,
     },
-    /// The work after `write()` returned (a rewrite) is done.
-    AfterWrite,
+    /// A `tcp_output` run in the application's context finished; its packets go out.
+    Output { packets: Vec<PacketId> },
     /// A `recv()` finished, moving `len` bytes.
     Received { len: u64 },
 }
@@ -131,32 +194,14 @@ pub(super) enum AppCont {
 impl AppCont {
     pub(super) fn held_exts(&self) -> Vec<ExtId> {
         match self {
-            AppCont::ChunkReady { exts } => exts.iter().map(|e| e.0).collect(),
+            AppCont::ChunkReady { exts, .. } => exts.iter().map(|e| e.0).collect(),
             _ => Vec::new(),
         }
     }
 }
 
 #[derive(Debug)]
-struct SenderState {
-    conn: ConnId,
-    total: u64,
-    write_size: u64,
-    buf: u64,
-    buf_len: u64,
-    rewrite_bytes: u64,
-    /// Bytes handed to `write()` calls so far (started calls included).
-    issued: u64,
-    /// Bytes of the current call not yet in the socket buffer.
-    resid: u64,
-    /// The current call has not paid its syscall yet.
-    fresh_call: bool,
-    /// Offset in the buffer of the next byte to send.
-    buf_off: u64,
-}
-
-#[derive(Debug)]
-struct ReceiverState {
+pub(super) struct ReceiverState {
     mode: Receiver,
     buffer_offset: u64,
     conn: ConnId,
@@ -167,46 +212,59 @@ struct ReceiverState {
 }
 
 #[derive(Debug)]
-enum Role {
-    Sender(SenderState),
+pub(super) struct MutatorState {
+    file: FileName,
+    mutation: Mutation,
+    every: SimDuration,
+}
+
+#[derive(Debug)]
+pub(super) struct WriterState {
+    file: FileName,
+    at: SimTime,
+    bytes: u64,
+    addr: Option<u64>,
+}
+
+#[derive(Debug)]
+pub(super) enum Role {
+    Sender(Box<SenderState>),
     Receiver(ReceiverState),
+    Mutator(MutatorState),
+    Writer(WriterState),
 }
 
 #[derive(Debug)]
 pub(super) struct App {
-    thread: ThreadId,
-    asid: AsId,
-    role: Role,
-    done: bool,
+    pub(super) thread: ThreadId,
+    pub(super) asid: AsId,
+    pub(super) role: Role,
+    pub(super) done: bool,
 }
 
 impl World {
+    /// Creates a file of `size_bytes` under a new name, warm in the page cache if `warm`.
+    pub fn create_named_file(&mut self, size_bytes: u64, warm: bool) -> FileName {
+        let file = self.vm.create_file(size_bytes);
+        if warm {
+            self.vm.warm_file(file);
+        }
+        let name = FileName(self.file_names.len() as u32);
+        self.file_names.push(file);
+        name
+    }
+
+    /// The file currently under `name`.
+    pub fn file_of(&self, name: FileName) -> FileId {
+        self.file_names[name.0 as usize]
+    }
+
     /// Adds an application; it starts at the current time.
     pub fn add_app(&mut self, spec: AppSpec) -> AppId {
         let id = AppId(self.apps.len() as u32);
         let asid = self.vm.new_address_space();
         let role = match spec {
-            AppSpec::Sender {
-                conn,
-                total_bytes,
-                write_size,
-                source: SendSource::Memory { buffer_bytes },
-                rewrite_bytes,
-            } => {
-                assert!(write_size > 0 && buffer_bytes > 0, "empty writes or buffer");
-                Role::Sender(SenderState {
-                    conn,
-                    total: total_bytes,
-                    write_size,
-                    buf: 0,
-                    buf_len: buffer_bytes,
-                    rewrite_bytes: rewrite_bytes.min(buffer_bytes),
-                    issued: 0,
-                    resid: 0,
-                    fresh_call: false,
-                    buf_off: 0,
-                })
-            }
+            AppSpec::Sender(s) => Role::Sender(Box::new(SenderState::new(s))),
             AppSpec::Receiver {
                 conn,
                 total_bytes,
@@ -217,7 +275,7 @@ impl World {
                 assert!(read_size > 0, "empty reads");
                 Role::Receiver(ReceiverState {
                     mode: receiver,
-                    buffer_offset: buffer_offset % crate::vm::PAGE_SIZE,
+                    buffer_offset: buffer_offset % PAGE_SIZE,
                     conn,
                     total: total_bytes,
                     read_size,
@@ -225,6 +283,21 @@ impl World {
                     received: 0,
                 })
             }
+            AppSpec::Mutator {
+                file,
+                mutation,
+                every,
+            } => Role::Mutator(MutatorState {
+                file,
+                mutation,
+                every,
+            }),
+            AppSpec::Writer { file, at, bytes } => Role::Writer(WriterState {
+                file,
+                at,
+                bytes,
+                addr: None,
+            }),
         };
         self.apps.push(App {
             thread: ThreadId(super::FIRST_APP_THREAD + id.0),
@@ -232,60 +305,63 @@ impl World {
             role,
             done: false,
         });
-        self.queue
-            .schedule_at(self.now(), super::Event::AppTimer { app: id });
+        let start = match &self.apps[id.0 as usize].role {
+            Role::Mutator(m) => self.now() + m.every,
+            Role::Writer(w) => w.at.max(self.now()),
+            _ => self.now(),
+        };
+        self.queue.schedule_at(start, Event::AppTimer { app: id });
         id
     }
 
-    /// Whether every application has finished.
+    /// Whether every sender and receiver has finished (mutators and writers never hold a run
+    /// open).
     pub fn apps_done(&self) -> bool {
-        self.apps.iter().all(|a| a.done)
+        self.apps
+            .iter()
+            .all(|a| a.done || matches!(a.role, Role::Mutator(_) | Role::Writer(_)))
     }
 
-    /// The application's start: map and fill its buffer.
+    fn senders_done(&self) -> bool {
+        self.apps
+            .iter()
+            .all(|a| a.done || !matches!(a.role, Role::Sender(_)))
+    }
+
+    /// Requests that failed (an `mmap` that did not fit), over all senders.
+    pub fn failed_requests(&self) -> u64 {
+        self.apps
+            .iter()
+            .map(|a| match &a.role {
+                Role::Sender(s) => s.failed_requests,
+                _ => 0,
+            })
+            .sum()
+    }
+
     pub(super) fn app_timer(&mut self, id: AppId) {
         let a = &self.apps[id.0 as usize];
-        let asid = a.asid;
-        let (len, skew) = match &a.role {
-            Role::Sender(s) => (s.buf_len, 0),
-            Role::Receiver(r) => (r.read_size + r.buffer_offset, r.buffer_offset),
-        };
-        let mut plan = Plan::new();
-        let addr = self
-            .vm
-            .mmap(asid, MmapRequest::anon(len).writable(), &mut plan)
-            .expect("an application's buffer fits in an empty address space");
-        self.vm
-            .user_write(asid, addr, len, &mut plan)
-            .expect("buffer was just mapped writable");
-        match &mut self.apps[id.0 as usize].role {
-            Role::Sender(s) => s.buf = addr,
-            Role::Receiver(r) => r.buf = addr + skew,
+        match &a.role {
+            Role::Sender(_) => self.sender_start(id),
+            Role::Receiver(_) => self.receiver_start(id),
+            Role::Mutator(_) => self.mutate(id),
+            Role::Writer(_) => self.shared_write(id),
         }
-        self.app_submit(id, plan, AppCont::Started);
     }
 
-    fn app_submit(&mut self, id: AppId, plan: Plan, cont: AppCont) {
+    pub(super) fn app_submit(&mut self, id: AppId, plan: Plan, cont: AppCont) {
         let thread = self.apps[id.0 as usize].thread;
         self.submit(thread, plan, Cont::App(id, cont));
     }
 
     pub(super) fn app_continue(&mut self, id: AppId, cont: AppCont) {
         match cont {
-            AppCont::Started => self.app_next(id),
-            AppCont::ChunkReady { exts } => self.chunk_ready(id, exts),
-            AppCont::Output {
-                packets,
-                then_rewrite,
-            } => {
+            AppCont::Started | AppCont::Continue => self.app_next(id),
+            AppCont::ChunkReady { conn, exts } => self.chunk_ready(id, conn, exts),
+            AppCont::Output { packets } => {
                 self.output_done(packets);
-                if then_rewrite {
-                    self.rewrite(id);
-                } else {
-                    self.app_next(id);
-                }
+                self.app_next(id);
             }
-            AppCont::AfterWrite => self.app_next(id),
             AppCont::Received { len } => {
                 let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
                     unreachable!("only receivers receive")
@@ -308,133 +384,36 @@ impl World {
         self.app_next(id);
     }
 
-    /// The application's next step: the next chunk of the current call, a new call, or done.
     fn app_next(&mut self, id: AppId) {
         match self.apps[id.0 as usize].role {
             Role::Sender(_) => self.sender_next(id),
             Role::Receiver(_) => self.receiver_next(id),
+            Role::Mutator(_) | Role::Writer(_) => {}
         }
     }
 
-    fn sender_next(&mut self, id: AppId) {
-        let stack = self.cfg.stack;
-        let syscall_ns = self.cfg.machine.costs.syscall_ns;
-        let a = &mut self.apps[id.0 as usize];
-        let asid = a.asid;
-        let Role::Sender(s) = &mut a.role else {
-            unreachable!()
-        };
-        if s.resid == 0 {
-            if s.issued == s.total {
-                a.done = true;
-                return;
-            }
-            s.resid = s.write_size.min(s.total - s.issued);
-            s.issued += s.resid;
-            s.fresh_call = true;
-        }
-        let conn = s.conn;
-        let space = self.conns[conn.0 as usize].snd.space();
-        // sosend: wait unless the whole rest fits or at least a cluster's worth of room is free.
-        if space == 0 || (space < s.resid && space < MCLBYTES) {
-            self.net.send_blocks += 1;
-            self.conns[conn.0 as usize].blocked_writer = Some(id);
-            return;
-        }
-        let chunk = s.resid.min(space);
-        let mut plan = Plan::new();
-        if std::mem::take(&mut s.fresh_call) {
-            plan.cpu(Activity::Syscall, syscall_ns);
-        }
-        plan.cpu(Activity::Protocol, stack.socket_per_chunk_ns);
-        // The chunk may wrap around the end of the reused buffer.
-        let mut exts = Vec::new();
-        let mut left = chunk;
-        while left > 0 {
-            let Role::Sender(s) = &mut self.apps[id.0 as usize].role else {
-                unreachable!()
-            };
-            let off = s.buf_off;
-            let n = left.min(s.buf_len - off);
-            let addr = s.buf + off;
-            s.buf_off = (off + n) % s.buf_len;
-            self.fill_copy(asid, addr, n, &mut plan, &mut exts);
-            left -= n;
-        }
-        let Role::Sender(s) = &mut self.apps[id.0 as usize].role else {
-            unreachable!()
-        };
-        s.resid -= chunk;
-        self.app_submit(id, plan, AppCont::ChunkReady { exts });
-    }
+    // ----- receiver ---------------------------------------------------------------------------
 
-    /// The `copy` strategy's chunk: `copyin` into freshly allocated clusters, checksummed on
-    /// the way if the stack fuses the two.
-    fn fill_copy(
-        &mut self,
-        asid: AsId,
-        addr: u64,
-        len: u64,
-        plan: &mut Plan,
-        exts: &mut Vec<(ExtId, u64)>,
-    ) {
-        let fused = self.cfg.fused_copy_checksum && !self.cfg.nic.checksum_offload;
-        let clusters = len.div_ceil(MCLBYTES);
-        plan.cpu(Activity::Protocol, self.cfg.stack.mbuf_ns * clusters);
-        let mut versions = Vec::new();
-        self.vm
-            .copyin(asid, addr, len, fused, plan, &mut versions)
-            .expect("the sender's buffer is mapped");
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(MCLBYTES);
-            let e = self
-                .exts
-                .attach(ExtKind::Cluster { checksummed: fused }, n, 0);
-            exts.push((e, n));
-            left -= n;
-        }
-    }
-
-    /// A chunk's storage joins the socket buffer; `tcp_output` runs in the sender's context.
-    fn chunk_ready(&mut self, id: AppId, exts: Vec<(ExtId, u64)>) {
-        let Role::Sender(s) = &self.apps[id.0 as usize].role else {
-            unreachable!()
-        };
-        let conn = s.conn;
-        let c = &mut self.conns[conn.0 as usize];
-        for (ext, len) in exts {
-            c.snd.append(Piece { ext, off: 0, len });
-            c.sender.written += len;
-        }
-        let mut plan = Plan::new();
-        let packets = self.tcp_output(conn, &mut plan);
-        let Role::Sender(s) = &self.apps[id.0 as usize].role else {
-            unreachable!()
-        };
-        let then_rewrite = s.resid == 0 && s.rewrite_bytes > 0;
-        self.app_submit(
-            id,
-            plan,
-            AppCont::Output {
-                packets,
-                then_rewrite,
-            },
-        );
-    }
-
-    /// `write()` returned and the application at once overwrites the start of its buffer.
-    fn rewrite(&mut self, id: AppId) {
+    fn receiver_start(&mut self, id: AppId) {
         let a = &self.apps[id.0 as usize];
-        let Role::Sender(s) = &a.role else {
+        let asid = a.asid;
+        let Role::Receiver(r) = &a.role else {
             unreachable!()
         };
-        let (asid, buf, n) = (a.asid, s.buf, s.rewrite_bytes);
+        let (len, skew) = (r.read_size + r.buffer_offset, r.buffer_offset);
         let mut plan = Plan::new();
+        let addr = self
+            .vm
+            .mmap(asid, MmapRequest::anon(len).writable(), &mut plan)
+            .expect("a receive buffer fits in an empty address space");
         self.vm
-            .user_write(asid, buf, n, &mut plan)
-            .expect("the sender's buffer is writable");
-        self.app_submit(id, plan, AppCont::AfterWrite);
+            .user_write(asid, addr, len, &mut plan)
+            .expect("buffer was just mapped writable");
+        let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
+            unreachable!()
+        };
+        r.buf = addr + skew;
+        self.app_submit(id, plan, AppCont::Started);
     }
 
     fn receiver_next(&mut self, id: AppId) {
@@ -482,6 +461,12 @@ impl World {
                         .flip_page_in(asid, dest, pfn, &mut plan)
                         .expect("the receiver's buffer is mapped writable");
                     self.net.page_flips += 1;
+                    self.path.add(
+                        PathNode::KernelBuffer,
+                        PathNode::UserBuffer,
+                        PathKind::Remap,
+                        p.len,
+                    );
                     continue;
                 }
                 Receiver::Flip | Receiver::Copy => {
@@ -491,6 +476,12 @@ impl World {
                     self.vm
                         .copyout(asid, dest, p.len, &mut plan)
                         .expect("the receiver's buffer is mapped writable");
+                    self.path.add(
+                        PathNode::KernelBuffer,
+                        PathNode::UserBuffer,
+                        PathKind::CpuCopy,
+                        p.len,
+                    );
                 }
             }
             if whole {
@@ -499,4 +490,75 @@ impl World {
         }
         self.app_submit(id, plan, AppCont::Received { len });
     }
+
+    // ----- mutator and shared-page writer -----------------------------------------------------
+
+    /// Another process changes the file: `write()` into each page in place, or a new file
+    /// renamed over the old name. Repeats until the senders are done.
+    fn mutate(&mut self, id: AppId) {
+        if self.senders_done() {
+            return;
+        }
+        let a = &self.apps[id.0 as usize];
+        let Role::Mutator(m) = &a.role else {
+            unreachable!()
+        };
+        let (name, mutation, every) = (m.file, m.mutation, m.every);
+        let file = self.file_of(name);
+        let mut plan = Plan::new();
+        match mutation {
+            Mutation::InPlace { bytes_per_page } => {
+                for page in 0..self.vm.file(file).pages() {
+                    self.vm
+                        .write_file_in_place(file, page * PAGE_SIZE, bytes_per_page, &mut plan);
+                }
+            }
+            Mutation::Rename => {
+                let new = self.vm.replace_file(file, &mut plan);
+                self.file_names[name.0 as usize] = new;
+            }
+        }
+        let thread = self.apps[id.0 as usize].thread;
+        if !self.machine.is_busy(thread) {
+            self.app_submit(id, plan, AppCont::Continue);
+        }
+        self.queue
+            .schedule_at(self.now() + every, Event::AppTimer { app: id });
+    }
+
+    /// The other process of the shared-page workload maps the file and writes into it once.
+    fn shared_write(&mut self, id: AppId) {
+        let a = &self.apps[id.0 as usize];
+        let asid = a.asid;
+        let Role::Writer(w) = &a.role else {
+            unreachable!()
+        };
+        let (name, bytes, addr) = (w.file, w.bytes, w.addr);
+        let mut plan = Plan::new();
+        let addr = match addr {
+            Some(a) => a,
+            None => {
+                let file = self.file_of(name);
+                let size = self.vm.file(file).size_bytes;
+                self.vm
+                    .mmap(
+                        asid,
+                        MmapRequest::file(file, size).writable().shared(),
+                        &mut plan,
+                    )
+                    .expect("one small mapping fits")
+            }
+        };
+        self.vm
+            .user_write(asid, addr, bytes, &mut plan)
+            .expect("mapped writable");
+        let Role::Writer(w) = &mut self.apps[id.0 as usize].role else {
+            unreachable!()
+        };
+        w.addr = Some(addr);
+        self.apps[id.0 as usize].done = true;
+        self.app_submit(id, plan, AppCont::Continue);
+    }
 }
+
+use super::path::{PathKind, PathNode};

@@ -25,20 +25,27 @@
 //! after the segment arrives, which is half an RTT after it left the wire.
 
 mod app;
+mod fill;
+mod path;
 mod rx;
+mod sender;
 
 use std::collections::{BTreeMap, VecDeque};
 
 use sim::{ByteRate, EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 
-pub use app::{AppId, AppSpec, FlipMisfit, Receiver, SendSource, flip_fits};
+pub use app::{
+    AppId, AppSpec, FileName, FlipMisfit, Mutation, Receiver, Requests, SendSource, SenderSpec,
+    flip_fits,
+};
+pub use path::{DataPath, PathKind, PathNode, human_bytes};
 
 use crate::machine::{
     Activity, Machine, MachineConfig, MachineEvent, Notice, Plan, Priority, Step, ThreadId,
 };
 use crate::net::mbuf::{ExtId, ExtKind, ExtTable, Release};
 use crate::net::sockbuf::{Piece, RecvBuffer, SendBuffer};
-use crate::net::tcp::{AckDecision, TcpReceiver, TcpSender};
+use crate::net::tcp::{AckDecision, ShortSegments, TcpReceiver, TcpSender};
 use crate::net::{
     ETHER_HEADER, LinkConfig, LinkKind, NetCounters, NicConfig, StackCosts, TcpConfig,
 };
@@ -193,6 +200,25 @@ struct Conn {
     blocked_reader: Option<AppId>,
     /// `tcp_output` stopped on a full ring.
     ring_stalled: bool,
+    /// `TCP_CORK`: no short segment leaves.
+    corked: bool,
+    /// Uncorked: the short tail leaves at once, Nagle or not.
+    push: bool,
+    /// The blocked writer waits for everything to be acknowledged (its client asks again),
+    /// not just for room.
+    writer_waits_idle: bool,
+}
+
+impl Conn {
+    fn short_rule(&self) -> ShortSegments {
+        if self.corked {
+            ShortSegments::Never
+        } else if self.push {
+            ShortSegments::Always
+        } else {
+            ShortSegments::Nagle
+        }
+    }
 }
 
 /// Transmit side of the NIC.
@@ -235,6 +261,12 @@ pub struct World {
     events: u64,
     /// When the last frame finished on the wire (or reached the loopback peer).
     last_tx: SimTime,
+    /// Names under which files are opened (a rename replaces the file under a name).
+    file_names: Vec<crate::vm::FileId>,
+    /// Where the bytes went.
+    path: DataPath,
+    /// Kernel address space holding loaned pages now (NetBSD maps loans into KVA).
+    kva_loaned_bytes: u64,
     /// When the remote's side of the wire is next free.
     rx_wire_free: SimTime,
     next_rx: u64,
@@ -274,6 +306,9 @@ impl World {
             scratch_pieces: Vec::new(),
             events: 0,
             last_tx: SimTime::ZERO,
+            file_names: Vec::new(),
+            path: DataPath::default(),
+            kva_loaned_bytes: 0,
             rx_wire_free: SimTime::ZERO,
             next_rx: 0,
             rx_frames: BTreeMap::new(),
@@ -358,6 +393,9 @@ impl World {
             blocked_writer: None,
             blocked_reader: None,
             ring_stalled: false,
+            corked: false,
+            push: false,
+            writer_waits_idle: false,
         });
         id
     }
@@ -509,6 +547,9 @@ impl World {
         match self.exts.unref(ext) {
             None | Some(Release::Memory) => {}
             Some(Release::EndLend { kind, pages }) => {
+                if kind == crate::vm::LendKind::Loan {
+                    self.kva_loaned_bytes -= pages.len() as u64 * crate::vm::PAGE_SIZE;
+                }
                 for pfn in pages {
                     self.vm.end_lend(pfn, kind, plan);
                 }
@@ -555,7 +596,7 @@ impl World {
             let c = &self.conns[conn.0 as usize];
             let (seq, len, rexmit) = if let Some((&s, &l)) = c.rexmit_due.first_key_value() {
                 (s, l, true)
-            } else if let Some(l) = c.sender.next_segment(window, mss) {
+            } else if let Some(l) = c.sender.next_segment(window, mss, c.short_rule()) {
                 (c.sender.nxt, l, false)
             } else {
                 break;
@@ -574,6 +615,9 @@ impl World {
                 self.net.retransmits += 1;
             } else {
                 c.sender.nxt += len;
+                if c.sender.nxt == c.sender.written {
+                    c.push = false;
+                }
             }
             self.net.segments += 1;
         }

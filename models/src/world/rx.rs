@@ -16,7 +16,7 @@ use super::{ConnId, Cont, Event, SOFTNET, World};
 use crate::machine::{Activity, Plan, Step};
 use crate::net::mbuf::{ExtId, ExtKind, PagePromise};
 use crate::net::sockbuf::{Piece, RecvBuffer};
-use crate::net::tcp::{AckDecision, TcpSender};
+use crate::net::tcp::{AckDecision, ShortSegments, TcpSender};
 use crate::net::{ETHER_HEADER, LinkKind};
 use crate::vm::PAGE_SIZE;
 
@@ -82,7 +82,11 @@ impl World {
             .tcp
             .window_bytes
             .min(rcv_space + remote.tcp.in_flight());
-        while let Some(len) = remote.tcp.next_segment(window, remote.segment_bytes) {
+        while let Some(len) =
+            remote
+                .tcp
+                .next_segment(window, remote.segment_bytes, ShortSegments::Nagle)
+        {
             let seq = remote.tcp.nxt;
             remote.tcp.nxt += len;
             let start = self.rx_wire_free.max(self.queue.now());

@@ -7,19 +7,29 @@ use crate::vm::PAGE_SIZE;
 
 const MIB: u64 = 1 << 20;
 
+/// A `copy` sender of `total` bytes in `write`-byte writes from a buffer of one write.
+fn memory_sender(conn: ConnId, total: u64, write: u64) -> SenderSpec {
+    SenderSpec {
+        strategy: crate::strategy::Strategy::Copy,
+        conns: vec![conn],
+        source: SendSource::Memory {
+            buffer_bytes: write,
+            shared_file: None,
+        },
+        requests: Requests::Bulk {
+            total_bytes: total,
+            write_size: write,
+        },
+        rewrite_bytes: 0,
+        stamp_bytes: 0,
+    }
+}
+
 fn bulk_send(cfg: WorldConfig, total: u64, write: u64) -> World {
     let mut w = World::new(cfg);
     w.set_check_invariants(true);
     let conn = w.open_conn();
-    w.add_app(AppSpec::Sender {
-        conn,
-        total_bytes: total,
-        write_size: write,
-        source: SendSource::Memory {
-            buffer_bytes: write,
-        },
-        rewrite_bytes: 0,
-    });
+    w.add_app(AppSpec::Sender(memory_sender(conn, total, write)));
     w.run();
     assert!(w.apps_done(), "the sender finished");
     assert_eq!(w.delivered_bytes(), total, "the peer got every byte");
@@ -192,15 +202,7 @@ fn loopback(receiver: Receiver, total: u64) -> World {
     let mut w = World::new(cfg);
     w.set_check_invariants(true);
     let conn = w.open_conn();
-    w.add_app(AppSpec::Sender {
-        conn,
-        total_bytes: total,
-        write_size: 64 << 10,
-        source: SendSource::Memory {
-            buffer_bytes: 64 << 10,
-        },
-        rewrite_bytes: 0,
-    });
+    w.add_app(AppSpec::Sender(memory_sender(conn, total, 64 << 10)));
     w.add_app(AppSpec::Receiver {
         conn,
         total_bytes: total,

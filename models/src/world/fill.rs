@@ -1,0 +1,408 @@
+//! Fills: how a chunk of a request becomes socket-buffer storage, for each [`Fill`].
+//!
+//! Each fill calls VM operations (which append their costs to the plan) and attaches external
+//! storage; it never moves time itself. The data-path graph records which way the bytes went.
+
+use super::path::{PathKind, PathNode};
+use super::{AppId, World};
+use crate::machine::{Activity, Plan, Step};
+use crate::net::mbuf::{ExtId, ExtKind, MCLBYTES, PagePromise};
+use crate::strategy::{Addr, Fill, LoanOptions};
+use crate::vm::{AsId, FileId, LendKind, PAGE_SIZE, pages_of};
+
+type Out = Vec<(ExtId, u64)>;
+
+impl World {
+    /// Fills `len` bytes, `done` bytes into a send op of `total` bytes, by `how`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fill(
+        &mut self,
+        id: AppId,
+        how: Fill,
+        done: u64,
+        len: u64,
+        total: u64,
+        plan: &mut Plan,
+        out: &mut Out,
+    ) {
+        let asid = self.apps[id.0 as usize].asid;
+        match how {
+            Fill::CopyIn { at } => {
+                let addr = self.resolve(id, at, done);
+                self.fill_copy(asid, addr, len, plan, out);
+                self.path.add(
+                    source_node(at),
+                    PathNode::SocketBuffer,
+                    PathKind::CpuCopy,
+                    len,
+                );
+            }
+            Fill::HeaderMbuf => {
+                // The kernel copies the header from the call's iovec (or builds it) into an
+                // mbuf: a small copy, counted like any other.
+                plan.copy(len);
+                self.attach_clusters(len, plan, out);
+                self.path.add(
+                    PathNode::UserBuffer,
+                    PathNode::SocketBuffer,
+                    PathKind::CpuCopy,
+                    len,
+                );
+            }
+            Fill::Loan { at, opts } => {
+                let addr = self.resolve(id, at, done);
+                self.fill_loan(
+                    asid,
+                    addr,
+                    done,
+                    len,
+                    total,
+                    opts,
+                    source_node(at),
+                    plan,
+                    out,
+                );
+            }
+            Fill::CowWire { at } => {
+                let addr = self.resolve(id, at, done);
+                self.fill_cow(asid, addr, len, plan, out);
+            }
+            Fill::Zbuf => self.fill_zbuf(len, plan, out),
+            Fill::CacheRef {
+                off,
+                linux_fallback,
+            } => {
+                let file = self.sender_file(id);
+                if linux_fallback
+                    && (!self.cfg.nic.scatter_gather || !self.cfg.nic.checksum_offload)
+                {
+                    self.fill_cache_copy(file, off + done, len, plan, out);
+                } else {
+                    self.fill_cache_ref(file, off + done, len, plan, out);
+                }
+            }
+            Fill::SendPage { at, fixed } => {
+                let addr = self.resolve(id, at, done);
+                self.fill_sendpage(asid, addr, len, fixed, plan, out);
+            }
+        }
+    }
+
+    fn sender_file(&mut self, id: AppId) -> FileId {
+        match &self.apps[id.0 as usize].role {
+            super::app::Role::Sender(s) => s.file(),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Clusters for `len` bytes already copied (or about to be) by the plan.
+    fn attach_clusters(&mut self, len: u64, plan: &mut Plan, out: &mut Out) {
+        let fused = self.cfg.fused_copy_checksum && !self.cfg.nic.checksum_offload;
+        let clusters = len.div_ceil(MCLBYTES);
+        plan.cpu(Activity::Protocol, self.cfg.stack.mbuf_ns * clusters);
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(MCLBYTES);
+            let e = self
+                .exts
+                .attach(ExtKind::Cluster { checksummed: fused }, n, 0);
+            out.push((e, n));
+            left -= n;
+        }
+    }
+
+    /// `sosend` → `uiomove`: `copyin` into clusters, checksummed on the way if the stack
+    /// fuses the two.
+    pub(super) fn fill_copy(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        plan: &mut Plan,
+        out: &mut Out,
+    ) {
+        let fused = self.cfg.fused_copy_checksum && !self.cfg.nic.checksum_offload;
+        let mut versions = Vec::new();
+        self.vm
+            .copyin(asid, addr, len, fused, plan, &mut versions)
+            .expect("the sender's source is mapped");
+        self.attach_clusters(len, plan, out);
+    }
+
+    /// NetBSD `sosend_loan`: writes under the threshold are copied; the rest is loaned in
+    /// chunks (one mbuf each), unless mapping a chunk would exceed the kernel address space
+    /// kept for loans, in which case that chunk is copied.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_loan(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        done: u64,
+        len: u64,
+        total: u64,
+        opts: LoanOptions,
+        from: PathNode,
+        plan: &mut Plan,
+        out: &mut Out,
+    ) {
+        if total < opts.threshold_bytes {
+            self.fill_copy(asid, addr, len, plan, out);
+            self.path
+                .add(from, PathNode::SocketBuffer, PathKind::CpuCopy, len);
+            return;
+        }
+        let mut consumed = 0;
+        while consumed < len {
+            let into_chunk = (done + consumed) % opts.chunk_bytes;
+            let n = (len - consumed).min(opts.chunk_bytes - into_chunk);
+            let a = addr + consumed;
+            let span = pages_of(a, n).count() as u64 * PAGE_SIZE;
+            if self.kva_loaned_bytes + span > opts.kva_cap_bytes {
+                self.fill_copy(asid, a, n, plan, out);
+                self.path
+                    .add(from, PathNode::SocketBuffer, PathKind::CpuCopy, n);
+            } else {
+                let mut lent = Vec::new();
+                self.vm
+                    .lend(asid, a, n, LendKind::Loan, plan, &mut lent)
+                    .expect("the sender's source is mapped");
+                self.kva_loaned_bytes += span;
+                let pages = lent
+                    .iter()
+                    .map(|p| PagePromise {
+                        pfn: p.pfn,
+                        expected: p.version,
+                    })
+                    .collect();
+                plan.cpu(Activity::Protocol, self.cfg.stack.mbuf_ns);
+                let e = self.exts.attach(
+                    ExtKind::Lent {
+                        kind: LendKind::Loan,
+                        pages,
+                    },
+                    n,
+                    a % PAGE_SIZE,
+                );
+                out.push((e, n));
+                self.path
+                    .add(from, PathNode::SocketBuffer, PathKind::Reference, n);
+            }
+            consumed += n;
+        }
+    }
+
+    /// FreeBSD `sosend` with `ZERO_COPY_SOCKETS`: whole aligned pages are wired COW, one page
+    /// per mbuf (`socow_setup`); the ragged head and tail are copied.
+    fn fill_cow(&mut self, asid: AsId, addr: u64, len: u64, plan: &mut Plan, out: &mut Out) {
+        let head = ((PAGE_SIZE - addr % PAGE_SIZE) % PAGE_SIZE).min(len);
+        let pages = (len - head) / PAGE_SIZE;
+        let tail = len - head - pages * PAGE_SIZE;
+        if head > 0 {
+            self.fill_copy(asid, addr, head, plan, out);
+        }
+        for i in 0..pages {
+            let a = addr + head + i * PAGE_SIZE;
+            let mut lent = Vec::new();
+            self.vm
+                .lend(asid, a, PAGE_SIZE, LendKind::CowWire, plan, &mut lent)
+                .expect("the sender's source is mapped");
+            plan.cpu(Activity::Protocol, self.cfg.stack.mbuf_ns);
+            let e = self.exts.attach(
+                ExtKind::Lent {
+                    kind: LendKind::CowWire,
+                    pages: vec![PagePromise {
+                        pfn: lent[0].pfn,
+                        expected: lent[0].version,
+                    }],
+                },
+                PAGE_SIZE,
+                0,
+            );
+            out.push((e, PAGE_SIZE));
+        }
+        if tail > 0 {
+            self.fill_copy(asid, addr + len - tail, tail, plan, out);
+        }
+        let (lent_bytes, copied) = (pages * PAGE_SIZE, head + tail);
+        self.path.add(
+            PathNode::UserBuffer,
+            PathNode::SocketBuffer,
+            PathKind::Reference,
+            lent_bytes,
+        );
+        self.path.add(
+            PathNode::UserBuffer,
+            PathNode::SocketBuffer,
+            PathKind::CpuCopy,
+            copied,
+        );
+    }
+
+    /// zbufs: the application builds the data directly in kernel pages it got from the
+    /// kernel (its own work, one bus byte per byte), then hands them over: each page is
+    /// unmapped from the application (a PTE change each way and one TLB flush).
+    fn fill_zbuf(&mut self, len: u64, plan: &mut Plan, out: &mut Out) {
+        let costs = self.cfg.machine.costs;
+        let mut left = len;
+        let mut pages = 0;
+        while left > 0 {
+            let n = left.min(PAGE_SIZE);
+            let pfn = self.vm.alloc_kernel_page(plan);
+            plan.push(Step::AppWrite { bytes: n });
+            self.vm.device_wrote(pfn);
+            let expected = self.vm.frame(pfn).version;
+            plan.cpu(Activity::Protocol, self.cfg.stack.mbuf_ns);
+            let e = self.exts.attach(
+                ExtKind::Pages {
+                    pages: vec![PagePromise { pfn, expected }],
+                },
+                n,
+                0,
+            );
+            out.push((e, n));
+            left -= n;
+            pages += 1;
+        }
+        plan.cpu(Activity::MapUnmap, 2 * pages * costs.pte_update_ns);
+        plan.cpu(Activity::Tlb, costs.tlb_flush_ns);
+        self.path.add(
+            PathNode::UserBuffer,
+            PathNode::SocketBuffer,
+            PathKind::Remap,
+            len,
+        );
+    }
+
+    /// `sendfile` / TUX: each page of `[off, off + len)` of `file` is found in the page cache
+    /// (read from disk on a miss) and referenced, with the version it has now as the promise.
+    fn fill_cache_ref(&mut self, file: FileId, off: u64, len: u64, plan: &mut Plan, out: &mut Out) {
+        let mut pages = Vec::new();
+        for index in pages_of(off, len) {
+            let pfn = self.vm.cache_page(file, index, plan);
+            self.vm.kernel_ref(pfn);
+            let expected = self.vm.frame(pfn).version;
+            pages.push(PagePromise { pfn, expected });
+        }
+        plan.cpu(
+            Activity::Protocol,
+            self.cfg.stack.mbuf_ns * pages.len() as u64,
+        );
+        let e = self
+            .exts
+            .attach(ExtKind::Pages { pages }, len, off % PAGE_SIZE);
+        out.push((e, len));
+        self.path.add(
+            PathNode::PageCache,
+            PathNode::SocketBuffer,
+            PathKind::Reference,
+            len,
+        );
+    }
+
+    /// Linux `sendpage` without scatter-gather or checksum offload: the page-cache data is
+    /// copied into a normal socket buffer instead.
+    fn fill_cache_copy(
+        &mut self,
+        file: FileId,
+        off: u64,
+        len: u64,
+        plan: &mut Plan,
+        out: &mut Out,
+    ) {
+        for index in pages_of(off, len) {
+            self.vm.cache_page(file, index, plan);
+        }
+        plan.copy(len);
+        self.attach_clusters(len, plan, out);
+        self.path.add(
+            PathNode::PageCache,
+            PathNode::SocketBuffer,
+            PathKind::CpuCopy,
+            len,
+        );
+    }
+
+    /// The 2003 patch: `find_vma(current->mm, from)`, then `do_generic_file_read` of the VMA's
+    /// file from `from - vm_start` with `file_send_actor` → `sendpage`. With the bug, the
+    /// whole chunk is read from the first VMA's file; fixed, each VMA crossed is looked up.
+    fn fill_sendpage(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        fixed: bool,
+        plan: &mut Plan,
+        out: &mut Out,
+    ) {
+        let mut a = addr;
+        let mut left = len;
+        while left > 0 {
+            let vma = self
+                .vm
+                .find_vma(asid, a, plan)
+                .expect("the source is mapped");
+            let (file, index) = vma.file_page(a).expect("a file mapping");
+            let pos = index * PAGE_SIZE + a % PAGE_SIZE;
+            let n = if fixed { left.min(vma.end - a) } else { left };
+            if fixed {
+                self.fill_cache_ref(file, pos, n, plan, out);
+            } else {
+                self.fill_cache_ref_straddling(asid, a, file, pos, n, plan, out);
+            }
+            a += n;
+            left -= n;
+        }
+    }
+
+    /// The buggy read: bytes come from `file` at `pos` onward, but the promise for each page
+    /// is whatever the user has mapped at the corresponding address, which past the first
+    /// VMA's end is the *other* file.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_cache_ref_straddling(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        file: FileId,
+        pos: u64,
+        len: u64,
+        plan: &mut Plan,
+        out: &mut Out,
+    ) {
+        let mut pages = Vec::new();
+        for (i, index) in pages_of(pos, len).enumerate() {
+            let pfn = self.vm.cache_page(file, index, plan);
+            self.vm.kernel_ref(pfn);
+            let user_addr = (addr / PAGE_SIZE + i as u64) * PAGE_SIZE;
+            let expected = self
+                .vm
+                .space(asid)
+                .vma_at(user_addr)
+                .and_then(|v| v.file_page(user_addr))
+                .and_then(|(f, idx)| self.vm.cached(f, idx))
+                .map_or(self.vm.frame(pfn).version, |p| self.vm.frame(p).version);
+            pages.push(PagePromise { pfn, expected });
+        }
+        plan.cpu(
+            Activity::Protocol,
+            self.cfg.stack.mbuf_ns * pages.len() as u64,
+        );
+        let e = self
+            .exts
+            .attach(ExtKind::Pages { pages }, len, pos % PAGE_SIZE);
+        out.push((e, len));
+        self.path.add(
+            PathNode::PageCache,
+            PathNode::SocketBuffer,
+            PathKind::Reference,
+            len,
+        );
+    }
+}
+
+/// Where bytes at `at` live, for the data-path graph.
+fn source_node(at: Addr) -> PathNode {
+    match at {
+        Addr::Mapping(_) => PathNode::PageCache,
+        Addr::Buffer(_) | Addr::Header => PathNode::UserBuffer,
+    }
+}

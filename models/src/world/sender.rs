@@ -1,0 +1,482 @@
+//! The sender: runs its strategy's ops, one request after another.
+//!
+//! Ops that only cost CPU (a syscall entry, a `read()`, an `mmap`) add to a *pending* plan; a
+//! `Send` moves its bytes into the socket buffer chunk by chunk (BSD `sosend`), as much as
+//! there is room for, blocking when the buffer is full. Each chunk's plan carries whatever was
+//! pending, then its fill; when it completes, the storage joins the socket buffer and
+//! `tcp_output` runs in the sender's context. A request whose `mmap` fails is counted as
+//! failed and skipped: a simulated failure is an outcome, not an error.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::app::{AppCont, FileName, Requests, Role, SendSource, SenderSpec};
+use super::{AppId, ConnId, World};
+use crate::machine::{Activity, Plan};
+use crate::net::mbuf::MCLBYTES;
+use crate::strategy::{Addr, Fill, Op, Request, Strategy};
+use crate::vm::{FileId, MmapRequest, PAGE_SIZE};
+
+/// A `Send` op in progress.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    how: Fill,
+    /// Bytes of the op already in the socket buffer (or on their way).
+    done: u64,
+    left: u64,
+    /// The op's whole length (the `write()` size, for thresholds).
+    total: u64,
+}
+
+#[derive(Debug)]
+pub(super) struct SenderState {
+    spec: SenderSpec,
+    /// The data buffer (memory sources; `read-write`'s read buffer).
+    buf: u64,
+    buf_len: u64,
+    header_buf: u64,
+    /// Mappings of whole files, by file (mmap strategies map each file once).
+    mappings: BTreeMap<FileId, u64>,
+    /// Start of the straddle mappings.
+    straddle_base: Option<u64>,
+    /// Bulk: bytes issued; responses: responses issued.
+    issued: u64,
+    ops: VecDeque<Op>,
+    cur: Option<Progress>,
+    conn: ConnId,
+    file: Option<FileId>,
+    pending: Plan,
+    pub(super) failed_requests: u64,
+}
+
+impl SenderState {
+    pub(super) fn new(spec: SenderSpec) -> Self {
+        assert!(!spec.conns.is_empty(), "a sender needs a connection");
+        SenderState {
+            conn: spec.conns[0],
+            spec,
+            buf: 0,
+            buf_len: 0,
+            header_buf: 0,
+            mappings: BTreeMap::new(),
+            straddle_base: None,
+            issued: 0,
+            ops: VecDeque::new(),
+            cur: None,
+            file: None,
+            pending: Plan::new(),
+            failed_requests: 0,
+        }
+    }
+
+    /// The file of the current request.
+    pub(super) fn file(&self) -> FileId {
+        self.file.expect("a file request is in progress")
+    }
+}
+
+impl World {
+    fn sender(&mut self, id: AppId) -> &mut SenderState {
+        match &mut self.apps[id.0 as usize].role {
+            Role::Sender(s) => s,
+            _ => unreachable!("{id:?} is not a sender"),
+        }
+    }
+
+    /// Sets up the sender's memory: its data buffer (filled once), a header buffer, or the
+    /// straddling mappings.
+    pub(super) fn sender_start(&mut self, id: AppId) {
+        let asid = self.apps[id.0 as usize].asid;
+        let s = self.sender(id);
+        let spec = s.spec.clone();
+        let mut plan = Plan::new();
+        let (buf_len, shared) = match (&spec.source, spec.requests) {
+            (
+                SendSource::Memory {
+                    buffer_bytes,
+                    shared_file,
+                },
+                _,
+            ) => (*buffer_bytes, *shared_file),
+            (SendSource::Files { .. }, Requests::Bulk { write_size, .. })
+                if spec.strategy == Strategy::ReadWrite =>
+            {
+                (write_size, None)
+            }
+            (SendSource::Files { .. }, Requests::Responses { body_bytes, .. })
+                if spec.strategy == Strategy::ReadWrite =>
+            {
+                (body_bytes, None)
+            }
+            _ => (0, None),
+        };
+        let mut buf = 0;
+        if buf_len > 0 {
+            let req = match shared {
+                Some(name) => MmapRequest::file(self.file_of(name), buf_len)
+                    .writable()
+                    .shared(),
+                None => MmapRequest::anon(buf_len).writable(),
+            };
+            buf = self
+                .vm
+                .mmap(asid, req, &mut plan)
+                .expect("the sender's buffer fits in an empty address space");
+            self.vm
+                .user_write(asid, buf, buf_len, &mut plan)
+                .expect("just mapped writable");
+        }
+        let mut header_buf = 0;
+        if let Requests::Responses { header_bytes, .. } = spec.requests
+            && header_bytes > 0
+        {
+            header_buf = self
+                .vm
+                .mmap(asid, MmapRequest::anon(header_bytes).writable(), &mut plan)
+                .expect("a header buffer fits");
+            self.vm
+                .user_write(asid, header_buf, header_bytes, &mut plan)
+                .expect("just mapped writable");
+        }
+        let mut straddle_base = None;
+        if let SendSource::Straddle {
+            first,
+            second,
+            map_bytes,
+        } = spec.source
+        {
+            let (f1, f2) = (self.file_of(first), self.file_of(second));
+            let a = self
+                .vm
+                .mmap(asid, MmapRequest::file(f1, map_bytes).shared(), &mut plan)
+                .expect("the straddle mappings fit");
+            self.vm
+                .mmap(
+                    asid,
+                    MmapRequest::file(f2, map_bytes).shared().at(a + map_bytes),
+                    &mut plan,
+                )
+                .expect("the second mapping fits right after the first");
+            straddle_base = Some(a);
+        }
+        let s = self.sender(id);
+        s.buf = buf;
+        s.buf_len = buf_len;
+        s.header_buf = header_buf;
+        s.straddle_base = straddle_base;
+        self.app_submit(id, plan, AppCont::Started);
+    }
+
+    /// Builds the next request's ops, or finishes the sender. Returns `false` if the sender
+    /// must wait (for its connection to go idle) or is done.
+    fn next_request(&mut self, id: AppId) -> bool {
+        let s = self.sender(id);
+        let spec = &s.spec;
+        let (request, conn, name) = match spec.requests {
+            Requests::Bulk {
+                total_bytes,
+                write_size,
+            } => {
+                if s.issued >= total_bytes {
+                    return false;
+                }
+                let mut len = write_size.min(total_bytes - s.issued);
+                let (off, name) = match &spec.source {
+                    SendSource::Memory { .. } => {
+                        let off = s.issued % s.buf_len;
+                        len = len.min(s.buf_len - off);
+                        (off, None)
+                    }
+                    SendSource::Files { files } => (s.issued, Some(files[0])),
+                    SendSource::Straddle { map_bytes, .. } => {
+                        len = len.min(2 * map_bytes);
+                        (0, None)
+                    }
+                };
+                s.issued += len;
+                let req = Request {
+                    off,
+                    len,
+                    header_bytes: 0,
+                    header: crate::strategy::HeaderMode::SeparateWrite,
+                };
+                (req, spec.conns[0], name)
+            }
+            Requests::Responses {
+                count,
+                header_bytes,
+                header,
+                body_bytes,
+            } => {
+                if s.issued >= count {
+                    return false;
+                }
+                let conn = spec.conns[(s.issued % spec.conns.len() as u64) as usize];
+                let SendSource::Files { files } = &spec.source else {
+                    unreachable!("responses come from files")
+                };
+                let name = files[(s.issued % files.len() as u64) as usize];
+                let req = Request {
+                    off: 0,
+                    len: body_bytes,
+                    header_bytes,
+                    header,
+                };
+                (req, conn, Some(name))
+            }
+        };
+        // A client asks again only once its previous response is acknowledged.
+        if matches!(spec.requests, Requests::Responses { .. }) {
+            let c = &self.conns[conn.0 as usize];
+            if c.sender.una < c.sender.written {
+                self.conns[conn.0 as usize].blocked_writer = Some(id);
+                self.conns[conn.0 as usize].writer_waits_idle = true;
+                return false;
+            }
+        }
+        self.start_request(id, request, conn, name);
+        true
+    }
+
+    fn start_request(
+        &mut self,
+        id: AppId,
+        mut request: Request,
+        conn: ConnId,
+        name: Option<FileName>,
+    ) {
+        let file = name.map(|n| self.file_of(n));
+        if let Some(f) = file {
+            // A file request is for the file as it is: a body never runs past its end, and a
+            // bulk sender cycles over the file.
+            let size = self.vm.file(f).size_bytes;
+            request.off %= size.max(1);
+            request.len = request.len.min(size - request.off);
+        }
+        let s = self.sender(id);
+        if matches!(s.spec.requests, Requests::Responses { .. }) {
+            s.issued += 1;
+        }
+        s.conn = conn;
+        s.file = file;
+        let mut ops: VecDeque<Op> = s.spec.strategy.request(&request).into();
+        if s.spec.stamp_bytes > 0 {
+            let at = if s.spec.strategy.maps_file() {
+                Addr::Mapping(request.off)
+            } else {
+                Addr::Buffer(request.off)
+            };
+            let stamp = Op::UserWrite {
+                at,
+                len: s.spec.stamp_bytes,
+                span: request.len,
+                per_page: true,
+            };
+            // After the mapping exists, before the data is sent.
+            let pos = ops
+                .iter()
+                .position(|o| matches!(o, Op::Send { .. } | Op::Syscall))
+                .unwrap_or(0);
+            ops.insert(pos, stamp);
+        }
+        if s.spec.rewrite_bytes > 0 {
+            ops.push_back(Op::UserWrite {
+                at: Addr::Buffer(0),
+                len: s.spec.rewrite_bytes.min(s.buf_len),
+                span: 0,
+                per_page: false,
+            });
+        }
+        s.ops = ops;
+    }
+
+    /// Runs ops until one needs the CPU or the sender must wait.
+    pub(super) fn sender_next(&mut self, id: AppId) {
+        loop {
+            if self.sender(id).cur.is_some() {
+                self.send_chunk(id);
+                return;
+            }
+            let Some(op) = self.sender(id).ops.pop_front() else {
+                let s = self.sender(id);
+                if !s.pending.is_empty() {
+                    let plan = std::mem::take(&mut s.pending);
+                    self.app_submit(id, plan, AppCont::Continue);
+                    return;
+                }
+                if !self.next_request(id) {
+                    let s = self.sender(id);
+                    let finished = match s.spec.requests {
+                        Requests::Bulk { total_bytes, .. } => s.issued >= total_bytes,
+                        Requests::Responses { count, .. } => s.issued >= count,
+                    };
+                    if finished {
+                        self.apps[id.0 as usize].done = true;
+                    }
+                    return;
+                }
+                continue;
+            };
+            self.run_op(id, op);
+        }
+    }
+
+    fn run_op(&mut self, id: AppId, op: Op) {
+        let asid = self.apps[id.0 as usize].asid;
+        let syscall_ns = self.cfg.machine.costs.syscall_ns;
+        match op {
+            Op::Syscall => self.sender(id).pending.cpu(Activity::Syscall, syscall_ns),
+            Op::Cork(on) => {
+                let conn = self.sender(id).conn;
+                let c = &mut self.conns[conn.0 as usize];
+                c.corked = on;
+                if !on {
+                    // Uncorking pushes out what is left, short segment and all.
+                    c.push = true;
+                    let mut plan = std::mem::take(&mut self.sender(id).pending);
+                    let packets = self.tcp_output(conn, &mut plan);
+                    self.app_submit(id, plan, AppCont::Output { packets });
+                }
+            }
+            Op::ReadFile { off, len } => {
+                let s = self.sender(id);
+                let (file, buf) = (s.file.expect("a file request"), s.buf);
+                let mut plan = std::mem::take(&mut s.pending);
+                for page in crate::vm::pages_of(off, len) {
+                    self.vm.cache_page(file, page, &mut plan);
+                }
+                self.vm
+                    .copyout(asid, buf, len, &mut plan)
+                    .expect("the read buffer is mapped writable");
+                self.path.add(
+                    super::path::PathNode::PageCache,
+                    super::path::PathNode::UserBuffer,
+                    super::path::PathKind::CpuCopy,
+                    len,
+                );
+                self.sender(id).pending = plan;
+            }
+            Op::EnsureMapped => {
+                let s = self.sender(id);
+                if s.straddle_base.is_some() {
+                    return;
+                }
+                let file = s.file.expect("a file request");
+                if s.mappings.contains_key(&file) {
+                    return;
+                }
+                let writable = s.spec.stamp_bytes > 0;
+                let size = self.vm.file(file).size_bytes;
+                let mut plan = std::mem::take(&mut self.sender(id).pending);
+                plan.cpu(Activity::Syscall, syscall_ns);
+                let mut req = MmapRequest::file(file, size);
+                if writable {
+                    req = req.writable();
+                }
+                let result = self.vm.mmap(asid, req, &mut plan);
+                let s = self.sender(id);
+                s.pending = plan;
+                match result {
+                    Ok(addr) => {
+                        s.mappings.insert(file, addr);
+                    }
+                    Err(_) => {
+                        // ENOMEM: the request fails; the model reports it.
+                        s.failed_requests += 1;
+                        s.ops.clear();
+                    }
+                }
+            }
+            Op::UserWrite {
+                at,
+                len,
+                span,
+                per_page,
+            } => {
+                let addr = self.resolve(id, at, 0);
+                let mut plan = std::mem::take(&mut self.sender(id).pending);
+                if per_page {
+                    for page in crate::vm::pages_of(addr, span) {
+                        let a = (page * PAGE_SIZE).max(addr);
+                        self.vm
+                            .user_write(asid, a, len, &mut plan)
+                            .expect("the source is mapped writable");
+                    }
+                } else {
+                    self.vm
+                        .user_write(asid, addr, len, &mut plan)
+                        .expect("the buffer is mapped writable");
+                }
+                self.sender(id).pending = plan;
+            }
+            Op::Send { len, how } => {
+                self.sender(id).cur = Some(Progress {
+                    how,
+                    done: 0,
+                    left: len,
+                    total: len,
+                });
+            }
+        }
+    }
+
+    /// The user address `at` plus `done` bytes.
+    pub(super) fn resolve(&mut self, id: AppId, at: Addr, done: u64) -> u64 {
+        let s = self.sender(id);
+        match at {
+            Addr::Buffer(off) => s.buf + off + done,
+            Addr::Header => s.header_buf + done,
+            Addr::Mapping(off) => {
+                let base = match s.straddle_base {
+                    Some(b) => b,
+                    None => s.mappings[&s.file.expect("a file request")],
+                };
+                base + off + done
+            }
+        }
+    }
+
+    /// Moves the next chunk of the current `Send` into storage, or blocks for space.
+    fn send_chunk(&mut self, id: AppId) {
+        let s = self.sender(id);
+        let conn = s.conn;
+        let p = s.cur.expect("a send in progress");
+        let space = self.conns[conn.0 as usize].snd.space();
+        // sosend: wait unless the whole rest fits or at least a cluster's worth of room is free.
+        if space == 0 || (space < p.left && space < MCLBYTES) {
+            self.net.send_blocks += 1;
+            self.conns[conn.0 as usize].blocked_writer = Some(id);
+            return;
+        }
+        let chunk = p.left.min(space);
+        let mut plan = std::mem::take(&mut self.sender(id).pending);
+        plan.cpu(Activity::Protocol, self.cfg.stack.socket_per_chunk_ns);
+        let mut exts = Vec::new();
+        self.fill(id, p.how, p.done, chunk, p.total, &mut plan, &mut exts);
+        let s = self.sender(id);
+        let left = p.left - chunk;
+        s.cur = (left > 0).then_some(Progress {
+            done: p.done + chunk,
+            left,
+            ..p
+        });
+        self.app_submit(id, plan, AppCont::ChunkReady { conn, exts });
+    }
+
+    /// A chunk's storage joins the socket buffer; `tcp_output` runs in the sender's context.
+    pub(super) fn chunk_ready(
+        &mut self,
+        id: AppId,
+        conn: ConnId,
+        exts: Vec<(crate::net::mbuf::ExtId, u64)>,
+    ) {
+        let c = &mut self.conns[conn.0 as usize];
+        for (ext, len) in exts {
+            c.snd
+                .append(crate::net::sockbuf::Piece { ext, off: 0, len });
+            c.sender.written += len;
+        }
+        let mut plan = Plan::new();
+        let packets = self.tcp_output(conn, &mut plan);
+        self.app_submit(id, plan, AppCont::Output { packets });
+    }
+}
