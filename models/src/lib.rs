@@ -24,8 +24,10 @@
 
 pub mod machine;
 pub mod net;
+pub mod report;
 pub mod strategy;
 pub mod vm;
+pub mod workload;
 pub mod world;
 
 #[cfg(test)]

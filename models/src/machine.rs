@@ -334,6 +334,8 @@ pub struct MachineStats {
     pub cpu_ns: BTreeMap<Activity, u64>,
     /// Bus bytes by activity.
     pub bus_bytes: BTreeMap<Activity, u64>,
+    /// Time the disk spent serving reads (latency and transfer), ns.
+    pub disk_busy_ns: u64,
 }
 
 impl MachineStats {
@@ -353,6 +355,8 @@ pub struct Machine {
     /// Waiting threads per priority, FIFO; index = `Priority as usize`.
     ready: [VecDeque<Job>; 3],
     blocked: BTreeMap<ThreadId, Job>,
+    /// When each blocked thread's disk read began.
+    disk_started: BTreeMap<ThreadId, SimTime>,
     bus: FluidResource,
     bus_users: BTreeMap<TransferId, (BusUser, Activity, u64)>,
     bus_wake: Option<CancelToken>,
@@ -368,6 +372,7 @@ impl Machine {
             cpus: vec![Cpu::default(); config.cpus as usize],
             ready: Default::default(),
             blocked: BTreeMap::new(),
+            disk_started: BTreeMap::new(),
             bus: FluidResource::new(config.memory_bus),
             bus_users: BTreeMap::new(),
             bus_wake: None,
@@ -497,6 +502,8 @@ impl Machine {
                         }
                         BusUser::Disk(thread) => {
                             self.stats.dma_bytes += bytes;
+                            let began = self.disk_started.remove(&thread).expect("read began");
+                            self.stats.disk_busy_ns += now.duration_since(began).as_nanos();
                             let job = self.blocked.remove(&thread).expect("disk reader blocked");
                             if job.steps.is_empty() {
                                 notices.push(Notice::PlanDone(thread));
@@ -604,6 +611,7 @@ impl Machine {
                 let job = c.running.take().expect("checked");
                 let thread = job.thread;
                 self.blocked.insert(thread, job);
+                self.disk_started.insert(thread, now);
                 q.schedule_at(
                     now + SimDuration::from_nanos(self.config.disk.latency_ns),
                     MachineEvent::DiskReady { thread }.into(),

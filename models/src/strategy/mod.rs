@@ -395,7 +395,7 @@ impl fmt::Display for DoesNotApply {
 impl std::error::Error for DoesNotApply {}
 
 #[cfg(test)]
-mod tests {
+mod basics {
     use super::*;
 
     #[test]
@@ -438,3 +438,6 @@ mod tests {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests;

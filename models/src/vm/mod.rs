@@ -46,6 +46,9 @@ pub struct File {
     /// Unlinked (replaced by a rename): its pages leave the cache as soon as nothing
     /// references them.
     pub unlinked: bool,
+    /// Every page counts as cached (read before the run began); pages are materialized on
+    /// first use at no cost, so memory follows what the run touches, not the file size.
+    pub warm: bool,
 }
 
 impl File {
@@ -278,6 +281,7 @@ impl Vm {
         self.files.push(File {
             size_bytes,
             unlinked: false,
+            warm: false,
         });
         id
     }
@@ -295,6 +299,28 @@ impl Vm {
         }
     }
 
+    /// Marks `file` warm without materializing its pages: each is put in the cache, at no
+    /// cost, the first time anything looks for it.
+    pub fn set_warm(&mut self, file: FileId) {
+        self.files[file.0 as usize].warm = true;
+    }
+
+    /// The cache's frame for the page, materializing it if the file is warm.
+    fn lookup(&mut self, file: FileId, index: u64) -> Option<Pfn> {
+        if let Some(pfn) = self.cached(file, index) {
+            return Some(pfn);
+        }
+        let f = self.file(file);
+        if !f.warm || f.unlinked || index >= f.pages() {
+            return None;
+        }
+        let v = self.fresh_version();
+        let pfn = self.frames.alloc(FrameKind::PageCache { file, index }, v);
+        self.frames.get_mut(pfn).kernel_refs = 1;
+        self.page_cache.insert((file, index), pfn);
+        Some(pfn)
+    }
+
     /// The cached frame for page `index` of `file`, if cached. No cost.
     pub fn cached(&self, file: FileId, index: u64) -> Option<Pfn> {
         self.page_cache.get(&(file, index)).copied()
@@ -304,7 +330,7 @@ impl Vm {
     /// `page_cache_read`, as `sendfile` does). Cost: nothing on a hit; on a miss a page
     /// allocation and a disk read of one page. Counted as a cache miss, not a fault.
     pub fn cache_page(&mut self, file: FileId, index: u64, plan: &mut Plan) -> Pfn {
-        if let Some(pfn) = self.cached(file, index) {
+        if let Some(pfn) = self.lookup(file, index) {
             return pfn;
         }
         self.counters.cache_misses += 1;
@@ -668,7 +694,7 @@ impl Vm {
                 self.counters.minor_faults += 1;
                 (pfn, FaultKind::Minor)
             }
-            Some((file, index)) => match self.cached(file, index) {
+            Some((file, index)) => match self.lookup(file, index) {
                 Some(pfn) => {
                     plan.cpu(Activity::Fault, c.minor_fault_ns);
                     self.counters.minor_faults += 1;

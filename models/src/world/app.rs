@@ -115,10 +115,11 @@ pub enum AppSpec {
         mutation: Mutation,
         every: SimDuration,
     },
-    /// Maps `file` shared and writes `bytes` at its start at time `at`.
+    /// Maps `file` shared and writes `bytes` at its start at time `at`, or, with `None`, once
+    /// the senders are done and all their data is acknowledged.
     Writer {
         file: FileName,
-        at: SimTime,
+        at: Option<SimTime>,
         bytes: u64,
     },
 }
@@ -221,7 +222,7 @@ pub(super) struct MutatorState {
 #[derive(Debug)]
 pub(super) struct WriterState {
     file: FileName,
-    at: SimTime,
+    at: Option<SimTime>,
     bytes: u64,
     addr: Option<u64>,
 }
@@ -307,7 +308,7 @@ impl World {
         });
         let start = match &self.apps[id.0 as usize].role {
             Role::Mutator(m) => self.now() + m.every,
-            Role::Writer(w) => w.at.max(self.now()),
+            Role::Writer(w) => w.at.unwrap_or(SimTime::ZERO).max(self.now()),
             _ => self.now(),
         };
         self.queue.schedule_at(start, Event::AppTimer { app: id });
@@ -368,6 +369,7 @@ impl World {
                 };
                 r.received += len;
                 let conn = r.conn;
+                self.last_recv = self.now();
                 // Reading opened the window: the sender may go on.
                 if self.conns[conn.0 as usize].remote.is_some() {
                     self.window_update(conn);
@@ -442,6 +444,7 @@ impl World {
         let len: u64 = taken.iter().map(|p| p.len).sum();
         let mut plan = Plan::new();
         plan.cpu(Activity::Syscall, syscall_ns);
+        self.syscalls += 1;
         plan.cpu(Activity::Protocol, stack.socket_per_chunk_ns);
         let mtu = self.cfg.link.mtu_bytes;
         let mut offset = 0;
@@ -534,6 +537,11 @@ impl World {
             unreachable!()
         };
         let (name, bytes, addr) = (w.file, w.bytes, w.addr);
+        if w.at.is_none() && !(self.senders_done() && self.acked_bytes() == self.written_bytes()) {
+            let later = self.now() + SimDuration::from_micros(100);
+            self.queue.schedule_at(later, Event::AppTimer { app: id });
+            return;
+        }
         let mut plan = Plan::new();
         let addr = match addr {
             Some(a) => a,

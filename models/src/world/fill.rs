@@ -4,6 +4,7 @@
 //! storage; it never moves time itself. The data-path graph records which way the bytes went.
 
 use super::path::{PathKind, PathNode};
+use super::sender::{Progress, SendpageCursor};
 use super::{AppId, World};
 use crate::machine::{Activity, Plan, Step};
 use crate::net::mbuf::{ExtId, ExtKind, MCLBYTES, PagePromise};
@@ -13,20 +14,18 @@ use crate::vm::{AsId, FileId, LendKind, PAGE_SIZE, pages_of};
 type Out = Vec<(ExtId, u64)>;
 
 impl World {
-    /// Fills `len` bytes, `done` bytes into a send op of `total` bytes, by `how`.
-    #[allow(clippy::too_many_arguments)]
+    /// Fills the next `len` bytes of the send op in progress.
     pub(super) fn fill(
         &mut self,
         id: AppId,
-        how: Fill,
-        done: u64,
+        progress: &mut Progress,
         len: u64,
-        total: u64,
         plan: &mut Plan,
         out: &mut Out,
     ) {
         let asid = self.apps[id.0 as usize].asid;
-        match how {
+        let (done, total) = (progress.done, progress.total);
+        match progress.how {
             Fill::CopyIn { at } => {
                 let addr = self.resolve(id, at, done);
                 self.fill_copy(asid, addr, len, plan, out);
@@ -83,7 +82,7 @@ impl World {
             }
             Fill::SendPage { at, fixed } => {
                 let addr = self.resolve(id, at, done);
-                self.fill_sendpage(asid, addr, len, fixed, plan, out);
+                self.fill_sendpage(asid, addr, len, fixed, &mut progress.sendpage, plan, out);
             }
         }
     }
@@ -322,41 +321,53 @@ impl World {
         );
     }
 
-    /// The 2003 patch: `find_vma(current->mm, from)`, then `do_generic_file_read` of the VMA's
-    /// file from `from - vm_start` with `file_send_actor` → `sendpage`. With the bug, the
-    /// whole chunk is read from the first VMA's file; fixed, each VMA crossed is looked up.
+    /// The 2003 patch: once per `write()`, `find_vma(current->mm, from)`, then
+    /// `do_generic_file_read` of that VMA's file from `from - vm_start` onward, handing each
+    /// page to `sendpage`. With the bug the whole write is read from that one file; fixed,
+    /// reaching the VMA's end looks up the next one.
+    #[allow(clippy::too_many_arguments)]
     fn fill_sendpage(
         &mut self,
         asid: AsId,
         addr: u64,
         len: u64,
         fixed: bool,
+        cursor: &mut Option<SendpageCursor>,
         plan: &mut Plan,
         out: &mut Out,
     ) {
         let mut a = addr;
         let mut left = len;
         while left > 0 {
-            let vma = self
-                .vm
-                .find_vma(asid, a, plan)
-                .expect("the source is mapped");
-            let (file, index) = vma.file_page(a).expect("a file mapping");
-            let pos = index * PAGE_SIZE + a % PAGE_SIZE;
-            let n = if fixed { left.min(vma.end - a) } else { left };
-            if fixed {
-                self.fill_cache_ref(file, pos, n, plan, out);
-            } else {
-                self.fill_cache_ref_straddling(asid, a, file, pos, n, plan, out);
+            let needs_lookup = match cursor {
+                None => true,
+                Some(c) => fixed && a >= c.vma_end,
+            };
+            if needs_lookup {
+                let vma = self
+                    .vm
+                    .find_vma(asid, a, plan)
+                    .expect("the source is mapped");
+                let (file, index) = vma.file_page(a).expect("a file mapping");
+                *cursor = Some(SendpageCursor {
+                    file,
+                    pos: index * PAGE_SIZE + a % PAGE_SIZE,
+                    vma_end: vma.end,
+                });
             }
+            let c = cursor.as_mut().expect("set above");
+            let n = if fixed { left.min(c.vma_end - a) } else { left };
+            let (file, pos) = (c.file, c.pos);
+            c.pos += n;
+            self.fill_cache_ref_straddling(asid, a, file, pos, n, plan, out);
             a += n;
             left -= n;
         }
     }
 
-    /// The buggy read: bytes come from `file` at `pos` onward, but the promise for each page
-    /// is whatever the user has mapped at the corresponding address, which past the first
-    /// VMA's end is the *other* file.
+    /// `sendpage` of `len` bytes of `file` from `pos`, meant to be the bytes the user has
+    /// mapped at `addr`: the promise for each page is the page mapped there, which, past the
+    /// first VMA's end under the bug, is the *other* file's.
     #[allow(clippy::too_many_arguments)]
     fn fill_cache_ref_straddling(
         &mut self,

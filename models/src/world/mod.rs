@@ -68,6 +68,9 @@ pub struct WorldConfig {
     pub seed: u64,
 }
 
+/// Receives one plain-language line per narrated event (`run --verbose`, the TUI).
+pub type Narrator = Box<dyn FnMut(&str)>;
+
 /// A connection, numbered from a counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u32);
@@ -207,6 +210,8 @@ struct Conn {
     /// The blocked writer waits for everything to be acknowledged (its client asks again),
     /// not just for room.
     writer_waits_idle: bool,
+    /// Room the blocked writer needs in the send buffer.
+    writer_needs: u64,
 }
 
 impl Conn {
@@ -261,6 +266,22 @@ pub struct World {
     events: u64,
     /// When the last frame finished on the wire (or reached the loopback peer).
     last_tx: SimTime,
+    /// When the sender last learned of newly acknowledged data.
+    last_ack: SimTime,
+    /// When a reader last finished a `recv()`.
+    last_recv: SimTime,
+    /// System calls made by applications.
+    syscalls: u64,
+    /// Time the wire spent serializing frames (our side), ns.
+    wire_busy_ns: u64,
+    /// Time the transmit and receive DMA engines were busy, ns, and when the current
+    /// transfers began.
+    tx_dma_busy_ns: u64,
+    rx_dma_busy_ns: u64,
+    tx_dma_started: SimTime,
+    rx_dma_started: SimTime,
+    /// Narration sink (`run --verbose`); `None` costs one branch per narrated point.
+    narrator: Option<Narrator>,
     /// Names under which files are opened (a rename replaces the file under a name).
     file_names: Vec<crate::vm::FileId>,
     /// Where the bytes went.
@@ -306,6 +327,15 @@ impl World {
             scratch_pieces: Vec::new(),
             events: 0,
             last_tx: SimTime::ZERO,
+            last_ack: SimTime::ZERO,
+            last_recv: SimTime::ZERO,
+            syscalls: 0,
+            wire_busy_ns: 0,
+            tx_dma_busy_ns: 0,
+            rx_dma_busy_ns: 0,
+            tx_dma_started: SimTime::ZERO,
+            rx_dma_started: SimTime::ZERO,
+            narrator: None,
             file_names: Vec::new(),
             path: DataPath::default(),
             kva_loaned_bytes: 0,
@@ -358,6 +388,116 @@ impl World {
         self.last_tx
     }
 
+    /// When the sender last learned of newly acknowledged data.
+    pub fn last_ack(&self) -> SimTime {
+        self.last_ack
+    }
+
+    /// When the payload finished moving: the last acknowledgement a sender saw or the last
+    /// `recv()` a reader finished, whichever is later.
+    pub fn payload_done_at(&self) -> SimTime {
+        self.last_ack.max(self.last_recv)
+    }
+
+    /// System calls the applications made.
+    pub fn syscalls(&self) -> u64 {
+        self.syscalls
+    }
+
+    /// Time the wire spent serializing our frames, ns.
+    pub fn wire_busy_ns(&self) -> u64 {
+        self.wire_busy_ns
+    }
+
+    /// Time the NIC's busier DMA engine (transmit or receive) was moving data, ns.
+    pub fn nic_dma_busy_ns(&self) -> u64 {
+        self.tx_dma_busy_ns.max(self.rx_dma_busy_ns)
+    }
+
+    /// Sends one plain-language line per narrated event to `f` (`run --verbose`).
+    pub fn set_narrator(&mut self, f: Narrator) {
+        self.narrator = Some(f);
+    }
+
+    /// Whether a narrator is listening; check before formatting a line.
+    pub(super) fn narrating(&self) -> bool {
+        self.narrator.is_some()
+    }
+
+    pub(super) fn narrate(&mut self, line: std::fmt::Arguments<'_>) {
+        let now = self.now();
+        if let Some(f) = &mut self.narrator {
+            f(&format!("{:>12}  {line}", now.to_string()));
+        }
+    }
+
+    /// The data-path graph: the moves recorded as they happened, plus the device transfers
+    /// and fault copies read off the counters.
+    pub fn data_path(&self) -> DataPath {
+        let mut p = self.path.clone();
+        let vm = self.vm.counters();
+        let disk = (vm.major_faults + vm.cache_misses) * crate::vm::PAGE_SIZE;
+        p.add(PathNode::Disk, PathNode::PageCache, PathKind::Dma, disk);
+        let cow = (vm.cow_faults + vm.loan_breaks) * crate::vm::PAGE_SIZE;
+        p.add(
+            PathNode::UserBuffer,
+            PathNode::UserBuffer,
+            PathKind::CpuCopy,
+            cow,
+        );
+        let n = &self.net;
+        p.add(
+            PathNode::SocketBuffer,
+            PathNode::DriverBounce,
+            PathKind::CpuCopy,
+            n.coalesce_copy_bytes,
+        );
+        p.add(
+            PathNode::DriverBounce,
+            PathNode::Nic,
+            PathKind::Dma,
+            n.coalesce_copy_bytes.min(n.tx_dma_bytes),
+        );
+        p.add(
+            PathNode::SocketBuffer,
+            PathNode::Nic,
+            PathKind::Dma,
+            n.tx_dma_bytes.saturating_sub(n.coalesce_copy_bytes),
+        );
+        let on_wire: u64 = match self.cfg.link.kind {
+            LinkKind::Ethernet { .. } => n.tx_dma_bytes,
+            LinkKind::Loopback => 0,
+        };
+        p.add(PathNode::Nic, PathNode::Wire, PathKind::Dma, on_wire);
+        if self.cfg.link.kind == LinkKind::Loopback {
+            let looped: u64 = self.conns.iter().map(|c| c.receiving.received).sum();
+            p.add(
+                PathNode::SocketBuffer,
+                PathNode::KernelBuffer,
+                PathKind::Reference,
+                looped,
+            );
+        }
+        p.add(PathNode::Wire, PathNode::Nic, PathKind::Dma, n.rx_dma_bytes);
+        p.add(
+            PathNode::Nic,
+            PathNode::KernelBuffer,
+            PathKind::Dma,
+            n.rx_dma_bytes,
+        );
+        p
+    }
+
+    /// Payload bytes remote peers sent us that readers have received, over all incoming
+    /// connections.
+    pub fn incoming_received_bytes(&self) -> u64 {
+        self.conns
+            .iter()
+            .filter(|c| c.remote.is_some())
+            .map(|c| c.receiving.received)
+            .sum()
+    }
+
     /// Payload bytes the peer has received in order, over all connections.
     pub fn delivered_bytes(&self) -> u64 {
         self.conns.iter().map(|c| c.receiving.received).sum()
@@ -396,6 +536,7 @@ impl World {
             corked: false,
             push: false,
             writer_waits_idle: false,
+            writer_needs: 0,
         });
         id
     }
@@ -609,6 +750,15 @@ impl World {
                     break;
                 }
             }
+            if self.narrating() {
+                let kind = if rexmit { "retransmits" } else { "sends" };
+                let short = if len < mss { " (short)" } else { "" };
+                self.narrate(format_args!(
+                    "tcp_output: conn {} {kind} segment {seq}..{} of {len} bytes{short}",
+                    conn.0,
+                    seq + len
+                ));
+            }
             let c = &mut self.conns[conn.0 as usize];
             if rexmit {
                 c.rexmit_due.remove(&seq);
@@ -749,6 +899,7 @@ impl World {
             return;
         };
         self.nic.dma_active = Some(id);
+        self.tx_dma_started = self.now();
         let p = &self.packets[&id];
         let bytes = ETHER_HEADER + self.cfg.link.header_bytes() + p.len;
         self.machine
@@ -758,6 +909,7 @@ impl World {
     fn dma_done(&mut self, id: PacketId) {
         assert_eq!(self.nic.dma_active, Some(id), "DMA completion out of order");
         self.nic.dma_active = None;
+        self.tx_dma_busy_ns += self.now().duration_since(self.tx_dma_started).as_nanos();
         let p = &self.packets[&id];
         if !p.checked {
             let pieces = p.pieces.clone();
@@ -785,7 +937,9 @@ impl World {
         };
         self.nic.wire_active = Some(id);
         let bytes = self.cfg.link.wire_bytes(self.packets[&id].len);
-        let at = self.now() + self.link_rate().time_for(bytes);
+        let serialize = self.link_rate().time_for(bytes);
+        self.wire_busy_ns += serialize.as_nanos();
+        let at = self.now() + serialize;
         self.queue.schedule_at(at, Event::WireDone);
     }
 
@@ -891,8 +1045,12 @@ impl World {
             plan.cpu(Activity::Interrupt, stack.interrupt_ns);
         }
         plan.cpu(Activity::Protocol, stack.tcp_ack_ns);
+        let now = self.now();
         let c = &mut self.conns[conn.0 as usize];
         let n = c.sender.ack(ack);
+        if n > 0 {
+            self.last_ack = now;
+        }
         let mut released = Vec::new();
         c.snd.drop_front(n, &mut released);
         for ext in released {

@@ -149,6 +149,7 @@ impl World {
             return;
         };
         self.rx_dma_active = Some(id);
+        self.rx_dma_started = self.now();
         let bytes = ETHER_HEADER + self.cfg.link.header_bytes() + self.rx_frames[&id].len;
         self.machine
             .start_dma(&mut self.queue, bytes, self.cfg.nic.dma_rate, RX_TAG | id);

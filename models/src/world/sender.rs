@@ -18,13 +18,42 @@ use crate::vm::{FileId, MmapRequest, PAGE_SIZE};
 
 /// A `Send` op in progress.
 #[derive(Debug, Clone, Copy)]
-struct Progress {
-    how: Fill,
+pub(super) struct Progress {
+    pub(super) how: Fill,
     /// Bytes of the op already in the socket buffer (or on their way).
-    done: u64,
-    left: u64,
+    pub(super) done: u64,
+    pub(super) left: u64,
     /// The op's whole length (the `write()` size, for thresholds).
-    total: u64,
+    pub(super) total: u64,
+    /// `mmap-sendpage`: the file and byte position the VMA lookup resolved, and the user
+    /// address where that VMA ends.
+    pub(super) sendpage: Option<SendpageCursor>,
+}
+
+/// Where the 2003 patch is reading from: found once per `write()` by `find_vma`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SendpageCursor {
+    pub(super) file: FileId,
+    pub(super) pos: u64,
+    pub(super) vma_end: u64,
+}
+
+impl Progress {
+    /// Room the socket buffer must have before this op moves its next chunk, and the unit
+    /// its chunks come in. BSD `sosend` waits for `sb_lowat` (a cluster); the zero-copy
+    /// paths only take their branch with room for their unit (NetBSD: `space >=
+    /// sock_loan_thresh`; FreeBSD: `space >= PAGE_SIZE` on an aligned base), so a writer of
+    /// theirs waits for that much rather than copying a ragged piece.
+    fn room(&self) -> (u64, u64) {
+        let unit = match self.how {
+            Fill::Loan { opts, .. } if self.total >= opts.threshold_bytes => {
+                (opts.threshold_bytes, 1)
+            }
+            Fill::CowWire { .. } => (PAGE_SIZE, PAGE_SIZE),
+            _ => (MCLBYTES, 1),
+        };
+        (unit.0.min(self.left), unit.1)
+    }
 }
 
 #[derive(Debug)]
@@ -169,6 +198,15 @@ impl World {
     /// Builds the next request's ops, or finishes the sender. Returns `false` if the sender
     /// must wait (for its connection to go idle) or is done.
     fn next_request(&mut self, id: AppId) -> bool {
+        let first_file_size = match &self.apps[id.0 as usize].role {
+            Role::Sender(s) => match &s.spec.source {
+                SendSource::Files { files } => {
+                    Some(self.vm.file(self.file_of(files[0])).size_bytes)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
         let s = self.sender(id);
         let spec = &s.spec;
         let (request, conn, name) = match spec.requests {
@@ -186,7 +224,12 @@ impl World {
                         len = len.min(s.buf_len - off);
                         (off, None)
                     }
-                    SendSource::Files { files } => (s.issued, Some(files[0])),
+                    SendSource::Files { files } => {
+                        let size = first_file_size.expect("computed above");
+                        let off = s.issued % size.max(1);
+                        len = len.min(size - off);
+                        (off, Some(files[0]))
+                    }
                     SendSource::Straddle { map_bytes, .. } => {
                         len = len.min(2 * map_bytes);
                         (0, None)
@@ -291,6 +334,14 @@ impl World {
 
     /// Runs ops until one needs the CPU or the sender must wait.
     pub(super) fn sender_next(&mut self, id: AppId) {
+        let thread = self.apps[id.0 as usize].thread;
+        assert!(
+            self.threads
+                .get(&thread)
+                .is_none_or(|t| t.running.is_none() && t.pending.is_empty()),
+            "app {} resumed while its thread is busy",
+            id.0
+        );
         loop {
             if self.sender(id).cur.is_some() {
                 self.send_chunk(id);
@@ -316,17 +367,31 @@ impl World {
                 }
                 continue;
             };
-            self.run_op(id, op);
+            if self.run_op(id, op) {
+                return;
+            }
         }
     }
 
-    fn run_op(&mut self, id: AppId, op: Op) {
+    /// Runs one op; returns `true` if it handed work to the CPU and the sender must wait for
+    /// it to finish.
+    fn run_op(&mut self, id: AppId, op: Op) -> bool {
         let asid = self.apps[id.0 as usize].asid;
         let syscall_ns = self.cfg.machine.costs.syscall_ns;
         match op {
-            Op::Syscall => self.sender(id).pending.cpu(Activity::Syscall, syscall_ns),
+            Op::Syscall => {
+                self.syscalls += 1;
+                self.sender(id).pending.cpu(Activity::Syscall, syscall_ns);
+            }
             Op::Cork(on) => {
                 let conn = self.sender(id).conn;
+                if self.narrating() {
+                    let what = if on { "corks" } else { "uncorks" };
+                    self.narrate(format_args!(
+                        "setsockopt: app {} {what} conn {}",
+                        id.0, conn.0
+                    ));
+                }
                 let c = &mut self.conns[conn.0 as usize];
                 c.corked = on;
                 if !on {
@@ -335,6 +400,7 @@ impl World {
                     let mut plan = std::mem::take(&mut self.sender(id).pending);
                     let packets = self.tcp_output(conn, &mut plan);
                     self.app_submit(id, plan, AppCont::Output { packets });
+                    return true;
                 }
             }
             Op::ReadFile { off, len } => {
@@ -358,16 +424,17 @@ impl World {
             Op::EnsureMapped => {
                 let s = self.sender(id);
                 if s.straddle_base.is_some() {
-                    return;
+                    return false;
                 }
                 let file = s.file.expect("a file request");
                 if s.mappings.contains_key(&file) {
-                    return;
+                    return false;
                 }
                 let writable = s.spec.stamp_bytes > 0;
                 let size = self.vm.file(file).size_bytes;
                 let mut plan = std::mem::take(&mut self.sender(id).pending);
                 plan.cpu(Activity::Syscall, syscall_ns);
+                self.syscalls += 1;
                 let mut req = MmapRequest::file(file, size);
                 if writable {
                     req = req.writable();
@@ -414,9 +481,11 @@ impl World {
                     done: 0,
                     left: len,
                     total: len,
+                    sendpage: None,
                 });
             }
         }
+        false
     }
 
     /// The user address `at` plus `done` bytes.
@@ -441,17 +510,24 @@ impl World {
         let conn = s.conn;
         let p = s.cur.expect("a send in progress");
         let space = self.conns[conn.0 as usize].snd.space();
-        // sosend: wait unless the whole rest fits or at least a cluster's worth of room is free.
-        if space == 0 || (space < p.left && space < MCLBYTES) {
+        let (room, unit) = p.room();
+        // sosend: wait unless the whole rest fits or the op's minimum room is free.
+        if space < room {
             self.net.send_blocks += 1;
-            self.conns[conn.0 as usize].blocked_writer = Some(id);
+            let c = &mut self.conns[conn.0 as usize];
+            c.blocked_writer = Some(id);
+            c.writer_needs = room;
             return;
         }
-        let chunk = p.left.min(space);
+        let mut chunk = p.left.min(space);
+        if chunk < p.left {
+            chunk = chunk / unit * unit;
+        }
         let mut plan = std::mem::take(&mut self.sender(id).pending);
         plan.cpu(Activity::Protocol, self.cfg.stack.socket_per_chunk_ns);
         let mut exts = Vec::new();
-        self.fill(id, p.how, p.done, chunk, p.total, &mut plan, &mut exts);
+        let mut p = p;
+        self.fill(id, &mut p, chunk, &mut plan, &mut exts);
         let s = self.sender(id);
         let left = p.left - chunk;
         s.cur = (left > 0).then_some(Progress {
@@ -469,14 +545,31 @@ impl World {
         conn: ConnId,
         exts: Vec<(crate::net::mbuf::ExtId, u64)>,
     ) {
+        if self.narrating() {
+            let bytes: u64 = exts.iter().map(|e| e.1).sum();
+            self.narrate(format_args!(
+                "sosend: app {} appends {bytes} bytes in {} storages to conn {}",
+                id.0,
+                exts.len(),
+                conn.0
+            ));
+        }
         let c = &mut self.conns[conn.0 as usize];
         for (ext, len) in exts {
             c.snd
                 .append(crate::net::sockbuf::Piece { ext, off: 0, len });
             c.sender.written += len;
         }
+        // Within one call, more data follows (a header iovec before its body): like BSD's
+        // single chain per call, tcp_output waits for the rest.
+        let s = self.sender(id);
+        let more_to_come = s.cur.is_none() && matches!(s.ops.front(), Some(Op::Send { .. }));
         let mut plan = Plan::new();
-        let packets = self.tcp_output(conn, &mut plan);
+        let packets = if more_to_come {
+            Vec::new()
+        } else {
+            self.tcp_output(conn, &mut plan)
+        };
         self.app_submit(id, plan, AppCont::Output { packets });
     }
 }

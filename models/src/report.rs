@@ -1,0 +1,331 @@
+//! Running one strategy on one workload, and what the run reports.
+//!
+//! The JSON keys of DESIGN section 10 are stable; [`RunReport`] adds a few more (bus bytes per
+//! payload byte, an outcome block, a time breakdown), never renaming those.
+//!
+//! ## Measurement window and bottleneck
+//! Rates and utilizations are taken over `[0, T]`, where `T` is when the payload finished
+//! moving (the last acknowledgement a sender saw, or the last `recv()` a reader finished).
+//! For the runs zcsim is made for (megabytes and up), start-up and drain are a small share of
+//! that window, so it stands for the steady state.
+//!
+//! The **bottleneck** is the resource with the highest utilization: `cpu` (busy time over
+//! CPUs × T), `memory_bus` (bytes moved over capacity × T), `wire` (serialization time over T),
+//! `disk` and `nic` (busy time over T). A CPU waiting for its copy to cross a saturated bus
+//! counts as busy, so the CPU and the bus often both read near 1.0; the tie rule settles
+//! that: utilizations within 0.02 of the highest tie, and ties go to the first of wire,
+//! memory bus, disk, NIC, CPU, the order in which one resource's saturation causes another's.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::machine::Activity;
+use crate::net::LinkKind;
+use crate::strategy::{DoesNotApply, Strategy};
+use crate::workload::Workload;
+use crate::world::{DataPath, Narrator, World, WorldConfig};
+
+/// The resource that limited a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bottleneck {
+    Wire,
+    MemoryBus,
+    Disk,
+    Nic,
+    Cpu,
+}
+
+impl Bottleneck {
+    pub fn name(self) -> &'static str {
+        match self {
+            Bottleneck::Wire => "wire",
+            Bottleneck::MemoryBus => "memory_bus",
+            Bottleneck::Disk => "disk",
+            Bottleneck::Nic => "nic",
+            Bottleneck::Cpu => "cpu",
+        }
+    }
+
+    /// Applies the tie rule of the module docs to `(resource, utilization)` pairs.
+    pub fn pick(utilizations: &[(Bottleneck, f64)]) -> Bottleneck {
+        const TIE: f64 = 0.02;
+        let max = utilizations
+            .iter()
+            .map(|u| u.1)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let mut tied: Vec<Bottleneck> = utilizations
+            .iter()
+            .filter(|u| u.1 >= max - TIE)
+            .map(|u| u.0)
+            .collect();
+        tied.sort();
+        tied[0]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Copies {
+    /// CPU copies of payload (copyin, copyout, COW and loan-break copies, driver coalescing).
+    pub cpu_copy_ops: u64,
+    pub cpu_copy_bytes: u64,
+    /// Device DMA (disk and NIC), counted apart: no strategy can remove it.
+    pub dma_bytes: u64,
+    /// Every byte that crossed the memory bus.
+    pub bus_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Faults {
+    /// Minor faults, the cheap write-enable faults after a loan included.
+    pub minor: u64,
+    pub major: u64,
+    pub cow: u64,
+    pub loan_break: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VmReport {
+    pub vma_lookups: u64,
+    pub tlb_shootdowns: u64,
+    pub mmaps: u64,
+    pub munmaps: u64,
+    /// Pages loaned (NetBSD) or COW-wired (FreeBSD) for the kernel.
+    pub pages_loaned: u64,
+    pub peak_wired_pages: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetReport {
+    pub syscalls: u64,
+    pub segments: u64,
+    pub packets: u64,
+    pub mbufs: u64,
+    pub clusters: u64,
+    pub interrupts: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Integrity {
+    /// Pages whose content when the NIC (or a coalescing copy) read them differed from what
+    /// the send promised.
+    pub splats: u64,
+    pub corrupt_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Utilization {
+    pub cpu: f64,
+    pub memory_bus: f64,
+    pub wire: f64,
+    pub disk: f64,
+    pub nic: f64,
+}
+
+/// Simulated failures and notable events: outcomes, not errors.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    /// Requests that failed because an `mmap` did not fit the address space.
+    pub failed_requests: u64,
+    pub mmap_failures: u64,
+    pub retransmits: u64,
+    /// Times a writer waited for socket-buffer space.
+    pub send_blocks: u64,
+    /// Packets the driver copied into a bounce buffer.
+    pub coalesced_packets: u64,
+    pub page_flips: u64,
+    pub flip_fallbacks: u64,
+}
+
+/// Where CPU time and bus bytes went, by activity.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Breakdown {
+    pub cpu_ns: BTreeMap<&'static str, u64>,
+    pub bus_bytes: BTreeMap<&'static str, u64>,
+}
+
+/// One strategy's run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    pub strategy: &'static str,
+    pub payload_bytes: u64,
+    pub sim_time_ns: u64,
+    pub throughput_bytes_per_sec: f64,
+    pub bottleneck: Bottleneck,
+    pub copies: Copies,
+    pub faults: Faults,
+    pub vm: VmReport,
+    pub net: NetReport,
+    pub integrity: Integrity,
+    pub utilization: Utilization,
+    /// The figure that decides who wins on a bandwidth-limited target.
+    pub bus_bytes_per_payload_byte: f64,
+    pub outcome: Outcome,
+    pub breakdown: Breakdown,
+    /// Events the engine handled.
+    pub events: u64,
+    #[serde(skip)]
+    pub data_path: DataPath,
+}
+
+/// Every strategy's run of one workload on one target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub seed: u64,
+    pub target: String,
+    pub workload: String,
+    pub runs: Vec<RunReport>,
+}
+
+/// How a run is driven.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Check every invariant after every event (slow; tests and debugging).
+    pub check_invariants: bool,
+    /// Receives one plain-language line per narrated event.
+    pub narrator: Option<Narrator>,
+}
+
+/// Builds the workload for `strategy` on `target`, runs it to the end, and reports.
+/// Panics if the run leaves storage, loans or packets behind (a model bug).
+pub fn run(
+    target: &WorldConfig,
+    workload: &Workload,
+    strategy: Strategy,
+    opts: RunOptions,
+) -> Result<RunReport, DoesNotApply> {
+    let mut world = workload.build(target, strategy)?;
+    world.set_check_invariants(opts.check_invariants);
+    if let Some(n) = opts.narrator {
+        world.set_narrator(n);
+    }
+    world.run();
+    assert!(
+        world.is_clean(),
+        "{} on {} left storage, loans or packets behind",
+        strategy.id(),
+        workload.id()
+    );
+    Ok(RunReport::from_world(&world, strategy))
+}
+
+impl RunReport {
+    pub fn from_world(w: &World, strategy: Strategy) -> RunReport {
+        let m = w.machine().stats();
+        let vm = w.vm().counters();
+        let n = w.net_counters();
+        let exts = w.ext_table().counters();
+        let t = w.payload_done_at().as_nanos().max(1);
+        let payload = w.acked_bytes() + w.incoming_received_bytes();
+        let cfg = w.config();
+        let cpus = u64::from(cfg.machine.cpus);
+        let ratio = |busy: u64, over: u64| (busy as f64 / over as f64).min(1.0);
+        let bus_bytes = m.total_bus_bytes();
+        let utilization = Utilization {
+            cpu: ratio(w.machine().cpu_busy_ns(), cpus * t),
+            memory_bus: (bus_bytes as f64
+                / (cfg.machine.memory_bus.bytes_per_sec() as f64 * t as f64 / 1e9))
+                .min(1.0),
+            wire: match cfg.link.kind {
+                LinkKind::Ethernet { .. } => ratio(w.wire_busy_ns(), t),
+                LinkKind::Loopback => 0.0,
+            },
+            disk: ratio(m.disk_busy_ns, t),
+            nic: ratio(w.nic_dma_busy_ns(), t),
+        };
+        let bottleneck = Bottleneck::pick(&[
+            (Bottleneck::Wire, utilization.wire),
+            (Bottleneck::MemoryBus, utilization.memory_bus),
+            (Bottleneck::Disk, utilization.disk),
+            (Bottleneck::Nic, utilization.nic),
+            (Bottleneck::Cpu, utilization.cpu),
+        ]);
+        let by_name = |map: &BTreeMap<Activity, u64>| {
+            map.iter()
+                .filter(|(_, v)| **v > 0)
+                .map(|(a, v)| (a.name(), *v))
+                .collect()
+        };
+        RunReport {
+            strategy: strategy.id(),
+            payload_bytes: payload,
+            sim_time_ns: t,
+            throughput_bytes_per_sec: payload as f64 / (t as f64 / 1e9),
+            bottleneck,
+            copies: Copies {
+                cpu_copy_ops: m.cpu_copy_ops,
+                cpu_copy_bytes: m.cpu_copy_bytes,
+                dma_bytes: m.dma_bytes,
+                bus_bytes,
+            },
+            faults: Faults {
+                minor: vm.minor_faults + vm.write_enable_faults,
+                major: vm.major_faults,
+                cow: vm.cow_faults,
+                loan_break: vm.loan_breaks,
+            },
+            vm: VmReport {
+                vma_lookups: vm.vma_lookups,
+                tlb_shootdowns: vm.tlb_shootdowns,
+                mmaps: vm.mmaps,
+                munmaps: vm.munmaps,
+                pages_loaned: vm.pages_loaned + vm.pages_wired,
+                peak_wired_pages: vm.peak_wired_pages,
+            },
+            net: NetReport {
+                syscalls: w.syscalls(),
+                segments: n.segments,
+                packets: n.packets,
+                mbufs: exts.mbufs,
+                clusters: exts.clusters,
+                interrupts: n.interrupts,
+            },
+            integrity: Integrity {
+                splats: n.splats,
+                corrupt_bytes: n.corrupt_bytes,
+            },
+            utilization,
+            bus_bytes_per_payload_byte: bus_bytes as f64 / payload.max(1) as f64,
+            outcome: Outcome {
+                failed_requests: w.failed_requests(),
+                mmap_failures: vm.mmap_failures,
+                retransmits: n.retransmits,
+                send_blocks: n.send_blocks,
+                coalesced_packets: n.coalesced_packets,
+                page_flips: n.page_flips,
+                flip_fallbacks: n.flip_fallbacks,
+            },
+            breakdown: Breakdown {
+                cpu_ns: by_name(&m.cpu_ns),
+                bus_bytes: by_name(&m.bus_bytes),
+            },
+            events: w.events_handled(),
+            data_path: w.data_path(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tie_rule_prefers_the_cause() {
+        // CPU 1.0 and bus 0.99 tie (within 0.02): the bus is the cause, so it wins. A clear
+        // leader wins outright.
+        use Bottleneck::*;
+        assert_eq!(
+            Bottleneck::pick(&[(Cpu, 1.0), (MemoryBus, 0.99), (Wire, 0.5)]),
+            MemoryBus
+        );
+        assert_eq!(
+            Bottleneck::pick(&[(Cpu, 0.6), (MemoryBus, 0.5), (Wire, 0.98)]),
+            Wire
+        );
+        assert_eq!(
+            Bottleneck::pick(&[(Cpu, 0.9), (MemoryBus, 0.5), (Wire, 0.6)]),
+            Cpu
+        );
+    }
+}

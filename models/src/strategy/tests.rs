@@ -1,0 +1,464 @@
+//! Every strategy on the workloads of the seeds, checked from first principles.
+
+use super::*;
+use crate::report::{RunOptions, RunReport, run};
+use crate::testkit::wire_bound_world;
+use crate::workload::{BulkSource, MutationMode, Workload};
+use crate::world::{PathKind, WorldConfig};
+
+const MIB: u64 = 1 << 20;
+
+/// 100 Mb/s Ethernet with checksum offload and scatter-gather, so the only CPU copies are the
+/// ones a strategy makes.
+fn target() -> WorldConfig {
+    wire_bound_world(100_000_000, 1500, true)
+}
+
+fn go(w: &Workload, id: &str) -> RunReport {
+    go_with(&target(), w, Strategy::from_id(id).unwrap(), false)
+}
+
+fn go_with(cfg: &WorldConfig, w: &Workload, s: Strategy, check: bool) -> RunReport {
+    let r = run(
+        cfg,
+        w,
+        s,
+        RunOptions {
+            check_invariants: check,
+            narrator: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        r.integrity.splats,
+        0,
+        "{} on {} splatted",
+        r.strategy,
+        w.id()
+    );
+    r
+}
+
+fn bulk(source: BulkSource) -> Workload {
+    Workload::BulkSend {
+        total_bytes: 16 * MIB,
+        write_size: 64 << 10,
+        source,
+    }
+}
+
+#[test]
+fn bulk_send_copies_by_first_principles() {
+    // From memory: `copy` copies the payload exactly once; loaning, COW wiring and zbufs copy
+    // nothing. From a cached file: read-write copies twice (read, then write), mmap-write
+    // once, and the page-referencing strategies never. sendfile never looks up a VMA;
+    // mmap-sendpage does at least once per write() (256 writes of 64 KiB).
+    let mem = bulk(BulkSource::Memory);
+    let file = bulk(BulkSource::File {
+        file_bytes: 16 * MIB,
+        cold: false,
+    });
+    let total = 16 * MIB;
+    for (w, id, copies) in [
+        (&mem, "copy", total),
+        (&mem, "page-loan", 0),
+        (&mem, "cow-send", 0),
+        (&mem, "zbuf", 0),
+        (&file, "read-write", 2 * total),
+        (&file, "mmap-write", total),
+        (&file, "mmap-loan", 0),
+        (&file, "mmap-sendpage", 0),
+        (&file, "sendfile", 0),
+        (&file, "kernel-server", 0),
+    ] {
+        let r = go(w, id);
+        assert_eq!(r.payload_bytes, total, "{id}");
+        assert_eq!(r.copies.cpu_copy_bytes, copies, "{id} copies");
+    }
+    assert_eq!(go(&file, "sendfile").vm.vma_lookups, 0);
+    assert!(go(&file, "mmap-sendpage").vm.vma_lookups >= 256);
+}
+
+#[test]
+fn a_cold_file_is_read_from_disk_once() {
+    // Cold, each of the 4096 pages is read once (a major fault or a cache miss), by DMA: the
+    // disk-to-memory move Thorpe says is the only one mmap-loan makes.
+    let w = bulk(BulkSource::File {
+        file_bytes: 16 * MIB,
+        cold: true,
+    });
+    for id in ["mmap-loan", "sendfile"] {
+        let r = go(&w, id);
+        assert_eq!(
+            r.faults.major + r.outcome.mmap_failures,
+            if id == "mmap-loan" { 4096 } else { 0 }
+        );
+        assert_eq!(r.copies.cpu_copy_bytes, 0, "{id}");
+        assert!(
+            r.copies.dma_bytes >= 16 * MIB + 16 * MIB,
+            "{id}: disk in + NIC out"
+        );
+    }
+}
+
+#[test]
+fn rewrite_after_write_keeps_the_bytes_of_write_time() {
+    // The application overwrites its whole buffer as soon as write() returns. copy, page-loan
+    // and cow-send must all put the bytes as of write() on the wire (go() asserts zero
+    // splats). page-loan pays one loan break per rewritten page still on loan: each is a
+    // 4096-byte copy and nothing else is copied, so copy bytes = 4096 × loan breaks.
+    let w = Workload::RewriteAfterWrite {
+        total_bytes: 4 * MIB,
+        write_size: 64 << 10,
+        rewrite_bytes: 64 << 10,
+    };
+    for id in ["copy", "page-loan", "cow-send"] {
+        go(&w, id);
+    }
+    let loan = go(&w, "page-loan");
+    assert!(loan.faults.loan_break > 0);
+    assert!(
+        loan.faults.loan_break <= 4 * MIB / 4096,
+        "at most one per rewritten page"
+    );
+    assert_eq!(loan.copies.cpu_copy_bytes, loan.faults.loan_break * 4096);
+    let cow = go(&w, "cow-send");
+    assert_eq!(cow.copies.cpu_copy_bytes, cow.faults.cow * 4096);
+}
+
+fn mutation(mode: MutationMode) -> Workload {
+    Workload::FileMutation {
+        total_bytes: 4 * MIB,
+        write_size: 64 << 10,
+        file_bytes: MIB,
+        mode,
+        every: sim::SimDuration::from_micros(500),
+    }
+}
+
+#[test]
+fn in_place_file_changes_splat_only_the_referencing_strategies() {
+    // Changed in place while being sent: sendfile and mmap-sendpage reference the very cache
+    // pages that change, so the wire carries bytes that differ from the ones asked for.
+    // read-write and mmap-write copied at call time; mmap-loan's loan is broken by the write.
+    let w = mutation(MutationMode::InPlace);
+    for id in ["sendfile", "mmap-sendpage"] {
+        let r = run(
+            &target(),
+            &w,
+            Strategy::from_id(id).unwrap(),
+            RunOptions::default(),
+        )
+        .unwrap();
+        assert!(r.integrity.splats > 0, "{id} must splat");
+        assert!(r.integrity.corrupt_bytes > 0);
+    }
+    for id in ["read-write", "mmap-write", "mmap-loan"] {
+        go(&w, id);
+    }
+}
+
+#[test]
+fn rename_never_splats() {
+    // Written to a new file and renamed over the old name: the pages in flight belong to the
+    // old file and never change, so nobody splats (go() asserts it).
+    let w = mutation(MutationMode::Rename);
+    for id in [
+        "sendfile",
+        "mmap-sendpage",
+        "read-write",
+        "mmap-write",
+        "mmap-loan",
+    ] {
+        go(&w, id);
+    }
+}
+
+#[test]
+fn the_straddle_bug_sends_the_wrong_file() {
+    // Each write spans two mappings of 32 KiB. With the original patch, the second half comes
+    // from the first file's next 32 KiB: every byte of it is wrong. Fixed, nothing is.
+    let w = Workload::Straddle {
+        total_bytes: MIB,
+        map_bytes: 32 << 10,
+    };
+    let buggy = run(
+        &target(),
+        &w,
+        Strategy::MmapSendpage { fixed: false },
+        RunOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(buggy.integrity.corrupt_bytes, MIB / 2);
+    go_with(&target(), &w, Strategy::MmapSendpage { fixed: true }, false);
+    go(&w, "mmap-write");
+}
+
+fn server(header: HeaderMode) -> Workload {
+    Workload::FileServer {
+        clients: 4,
+        files: 8,
+        file_bytes: 64 << 10,
+        body_bytes: 64 << 10,
+        requests: 40,
+        header_bytes: 200,
+        header,
+    }
+}
+
+#[test]
+fn a_separate_header_write_costs_one_small_packet_per_response() {
+    // 40 responses of a 200-byte header and a 65536-byte body. Corked or as an iovec, header
+    // and body fill ceil(65736 / 1448) = 46 segments. As its own write on an idle connection,
+    // Nagle lets the header go alone: 1 + ceil(65536 / 1448) = 47.
+    // A ring that never fills keeps back-pressure from merging a header into its body.
+    let mut cfg = target();
+    cfg.nic.tx_ring_slots = 4096;
+    let packets = |mode, id| {
+        go_with(&cfg, &server(mode), Strategy::from_id(id).unwrap(), false)
+            .net
+            .packets
+    };
+    for id in ["sendfile", "read-write"] {
+        let sep = packets(HeaderMode::SeparateWrite, id);
+        let cork = packets(HeaderMode::Cork, id);
+        let iov = packets(HeaderMode::HeaderIovec, id);
+        assert_eq!(cork, 40 * 46, "{id} corked");
+        assert_eq!(iov, 40 * 46, "{id} iovec");
+        assert_eq!(sep, 40 * 47, "{id} separate write");
+    }
+}
+
+#[test]
+fn mapping_more_than_three_gib_fails_as_an_outcome() {
+    // 1600 files of 2 MiB are 3.2 GiB of mappings: an mmap-based server runs out of address
+    // space and reports failed requests; sendfile maps nothing and serves them all.
+    let w = Workload::FileServer {
+        clients: 8,
+        files: 1600,
+        file_bytes: 2 * MIB,
+        body_bytes: 8 << 10,
+        requests: 1600,
+        header_bytes: 0,
+        header: HeaderMode::SeparateWrite,
+    };
+    let mapped = go(&w, "mmap-write");
+    assert!(mapped.outcome.mmap_failures > 0);
+    assert_eq!(mapped.outcome.failed_requests, mapped.outcome.mmap_failures);
+    let sf = go(&w, "sendfile");
+    assert_eq!(sf.outcome.failed_requests, 0);
+    assert_eq!(sf.payload_bytes, 1600 * (8 << 10));
+}
+
+#[test]
+fn a_shared_page_is_copied_only_if_written_while_referenced() {
+    // The other process writes the page once. While the kernel still references it, the
+    // write must copy it exactly once (one COW or loan-break copy, 4096 bytes); after every
+    // reference is gone, never. A plain copy never needs to.
+    for id in ["cow-send", "page-loan"] {
+        for (during, copies) in [(true, 4096), (false, 0)] {
+            let w = Workload::SharedPage {
+                total_bytes: MIB,
+                write_while_referenced: during,
+            };
+            let r = go(&w, id);
+            assert_eq!(
+                r.copies.cpu_copy_bytes, copies,
+                "{id}, write during transfer: {during}"
+            );
+        }
+    }
+    let w = Workload::SharedPage {
+        total_bytes: MIB,
+        write_while_referenced: true,
+    };
+    assert_eq!(
+        go(&w, "copy").faults.cow + go(&w, "copy").faults.loan_break,
+        0
+    );
+}
+
+#[test]
+fn bulk_receive_flips_only_aligned_pages() {
+    let mut cfg = wire_bound_world(1_000_000_000, 9000, true);
+    cfg.nic.header_split = true;
+    let w = |off| Workload::BulkReceive {
+        total_bytes: 4 * MIB,
+        read_size: 64 << 10,
+        buffer_offset: off,
+        segment_bytes: 8192,
+    };
+    let flip = go_with(&cfg, &w(0), Strategy::PageFlip, false);
+    assert_eq!(flip.outcome.page_flips, 4 * MIB / 4096);
+    assert_eq!(flip.copies.cpu_copy_bytes, 0);
+    let off = go_with(&cfg, &w(100), Strategy::PageFlip, false);
+    assert_eq!(off.outcome.page_flips, 0);
+    assert_eq!(off.copies.cpu_copy_bytes, 4 * MIB);
+    let copy = go_with(&cfg, &w(0), Strategy::RecvCopy, false);
+    assert_eq!(copy.copies.cpu_copy_bytes, 4 * MIB);
+}
+
+#[test]
+fn a_strategy_that_does_not_fit_is_an_error_naming_both() {
+    let e = bulk(BulkSource::Memory)
+        .build(&target(), Strategy::from_id("sendfile").unwrap())
+        .err()
+        .expect("sendfile cannot send from memory");
+    assert_eq!((e.strategy, e.workload), ("sendfile", "bulk-send"));
+    assert!(e.to_string().contains("sendfile") && e.to_string().contains("bulk-send"));
+    let e = Workload::default_for("stamped-pages")
+        .unwrap()
+        .check(&Strategy::from_id("sendfile").unwrap())
+        .unwrap_err();
+    assert!(e.reason.contains("stamp"));
+}
+
+#[test]
+fn data_path_of_read_write_has_two_copy_edges_and_sendfile_none() {
+    // read-write: page cache -> user buffer (read) and user buffer -> socket buffer (write)
+    // are CPU copies; sendfile only references and DMAs.
+    let file = Workload::BulkSend {
+        total_bytes: MIB,
+        write_size: 64 << 10,
+        source: BulkSource::File {
+            file_bytes: MIB,
+            cold: false,
+        },
+    };
+    let rw = go(&file, "read-write").data_path;
+    assert_eq!(rw.count(PathKind::CpuCopy), 2, "{}", rw.to_text());
+    let sf = go(&file, "sendfile").data_path;
+    assert_eq!(sf.count(PathKind::CpuCopy), 0, "{}", sf.to_text());
+    assert!(sf.to_dot("sendfile").starts_with("digraph"));
+}
+
+/// Small instances of every workload.
+fn small_workloads() -> Vec<Workload> {
+    vec![
+        Workload::BulkSend {
+            total_bytes: 256 << 10,
+            write_size: 20_000,
+            source: BulkSource::Memory,
+        },
+        Workload::BulkSend {
+            total_bytes: 256 << 10,
+            write_size: 20_000,
+            source: BulkSource::File {
+                file_bytes: 100_000,
+                cold: true,
+            },
+        },
+        Workload::RewriteAfterWrite {
+            total_bytes: 256 << 10,
+            write_size: 16 << 10,
+            rewrite_bytes: 100,
+        },
+        Workload::StampedPages {
+            total_bytes: 256 << 10,
+            write_size: 16 << 10,
+            stamp_bytes: 16,
+        },
+        Workload::FileServer {
+            clients: 3,
+            files: 5,
+            file_bytes: 30_000,
+            body_bytes: 30_000,
+            requests: 12,
+            header_bytes: 180,
+            header: HeaderMode::Cork,
+        },
+        Workload::FileMutation {
+            total_bytes: 256 << 10,
+            write_size: 16 << 10,
+            file_bytes: 64 << 10,
+            mode: MutationMode::InPlace,
+            every: sim::SimDuration::from_micros(300),
+        },
+        Workload::Straddle {
+            total_bytes: 128 << 10,
+            map_bytes: 8 << 10,
+        },
+        Workload::SharedPage {
+            total_bytes: 128 << 10,
+            write_while_referenced: true,
+        },
+        Workload::BulkReceive {
+            total_bytes: 256 << 10,
+            read_size: 10_000,
+            buffer_offset: 0,
+            segment_bytes: 8192,
+        },
+    ]
+}
+
+#[test]
+fn every_strategy_on_every_workload_runs_clean_with_invariants_checked() {
+    // run() asserts the world ends clean (no storage, loan, wiring or packet left); the
+    // checker runs after every event. Splats are allowed here (file-mutation, straddle).
+    let mut cfg = wire_bound_world(1_000_000_000, 9000, true);
+    cfg.nic.header_split = true;
+    let mut ran = 0;
+    for w in small_workloads() {
+        for id in STRATEGY_IDS {
+            let s = Strategy::from_id(id).unwrap();
+            if w.check(&s).is_err() {
+                continue;
+            }
+            let r = run(
+                &cfg,
+                &w,
+                s,
+                RunOptions {
+                    check_invariants: true,
+                    narrator: None,
+                },
+            )
+            .unwrap();
+            assert!(r.payload_bytes > 0, "{id} on {}", w.id());
+            ran += 1;
+        }
+    }
+    assert!(ran >= 40, "only {ran} combinations ran");
+}
+
+mod props {
+    use super::{BulkSource, STRATEGY_IDS, SourceKind, Workload, target};
+    use crate::strategy::Strategy as S;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Random small bulk sends, any memory or file strategy, with loss: the run must
+        /// finish with invariants intact after every event, every byte delivered exactly
+        /// (received = sent = acked) and nothing left behind.
+        #[test]
+        fn random_small_runs_conserve_bytes(
+            total in 1u64..300_000,
+            write in 1u64..70_000,
+            strategy in 0usize..10,
+            from_file in any::<bool>(),
+            loss in prop::sample::select(vec![0.0, 0.02]),
+            seed in 1u64..1000,
+        ) {
+            let id = STRATEGY_IDS[strategy];
+            let s = S::from_id(id).unwrap();
+            let source = if s.source() == SourceKind::File || from_file && s.source() != SourceKind::Memory {
+                BulkSource::File { file_bytes: 50_000, cold: seed % 2 == 0 }
+            } else {
+                BulkSource::Memory
+            };
+            let w = Workload::BulkSend { total_bytes: total, write_size: write, source };
+            prop_assume!(w.check(&s).is_ok());
+            let mut cfg = target();
+            cfg.link.loss = loss;
+            cfg.seed = seed;
+            let mut world = w.build(&cfg, s).unwrap();
+            world.set_check_invariants(true);
+            world.run();
+            prop_assert!(world.is_clean());
+            prop_assert_eq!(world.written_bytes(), total);
+            prop_assert_eq!(world.acked_bytes(), total);
+            prop_assert_eq!(world.delivered_bytes(), total);
+        }
+    }
+}

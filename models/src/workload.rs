@@ -1,0 +1,480 @@
+//! The workloads of DESIGN section 7: what the applications do. A workload builds a
+//! [`World`] for one strategy (files, connections, applications), or refuses a strategy that
+//! does not fit it with a [`DoesNotApply`] naming both.
+
+use sim::{SimDuration, SimTime};
+
+use crate::strategy::{DoesNotApply, HeaderMode, SourceKind, Strategy};
+use crate::vm::PAGE_SIZE;
+use crate::world::{
+    AppSpec, Mutation, Receiver, Requests, SendSource, SenderSpec, World, WorldConfig,
+};
+
+/// Where a bulk sender's data comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkSource {
+    /// A reused buffer in memory.
+    Memory,
+    /// A file of `file_bytes` (requests cycle over it), cached unless `cold`.
+    File { file_bytes: u64, cold: bool },
+}
+
+/// How the file changes in the file-mutation workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MutationMode {
+    /// Written in place (Linus: "the data changes under you").
+    InPlace,
+    /// Written to a temp file and renamed over the old name.
+    Rename,
+}
+
+/// A workload with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Workload {
+    /// ttcp / netperf: `total_bytes` in writes of `write_size`.
+    BulkSend {
+        total_bytes: u64,
+        write_size: u64,
+        source: BulkSource,
+    },
+    /// As bulk-send from memory, overwriting `rewrite_bytes` of the buffer as soon as each
+    /// `write()` returns (the NetBSD thread's warning).
+    RewriteAfterWrite {
+        total_bytes: u64,
+        write_size: u64,
+        rewrite_bytes: u64,
+    },
+    /// Serving cached pages, stamping `stamp_bytes` (a timestamp) into each page of a write
+    /// just before it (Alan Cox's objection).
+    StampedPages {
+        total_bytes: u64,
+        write_size: u64,
+        stamp_bytes: u64,
+    },
+    /// `clients` connections ask for `files` files of `file_bytes` in turn; each response is
+    /// a header of `header_bytes` and the first `body_bytes` of the file (the Linux thread).
+    FileServer {
+        clients: u32,
+        files: u32,
+        file_bytes: u64,
+        body_bytes: u64,
+        requests: u64,
+        header_bytes: u64,
+        header: HeaderMode,
+    },
+    /// Bulk-send from a file that another process changes every `every` (Linus).
+    FileMutation {
+        total_bytes: u64,
+        write_size: u64,
+        file_bytes: u64,
+        mode: MutationMode,
+        every: SimDuration,
+    },
+    /// Two files mapped back to back, each write spanning both (David Miller's bug report).
+    Straddle { total_bytes: u64, map_bytes: u64 },
+    /// A page shared by two processes, sent by one while the other writes it (FreeBSD
+    /// thread): the other writes once, either while the kernel holds the page or after.
+    SharedPage {
+        total_bytes: u64,
+        write_while_referenced: bool,
+    },
+    /// Receiving `total_bytes` in `read_size` reads into a buffer `buffer_offset` bytes off a
+    /// page boundary, the remote sending `segment_bytes` per segment (FreeBSD, NetBSD).
+    BulkReceive {
+        total_bytes: u64,
+        read_size: u64,
+        buffer_offset: u64,
+        segment_bytes: u64,
+    },
+}
+
+/// Every workload id, in catalogue order.
+pub const WORKLOAD_IDS: [&str; 8] = [
+    "bulk-send",
+    "rewrite-after-write",
+    "stamped-pages",
+    "file-server",
+    "file-mutation",
+    "straddle",
+    "shared-page",
+    "bulk-receive",
+];
+
+const MIB: u64 = 1 << 20;
+
+impl Workload {
+    /// The workload with DESIGN's default parameters, by id.
+    pub fn default_for(id: &str) -> Option<Workload> {
+        Some(match id {
+            "bulk-send" => Workload::BulkSend {
+                total_bytes: 16 * MIB,
+                write_size: 64 << 10,
+                source: BulkSource::Memory,
+            },
+            "rewrite-after-write" => Workload::RewriteAfterWrite {
+                total_bytes: 16 * MIB,
+                write_size: 64 << 10,
+                rewrite_bytes: 64 << 10,
+            },
+            "stamped-pages" => Workload::StampedPages {
+                total_bytes: 16 * MIB,
+                write_size: 64 << 10,
+                stamp_bytes: 16,
+            },
+            "file-server" => Workload::FileServer {
+                clients: 8,
+                files: 64,
+                file_bytes: 256 << 10,
+                body_bytes: 256 << 10,
+                requests: 256,
+                header_bytes: 200,
+                header: HeaderMode::SeparateWrite,
+            },
+            "file-mutation" => Workload::FileMutation {
+                total_bytes: 16 * MIB,
+                write_size: 64 << 10,
+                file_bytes: MIB,
+                mode: MutationMode::InPlace,
+                every: SimDuration::from_millis(1),
+            },
+            "straddle" => Workload::Straddle {
+                total_bytes: 4 * MIB,
+                map_bytes: 32 << 10,
+            },
+            "shared-page" => Workload::SharedPage {
+                total_bytes: 4 * MIB,
+                write_while_referenced: true,
+            },
+            "bulk-receive" => Workload::BulkReceive {
+                total_bytes: 16 * MIB,
+                read_size: 64 << 10,
+                buffer_offset: 0,
+                segment_bytes: 8192,
+            },
+            _ => return None,
+        })
+    }
+
+    pub fn id(&self) -> &'static str {
+        match self {
+            Workload::BulkSend { .. } => "bulk-send",
+            Workload::RewriteAfterWrite { .. } => "rewrite-after-write",
+            Workload::StampedPages { .. } => "stamped-pages",
+            Workload::FileServer { .. } => "file-server",
+            Workload::FileMutation { .. } => "file-mutation",
+            Workload::Straddle { .. } => "straddle",
+            Workload::SharedPage { .. } => "shared-page",
+            Workload::BulkReceive { .. } => "bulk-receive",
+        }
+    }
+
+    /// One line on what the application does.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Workload::BulkSend { .. } => {
+                "sends a total in fixed-size writes from a reused buffer or a file (ttcp, netperf)"
+            }
+            Workload::RewriteAfterWrite { .. } => {
+                "as bulk-send, but overwrites its buffer as soon as each write() returns (NetBSD thread)"
+            }
+            Workload::StampedPages { .. } => {
+                "serves cached pages, writing a small timestamp into each before write() (Alan Cox)"
+            }
+            Workload::FileServer { .. } => {
+                "clients request files; each response is a header and a body (the Linux thread)"
+            }
+            Workload::FileMutation { .. } => {
+                "another process changes the file while it is sent, in place or by rename (Linus)"
+            }
+            Workload::Straddle { .. } => {
+                "two files mapped back to back, one write() spanning both (David Miller)"
+            }
+            Workload::SharedPage { .. } => {
+                "two processes share a page; one sends it, the other writes it (FreeBSD thread)"
+            }
+            Workload::BulkReceive { .. } => {
+                "receives a total in fixed-size reads into a buffer, aligned or not (FreeBSD, NetBSD)"
+            }
+        }
+    }
+
+    /// Whether `strategy` fits this workload, and why not.
+    pub fn check(&self, strategy: &Strategy) -> Result<(), DoesNotApply> {
+        let src = strategy.source();
+        let refuse = |reason: String| {
+            Err(DoesNotApply {
+                strategy: strategy.id(),
+                workload: self.id(),
+                reason,
+            })
+        };
+        let wants = match self {
+            Workload::BulkSend { source, .. } => match source {
+                BulkSource::Memory => vec![SourceKind::Memory],
+                BulkSource::File { .. } => vec![SourceKind::File],
+            },
+            Workload::RewriteAfterWrite { .. } => vec![SourceKind::Memory],
+            Workload::FileServer { .. } | Workload::FileMutation { .. } => vec![SourceKind::File],
+            Workload::BulkReceive { .. } => vec![SourceKind::Receive],
+            Workload::StampedPages { .. } => {
+                if src == SourceKind::Memory || strategy.maps_file() {
+                    return Ok(());
+                }
+                return refuse(
+                    "stamping a page needs the data in the sender's memory (a buffer or a mapping); \
+                     this strategy sends from the file itself, so a stamp would change the file"
+                        .into(),
+                );
+            }
+            Workload::Straddle { .. } => {
+                if strategy.maps_file() {
+                    return Ok(());
+                }
+                return refuse("the straddle is a write() from two adjacent file mappings".into());
+            }
+            Workload::SharedPage { .. } => {
+                if matches!(
+                    strategy,
+                    Strategy::Copy | Strategy::PageLoan(_) | Strategy::CowSend
+                ) {
+                    return Ok(());
+                }
+                return refuse("the shared page is sent with write() from a mapping of it".into());
+            }
+        };
+        if wants.contains(&src) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = wants.iter().map(|k| k.name()).collect();
+            refuse(format!(
+                "it sends from {} but this workload's data comes from {}",
+                src.name(),
+                names.join(" or ")
+            ))
+        }
+    }
+
+    /// Builds the world: files, connections and applications, ready to run.
+    pub fn build(&self, cfg: &WorldConfig, strategy: Strategy) -> Result<World, DoesNotApply> {
+        self.check(&strategy)?;
+        let mut w = World::new(cfg.clone());
+        let sender = |conns, source, requests| SenderSpec {
+            strategy,
+            conns,
+            source,
+            requests,
+            rewrite_bytes: 0,
+            stamp_bytes: 0,
+        };
+        match *self {
+            Workload::BulkSend {
+                total_bytes,
+                write_size,
+                source,
+            } => {
+                let conn = w.open_conn();
+                let source = match source {
+                    BulkSource::Memory => SendSource::Memory {
+                        buffer_bytes: write_size,
+                        shared_file: None,
+                    },
+                    BulkSource::File { file_bytes, cold } => SendSource::Files {
+                        files: vec![w.create_named_file(file_bytes, false)],
+                    }
+                    .warm_unless(&mut w, cold),
+                };
+                w.add_app(AppSpec::Sender(sender(
+                    vec![conn],
+                    source,
+                    Requests::Bulk {
+                        total_bytes,
+                        write_size,
+                    },
+                )));
+            }
+            Workload::RewriteAfterWrite {
+                total_bytes,
+                write_size,
+                rewrite_bytes,
+            } => {
+                let conn = w.open_conn();
+                let mut s = sender(
+                    vec![conn],
+                    SendSource::Memory {
+                        buffer_bytes: write_size,
+                        shared_file: None,
+                    },
+                    Requests::Bulk {
+                        total_bytes,
+                        write_size,
+                    },
+                );
+                s.rewrite_bytes = rewrite_bytes;
+                w.add_app(AppSpec::Sender(s));
+            }
+            Workload::StampedPages {
+                total_bytes,
+                write_size,
+                stamp_bytes,
+            } => {
+                let conn = w.open_conn();
+                let source = if strategy.maps_file() {
+                    SendSource::Files {
+                        files: vec![w.create_named_file(write_size.max(PAGE_SIZE), false)],
+                    }
+                    .warm_unless(&mut w, false)
+                } else {
+                    SendSource::Memory {
+                        buffer_bytes: write_size,
+                        shared_file: None,
+                    }
+                };
+                let mut s = sender(
+                    vec![conn],
+                    source,
+                    Requests::Bulk {
+                        total_bytes,
+                        write_size,
+                    },
+                );
+                s.stamp_bytes = stamp_bytes;
+                w.add_app(AppSpec::Sender(s));
+            }
+            Workload::FileServer {
+                clients,
+                files,
+                file_bytes,
+                body_bytes,
+                requests,
+                header_bytes,
+                header,
+            } => {
+                let conns = (0..clients.max(1)).map(|_| w.open_conn()).collect();
+                let names = (0..files.max(1))
+                    .map(|_| w.create_named_file(file_bytes, false))
+                    .collect();
+                let source = SendSource::Files { files: names }.warm_unless(&mut w, false);
+                w.add_app(AppSpec::Sender(sender(
+                    conns,
+                    source,
+                    Requests::Responses {
+                        count: requests,
+                        header_bytes,
+                        header,
+                        body_bytes: body_bytes.min(file_bytes),
+                    },
+                )));
+            }
+            Workload::FileMutation {
+                total_bytes,
+                write_size,
+                file_bytes,
+                mode,
+                every,
+            } => {
+                let conn = w.open_conn();
+                let name = w.create_named_file(file_bytes, true);
+                w.add_app(AppSpec::Sender(sender(
+                    vec![conn],
+                    SendSource::Files { files: vec![name] },
+                    Requests::Bulk {
+                        total_bytes,
+                        write_size,
+                    },
+                )));
+                let mutation = match mode {
+                    MutationMode::InPlace => Mutation::InPlace { bytes_per_page: 16 },
+                    MutationMode::Rename => Mutation::Rename,
+                };
+                w.add_app(AppSpec::Mutator {
+                    file: name,
+                    mutation,
+                    every,
+                });
+            }
+            Workload::Straddle {
+                total_bytes,
+                map_bytes,
+            } => {
+                let conn = w.open_conn();
+                let map_bytes = map_bytes.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE;
+                // The first file is twice its mapping, so the bug reads its next bytes rather
+                // than running past its end.
+                let first = w.create_named_file(2 * map_bytes, true);
+                let second = w.create_named_file(map_bytes, true);
+                w.add_app(AppSpec::Sender(sender(
+                    vec![conn],
+                    SendSource::Straddle {
+                        first,
+                        second,
+                        map_bytes,
+                    },
+                    Requests::Bulk {
+                        total_bytes,
+                        write_size: 2 * map_bytes,
+                    },
+                )));
+            }
+            Workload::SharedPage {
+                total_bytes,
+                write_while_referenced,
+            } => {
+                let conn = w.open_conn();
+                let page = w.create_named_file(PAGE_SIZE, true);
+                w.add_app(AppSpec::Sender(sender(
+                    vec![conn],
+                    SendSource::Memory {
+                        buffer_bytes: PAGE_SIZE,
+                        shared_file: Some(page),
+                    },
+                    Requests::Bulk {
+                        total_bytes,
+                        write_size: PAGE_SIZE,
+                    },
+                )));
+                // While referenced: early in the transfer, with the page in flight. After: once
+                // the sender is done and every page is back.
+                let at = write_while_referenced.then(|| SimTime::from_nanos(200_000));
+                w.add_app(AppSpec::Writer {
+                    file: page,
+                    at,
+                    bytes: 8,
+                });
+            }
+            Workload::BulkReceive {
+                total_bytes,
+                read_size,
+                buffer_offset,
+                segment_bytes,
+            } => {
+                let conn = w.open_incoming(total_bytes, segment_bytes);
+                let receiver = if strategy == Strategy::PageFlip {
+                    Receiver::Flip
+                } else {
+                    Receiver::Copy
+                };
+                w.add_app(AppSpec::Receiver {
+                    conn,
+                    total_bytes,
+                    read_size,
+                    receiver,
+                    buffer_offset,
+                });
+            }
+        }
+        Ok(w)
+    }
+}
+
+impl SendSource {
+    /// Marks the source's files warm (lazily cached) unless `cold`.
+    fn warm_unless(self, w: &mut World, cold: bool) -> SendSource {
+        if !cold && let SendSource::Files { files } = &self {
+            for &name in files {
+                let file = w.file_of(name);
+                w.vm_mut().set_warm(file);
+            }
+        }
+        self
+    }
+}
