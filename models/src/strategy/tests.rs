@@ -462,3 +462,68 @@ mod props {
         }
     }
 }
+
+fn narrated(w: &Workload, s: Strategy) -> (RunReport, Vec<String>) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let lines = Rc::new(RefCell::new(Vec::new()));
+    let sink = lines.clone();
+    let r = run(
+        &target(),
+        w,
+        s,
+        RunOptions {
+            check_invariants: false,
+            narrator: Some(Box::new(move |l: &str| {
+                sink.borrow_mut().push(l.to_owned())
+            })),
+        },
+    )
+    .unwrap();
+    let lines = lines.borrow().clone();
+    (r, lines)
+}
+
+#[test]
+fn narration_explains_loans_breaks_and_splats_without_changing_the_run() {
+    // Listening must not change the run: the report is identical with and without a
+    // narrator. The lines must name the mechanisms that made the numbers: loans and loan
+    // breaks for page-loan under rewrites, and a splat for sendfile under in-place mutation.
+    let w = Workload::RewriteAfterWrite {
+        total_bytes: MIB,
+        write_size: 64 << 10,
+        rewrite_bytes: 64 << 10,
+    };
+    let s = Strategy::from_id("page-loan").unwrap();
+    let (r, lines) = narrated(&w, s);
+    let quiet = run(&target(), &w, s, RunOptions::default()).unwrap();
+    assert_eq!(r, quiet);
+    assert!(lines.iter().any(|l| l.contains("uvm_loan: 16 pages")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("loan breaks") && !l.contains(": 0 loan breaks"))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("copy 64.0 KiB") || l.contains("copy 4.0 KiB"))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(' ') && l.contains(" us ")),
+        "lines are timed"
+    );
+
+    let (r, lines) = narrated(
+        &mutation(MutationMode::InPlace),
+        Strategy::from_id("sendfile").unwrap(),
+    );
+    assert!(r.integrity.splats > 0);
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("SPLAT")).count() as u64,
+        r.integrity.splats,
+        "one line per splat"
+    );
+}

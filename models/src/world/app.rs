@@ -193,6 +193,16 @@ pub(super) enum AppCont {
 }
 
 impl AppCont {
+    pub(super) fn describe(&self) -> &'static str {
+        match self {
+            AppCont::Started => "sets up its memory",
+            AppCont::Continue => "works",
+            AppCont::ChunkReady { .. } => "moves a chunk into the socket buffer",
+            AppCont::Output { .. } => "runs tcp_output after sosend",
+            AppCont::Received { .. } => "recv()s",
+        }
+    }
+
     pub(super) fn held_exts(&self) -> Vec<ExtId> {
         match self {
             AppCont::ChunkReady { exts, .. } => exts.iter().map(|e| e.0).collect(),

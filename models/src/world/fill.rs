@@ -166,6 +166,13 @@ impl World {
                     .lend(asid, a, n, LendKind::Loan, plan, &mut lent)
                     .expect("the sender's source is mapped");
                 self.kva_loaned_bytes += span;
+                if self.narrating() {
+                    self.narrate(format_args!(
+                        "uvm_loan: {} pages ({} B) loaned to the kernel and write-protected in every mapping; one mbuf points at them",
+                        lent.len(),
+                        n
+                    ));
+                }
                 let pages = lent
                     .iter()
                     .map(|p| PagePromise {
@@ -349,6 +356,12 @@ impl World {
                     .find_vma(asid, a, plan)
                     .expect("the source is mapped");
                 let (file, index) = vma.file_page(a).expect("a file mapping");
+                if self.narrating() {
+                    self.narrate(format_args!(
+                        "find_vma({a:#x}) finds {:?} [{:#x}, {:#x}) of {file:?}; sendpage reads that file from page {index}",
+                        vma.id, vma.start, vma.end
+                    ));
+                }
                 *cursor = Some(SendpageCursor {
                     file,
                     pos: index * PAGE_SIZE + a % PAGE_SIZE,

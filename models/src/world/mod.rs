@@ -214,6 +214,55 @@ struct Conn {
     writer_needs: u64,
 }
 
+impl Cont {
+    /// What the work is for, in words.
+    fn describe(&self) -> &'static str {
+        match self {
+            Cont::App(_, a) => a.describe(),
+            Cont::Output { .. } => "runs tcp_output",
+            Cont::AckDone { .. } => "takes the receive interrupt and processes an ACK",
+            Cont::TxReclaimed { .. } => "reclaims TX descriptors and frees sent mbufs",
+            Cont::RxDelivered { .. } => "takes the receive interrupt and runs tcp_input",
+            Cont::LoopbackDelivered { .. } => "runs tcp_input for a looped-back segment",
+        }
+    }
+}
+
+/// A plan in words: its fixed CPU time by activity, and what it moves over the bus.
+fn describe_plan(plan: &Plan, cfg: &WorldConfig) -> String {
+    let mut fixed: BTreeMap<Activity, u64> = BTreeMap::new();
+    let mut parts = Vec::new();
+    for step in plan.steps() {
+        match *step {
+            Step::Cpu { activity, duration } => {
+                *fixed.entry(activity).or_default() += duration.as_nanos();
+            }
+            Step::Copy { payload_bytes, .. } => parts.push(format!(
+                "copy {} ({} on the bus at most {} for the CPU)",
+                human_bytes(payload_bytes),
+                human_bytes(payload_bytes * cfg.machine.costs.copy_bus_factor()),
+                cfg.machine.costs.cpu_copy_rate
+            )),
+            Step::Checksum { bytes } => parts.push(format!("checksum {}", human_bytes(bytes))),
+            Step::Zero { bytes } => parts.push(format!("zero {}", human_bytes(bytes))),
+            Step::AppWrite { bytes } => {
+                parts.push(format!("the app writes {}", human_bytes(bytes)))
+            }
+            Step::DiskRead { bytes } => parts.push(format!(
+                "read {} from disk ({} latency)",
+                human_bytes(bytes),
+                SimDuration::from_nanos(cfg.machine.disk.latency_ns)
+            )),
+        }
+    }
+    let mut out: Vec<String> = fixed
+        .iter()
+        .map(|(a, ns)| format!("{} {}", a.name(), SimDuration::from_nanos(*ns)))
+        .collect();
+    out.extend(parts);
+    out.join(", ")
+}
+
 impl Conn {
     fn short_rule(&self) -> ShortSegments {
         if self.corked {
@@ -617,6 +666,19 @@ impl World {
 
     /// Runs `plan` on `thread` now, or after the thread's earlier work.
     fn submit(&mut self, thread: ThreadId, plan: Plan, cont: Cont) {
+        if self.narrating() && !plan.is_empty() {
+            let who = match thread {
+                SOFTNET => "softnet".to_owned(),
+                IRQ => "interrupt".to_owned(),
+                ThreadId(t) => format!("app {}", t - FIRST_APP_THREAD),
+            };
+            let line = format!(
+                "{who} {}: {}",
+                cont.describe(),
+                describe_plan(&plan, &self.cfg)
+            );
+            self.narrate(format_args!("{line}"));
+        }
         let tq = self.threads.entry(thread).or_default();
         if tq.running.is_some() {
             tq.pending.push_back((plan, cont));
@@ -688,6 +750,16 @@ impl World {
         match self.exts.unref(ext) {
             None | Some(Release::Memory) => {}
             Some(Release::EndLend { kind, pages }) => {
+                if self.narrating() {
+                    let what = match kind {
+                        crate::vm::LendKind::Loan => "uvm_unloan returns",
+                        crate::vm::LendKind::CowWire => "socow_iodone unwires",
+                    };
+                    self.narrate(format_args!(
+                        "{what} {} pages (last reference to {ext:?} dropped)",
+                        pages.len()
+                    ));
+                }
                 if kind == crate::vm::LendKind::Loan {
                     self.kva_loaned_bytes -= pages.len() as u64 * crate::vm::PAGE_SIZE;
                 }
@@ -870,13 +942,24 @@ impl World {
 
     /// Compares every page a packet reads with what the send semantics promised.
     fn check_content(&mut self, pieces: &[Piece]) {
+        let mut splats = Vec::new();
         for p in pieces {
             let ext = self.exts.get(p.ext);
             for (page, bytes) in ext.page_ranges(p.off, p.len) {
-                if self.vm.frame(page.pfn).version != page.expected {
+                let now = self.vm.frame(page.pfn).version;
+                if now != page.expected {
                     self.net.splats += 1;
                     self.net.corrupt_bytes += bytes;
+                    splats.push((page, now, bytes));
                 }
+            }
+        }
+        if self.narrating() {
+            for (page, now, bytes) in splats {
+                self.narrate(format_args!(
+                    "SPLAT: {:?} holds content v{} but the send promised v{}: {bytes} wrong bytes go on the wire",
+                    page.pfn, now.0, page.expected.0
+                ));
             }
         }
     }
@@ -954,6 +1037,19 @@ impl World {
         let lost =
             self.cfg.link.loss > 0.0 && sim::rng::chance(&mut self.loss_rng, self.cfg.link.loss);
         let half_rtt = SimDuration::from_nanos(self.cfg.link.rtt.as_nanos() / 2);
+        if self.narrating() {
+            let fate = if lost {
+                format!("is lost; its RTO fires in {}", self.cfg.tcp.rto)
+            } else {
+                "is on its way to the peer".to_owned()
+            };
+            let wire = self.cfg.link.wire_bytes(len);
+            self.narrate(format_args!(
+                "wire: conn {} segment {seq}..{} ({len} B payload, {wire} B of wire time with headers, preamble and gap) {fate}",
+                conn.0,
+                seq + len
+            ));
+        }
         if lost {
             self.net.lost += 1;
             self.conns[conn.0 as usize].sender.lost.insert(seq, len);
@@ -1053,6 +1149,13 @@ impl World {
         }
         let mut released = Vec::new();
         c.snd.drop_front(n, &mut released);
+        if self.narrating() {
+            self.narrate(format_args!(
+                "ACK {ack} on conn {}: {n} bytes acknowledged leave the send buffer; {} storages lose the buffer's reference",
+                conn.0,
+                released.len()
+            ));
+        }
         for ext in released {
             self.unref_ext(ext, &mut plan);
         }

@@ -460,6 +460,7 @@ impl World {
                 per_page,
             } => {
                 let addr = self.resolve(id, at, 0);
+                let before = self.vm.counters().clone();
                 let mut plan = std::mem::take(&mut self.sender(id).pending);
                 if per_page {
                     for page in crate::vm::pages_of(addr, span) {
@@ -474,6 +475,20 @@ impl World {
                         .expect("the buffer is mapped writable");
                 }
                 self.sender(id).pending = plan;
+                if self.narrating() {
+                    let after = self.vm.counters();
+                    let (breaks, cows, cheap) = (
+                        after.loan_breaks - before.loan_breaks,
+                        after.cow_faults - before.cow_faults,
+                        after.write_enable_faults - before.write_enable_faults,
+                    );
+                    self.narrate(format_args!(
+                        "app {} writes its own memory: {breaks} loan breaks and {cows} COW faults \
+                         (each a trap, a new page and a 4 KiB copy), {cheap} write-enable faults \
+                         (a trap and a PTE change)",
+                        id.0
+                    ));
+                }
             }
             Op::Send { len, how } => {
                 self.sender(id).cur = Some(Progress {
