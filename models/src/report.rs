@@ -311,6 +311,75 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_has_every_design_key() {
+        // DESIGN section 10 lists these keys as stable: each must be present, with the
+        // nesting it gives, whatever else the report adds.
+        let w = crate::workload::Workload::default_for("bulk-send").unwrap();
+        let cfg = crate::testkit::wire_bound_world(100_000_000, 1500, true);
+        let r = run(&cfg, &w, Strategy::Copy, RunOptions::default()).unwrap();
+        let report = Report {
+            seed: 1,
+            target: "test".into(),
+            workload: w.id().into(),
+            runs: vec![r],
+        };
+        let v: serde_json::Value = serde_json::to_value(&report).unwrap();
+        for k in ["seed", "target", "workload", "runs"] {
+            assert!(v.get(k).is_some(), "missing {k}");
+        }
+        let run = &v["runs"][0];
+        let flat = [
+            "strategy",
+            "payload_bytes",
+            "sim_time_ns",
+            "throughput_bytes_per_sec",
+            "bottleneck",
+        ];
+        for k in flat {
+            assert!(run.get(k).is_some(), "missing runs[].{k}");
+        }
+        let nested: [(&str, &[&str]); 7] = [
+            (
+                "copies",
+                &["cpu_copy_ops", "cpu_copy_bytes", "dma_bytes", "bus_bytes"],
+            ),
+            ("faults", &["minor", "major", "cow", "loan_break"]),
+            (
+                "vm",
+                &[
+                    "vma_lookups",
+                    "tlb_shootdowns",
+                    "mmaps",
+                    "munmaps",
+                    "pages_loaned",
+                    "peak_wired_pages",
+                ],
+            ),
+            (
+                "net",
+                &[
+                    "syscalls",
+                    "segments",
+                    "packets",
+                    "mbufs",
+                    "clusters",
+                    "interrupts",
+                ],
+            ),
+            ("integrity", &["splats", "corrupt_bytes"]),
+            ("utilization", &["cpu", "memory_bus", "wire"]),
+            ("breakdown", &["cpu_ns", "bus_bytes"]),
+        ];
+        for (obj, keys) in nested {
+            for k in keys {
+                assert!(run[obj].get(k).is_some(), "missing runs[].{obj}.{k}");
+            }
+        }
+        assert_eq!(run["bottleneck"], "wire");
+        assert_eq!(run["strategy"], "copy");
+    }
+
+    #[test]
     fn tie_rule_prefers_the_cause() {
         // CPU 1.0 and bus 0.99 tie (within 0.02): the bus is the cause, so it wins. A clear
         // leader wins outright.
