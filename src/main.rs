@@ -1,30 +1,380 @@
-//! `zcsim`: the command line. Until the strategy comparison lands (issue "Scenario files,
-//! presets, and the `zcsim` command line"), it runs the engine's PHOLD benchmark and prints
-//! its figures, so a fresh checkout has something real to run.
+//! `zcsim`: compare zero-copy strategies on a simulated machine.
+//!
+//! Exit codes: 0 success (a simulated failure, such as an `mmap` that does not fit, is an
+//! outcome, still 0); 1 a command whose verdict failed (`reproduce`); 2 a user's mistake (a
+//! bad scenario, flag or name), printed to stderr with where, which field, the value and
+//! what is allowed.
 
-use std::time::Instant;
+mod output;
 
-use sim::phold::{PholdConfig, run};
+use std::process::ExitCode;
 
-fn main() {
-    let cfg = PholdConfig {
-        events: 2_000_000,
-        ..PholdConfig::default()
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use models::report::{Report, RunOptions, RunReport, run};
+use models::strategy::{STRATEGY_IDS, Strategy};
+use models::workload::{BulkSource, WORKLOAD_IDS, Workload};
+use scenarios::{Overrides, Scenario, ScenarioError, presets};
+
+/// Simulate the 2000-2003 zero-copy argument: copies, faults, and where the bandwidth went.
+#[derive(Parser, Debug)]
+#[command(name = "zcsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run every strategy (or those named) on the scenario's workloads and compare them.
+    Compare {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also show where CPU time and bus bytes went, by activity.
+        #[arg(long)]
+        breakdown: bool,
+    },
+    /// Run one strategy; --verbose narrates every event.
+    Run {
+        /// A strategy id (see `zcsim list strategies`).
+        strategy: String,
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Print one plain-language line per event as the run goes.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// List strategies, workloads (with their parameters) or presets (with their keys).
+    List {
+        #[arg(value_enum)]
+        what: ListWhat,
+    },
+    /// Explain a strategy: where it comes from, its steps, its in-flight semantics.
+    Explain {
+        strategy: String,
+        /// Print the data-path graph of a run on its default workload as Graphviz DOT.
+        #[arg(long)]
+        dot: bool,
+    },
+    /// Check a scenario file and summarize it.
+    Check { file: String },
+}
+
+#[derive(Args, Debug, Default)]
+struct ScenarioArgs {
+    /// A target preset (replaces the scenario's).
+    #[arg(long, conflicts_with = "scenario")]
+    preset: Option<String>,
+    /// A scenario file (TOML); default: the built-in default scenario.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Only this workload kind (its default parameters if the scenario has none).
+    #[arg(long)]
+    workload: Option<String>,
+    /// Comma-separated strategy ids.
+    #[arg(long, value_delimiter = ',')]
+    strategies: Option<Vec<String>>,
+    /// Override a scenario field: --set target.memory_bus=40MB/s (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// Root seed.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ListWhat {
+    Strategies,
+    Workloads,
+    Presets,
+}
+
+/// A user's mistake: printed, exit code 2.
+struct UserError(String);
+
+impl From<ScenarioError> for UserError {
+    fn from(e: ScenarioError) -> Self {
+        UserError(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Compare {
+        scenario: ScenarioArgs::default(),
+        format: Format::Table,
+        breakdown: false,
+    });
+    match dispatch(command) {
+        Ok(code) => code,
+        Err(UserError(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode, UserError> {
+    match command {
+        Command::Compare {
+            scenario,
+            format,
+            breakdown,
+        } => {
+            let s = load(&scenario)?;
+            let reports = compare(&s);
+            print(&s, &reports, format, breakdown);
+        }
+        Command::Run {
+            strategy,
+            mut scenario,
+            format,
+            verbose,
+        } => {
+            scenario.strategies = Some(vec![strategy.clone()]);
+            if scenario.workload.is_none() && scenario.scenario.is_none() {
+                // The default scenario has two sources; keep the one this strategy sends from.
+                Strategy::from_id(&strategy).map_err(|e| UserError(e.to_string()))?;
+            }
+            let s = load_for_strategy(&scenario, &strategy)?;
+            let mut reports = Vec::new();
+            for wr in &s.runs {
+                let mut runs = Vec::new();
+                for st in &wr.strategies {
+                    let narrator: Option<models::world::Narrator> =
+                        verbose.then(|| Box::new(|l: &str| println!("{l}")) as _);
+                    runs.push(run_one(&s, &wr.workload, *st, narrator));
+                }
+                reports.push(report(&s, &wr.workload, runs));
+            }
+            print(&s, &reports, format, false);
+        }
+        Command::List { what } => list(what),
+        Command::Explain { strategy, dot } => explain(&strategy, dot)?,
+        Command::Check { file } => {
+            let s = scenarios::load_file(&file, &Overrides::default())?;
+            println!("{file}: ok");
+            println!(
+                "  target {} ({}), seed {}",
+                s.target.name, s.target.description, s.seed
+            );
+            for wr in &s.runs {
+                let ids: Vec<&str> = wr.strategies.iter().map(|s| s.id()).collect();
+                println!("  {}", output::describe_workload(&wr.workload));
+                println!("    strategies: {}", ids.join(", "));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn overrides(a: &ScenarioArgs) -> Overrides {
+    Overrides {
+        preset: a.preset.clone(),
+        workload: a.workload.clone(),
+        strategies: a.strategies.clone(),
+        seed: a.seed,
+        sets: a.sets.clone(),
+    }
+}
+
+fn load(a: &ScenarioArgs) -> Result<Scenario, UserError> {
+    let o = overrides(a);
+    let s = match &a.scenario {
+        Some(path) => scenarios::load_file(path, &o)?,
+        None => scenarios::load_default(&o)?,
     };
-    let wall = Instant::now();
-    let out = run(&cfg);
-    let secs = wall.elapsed().as_secs_f64();
-    println!(
-        "zcsim {}: engine self-test (PHOLD)",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!(
-        "  {} LPs, {} events, remote {}, seed {}: simulated {} in {secs:.3} s",
-        cfg.lps, out.events, cfg.remote, cfg.seed, out.final_time
-    );
-    println!("  checksum={}", out.checksum);
-    println!(
-        "  events_per_sec={}",
-        (out.events as f64 / secs.max(1e-9)) as u64
-    );
+    for n in &s.notes {
+        eprintln!("{n}");
+    }
+    Ok(s)
+}
+
+/// Loads the scenario for `zcsim run STRATEGY`: workloads the strategy does not apply to are
+/// dropped from the default scenario (which mixes sources); an explicit one must fit.
+fn load_for_strategy(a: &ScenarioArgs, id: &str) -> Result<Scenario, UserError> {
+    if a.scenario.is_some() || a.workload.is_some() {
+        return load(a);
+    }
+    let s = Strategy::from_id(id).map_err(|e| UserError(e.to_string()))?;
+    let mut o = overrides(a);
+    if s.source() == models::strategy::SourceKind::Receive {
+        o.workload = Some("bulk-receive".into());
+        let sc = scenarios::load_default(&o)?;
+        return Ok(sc);
+    }
+    o.strategies = None;
+    let mut sc = scenarios::load_default(&o)?;
+    sc.runs.retain(|wr| wr.workload.check(&s).is_ok());
+    for wr in &mut sc.runs {
+        wr.strategies.retain(|x| x.id() == id);
+    }
+    Ok(sc)
+}
+
+fn run_one(
+    s: &Scenario,
+    w: &Workload,
+    strategy: Strategy,
+    narrator: Option<models::world::Narrator>,
+) -> RunReport {
+    let mut world = s.target.world.clone();
+    world.seed = s.seed;
+    run(
+        &world,
+        w,
+        strategy,
+        RunOptions {
+            check_invariants: false,
+            narrator,
+        },
+    )
+    .expect("scenario resolution only keeps strategies that apply")
+}
+
+fn report(s: &Scenario, w: &Workload, runs: Vec<RunReport>) -> Report {
+    Report {
+        seed: s.seed,
+        target: s.target.name.clone(),
+        workload: w.id().to_owned(),
+        runs,
+    }
+}
+
+fn compare(s: &Scenario) -> Vec<Report> {
+    s.runs
+        .iter()
+        .map(|wr| {
+            let runs = wr
+                .strategies
+                .iter()
+                .map(|st| run_one(s, &wr.workload, *st, None))
+                .collect();
+            report(s, &wr.workload, runs)
+        })
+        .collect()
+}
+
+fn print(s: &Scenario, reports: &[Report], format: Format, breakdown: bool) {
+    match format {
+        Format::Json => print!("{}", output::json(reports)),
+        Format::Csv => print!("{}", output::csv(reports)),
+        Format::Table => {
+            for (i, (r, wr)) in reports.iter().zip(&s.runs).enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                print!(
+                    "{}",
+                    output::table(r, &output::describe_workload(&wr.workload), breakdown)
+                );
+            }
+        }
+    }
+}
+
+fn list(what: ListWhat) {
+    match what {
+        ListWhat::Strategies => {
+            for id in STRATEGY_IDS {
+                let s = Strategy::from_id(id).expect("catalogue ids parse");
+                let e = s.explain();
+                println!("{id:<14} {:<7} {}", s.source().name(), e.title);
+            }
+            println!();
+            println!(
+                "planned, not modelled yet: {}",
+                models::strategy::FUTURE_IDS.join(", ")
+            );
+        }
+        ListWhat::Workloads => {
+            for id in WORKLOAD_IDS {
+                let w = Workload::default_for(id).expect("catalogue ids have defaults");
+                println!("{id:<20} {}", w.describe());
+                println!("  default: {}", output::describe_workload(&w));
+                for (key, allowed, doc) in scenarios::scenario::describe_workload_keys(id) {
+                    println!("  {key:<24} {doc}; {allowed}");
+                }
+                println!(
+                    "  strategies: {}",
+                    scenarios::scenario::applicable(&w).join(", ")
+                );
+                println!();
+            }
+        }
+        ListWhat::Presets => {
+            for name in presets::NAMES {
+                let d = presets::description(name).unwrap_or_default();
+                let default = if name == presets::DEFAULT {
+                    " (default)"
+                } else {
+                    ""
+                };
+                println!("{name:<16} {d}{default}");
+            }
+            println!();
+            println!(
+                "target keys (any preset value can be overridden in [target] or with --set target.KEY=VALUE):"
+            );
+            for (key, allowed, doc) in scenarios::scenario::describe_target_keys() {
+                println!("  {key:<24} {doc}; {allowed}");
+            }
+        }
+    }
+}
+
+fn explain(id: &str, dot: bool) -> Result<(), UserError> {
+    let s = Strategy::from_id(id).map_err(|e| UserError(e.to_string()))?;
+    let w = match s.source() {
+        models::strategy::SourceKind::Memory => Workload::default_for("bulk-send").expect("known"),
+        models::strategy::SourceKind::File => Workload::BulkSend {
+            total_bytes: 16 << 20,
+            write_size: 64 << 10,
+            source: BulkSource::File {
+                file_bytes: 16 << 20,
+                cold: false,
+            },
+        },
+        models::strategy::SourceKind::Receive => {
+            Workload::default_for("bulk-receive").expect("known")
+        }
+    };
+    if dot {
+        let preset = if s.source() == models::strategy::SourceKind::Receive {
+            "gige-2002"
+        } else {
+            presets::DEFAULT
+        };
+        let sc = scenarios::load_default(&Overrides {
+            preset: Some(preset.into()),
+            ..Overrides::default()
+        })?;
+        let r = run_one(&sc, &w, s, None);
+        print!(
+            "{}",
+            r.data_path
+                .to_dot(&format!("{id}: {}", output::describe_workload(&w)))
+        );
+        return Ok(());
+    }
+    let e = s.explain();
+    println!("{id}: {}", e.title);
+    println!("origin: {}", e.origin);
+    println!("sends from: {}", s.source().name());
+    println!("steps:");
+    for (i, step) in e.steps.iter().enumerate() {
+        println!("  {}. {step}", i + 1);
+    }
+    println!("if the data changes in flight: {}", e.in_flight);
+    Ok(())
 }

@@ -336,6 +336,9 @@ pub struct MachineStats {
     pub bus_bytes: BTreeMap<Activity, u64>,
     /// Time the disk spent serving reads (latency and transfer), ns.
     pub disk_busy_ns: u64,
+    /// Time CPUs spent in byte-moving steps beyond what their own speed needed: waiting
+    /// for their share of a busy bus, ns.
+    pub cpu_bus_stall_ns: u64,
 }
 
 impl MachineStats {
@@ -358,7 +361,8 @@ pub struct Machine {
     /// When each blocked thread's disk read began.
     disk_started: BTreeMap<ThreadId, SimTime>,
     bus: FluidResource,
-    bus_users: BTreeMap<TransferId, (BusUser, Activity, u64)>,
+    /// Who each bus transfer belongs to, what for, its bytes, and its cap.
+    bus_users: BTreeMap<TransferId, (BusUser, Activity, u64, Option<ByteRate>)>,
     bus_wake: Option<CancelToken>,
     finished: Vec<TransferId>,
     stats: MachineStats,
@@ -463,7 +467,7 @@ impl Machine {
         let now = q.now();
         let id = self.bus.start(now, bytes, cap);
         self.bus_users
-            .insert(id, (BusUser::Dma { tag }, Activity::Dma, bytes));
+            .insert(id, (BusUser::Dma { tag }, Activity::Dma, bytes, cap));
         self.reschedule_bus(q);
     }
 
@@ -485,13 +489,16 @@ impl Machine {
                 let mut finished = std::mem::take(&mut self.finished);
                 self.bus.complete_due(now, &mut finished);
                 for id in finished.drain(..) {
-                    let (user, activity, bytes) = self
+                    let (user, activity, bytes, cap) = self
                         .bus_users
                         .remove(&id)
                         .expect("every bus transfer has a user");
                     *self.stats.bus_bytes.entry(activity).or_default() += bytes;
                     match user {
                         BusUser::Cpu(cpu) => {
+                            let took = now.duration_since(self.cpus[cpu as usize].step_started);
+                            let alone = cap.expect("CPU steps are capped").time_for(bytes);
+                            self.stats.cpu_bus_stall_ns += took.saturating_sub(alone).as_nanos();
                             if activity == Activity::Copy {
                                 self.stats.cpu_copy_ops += 1;
                                 self.stats.cpu_copy_bytes +=
@@ -530,9 +537,10 @@ impl Machine {
                     .expect("checked above")
                     .steps
                     .pop_front();
-                let id = self.bus.start(now, bytes, Some(self.config.disk.rate));
+                let cap = Some(self.config.disk.rate);
+                let id = self.bus.start(now, bytes, cap);
                 self.bus_users
-                    .insert(id, (BusUser::Disk(thread), Activity::Dma, bytes));
+                    .insert(id, (BusUser::Disk(thread), Activity::Dma, bytes, cap));
                 self.reschedule_bus(q);
             }
         }
@@ -631,7 +639,7 @@ impl Machine {
         c.step_activity = Some(activity);
         let id = self.bus.start(now, bus_bytes, Some(cap));
         self.bus_users
-            .insert(id, (BusUser::Cpu(cpu), activity, bus_bytes));
+            .insert(id, (BusUser::Cpu(cpu), activity, bus_bytes, Some(cap)));
         self.reschedule_bus(q);
     }
 
@@ -677,7 +685,7 @@ impl Machine {
             let on_bus = self
                 .bus_users
                 .values()
-                .filter(|(u, _, _)| *u == BusUser::Cpu(cpu as u32))
+                .filter(|(u, _, _, _)| *u == BusUser::Cpu(cpu as u32))
                 .count();
             assert!(on_bus <= 1, "cpu{cpu} has {on_bus} bus transfers");
             if on_bus == 1 {

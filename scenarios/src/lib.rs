@@ -1,5 +1,29 @@
 //! # zcsim's scenarios
 //!
-//! Turns a scenario file or a preset name into a validated scenario, then into a model
-//! `World`. It owns the TOML schema, unit parsing, validation errors with file positions, and
-//! the target presets; it must not know about terminals or command-line flags.
+//! Turns a scenario file (or the built-in default) plus command-line overrides into a
+//! validated [`Scenario`]: a target (a preset, inline parameters, or a preset with
+//! overrides), workloads and the strategies to run on each, and a seed. Every user mistake
+//! becomes a [`ScenarioError`] naming the file, line and column (or the flag), the field, the
+//! value and what is allowed. It must not know about terminals or how results are printed.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`units`] | exact parsing of sizes, rates and durations written with units |
+//! | [`keys`] | every settable key: kind, range, doc, and where it lands in the model |
+//! | [`scenario`] | reading, overlaying (preset → file → flags) and resolving a scenario |
+//! | [`presets`] | the four target presets of DESIGN section 8 |
+//! | [`error`] | [`ScenarioError`] and where a value came from |
+
+// Scenario errors are cold (a user's mistake ends the program) and a flat struct keeps every
+// field in reach of the CLI and tests; boxing them would buy nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod error;
+pub mod keys;
+pub mod presets;
+pub mod scenario;
+pub mod units;
+
+pub use error::{Origin, ScenarioError};
+pub use keys::{Options, Target};
+pub use scenario::{Overrides, Scenario, WorkloadRun, load_default, load_file, load_str};

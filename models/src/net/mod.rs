@@ -179,6 +179,8 @@ pub struct NetCounters {
     pub interrupts: u64,
     /// ACKs processed by the sender.
     pub acks: u64,
+    /// ACKs the receiving end sent only because its delayed-ACK timer ran out.
+    pub delayed_acks: u64,
     /// Packets the driver had to coalesce into one buffer (no scatter-gather, or too many
     /// fragments), and the payload bytes it copied doing so.
     pub coalesced_packets: u64,

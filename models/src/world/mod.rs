@@ -317,6 +317,8 @@ pub struct World {
     last_tx: SimTime,
     /// When the sender last learned of newly acknowledged data.
     last_ack: SimTime,
+    /// When a remote receiving end last got new in-order data.
+    last_delivery: SimTime,
     /// When a reader last finished a `recv()`.
     last_recv: SimTime,
     /// System calls made by applications.
@@ -377,6 +379,7 @@ impl World {
             events: 0,
             last_tx: SimTime::ZERO,
             last_ack: SimTime::ZERO,
+            last_delivery: SimTime::ZERO,
             last_recv: SimTime::ZERO,
             syscalls: 0,
             wire_busy_ns: 0,
@@ -442,10 +445,11 @@ impl World {
         self.last_ack
     }
 
-    /// When the payload finished moving: the last acknowledgement a sender saw or the last
-    /// `recv()` a reader finished, whichever is later.
+    /// When the payload finished moving: when the remote end got the last byte (as a
+    /// receiving ttcp measures; the sender's last ACK may still wait for a delayed-ACK timer),
+    /// or when a local reader finished its last `recv()`, whichever is later.
     pub fn payload_done_at(&self) -> SimTime {
-        self.last_ack.max(self.last_recv)
+        self.last_delivery.max(self.last_recv)
     }
 
     /// System calls the applications made.
@@ -633,6 +637,7 @@ impl World {
                 let c = &mut self.conns[conn.0 as usize];
                 c.delack_armed = false;
                 if let Some(ack) = c.receiving.delayed_ack() {
+                    self.net.delayed_acks += 1;
                     if c.remote.is_some() {
                         self.ack_remote(conn, ack);
                     } else {
@@ -1102,8 +1107,14 @@ impl World {
 
     fn segment_arrive(&mut self, conn: ConnId, seq: u64, len: u64) {
         let ack_every = self.cfg.tcp.ack_every;
+        let now = self.now();
         let c = &mut self.conns[conn.0 as usize];
-        match c.receiving.segment(seq, len, ack_every) {
+        let before = c.receiving.received;
+        let decision = c.receiving.segment(seq, len, ack_every);
+        if c.receiving.received > before {
+            self.last_delivery = now;
+        }
+        match decision {
             AckDecision::Now(ack) => self.send_ack(conn, ack),
             AckDecision::Delay => self.arm_delayed_ack(conn),
         }

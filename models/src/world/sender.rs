@@ -362,6 +362,7 @@ impl World {
                     };
                     if finished {
                         self.apps[id.0 as usize].done = true;
+                        self.sender_close(id);
                     }
                     return;
                 }
@@ -369,6 +370,19 @@ impl World {
             };
             if self.run_op(id, op) {
                 return;
+            }
+        }
+    }
+
+    /// The application is done and closes its sockets: `close()` (BSD `soclose` →
+    /// `tcp_usrclosed`) pushes out what Nagle was holding back, short segment and all.
+    fn sender_close(&mut self, id: AppId) {
+        let conns = self.sender(id).spec.conns.clone();
+        for conn in conns {
+            let c = &mut self.conns[conn.0 as usize];
+            if c.sender.nxt < c.sender.written {
+                c.push = true;
+                self.schedule_output(conn, super::SOFTNET);
             }
         }
     }

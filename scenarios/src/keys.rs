@@ -1,0 +1,927 @@
+//! The keys a scenario may set: for each, its kind, its allowed range, a one-line doc and
+//! how it lands in the model's types. One table serves files, presets, `--set` and
+//! `zcsim list`.
+
+use models::net::LinkKind;
+use models::strategy::HeaderMode;
+use models::workload::{BulkSource, MutationMode, Workload};
+use models::world::WorldConfig;
+use sim::{ByteRate, SimDuration};
+
+use crate::units::{self, fmt_size};
+
+/// What a key holds and what is allowed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    /// Bytes, written with a unit.
+    Size {
+        min: u64,
+        max: u64,
+    },
+    /// Bytes per second, written with a unit.
+    Rate {
+        min: u64,
+        max: u64,
+    },
+    /// Nanoseconds, written with a unit.
+    Duration {
+        min: u64,
+        max: u64,
+    },
+    /// A plain integer.
+    Count {
+        min: u64,
+        max: u64,
+    },
+    Bool,
+    /// A number in `[0, max]`.
+    Fraction {
+        max: f64,
+    },
+    /// One of these words.
+    Choice(&'static [&'static str]),
+}
+
+/// A checked value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    U64(u64),
+    Bool(bool),
+    F64(f64),
+    Word(&'static str),
+}
+
+impl Value {
+    fn u64(self) -> u64 {
+        match self {
+            Value::U64(v) => v,
+            other => panic!("{other:?} is not an integer quantity"),
+        }
+    }
+    fn bool(self) -> bool {
+        match self {
+            Value::Bool(v) => v,
+            other => panic!("{other:?} is not a boolean"),
+        }
+    }
+    fn f64(self) -> f64 {
+        match self {
+            Value::F64(v) => v,
+            other => panic!("{other:?} is not a number"),
+        }
+    }
+    fn word(self) -> &'static str {
+        match self {
+            Value::Word(v) => v,
+            other => panic!("{other:?} is not a word"),
+        }
+    }
+}
+
+impl Kind {
+    /// What the key accepts, in words (for error messages and `zcsim list`).
+    pub fn allowed(&self) -> String {
+        let rate = |b: u64| format!("{}", ByteRate::from_bytes_per_sec(b.max(1)));
+        match *self {
+            Kind::Size { min, max } => format!(
+                "a size from {} to {} ({})",
+                fmt_size(min),
+                fmt_size(max),
+                units::SIZE_UNITS
+            ),
+            Kind::Rate { min, max } => format!(
+                "a rate from {} to {} ({})",
+                rate(min),
+                rate(max),
+                units::RATE_UNITS
+            ),
+            Kind::Duration { min, max } => format!(
+                "a duration from {} to {} ({})",
+                SimDuration::from_nanos(min),
+                SimDuration::from_nanos(max),
+                units::DURATION_UNITS
+            ),
+            Kind::Count { min, max } => format!("a whole number from {min} to {max}"),
+            Kind::Bool => "true or false".into(),
+            Kind::Fraction { max } => format!("a number from 0 to {max}"),
+            Kind::Choice(words) => format!("one of {}", words.join(", ")),
+        }
+    }
+
+    /// Checks a TOML value against the kind; the error says what is wrong.
+    pub fn check(&self, v: &toml::Value) -> Result<Value, String> {
+        let quantity = |parse: fn(&str) -> Result<u64, units::UnitError>, min, max| match v {
+            toml::Value::String(s) => {
+                let n = parse(s).map_err(|e| e.to_string())?;
+                if n < min || n > max {
+                    Err("is out of range".to_owned())
+                } else {
+                    Ok(Value::U64(n))
+                }
+            }
+            toml::Value::Integer(_) | toml::Value::Float(_) => {
+                Err("needs a unit: write it as a string such as \"64 KiB\"".to_owned())
+            }
+            _ => Err("has the wrong type".to_owned()),
+        };
+        match *self {
+            Kind::Size { min, max } => quantity(units::parse_size, min, max),
+            Kind::Rate { min, max } => quantity(units::parse_rate, min, max),
+            Kind::Duration { min, max } => quantity(units::parse_duration, min, max),
+            Kind::Count { min, max } => match v {
+                toml::Value::Integer(i) if *i >= 0 && (*i as u64) >= min && (*i as u64) <= max => {
+                    Ok(Value::U64(*i as u64))
+                }
+                toml::Value::Integer(_) => Err("is out of range".to_owned()),
+                _ => Err("must be a whole number".to_owned()),
+            },
+            Kind::Bool => match v {
+                toml::Value::Boolean(b) => Ok(Value::Bool(*b)),
+                _ => Err("must be true or false".to_owned()),
+            },
+            Kind::Fraction { max } => {
+                let x = match v {
+                    toml::Value::Float(f) => *f,
+                    toml::Value::Integer(i) => *i as f64,
+                    _ => return Err("must be a number".to_owned()),
+                };
+                if (0.0..=max).contains(&x) {
+                    Ok(Value::F64(x))
+                } else {
+                    Err("is out of range".to_owned())
+                }
+            }
+            Kind::Choice(words) => match v {
+                toml::Value::String(s) => words
+                    .iter()
+                    .find(|w| **w == s.as_str())
+                    .map(|w| Value::Word(w))
+                    .ok_or_else(|| "is not one of the choices".to_owned()),
+                _ => Err("must be a word in quotes".to_owned()),
+            },
+        }
+    }
+}
+
+/// A settable key.
+pub struct Key<T> {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub doc: &'static str,
+    pub apply: fn(&mut T, Value),
+}
+
+/// A target: the model's world plus the settings strategies read from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub description: String,
+    pub world: WorldConfig,
+    /// Linux's `sendpage` copies when the NIC lacks scatter-gather or checksum offload.
+    pub linux_sendpage_fallback: bool,
+    /// `link = "loopback"`.
+    pub loopback: bool,
+    /// `link_rate`, kept apart until [`Target::finish`] builds the link.
+    pub link_rate: ByteRate,
+}
+
+impl Target {
+    /// Builds the link from `link` and `link_rate` once every key is applied.
+    pub fn finish(&mut self) {
+        self.world.link.kind = if self.loopback {
+            LinkKind::Loopback
+        } else {
+            LinkKind::Ethernet {
+                rate: self.link_rate,
+            }
+        };
+    }
+}
+
+const NS_1S: u64 = 1_000_000_000;
+const COST: Kind = Kind::Duration { min: 0, max: NS_1S };
+const MBPS: u64 = 1_000_000;
+const CPU_RATE: Kind = Kind::Rate {
+    min: MBPS,
+    max: 1_000_000 * MBPS,
+};
+
+macro_rules! cost {
+    ($name:literal, $doc:literal, $($field:ident).+) => {
+        Key {
+            name: $name,
+            kind: COST,
+            doc: $doc,
+            apply: |t: &mut Target, v| t.world.$($field).+ = v.u64(),
+        }
+    };
+}
+
+/// Every target key. A preset sets them all; a scenario may override any.
+pub fn target_keys() -> Vec<Key<Target>> {
+    vec![
+        Key {
+            name: "cpus",
+            kind: Kind::Count { min: 1, max: 64 },
+            doc: "CPUs; above one, write-protecting a page costs a TLB shootdown",
+            apply: |t, v| t.world.machine.cpus = v.u64() as u32,
+        },
+        Key {
+            name: "memory_bus",
+            kind: Kind::Rate {
+                min: MBPS,
+                max: 10_000_000 * MBPS,
+            },
+            doc: "capacity of the one memory bus every copy, checksum and DMA shares",
+            apply: |t, v| t.world.machine.memory_bus = ByteRate::from_bytes_per_sec(v.u64()),
+        },
+        Key {
+            name: "write_allocate",
+            kind: Kind::Bool,
+            doc: "caches allocate on write, so a copy moves 3 bus bytes per byte instead of 2",
+            apply: |t, v| t.world.machine.costs.write_allocate = v.bool(),
+        },
+        Key {
+            name: "cpu_copy_rate",
+            kind: CPU_RATE,
+            doc: "payload a CPU copies per second on an idle bus",
+            apply: |t, v| {
+                t.world.machine.costs.cpu_copy_rate = ByteRate::from_bytes_per_sec(v.u64())
+            },
+        },
+        Key {
+            name: "cpu_checksum_rate",
+            kind: CPU_RATE,
+            doc: "bytes a CPU checksums per second on an idle bus",
+            apply: |t, v| {
+                t.world.machine.costs.cpu_checksum_rate = ByteRate::from_bytes_per_sec(v.u64())
+            },
+        },
+        Key {
+            name: "cpu_zero_rate",
+            kind: CPU_RATE,
+            doc: "bytes a CPU zero-fills per second on an idle bus",
+            apply: |t, v| {
+                t.world.machine.costs.cpu_zero_rate = ByteRate::from_bytes_per_sec(v.u64())
+            },
+        },
+        cost!(
+            "syscall",
+            "system call entry and exit",
+            machine.costs.syscall_ns
+        ),
+        cost!(
+            "context_switch",
+            "switching processes on a CPU",
+            machine.costs.context_switch_ns
+        ),
+        cost!(
+            "trap",
+            "entering the kernel on a page fault",
+            machine.costs.trap_ns
+        ),
+        cost!(
+            "minor_fault",
+            "servicing a minor fault (page cached)",
+            machine.costs.minor_fault_ns
+        ),
+        cost!(
+            "major_fault",
+            "servicing a major fault, besides the disk read",
+            machine.costs.major_fault_ns
+        ),
+        cost!(
+            "cow_fault",
+            "servicing a COW or loan-break fault, besides the copy",
+            machine.costs.cow_fault_ns
+        ),
+        cost!(
+            "pte_update",
+            "writing one page-table entry",
+            machine.costs.pte_update_ns
+        ),
+        cost!(
+            "tlb_flush",
+            "flushing the local TLB",
+            machine.costs.tlb_flush_ns
+        ),
+        cost!(
+            "tlb_shootdown",
+            "a TLB shootdown, per other CPU",
+            machine.costs.tlb_shootdown_per_cpu_ns
+        ),
+        cost!(
+            "vma_cache_hit",
+            "find_vma answered by the lookup cache",
+            machine.costs.vma_cache_hit_ns
+        ),
+        cost!(
+            "vma_per_level",
+            "find_vma, per level of the VMA tree",
+            machine.costs.vma_per_level_ns
+        ),
+        cost!("mmap", "mmap, fixed part", machine.costs.mmap_ns),
+        cost!(
+            "mmap_per_page",
+            "mmap, per page mapped",
+            machine.costs.mmap_per_page_ns
+        ),
+        cost!("munmap", "munmap, fixed part", machine.costs.munmap_ns),
+        cost!(
+            "munmap_per_page",
+            "munmap, per present page torn down",
+            machine.costs.munmap_per_page_ns
+        ),
+        cost!(
+            "loan_per_page",
+            "loaning or wiring one page (uvm_loan, vm_page_wire)",
+            machine.costs.loan_per_page_ns
+        ),
+        cost!(
+            "unloan_per_page",
+            "returning one loaned or wired page",
+            machine.costs.unloan_per_page_ns
+        ),
+        cost!(
+            "page_alloc",
+            "allocating a physical page",
+            machine.costs.page_alloc_ns
+        ),
+        Key {
+            name: "disk_latency",
+            kind: Kind::Duration {
+                min: 0,
+                max: 10 * NS_1S,
+            },
+            doc: "from disk request to first byte",
+            apply: |t, v| t.world.machine.disk.latency_ns = v.u64(),
+        },
+        Key {
+            name: "disk_rate",
+            kind: Kind::Rate {
+                min: 1000,
+                max: 1_000_000 * MBPS,
+            },
+            doc: "disk media rate, also the cap on its DMA",
+            apply: |t, v| t.world.machine.disk.rate = ByteRate::from_bytes_per_sec(v.u64()),
+        },
+        Key {
+            name: "user_space",
+            kind: Kind::Size {
+                min: 1 << 20,
+                max: 1 << 47,
+            },
+            doc: "size of a user address space (3 GiB on a 32-bit target)",
+            apply: |t, v| t.world.user_space_bytes = v.u64(),
+        },
+        Key {
+            name: "link",
+            kind: Kind::Choice(&["ethernet", "loopback"]),
+            doc: "an Ethernet link to an ideal peer, or loopback to a local reader",
+            apply: |t, v| t.loopback = v.word() == "loopback",
+        },
+        Key {
+            name: "link_rate",
+            kind: Kind::Rate {
+                min: 125_000,
+                max: 200_000 * MBPS,
+            },
+            doc: "Ethernet line rate (100 Mb/s, 1 Gb/s, 100 Gb/s); unused on loopback",
+            apply: |t, v| t.link_rate = ByteRate::from_bytes_per_sec(v.u64()),
+        },
+        Key {
+            name: "mtu_bytes",
+            kind: Kind::Count {
+                min: 576,
+                max: 65_536,
+            },
+            doc: "IP MTU (1500 standard, 9000 jumbo, 16436 Linux loopback)",
+            apply: |t, v| t.world.link.mtu_bytes = v.u64(),
+        },
+        Key {
+            name: "tcp_timestamps",
+            kind: Kind::Bool,
+            doc: "RFC 1323 timestamps: 12 more header bytes per segment",
+            apply: |t, v| t.world.link.tcp_timestamps = v.bool(),
+        },
+        Key {
+            name: "rtt",
+            kind: Kind::Duration {
+                min: 0,
+                max: 10 * NS_1S,
+            },
+            doc: "round trip besides serialization",
+            apply: |t, v| t.world.link.rtt = SimDuration::from_nanos(v.u64()),
+        },
+        Key {
+            name: "loss",
+            kind: Kind::Fraction { max: 0.5 },
+            doc: "probability a data segment is lost",
+            apply: |t, v| t.world.link.loss = v.f64(),
+        },
+        Key {
+            name: "tx_ring_slots",
+            kind: Kind::Count {
+                min: 1,
+                max: 65_536,
+            },
+            doc: "TX descriptors (a packet takes one per fragment)",
+            apply: |t, v| t.world.nic.tx_ring_slots = v.u64() as u32,
+        },
+        Key {
+            name: "rx_ring_slots",
+            kind: Kind::Count {
+                min: 1,
+                max: 65_536,
+            },
+            doc: "RX descriptors",
+            apply: |t, v| t.world.nic.rx_ring_slots = v.u64() as u32,
+        },
+        Key {
+            name: "dma_rate",
+            kind: Kind::Rate {
+                min: MBPS,
+                max: 1_000_000 * MBPS,
+            },
+            doc: "the NIC DMA engine's own cap (32-bit/33 MHz PCI: 132 MB/s)",
+            apply: |t, v| t.world.nic.dma_rate = Some(ByteRate::from_bytes_per_sec(v.u64())),
+        },
+        Key {
+            name: "scatter_gather",
+            kind: Kind::Bool,
+            doc: "the NIC DMAs a packet from several fragments",
+            apply: |t, v| t.world.nic.scatter_gather = v.bool(),
+        },
+        Key {
+            name: "max_frags",
+            kind: Kind::Count { min: 1, max: 256 },
+            doc: "fragments a packet may have, header included",
+            apply: |t, v| t.world.nic.max_frags = v.u64() as u32,
+        },
+        Key {
+            name: "checksum_offload",
+            kind: Kind::Bool,
+            doc: "the NIC computes TCP checksums",
+            apply: |t, v| t.world.nic.checksum_offload = v.bool(),
+        },
+        Key {
+            name: "header_split",
+            kind: Kind::Bool,
+            doc: "received payload lands page-aligned in its own page",
+            apply: |t, v| t.world.nic.header_split = v.bool(),
+        },
+        Key {
+            name: "tx_coalesce",
+            kind: Kind::Count { min: 1, max: 4096 },
+            doc: "TX completions per interrupt",
+            apply: |t, v| t.world.nic.tx_coalesce = v.u64() as u32,
+        },
+        Key {
+            name: "send_buffer",
+            kind: Kind::Size {
+                min: 4 << 10,
+                max: 1 << 30,
+            },
+            doc: "socket send buffer high-water mark",
+            apply: |t, v| t.world.tcp.send_buffer_bytes = v.u64(),
+        },
+        Key {
+            name: "recv_buffer",
+            kind: Kind::Size {
+                min: 4 << 10,
+                max: 1 << 30,
+            },
+            doc: "socket receive buffer high-water mark",
+            apply: |t, v| t.world.tcp.recv_buffer_bytes = v.u64(),
+        },
+        Key {
+            name: "window",
+            kind: Kind::Size {
+                min: 1 << 10,
+                max: 1 << 30,
+            },
+            doc: "the peer's advertised window",
+            apply: |t, v| t.world.tcp.window_bytes = v.u64(),
+        },
+        Key {
+            name: "ack_every",
+            kind: Kind::Count { min: 1, max: 64 },
+            doc: "the receiver ACKs every this many segments",
+            apply: |t, v| t.world.tcp.ack_every = v.u64() as u32,
+        },
+        Key {
+            name: "delayed_ack",
+            kind: Kind::Duration { min: 0, max: NS_1S },
+            doc: "longest an odd segment waits for its ACK",
+            apply: |t, v| t.world.tcp.delayed_ack = SimDuration::from_nanos(v.u64()),
+        },
+        Key {
+            name: "rto",
+            kind: Kind::Duration {
+                min: 1_000,
+                max: 60 * NS_1S,
+            },
+            doc: "retransmission timeout of a lost segment",
+            apply: |t, v| t.world.tcp.rto = SimDuration::from_nanos(v.u64()),
+        },
+        cost!(
+            "tcp_output_per_segment",
+            "tcp_output per segment",
+            stack.tcp_output_per_segment_ns
+        ),
+        cost!(
+            "tcp_input_per_segment",
+            "tcp_input per data segment",
+            stack.tcp_input_per_segment_ns
+        ),
+        cost!("tcp_ack", "processing one ACK", stack.tcp_ack_ns),
+        cost!(
+            "driver_per_frag",
+            "driver work per TX descriptor",
+            stack.driver_per_frag_ns
+        ),
+        cost!("interrupt", "interrupt entry and exit", stack.interrupt_ns),
+        cost!(
+            "tx_complete_per_packet",
+            "TX completion work per packet",
+            stack.tx_complete_per_packet_ns
+        ),
+        cost!(
+            "mbuf",
+            "allocating or freeing an mbuf or cluster",
+            stack.mbuf_ns
+        ),
+        cost!(
+            "socket_per_chunk",
+            "socket-layer work per send or receive chunk",
+            stack.socket_per_chunk_ns
+        ),
+        Key {
+            name: "fused_copy_checksum",
+            kind: Kind::Bool,
+            doc: "the checksum is computed during the copy (Linux csum_and_copy_from_user)",
+            apply: |t, v| t.world.fused_copy_checksum = v.bool(),
+        },
+        Key {
+            name: "linux_sendpage_fallback",
+            kind: Kind::Bool,
+            doc: "sendpage copies when the NIC lacks scatter-gather or checksum offload (Linux)",
+            apply: |t, v| t.linux_sendpage_fallback = v.bool(),
+        },
+    ]
+}
+
+/// Keys a preset or `[target]` table may hold besides the parameters.
+pub const TARGET_META: [&str; 3] = ["preset", "name", "description"];
+
+const BIG: u64 = 1 << 40;
+
+fn size(min: u64, max: u64) -> Kind {
+    Kind::Size { min, max }
+}
+
+macro_rules! wkey {
+    ($name:literal, $kind:expr, $doc:literal, |$w:ident, $v:ident| $body:block) => {
+        Key {
+            name: $name,
+            kind: $kind,
+            doc: $doc,
+            apply: |$w: &mut Workload, $v| $body,
+        }
+    };
+}
+
+/// The keys of one workload kind (besides `kind`).
+pub fn workload_keys(kind: &str) -> Vec<Key<Workload>> {
+    let total = wkey!("total", size(1, BIG), "bytes to move", |w, v| {
+        match w {
+            Workload::BulkSend { total_bytes, .. }
+            | Workload::RewriteAfterWrite { total_bytes, .. }
+            | Workload::StampedPages { total_bytes, .. }
+            | Workload::FileMutation { total_bytes, .. }
+            | Workload::Straddle { total_bytes, .. }
+            | Workload::SharedPage { total_bytes, .. }
+            | Workload::BulkReceive { total_bytes, .. } => *total_bytes = v.u64(),
+            Workload::FileServer { .. } => unreachable!(),
+        }
+    });
+    let write_size = wkey!(
+        "write_size",
+        size(1, 1 << 30),
+        "bytes per write()",
+        |w, v| {
+            match w {
+                Workload::BulkSend { write_size, .. }
+                | Workload::RewriteAfterWrite { write_size, .. }
+                | Workload::StampedPages { write_size, .. }
+                | Workload::FileMutation { write_size, .. } => *write_size = v.u64(),
+                _ => unreachable!(),
+            }
+        }
+    );
+    match kind {
+        "bulk-send" => vec![
+            total,
+            write_size,
+            wkey!(
+                "source",
+                Kind::Choice(&["memory", "file"]),
+                "a reused buffer or a file",
+                |w, v| {
+                    if let Workload::BulkSend {
+                        source,
+                        total_bytes,
+                        ..
+                    } = w
+                    {
+                        *source = match v.word() {
+                            "file" => match *source {
+                                BulkSource::File { .. } => *source,
+                                BulkSource::Memory => BulkSource::File {
+                                    file_bytes: (*total_bytes).min(64 << 20),
+                                    cold: false,
+                                },
+                            },
+                            _ => BulkSource::Memory,
+                        };
+                    }
+                }
+            ),
+            wkey!(
+                "file_size",
+                size(1, BIG),
+                "size of the file (sending cycles over it)",
+                |w, v| {
+                    if let Workload::BulkSend { source, .. } = w {
+                        let cold = matches!(source, BulkSource::File { cold: true, .. });
+                        *source = BulkSource::File {
+                            file_bytes: v.u64(),
+                            cold,
+                        };
+                    }
+                }
+            ),
+            wkey!(
+                "cold",
+                Kind::Bool,
+                "the file is not in the page cache",
+                |w, v| {
+                    if let Workload::BulkSend {
+                        source,
+                        total_bytes,
+                        ..
+                    } = w
+                    {
+                        let file_bytes = match source {
+                            BulkSource::File { file_bytes, .. } => *file_bytes,
+                            BulkSource::Memory => (*total_bytes).min(64 << 20),
+                        };
+                        *source = BulkSource::File {
+                            file_bytes,
+                            cold: v.bool(),
+                        };
+                    }
+                }
+            ),
+        ],
+        "rewrite-after-write" => vec![
+            total,
+            write_size,
+            wkey!(
+                "rewrite",
+                size(1, 1 << 30),
+                "bytes overwritten after each write()",
+                |w, v| {
+                    if let Workload::RewriteAfterWrite { rewrite_bytes, .. } = w {
+                        *rewrite_bytes = v.u64();
+                    }
+                }
+            ),
+        ],
+        "stamped-pages" => vec![
+            total,
+            write_size,
+            wkey!(
+                "stamp",
+                size(1, 4096),
+                "bytes stamped into each page",
+                |w, v| {
+                    if let Workload::StampedPages { stamp_bytes, .. } = w {
+                        *stamp_bytes = v.u64();
+                    }
+                }
+            ),
+        ],
+        "file-server" => vec![
+            wkey!(
+                "clients",
+                Kind::Count {
+                    min: 1,
+                    max: 10_000
+                },
+                "client connections",
+                |w, v| {
+                    if let Workload::FileServer { clients, .. } = w {
+                        *clients = v.u64() as u32;
+                    }
+                }
+            ),
+            wkey!(
+                "files",
+                Kind::Count {
+                    min: 1,
+                    max: 1_000_000
+                },
+                "distinct files",
+                |w, v| {
+                    if let Workload::FileServer { files, .. } = w {
+                        *files = v.u64() as u32;
+                    }
+                }
+            ),
+            wkey!("file_size", size(1, BIG), "size of each file", |w, v| {
+                if let Workload::FileServer { file_bytes, .. } = w {
+                    *file_bytes = v.u64();
+                }
+            }),
+            wkey!(
+                "body",
+                size(1, BIG),
+                "bytes of each response body",
+                |w, v| {
+                    if let Workload::FileServer { body_bytes, .. } = w {
+                        *body_bytes = v.u64();
+                    }
+                }
+            ),
+            wkey!(
+                "requests",
+                Kind::Count {
+                    min: 1,
+                    max: 100_000_000
+                },
+                "responses to send",
+                |w, v| {
+                    if let Workload::FileServer { requests, .. } = w {
+                        *requests = v.u64();
+                    }
+                }
+            ),
+            wkey!(
+                "header",
+                size(0, 64 << 10),
+                "bytes of each response header",
+                |w, v| {
+                    if let Workload::FileServer { header_bytes, .. } = w {
+                        *header_bytes = v.u64();
+                    }
+                }
+            ),
+            wkey!(
+                "header_mode",
+                Kind::Choice(&["separate-write", "cork", "header-iovec"]),
+                "how the header goes out",
+                |w, v| {
+                    if let Workload::FileServer { header, .. } = w {
+                        *header = HeaderMode::ALL
+                            .into_iter()
+                            .find(|m| m.id() == v.word())
+                            .expect("checked against the choices");
+                    }
+                }
+            ),
+        ],
+        "file-mutation" => vec![
+            total,
+            write_size,
+            wkey!("file_size", size(4096, BIG), "size of the file", |w, v| {
+                if let Workload::FileMutation { file_bytes, .. } = w {
+                    *file_bytes = v.u64();
+                }
+            }),
+            wkey!(
+                "mode",
+                Kind::Choice(&["in-place", "rename"]),
+                "how the file changes",
+                |w, v| {
+                    if let Workload::FileMutation { mode, .. } = w {
+                        *mode = if v.word() == "rename" {
+                            MutationMode::Rename
+                        } else {
+                            MutationMode::InPlace
+                        };
+                    }
+                }
+            ),
+            wkey!(
+                "every",
+                Kind::Duration {
+                    min: 1_000,
+                    max: 60 * NS_1S
+                },
+                "how often it changes",
+                |w, v| {
+                    if let Workload::FileMutation { every, .. } = w {
+                        *every = SimDuration::from_nanos(v.u64());
+                    }
+                }
+            ),
+        ],
+        "straddle" => vec![
+            total,
+            wkey!(
+                "map_size",
+                size(4096, 1 << 30),
+                "bytes of each of the two mappings",
+                |w, v| {
+                    if let Workload::Straddle { map_bytes, .. } = w {
+                        *map_bytes = v.u64();
+                    }
+                }
+            ),
+        ],
+        "shared-page" => vec![
+            total,
+            wkey!(
+                "write_while_referenced",
+                Kind::Bool,
+                "the other process writes while the kernel holds the page",
+                |w, v| {
+                    if let Workload::SharedPage {
+                        write_while_referenced,
+                        ..
+                    } = w
+                    {
+                        *write_while_referenced = v.bool();
+                    }
+                }
+            ),
+        ],
+        "bulk-receive" => vec![
+            total,
+            wkey!("read_size", size(1, 1 << 30), "bytes per recv()", |w, v| {
+                if let Workload::BulkReceive { read_size, .. } = w {
+                    *read_size = v.u64();
+                }
+            }),
+            wkey!(
+                "buffer_offset",
+                size(0, 4095),
+                "buffer start past a page boundary",
+                |w, v| {
+                    if let Workload::BulkReceive { buffer_offset, .. } = w {
+                        *buffer_offset = v.u64();
+                    }
+                }
+            ),
+            wkey!(
+                "segment",
+                size(1, 65_536),
+                "payload per segment the peer sends",
+                |w, v| {
+                    if let Workload::BulkReceive { segment_bytes, .. } = w {
+                        *segment_bytes = v.u64();
+                    }
+                }
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Scenario-wide strategy options (`[options]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Options {
+    pub loan: models::strategy::LoanOptions,
+    /// `mmap-sendpage` with the straddle bug fixed.
+    pub sendpage_fixed: bool,
+}
+
+pub fn option_keys() -> Vec<Key<Options>> {
+    vec![
+        Key {
+            name: "loan_threshold",
+            kind: size(1, 1 << 30),
+            doc: "page-loan: writes at least this long are loaned (4 KiB; 8 KiB later)",
+            apply: |o, v| o.loan.threshold_bytes = v.u64(),
+        },
+        Key {
+            name: "loan_chunk",
+            kind: size(4096, 1 << 30),
+            doc: "page-loan: sosend_loan chunk size (64 KiB)",
+            apply: |o, v| o.loan.chunk_bytes = v.u64(),
+        },
+        Key {
+            name: "loan_kva_cap",
+            kind: size(4096, 1 << 40),
+            doc: "page-loan: kernel address space for loaned pages (16 MiB)",
+            apply: |o, v| o.loan.kva_cap_bytes = v.u64(),
+        },
+        Key {
+            name: "sendpage_fixed",
+            kind: Kind::Bool,
+            doc: "mmap-sendpage looks up every VMA a write spans (Miller's bug fixed)",
+            apply: |o, v| o.sendpage_fixed = v.bool(),
+        },
+    ]
+}

@@ -1,0 +1,270 @@
+//! Quantities written with units: sizes (`64 KiB`), rates (`27 MB/s`, `100 Mb/s`) and
+//! durations (`1.8 us`).
+//!
+//! Numbers are decimal and parsed exactly (no floating point): `1.8 us` is 1800 ns, and a
+//! value that does not come out whole in the base unit (`0.5 ns`, `1.3 B`) is refused rather
+//! than rounded. Sizes take binary (`KiB`, `MiB`, `GiB`, `TiB`) and decimal (`kB`, `MB`,
+//! `GB`, `TB`) prefixes; rates take bytes (`B/s`, `kB/s`, `MB/s`, `GB/s`, `KiB/s`, `MiB/s`,
+//! `GiB/s`) or bits (`b/s`, `kb/s`, `Mb/s`, `Gb/s`, also written `bps`, `kbps`, `Mbps`,
+//! `Gbps`); durations take `ns`, `us` (or `µs`), `ms`, `s`. Spaces between number and unit are
+//! optional. A bare number is refused: the unit is part of the value.
+//!
+//! The crates in the ecosystem each cover one of these (`bytesize` sizes, `humantime`
+//! durations without decimals), none bit rates, and their error texts differ; one exact
+//! parser gives every field the same rules and messages.
+
+use std::fmt;
+
+/// Why a quantity did not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnitError {
+    /// A number without a unit.
+    MissingUnit { allowed: &'static str },
+    /// A unit this kind of quantity does not take.
+    UnknownUnit { unit: String, allowed: &'static str },
+    /// Not a decimal number.
+    BadNumber,
+    /// Negative.
+    Negative,
+    /// Not a whole number of the base unit.
+    NotWhole { base: &'static str },
+    /// Too large to represent.
+    Overflow,
+}
+
+impl fmt::Display for UnitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnitError::MissingUnit { allowed } => write!(f, "needs a unit ({allowed})"),
+            UnitError::UnknownUnit { unit, allowed } => {
+                write!(f, "unit `{unit}` is not one of {allowed}")
+            }
+            UnitError::BadNumber => write!(f, "is not a number followed by a unit"),
+            UnitError::Negative => write!(f, "must not be negative"),
+            UnitError::NotWhole { base } => write!(f, "is not a whole number of {base}"),
+            UnitError::Overflow => write!(f, "is too large"),
+        }
+    }
+}
+
+pub const SIZE_UNITS: &str = "B, KiB, MiB, GiB, TiB, kB, MB, GB, TB";
+pub const RATE_UNITS: &str = "B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s, b/s, kb/s, Mb/s, Gb/s";
+pub const DURATION_UNITS: &str = "ns, us, ms, s";
+
+/// Bytes.
+pub fn parse_size(s: &str) -> Result<u64, UnitError> {
+    let (num, unit) = split(s)?;
+    let factor: u128 = match unit {
+        "" => {
+            return Err(UnitError::MissingUnit {
+                allowed: SIZE_UNITS,
+            });
+        }
+        "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        other => {
+            return Err(UnitError::UnknownUnit {
+                unit: other.to_owned(),
+                allowed: SIZE_UNITS,
+            });
+        }
+    };
+    scale(num, factor, 1, "bytes")
+}
+
+/// Bytes per second; bit rates are divided by 8 (and must come out whole).
+pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
+    let (num, unit) = split(s)?;
+    let (factor, divisor): (u128, u128) = match unit {
+        "" => {
+            return Err(UnitError::MissingUnit {
+                allowed: RATE_UNITS,
+            });
+        }
+        "B/s" => (1, 1),
+        "kB/s" | "KB/s" => (1_000, 1),
+        "MB/s" => (1_000_000, 1),
+        "GB/s" => (1_000_000_000, 1),
+        "TB/s" => (1_000_000_000_000, 1),
+        "KiB/s" => (1 << 10, 1),
+        "MiB/s" => (1 << 20, 1),
+        "GiB/s" => (1 << 30, 1),
+        "b/s" | "bps" => (1, 8),
+        "kb/s" | "kbps" | "Kb/s" => (1_000, 8),
+        "Mb/s" | "Mbps" => (1_000_000, 8),
+        "Gb/s" | "Gbps" => (1_000_000_000, 8),
+        "Tb/s" | "Tbps" => (1_000_000_000_000, 8),
+        other => {
+            return Err(UnitError::UnknownUnit {
+                unit: other.to_owned(),
+                allowed: RATE_UNITS,
+            });
+        }
+    };
+    scale(num, factor, divisor, "bytes per second")
+}
+
+/// Nanoseconds.
+pub fn parse_duration(s: &str) -> Result<u64, UnitError> {
+    let (num, unit) = split(s)?;
+    let factor: u128 = match unit {
+        "" => {
+            return Err(UnitError::MissingUnit {
+                allowed: DURATION_UNITS,
+            });
+        }
+        "ns" => 1,
+        "us" | "µs" | "μs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        other => {
+            return Err(UnitError::UnknownUnit {
+                unit: other.to_owned(),
+                allowed: DURATION_UNITS,
+            });
+        }
+    };
+    scale(num, factor, 1, "nanoseconds")
+}
+
+/// A decimal number as (digits without the point, digits after the point).
+struct Decimal {
+    digits: u128,
+    frac_digits: u32,
+}
+
+fn split(s: &str) -> Result<(Decimal, &str), UnitError> {
+    let s = s.trim();
+    if s.starts_with('-') {
+        return Err(UnitError::Negative);
+    }
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(end);
+    let num: String = num.chars().filter(|&c| c != '_').collect();
+    if num.is_empty() || num == "." || num.matches('.').count() > 1 {
+        return Err(UnitError::BadNumber);
+    }
+    let (int, frac) = num.split_once('.').unwrap_or((&num, ""));
+    let mut digits: u128 = 0;
+    for c in int.chars().chain(frac.chars()) {
+        digits = digits
+            .checked_mul(10)
+            .and_then(|d| d.checked_add(u128::from(c.to_digit(10).expect("digits only"))))
+            .ok_or(UnitError::Overflow)?;
+    }
+    Ok((
+        Decimal {
+            digits,
+            frac_digits: frac.len() as u32,
+        },
+        unit.trim(),
+    ))
+}
+
+fn scale(n: Decimal, factor: u128, divisor: u128, base: &'static str) -> Result<u64, UnitError> {
+    let denom = 10u128
+        .checked_pow(n.frac_digits)
+        .ok_or(UnitError::Overflow)?
+        * divisor;
+    let num = n.digits.checked_mul(factor).ok_or(UnitError::Overflow)?;
+    if num % denom != 0 {
+        return Err(UnitError::NotWhole { base });
+    }
+    u64::try_from(num / denom).map_err(|_| UnitError::Overflow)
+}
+
+/// Formats bytes with the largest binary unit that divides them (`64 KiB`, `1500 B`).
+pub fn fmt_size(b: u64) -> String {
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if b >= 1 << shift && b.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", b >> shift);
+        }
+    }
+    format!("{b} B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64 KiB"), Ok(65_536));
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+        assert_eq!(parse_size("1.5 KiB"), Ok(1536));
+        assert_eq!(parse_size("16 MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("1500 B"), Ok(1500));
+        assert_eq!(parse_size("2 GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1_000 B"), Ok(1000));
+        assert_eq!(
+            parse_size("64"),
+            Err(UnitError::MissingUnit {
+                allowed: SIZE_UNITS
+            })
+        );
+        assert!(matches!(
+            parse_size("64 KB/s"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert_eq!(
+            parse_size("1.3 B"),
+            Err(UnitError::NotWhole { base: "bytes" })
+        );
+        assert_eq!(parse_size("-4 KiB"), Err(UnitError::Negative));
+        assert_eq!(parse_size("x KiB"), Err(UnitError::BadNumber));
+        assert_eq!(parse_size("99999999999 TiB"), Err(UnitError::Overflow));
+    }
+
+    #[test]
+    fn rates() {
+        // 100 Mb/s Ethernet is 12.5 MB/s exactly; a bit rate that is not whole bytes fails.
+        assert_eq!(parse_rate("100 Mb/s"), Ok(12_500_000));
+        assert_eq!(parse_rate("100Mbps"), Ok(12_500_000));
+        assert_eq!(parse_rate("27 MB/s"), Ok(27_000_000));
+        assert_eq!(parse_rate("1.6 GB/s"), Ok(1_600_000_000));
+        assert_eq!(parse_rate("1 Gb/s"), Ok(125_000_000));
+        assert_eq!(
+            parse_rate("1 b/s"),
+            Err(UnitError::NotWhole {
+                base: "bytes per second"
+            })
+        );
+        assert!(matches!(
+            parse_rate("40 MB"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1.8 us"), Ok(1_800));
+        assert_eq!(parse_duration("1.8µs"), Ok(1_800));
+        assert_eq!(parse_duration("200 ms"), Ok(200_000_000));
+        assert_eq!(
+            parse_duration("0.5 ns"),
+            Err(UnitError::NotWhole {
+                base: "nanoseconds"
+            })
+        );
+        assert!(matches!(
+            parse_duration("3 h"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+    }
+
+    #[test]
+    fn size_format_round_trips() {
+        for b in [1500, 65_536, 16 << 20, 3 << 30, 1] {
+            assert_eq!(parse_size(&fmt_size(b)), Ok(b));
+        }
+    }
+}

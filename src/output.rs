@@ -1,0 +1,285 @@
+//! Printing reports: the comparison table, CSV, and JSON with DESIGN's keys.
+
+use std::fmt::Write as _;
+
+use models::report::{Report, RunReport};
+use models::workload::{BulkSource, Workload};
+use models::world::human_bytes;
+
+/// The workload and its parameters in one line.
+pub fn describe_workload(w: &Workload) -> String {
+    let h = |b: u64| human_bytes(b);
+    match w {
+        Workload::BulkSend {
+            total_bytes,
+            write_size,
+            source,
+        } => {
+            let from = match source {
+                BulkSource::Memory => "from memory".to_owned(),
+                BulkSource::File { file_bytes, cold } => format!(
+                    "from a {} {} file",
+                    h(*file_bytes),
+                    if *cold { "cold" } else { "cached" }
+                ),
+            };
+            format!(
+                "bulk-send: {} in {} writes {from}",
+                h(*total_bytes),
+                h(*write_size)
+            )
+        }
+        Workload::RewriteAfterWrite {
+            total_bytes,
+            write_size,
+            rewrite_bytes,
+        } => format!(
+            "rewrite-after-write: {} in {} writes, rewriting {} after each",
+            h(*total_bytes),
+            h(*write_size),
+            h(*rewrite_bytes)
+        ),
+        Workload::StampedPages {
+            total_bytes,
+            write_size,
+            stamp_bytes,
+        } => format!(
+            "stamped-pages: {} in {} writes, {stamp_bytes} B stamped into each page",
+            h(*total_bytes),
+            h(*write_size)
+        ),
+        Workload::FileServer {
+            clients,
+            files,
+            file_bytes,
+            body_bytes,
+            requests,
+            header_bytes,
+            header,
+        } => format!(
+            "file-server: {requests} responses to {clients} clients from {files} files of {}, body {}, header {header_bytes} B by {}",
+            h(*file_bytes),
+            h(*body_bytes),
+            header.id()
+        ),
+        Workload::FileMutation {
+            total_bytes,
+            write_size,
+            file_bytes,
+            mode,
+            every,
+        } => format!(
+            "file-mutation: {} in {} writes from a {} file changed {} every {every}",
+            h(*total_bytes),
+            h(*write_size),
+            h(*file_bytes),
+            match mode {
+                models::workload::MutationMode::InPlace => "in place",
+                models::workload::MutationMode::Rename => "by rename",
+            }
+        ),
+        Workload::Straddle {
+            total_bytes,
+            map_bytes,
+        } => format!(
+            "straddle: {} in writes spanning two {} mappings",
+            h(*total_bytes),
+            h(*map_bytes)
+        ),
+        Workload::SharedPage {
+            total_bytes,
+            write_while_referenced,
+        } => format!(
+            "shared-page: {} of one shared page, the other process writing it {}",
+            h(*total_bytes),
+            if *write_while_referenced {
+                "while the kernel holds it"
+            } else {
+                "afterwards"
+            }
+        ),
+        Workload::BulkReceive {
+            total_bytes,
+            read_size,
+            buffer_offset,
+            segment_bytes,
+        } => format!(
+            "bulk-receive: {} in {} reads, buffer {buffer_offset} B off a page, {segment_bytes} B segments",
+            h(*total_bytes),
+            h(*read_size)
+        ),
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// The comparison table of one report.
+pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{describe}");
+    let _ = writeln!(
+        out,
+        "target {}, seed {}; KB = 1024 bytes, as ttcp prints",
+        r.target, r.seed
+    );
+    let header = [
+        "strategy",
+        "KB/s",
+        "bottleneck",
+        "copies",
+        "copied",
+        "bus/B",
+        "DMA",
+        "faults mn/mj/cow/lb",
+        "lookups",
+        "syscalls",
+        "splats",
+        "cpu",
+        "bus",
+        "wire",
+    ];
+    let rows: Vec<Vec<String>> = r.runs.iter().map(row).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == 0 || i == 2 || i == 7 {
+                let _ = write!(s, "{c:<w$}  ");
+            } else {
+                let _ = write!(s, "{c:>w$}  ");
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        line(header.iter().map(|s| s.to_string()).collect())
+    );
+    for r in rows {
+        let _ = writeln!(out, "{}", line(r));
+    }
+    if breakdown {
+        let _ = writeln!(out);
+        let _ = write!(out, "{}", breakdown_table(r));
+    }
+    out
+}
+
+fn row(r: &RunReport) -> Vec<String> {
+    let f = &r.faults;
+    vec![
+        r.strategy.to_owned(),
+        format!("{:.0}", r.throughput_bytes_per_sec / 1024.0),
+        r.bottleneck.name().to_owned(),
+        r.copies.cpu_copy_ops.to_string(),
+        human_bytes(r.copies.cpu_copy_bytes),
+        format!("{:.2}", r.bus_bytes_per_payload_byte),
+        human_bytes(r.copies.dma_bytes),
+        format!("{}/{}/{}/{}", f.minor, f.major, f.cow, f.loan_break),
+        r.vm.vma_lookups.to_string(),
+        r.net.syscalls.to_string(),
+        r.integrity.splats.to_string(),
+        pct(r.utilization.cpu),
+        pct(r.utilization.memory_bus),
+        pct(r.utilization.wire),
+    ]
+}
+
+/// Where each strategy's CPU time and bus bytes went.
+pub fn breakdown_table(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "where the time went (CPU time by activity, share of the run; bus bytes by activity, per payload byte)"
+    );
+    for run in &r.runs {
+        let t = run.sim_time_ns as f64;
+        let cpu: Vec<String> = run
+            .breakdown
+            .cpu_ns
+            .iter()
+            .map(|(a, ns)| format!("{a} {:.1}%", *ns as f64 / t * 100.0))
+            .collect();
+        let bus: Vec<String> = run
+            .breakdown
+            .bus_bytes
+            .iter()
+            .map(|(a, b)| format!("{a} {:.2}", *b as f64 / run.payload_bytes.max(1) as f64))
+            .collect();
+        let _ = writeln!(out, "  {:<14} cpu: {}", run.strategy, cpu.join(", "));
+        let _ = writeln!(out, "  {:<14} bus: {}", "", bus.join(", "));
+    }
+    out
+}
+
+/// CSV, one row per workload and strategy.
+pub fn csv(reports: &[Report]) -> String {
+    let mut out = String::from(
+        "workload,strategy,seed,target,payload_bytes,sim_time_ns,throughput_bytes_per_sec,bottleneck,cpu_copy_ops,cpu_copy_bytes,dma_bytes,bus_bytes,bus_bytes_per_payload_byte,minor,major,cow,loan_break,vma_lookups,tlb_shootdowns,mmaps,munmaps,pages_loaned,peak_wired_pages,syscalls,segments,packets,mbufs,clusters,interrupts,splats,corrupt_bytes,util_cpu,util_memory_bus,util_wire,failed_requests\n",
+    );
+    for r in reports {
+        for x in &r.runs {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{:.3},{},{},{},{},{},{:.4},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
+                r.workload,
+                x.strategy,
+                r.seed,
+                r.target,
+                x.payload_bytes,
+                x.sim_time_ns,
+                x.throughput_bytes_per_sec,
+                x.bottleneck.name(),
+                x.copies.cpu_copy_ops,
+                x.copies.cpu_copy_bytes,
+                x.copies.dma_bytes,
+                x.copies.bus_bytes,
+                x.bus_bytes_per_payload_byte,
+                x.faults.minor,
+                x.faults.major,
+                x.faults.cow,
+                x.faults.loan_break,
+                x.vm.vma_lookups,
+                x.vm.tlb_shootdowns,
+                x.vm.mmaps,
+                x.vm.munmaps,
+                x.vm.pages_loaned,
+                x.vm.peak_wired_pages,
+                x.net.syscalls,
+                x.net.segments,
+                x.net.packets,
+                x.net.mbufs,
+                x.net.clusters,
+                x.net.interrupts,
+                x.integrity.splats,
+                x.integrity.corrupt_bytes,
+                x.utilization.cpu,
+                x.utilization.memory_bus,
+                x.utilization.wire,
+                x.outcome.failed_requests,
+            );
+        }
+    }
+    out
+}
+
+/// JSON: one report, or `{"workloads": [...]}` for several.
+pub fn json(reports: &[Report]) -> String {
+    let v = if reports.len() == 1 {
+        serde_json::to_value(&reports[0])
+    } else {
+        serde_json::to_value(serde_json::json!({ "workloads": reports }))
+    }
+    .expect("reports serialize");
+    let mut s = serde_json::to_string_pretty(&v).expect("values serialize");
+    s.push('\n');
+    s
+}
