@@ -254,9 +254,69 @@ impl Workload {
         }
     }
 
-    /// Builds the world: files, connections and applications, ready to run.
+    /// Bytes each of the workload's sending connections carries, in connection order (for
+    /// the local readers a loopback target needs).
+    fn bytes_per_conn(&self) -> Vec<u64> {
+        match *self {
+            Workload::BulkSend { total_bytes, .. }
+            | Workload::RewriteAfterWrite { total_bytes, .. }
+            | Workload::StampedPages { total_bytes, .. }
+            | Workload::FileMutation { total_bytes, .. }
+            | Workload::Straddle { total_bytes, .. }
+            | Workload::SharedPage { total_bytes, .. } => vec![total_bytes],
+            Workload::FileServer {
+                clients,
+                file_bytes,
+                body_bytes,
+                requests,
+                header_bytes,
+                ..
+            } => {
+                let clients = u64::from(clients.max(1));
+                let each = header_bytes + body_bytes.min(file_bytes);
+                (0..clients)
+                    .map(|c| (requests / clients + u64::from(c < requests % clients)) * each)
+                    .collect()
+            }
+            Workload::BulkReceive { .. } => Vec::new(),
+        }
+    }
+
+    /// Builds the world: files, connections and applications, ready to run. On a loopback
+    /// target each sending connection also gets a local reader that `recv()`s (copies) what
+    /// arrives, as the client of a loopback benchmark does; it competes for the same CPU and
+    /// bus.
     pub fn build(&self, cfg: &WorldConfig, strategy: Strategy) -> Result<World, DoesNotApply> {
+        let mut w = self.build_senders(cfg, strategy)?;
+        if cfg.link.kind == crate::net::LinkKind::Loopback {
+            for (i, bytes) in self.bytes_per_conn().into_iter().enumerate() {
+                if bytes > 0 {
+                    w.add_app(AppSpec::Receiver {
+                        conn: crate::world::ConnId(i as u32),
+                        total_bytes: bytes,
+                        read_size: 64 << 10,
+                        receiver: Receiver::Copy,
+                        buffer_offset: 0,
+                    });
+                }
+            }
+        }
+        Ok(w)
+    }
+
+    fn build_senders(&self, cfg: &WorldConfig, strategy: Strategy) -> Result<World, DoesNotApply> {
         self.check(&strategy)?;
+        if matches!(self, Workload::BulkReceive { .. })
+            && cfg.link.kind == crate::net::LinkKind::Loopback
+        {
+            return Err(DoesNotApply {
+                strategy: strategy.id(),
+                workload: self.id(),
+                reason:
+                    "bulk-receive needs a remote sender on a wire; this target's link is loopback"
+                        .into(),
+            });
+        }
         let mut w = World::new(cfg.clone());
         let sender = |conns, source, requests| SenderSpec {
             strategy,

@@ -1,0 +1,64 @@
+//! Speed and memory of one run: bulk-send from memory with `copy` on a preset (default
+//! `server-2024`), printing events per second and the process's peak resident memory.
+//!
+//! `cargo run --release --example speed -- --total 1GiB`
+//! `cargo run --release --example speed -- --total 8GiB`
+//!
+//! Peak memory is read from `/proc/self/status` (`VmHWM`); run each size in its own process,
+//! as above, so the peaks are comparable.
+
+use std::time::Instant;
+
+use clap::Parser;
+use models::report::{RunOptions, run};
+use models::strategy::Strategy;
+use models::workload::{BulkSource, Workload};
+use scenarios::Overrides;
+
+#[derive(Parser)]
+struct Args {
+    /// Bytes to send, with a unit.
+    #[arg(long, default_value = "1GiB")]
+    total: String,
+    /// Target preset.
+    #[arg(long, default_value = "server-2024")]
+    preset: String,
+    /// Strategy id.
+    #[arg(long, default_value = "copy")]
+    strategy: String,
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() {
+    let a = Args::parse();
+    let total = scenarios::units::parse_size(&a.total).expect("--total needs a size such as 1GiB");
+    let sc = scenarios::load_default(&Overrides {
+        preset: Some(a.preset.clone()),
+        ..Overrides::default()
+    })
+    .expect("a known preset");
+    let strategy = Strategy::from_id(&a.strategy).expect("a known strategy");
+    let w = Workload::BulkSend {
+        total_bytes: total,
+        write_size: 64 << 10,
+        source: BulkSource::Memory,
+    };
+    let wall = Instant::now();
+    let r = run(&sc.target.world, &w, strategy, RunOptions::default()).expect("applies");
+    let secs = wall.elapsed().as_secs_f64();
+    println!(
+        "{} on {}: {} bytes, {} events in {secs:.2} s of wall time",
+        a.strategy, a.preset, r.payload_bytes, r.events
+    );
+    println!(
+        "simulated throughput {:.1} MB/s",
+        r.throughput_bytes_per_sec / 1e6
+    );
+    println!("events_per_sec={}", (r.events as f64 / secs) as u64);
+    println!("peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
+}
