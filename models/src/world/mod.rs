@@ -228,38 +228,55 @@ impl Cont {
     }
 }
 
-/// A plan in words: its fixed CPU time by activity, and what it moves over the bus.
+/// A plan in words: its fixed CPU time by activity, and what it moves, by kind of step.
 fn describe_plan(plan: &Plan, cfg: &WorldConfig) -> String {
     let mut fixed: BTreeMap<Activity, u64> = BTreeMap::new();
-    let mut parts = Vec::new();
+    // (what, why) -> (steps, bytes), in first-seen order.
+    let mut moves: Vec<(&'static str, u64, u64)> = Vec::new();
+    let mut add = |what: &'static str, bytes: u64| match moves.iter_mut().find(|m| m.0 == what) {
+        Some(m) => {
+            m.1 += 1;
+            m.2 += bytes;
+        }
+        None => moves.push((what, 1, bytes)),
+    };
     for step in plan.steps() {
         match *step {
             Step::Cpu { activity, duration } => {
                 *fixed.entry(activity).or_default() += duration.as_nanos();
             }
-            Step::Copy { payload_bytes, .. } => parts.push(format!(
-                "copy {} ({} on the bus at most {} for the CPU)",
-                human_bytes(payload_bytes),
-                human_bytes(payload_bytes * cfg.machine.costs.copy_bus_factor()),
-                cfg.machine.costs.cpu_copy_rate
-            )),
-            Step::Checksum { bytes } => parts.push(format!("checksum {}", human_bytes(bytes))),
-            Step::Zero { bytes } => parts.push(format!("zero {}", human_bytes(bytes))),
-            Step::AppWrite { bytes } => {
-                parts.push(format!("the app writes {}", human_bytes(bytes)))
-            }
-            Step::DiskRead { bytes } => parts.push(format!(
-                "read {} from disk ({} latency)",
-                human_bytes(bytes),
-                SimDuration::from_nanos(cfg.machine.disk.latency_ns)
-            )),
+            Step::Copy { payload_bytes, .. } => add("copy", payload_bytes),
+            Step::Checksum { bytes } => add("checksum", bytes),
+            Step::Zero { bytes } => add("zero-fill", bytes),
+            Step::AppWrite { bytes } => add("app write", bytes),
+            Step::DiskRead { bytes } => add("disk read", bytes),
         }
     }
+    let costs = &cfg.machine.costs;
     let mut out: Vec<String> = fixed
         .iter()
         .map(|(a, ns)| format!("{} {}", a.name(), SimDuration::from_nanos(*ns)))
         .collect();
-    out.extend(parts);
+    for (what, n, bytes) in moves {
+        let times = if n > 1 {
+            format!(" in {n} steps")
+        } else {
+            String::new()
+        };
+        let how = match what {
+            "copy" => format!(
+                " ({} bus bytes per byte, at most {} for the CPU)",
+                costs.copy_bus_factor(),
+                costs.cpu_copy_rate
+            ),
+            "disk read" => format!(
+                " ({} latency each, then DMA)",
+                SimDuration::from_nanos(cfg.machine.disk.latency_ns)
+            ),
+            _ => String::new(),
+        };
+        out.push(format!("{what} {}{times}{how}", human_bytes(bytes)));
+    }
     out.join(", ")
 }
 
