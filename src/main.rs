@@ -6,11 +6,14 @@
 //! what is allowed.
 
 mod output;
+mod reproduce;
+mod runner;
+mod sweep;
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use models::report::{Report, RunOptions, RunReport, run};
+use models::report::{Report, RunReport};
 use models::strategy::{STRATEGY_IDS, Strategy};
 use models::workload::{BulkSource, WORKLOAD_IDS, Workload};
 use scenarios::{Overrides, Scenario, ScenarioError, presets};
@@ -61,6 +64,47 @@ enum Command {
     },
     /// Check a scenario file and summarize it.
     Check { file: String },
+    /// Run the seeds' claims (DESIGN section 9) as experiments; exit 1 if any fails.
+    Reproduce {
+        /// Experiment names (default: all eight).
+        experiments: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Sweep one parameter and compare the strategies at every point.
+    Sweep {
+        /// The parameter's path, as for --set (target.memory_bus, workload.write_size, ...).
+        #[arg(long)]
+        param: String,
+        /// Values to visit, with units: --values 20MB/s,40MB/s,80MB/s.
+        #[arg(long, value_delimiter = ',', conflicts_with = "range")]
+        values: Option<Vec<String>>,
+        /// A range FROM..TO, with units: --range 10MB/s..100MB/s.
+        #[arg(long, requires = "steps")]
+        range: Option<String>,
+        /// Points in the range.
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Space the range's points evenly on a log scale (and plot a log axis).
+        #[arg(long)]
+        log: bool,
+        /// The report key to compare and plot (dotted: copies.cpu_copy_bytes).
+        #[arg(long, default_value = "throughput_bytes_per_sec")]
+        metric: String,
+        /// Write an SVG plot of the metric.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<String>,
+        /// Worker threads (default: one per core). Results do not depend on it.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also show where CPU time and bus bytes went at every point.
+        #[arg(long)]
+        breakdown: bool,
+    },
 }
 
 #[derive(Args, Debug, Default)]
@@ -132,8 +176,106 @@ fn dispatch(command: Command) -> Result<ExitCode, UserError> {
             breakdown,
         } => {
             let s = load(&scenario)?;
-            let reports = compare(&s);
+            let reports = runner::run_scenario(&s, 0);
             print(&s, &reports, format, breakdown);
+        }
+        Command::Reproduce {
+            experiments,
+            format,
+        } => {
+            let outcomes = reproduce::reproduce(&experiments).map_err(UserError)?;
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&outcomes).expect("outcomes serialize")
+                ),
+                Format::Csv => {
+                    println!("experiment,pass,published,simulated,tolerance");
+                    for o in &outcomes {
+                        println!(
+                            "{},{},\"{}\",\"{}\",\"{}\"",
+                            o.name, o.pass, o.published, o.simulated, o.tolerance
+                        );
+                    }
+                }
+                Format::Table => print!("{}", reproduce::table(&outcomes)),
+            }
+            if outcomes.iter().any(|o| !o.pass) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Sweep {
+            param,
+            values,
+            range,
+            steps,
+            log,
+            metric,
+            plot,
+            threads,
+            scenario,
+            format,
+            breakdown,
+        } => {
+            let points = sweep::Points::new(
+                &param,
+                values.as_deref(),
+                range.as_deref(),
+                steps.unwrap_or(0),
+                log,
+            )
+            .map_err(UserError)?;
+            // Validate the scenario and the metric once before the runs.
+            let base = load(&scenario)?;
+            let loader = |extra: &[String]| -> Result<Scenario, String> {
+                let mut a = overrides(&scenario);
+                a.sets.extend_from_slice(extra);
+                match &scenario.scenario {
+                    Some(p) => scenarios::load_file(p, &a),
+                    None => scenarios::load_default(&a),
+                }
+                .map_err(|e| e.to_string())
+            };
+            let rows = sweep::run(&points, &metric, threads, &loader).map_err(UserError)?;
+            match format {
+                Format::Table => {
+                    print!("{}", sweep::table(&points, &metric, &rows));
+                    if breakdown {
+                        for value in &points.values {
+                            let runs: Vec<RunReport> = rows
+                                .iter()
+                                .filter(|r| &r.value == value)
+                                .map(|r| r.report.clone())
+                                .collect();
+                            let r = Report {
+                                seed: base.seed,
+                                target: base.target.name.clone(),
+                                workload: String::new(),
+                                runs,
+                            };
+                            println!("\n{} = {value}", points.param);
+                            print!("{}", output::breakdown_table(&r));
+                        }
+                    }
+                }
+                Format::Csv => print!("{}", sweep::csv(&points, &metric, &rows)),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "param": points.param,
+                        "metric": metric,
+                        "seed": base.seed,
+                        "target": base.target.name,
+                        "points": rows,
+                    }))
+                    .expect("rows serialize")
+                ),
+            }
+            if let Some(path) = plot {
+                sweep::plot(&points, &metric, &base.target.name, &rows, &path)
+                    .map_err(|e| UserError(format!("--plot {path}: {e}")))?;
+                eprintln!("wrote {path}");
+            }
         }
         Command::Run {
             strategy,
@@ -153,9 +295,19 @@ fn dispatch(command: Command) -> Result<ExitCode, UserError> {
                 for st in &wr.strategies {
                     let narrator: Option<models::world::Narrator> =
                         verbose.then(|| Box::new(|l: &str| println!("{l}")) as _);
-                    runs.push(run_one(&s, &wr.workload, *st, narrator));
+                    let job = runner::Job {
+                        world: runner::world_of(&s),
+                        workload: wr.workload.clone(),
+                        strategy: *st,
+                    };
+                    runs.push(runner::run_job(&job, narrator));
                 }
-                reports.push(report(&s, &wr.workload, runs));
+                reports.push(Report {
+                    seed: s.seed,
+                    target: s.target.name.clone(),
+                    workload: wr.workload.id().to_owned(),
+                    runs,
+                });
             }
             print(&s, &reports, format, false);
         }
@@ -220,49 +372,6 @@ fn load_for_strategy(a: &ScenarioArgs, id: &str) -> Result<Scenario, UserError> 
         wr.strategies.retain(|x| x.id() == id);
     }
     Ok(sc)
-}
-
-fn run_one(
-    s: &Scenario,
-    w: &Workload,
-    strategy: Strategy,
-    narrator: Option<models::world::Narrator>,
-) -> RunReport {
-    let mut world = s.target.world.clone();
-    world.seed = s.seed;
-    run(
-        &world,
-        w,
-        strategy,
-        RunOptions {
-            check_invariants: false,
-            narrator,
-        },
-    )
-    .expect("scenario resolution only keeps strategies that apply")
-}
-
-fn report(s: &Scenario, w: &Workload, runs: Vec<RunReport>) -> Report {
-    Report {
-        seed: s.seed,
-        target: s.target.name.clone(),
-        workload: w.id().to_owned(),
-        runs,
-    }
-}
-
-fn compare(s: &Scenario) -> Vec<Report> {
-    s.runs
-        .iter()
-        .map(|wr| {
-            let runs = wr
-                .strategies
-                .iter()
-                .map(|st| run_one(s, &wr.workload, *st, None))
-                .collect();
-            report(s, &wr.workload, runs)
-        })
-        .collect()
 }
 
 fn print(s: &Scenario, reports: &[Report], format: Format, breakdown: bool) {
@@ -359,7 +468,14 @@ fn explain(id: &str, dot: bool) -> Result<(), UserError> {
             preset: Some(preset.into()),
             ..Overrides::default()
         })?;
-        let r = run_one(&sc, &w, s, None);
+        let r = runner::run_job(
+            &runner::Job {
+                world: runner::world_of(&sc),
+                workload: w.clone(),
+                strategy: s,
+            },
+            None,
+        );
         print!(
             "{}",
             r.data_path

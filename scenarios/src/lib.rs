@@ -12,6 +12,7 @@
 //! | [`keys`] | every settable key: kind, range, doc, and where it lands in the model |
 //! | [`scenario`] | reading, overlaying (preset → file → flags) and resolving a scenario |
 //! | [`presets`] | the four target presets of DESIGN section 8 |
+//! | [`experiments`] | the eight claims of DESIGN section 9 as scenario files |
 //! | [`error`] | [`ScenarioError`] and where a value came from |
 
 // Scenario errors are cold (a user's mistake ends the program) and a flat struct keeps every
@@ -19,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod error;
+pub mod experiments;
 pub mod keys;
 pub mod presets;
 pub mod scenario;

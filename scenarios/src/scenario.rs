@@ -60,6 +60,9 @@ struct RawScenario {
     workloads: Vec<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
     strategies: Option<Spanned<Vec<Spanned<String>>>>,
     options: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    /// Read by `zcsim reproduce` (see [`crate::experiments`]); a plain run ignores it.
+    #[allow(dead_code)]
+    experiment: Option<toml::Value>,
 }
 
 /// A value and where it came from.
@@ -696,6 +699,34 @@ pub fn applicable(w: &Workload) -> Vec<&'static str> {
                 .is_ok()
         })
         .collect()
+}
+
+/// The kind of value a settable path takes (`target.memory_bus`, `workload.write_size`,
+/// `options.loan_threshold`, `seed`), for sweeps; `None` if no such path exists.
+pub fn param_kind(path: &str) -> Option<crate::keys::Kind> {
+    if path == "seed" {
+        return Some(crate::keys::Kind::Count {
+            min: 0,
+            max: i64::MAX as u64,
+        });
+    }
+    let (section, key) = path.split_once('.')?;
+    match section {
+        "target" => target_keys()
+            .into_iter()
+            .find(|k| k.name == key)
+            .map(|k| k.kind),
+        "options" => option_keys()
+            .into_iter()
+            .find(|k| k.name == key)
+            .map(|k| k.kind),
+        "workload" => WORKLOAD_IDS
+            .iter()
+            .flat_map(|w| workload_keys(w))
+            .find(|k| k.name == key)
+            .map(|k| k.kind),
+        _ => None,
+    }
 }
 
 /// Every target key with its allowed values and doc, for `zcsim list`.

@@ -1,0 +1,366 @@
+//! `zcsim reproduce`: the seeds' claims (DESIGN section 9) as experiments with verdicts.
+//!
+//! Each experiment is a scenario file in `scenarios/experiments/`; its `[experiment]` table
+//! names the check. Fitting happens only in `fit-and-predict` (the NetBSD experiment), on the
+//! one parameter DESIGN allows.
+
+use models::report::RunReport;
+use models::strategy::Strategy;
+use scenarios::experiments::{self, Experiment};
+use scenarios::{Overrides, Scenario};
+use serde::Serialize;
+
+use crate::runner::{Job, run_job, world_of};
+
+/// One experiment's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub name: String,
+    pub title: String,
+    pub claim: String,
+    pub source: String,
+    pub published: String,
+    pub simulated: String,
+    pub tolerance: String,
+    pub pass: bool,
+    /// How the verdict was reached, one fact per line.
+    pub details: Vec<String>,
+}
+
+fn load(name: &str, sets: &[String]) -> Result<(Scenario, Experiment), String> {
+    let text = experiments::text(name).ok_or_else(|| {
+        let names: Vec<&str> = experiments::ALL.iter().map(|e| e.0).collect();
+        format!("unknown experiment `{name}`; known: {}", names.join(", "))
+    })?;
+    let path = format!("scenarios/experiments/{name}.toml");
+    let o = Overrides {
+        sets: sets.to_vec(),
+        ..Overrides::default()
+    };
+    let s = scenarios::load_str(&path, text, &o).map_err(|e| e.to_string())?;
+    let e = experiments::parse(text).map_err(|e| format!("{path}: {e}"))?;
+    Ok((s, e))
+}
+
+fn run(s: &Scenario, workload: usize, strategy: Strategy) -> RunReport {
+    run_job(
+        &Job {
+            world: world_of(s),
+            workload: s.runs[workload].workload.clone(),
+            strategy,
+        },
+        None,
+    )
+}
+
+fn strategy(s: &Scenario, w: usize, id: &str) -> Strategy {
+    *s.runs[w]
+        .strategies
+        .iter()
+        .find(|x| x.id() == id)
+        .unwrap_or_else(|| panic!("experiment names strategy {id}, which its scenario lacks"))
+}
+
+fn kbps(r: &RunReport) -> f64 {
+    r.throughput_bytes_per_sec / 1024.0
+}
+
+/// Runs the named experiments (all when `names` is empty).
+pub fn reproduce(names: &[String]) -> Result<Vec<Outcome>, String> {
+    let names: Vec<String> = if names.is_empty() {
+        experiments::ALL.iter().map(|e| e.0.to_owned()).collect()
+    } else {
+        names.to_vec()
+    };
+    names.iter().map(|n| one(n)).collect()
+}
+
+fn one(name: &str) -> Result<Outcome, String> {
+    let (s, e) = load(name, &[])?;
+    let mut o = Outcome {
+        name: name.to_owned(),
+        title: e.title.clone(),
+        claim: e.claim.clone(),
+        source: e.source.clone(),
+        published: String::new(),
+        simulated: String::new(),
+        tolerance: String::new(),
+        pass: false,
+        details: Vec::new(),
+    };
+    let need = |v: &Option<String>, what: &str| {
+        v.clone()
+            .ok_or_else(|| format!("{name}: [experiment] needs {what}"))
+    };
+    match e.check.as_str() {
+        "fit-and-predict" => fit_and_predict(name, &s, &e, &mut o)?,
+        "near-wire-limit" => {
+            let id = need(&e.strategy, "strategy")?;
+            let r = run(&s, 0, strategy(&s, 0, &id));
+            let limit = s
+                .target
+                .world
+                .link
+                .payload_limit_bytes_per_sec()
+                .ok_or("near-wire-limit needs a wire")?;
+            let mbit = |b: f64| b * 8.0 / 1e6;
+            let tol = e.tolerance.unwrap_or(0.02);
+            let off = r.throughput_bytes_per_sec / limit - 1.0;
+            o.published = format!("{:.0} Mb/s", e.published_mbit_per_sec.unwrap_or(0.0));
+            o.simulated = format!(
+                "{:.0} Mb/s, {} CPU copies",
+                mbit(r.throughput_bytes_per_sec),
+                r.copies.cpu_copy_bytes
+            );
+            o.tolerance = format!(
+                "within {:.0}% of the wire's {:.0} Mb/s",
+                tol * 100.0,
+                mbit(limit)
+            );
+            o.pass = off.abs() <= tol && r.copies.cpu_copy_bytes == 0;
+            o.details.push(format!(
+                "wire payload limit at MTU {}: {:.1} Mb/s; {id} reaches {:.1} Mb/s ({:+.2}%), bottleneck {}",
+                s.target.world.link.mtu_bytes,
+                mbit(limit),
+                mbit(r.throughput_bytes_per_sec),
+                off * 100.0,
+                r.bottleneck.name()
+            ));
+        }
+        "ratio" => {
+            let (num, den) = (
+                need(&e.numerator, "numerator")?,
+                need(&e.denominator, "denominator")?,
+            );
+            let a = run(&s, 0, strategy(&s, 0, &num));
+            let b = run(&s, 0, strategy(&s, 0, &den));
+            let ratio = a.throughput_bytes_per_sec / b.throughput_bytes_per_sec;
+            let at_least = e.at_least.unwrap_or(1.8);
+            o.published = format!(
+                "{:.1}x ({})",
+                e.published_ratio.unwrap_or(2.0),
+                "\"more than 100% more\""
+            );
+            o.simulated = format!("{ratio:.2}x");
+            o.tolerance = format!("at least {at_least}x");
+            o.pass = ratio >= at_least;
+            o.details.push(format!(
+                "{num} {:.0} KB/s ({} copies), {den} {:.0} KB/s ({} copies)",
+                kbps(&a),
+                human(a.copies.cpu_copy_bytes),
+                kbps(&b),
+                human(b.copies.cpu_copy_bytes)
+            ));
+        }
+        "splats" => {
+            let expect = e
+                .expect
+                .clone()
+                .ok_or_else(|| format!("{name}: needs expect"))?;
+            let mut all = true;
+            let mut cells = Vec::new();
+            for x in &expect {
+                for id in &x.strategies {
+                    let r = run(&s, x.workload, strategy(&s, x.workload, id));
+                    let ok = match x.splats.as_str() {
+                        "none" => r.integrity.splats == 0,
+                        _ => r.integrity.splats > 0,
+                    };
+                    all &= ok;
+                    let wname = crate::output::describe_workload(&s.runs[x.workload].workload);
+                    o.details.push(format!(
+                        "{id} on {wname}: {} splats ({} bytes), expected {}: {}",
+                        r.integrity.splats,
+                        r.integrity.corrupt_bytes,
+                        x.splats,
+                        if ok { "ok" } else { "WRONG" }
+                    ));
+                    cells.push(format!("{id}:{}", r.integrity.splats));
+                }
+            }
+            o.published =
+                "no splats when copied, loaned or COW-wired; splats in place; none by rename"
+                    .into();
+            o.simulated = cells.join(" ");
+            o.tolerance = "exact".into();
+            o.pass = all;
+        }
+        "straddle" => {
+            let buggy = run(&s, 0, Strategy::MmapSendpage { fixed: false });
+            let fixed = run(&s, 0, Strategy::MmapSendpage { fixed: true });
+            o.published = "wrong bytes with the bug, none fixed".into();
+            o.simulated = format!(
+                "{} wrong bytes with the bug, {} fixed",
+                buggy.integrity.corrupt_bytes, fixed.integrity.corrupt_bytes
+            );
+            o.tolerance = "exact".into();
+            o.pass = buggy.integrity.corrupt_bytes > 0 && fixed.integrity.corrupt_bytes == 0;
+            o.details.push(format!(
+                "bug: {} VMA lookups, {} pages from the wrong file; fixed: {} VMA lookups",
+                buggy.vm.vma_lookups, buggy.integrity.splats, fixed.vm.vma_lookups
+            ));
+        }
+        "slower" => {
+            let (slow, fast) = (need(&e.slower, "slower")?, need(&e.faster, "faster")?);
+            let a = run(&s, 0, strategy(&s, 0, &slow));
+            let b = run(&s, 0, strategy(&s, 0, &fast));
+            o.published = format!("{slow} slower than {fast}");
+            o.simulated = format!("{slow} {:.0} KB/s, {fast} {:.0} KB/s", kbps(&a), kbps(&b));
+            o.tolerance = "strictly slower".into();
+            o.pass = a.throughput_bytes_per_sec < b.throughput_bytes_per_sec;
+            o.details.push(format!(
+                "{slow}: {} loan breaks, {} copied, {:.2} bus bytes per byte; {fast}: {} copied, {:.2}",
+                a.faults.loan_break,
+                human(a.copies.cpu_copy_bytes),
+                a.bus_bytes_per_payload_byte,
+                human(b.copies.cpu_copy_bytes),
+                b.bus_bytes_per_payload_byte
+            ));
+        }
+        "header-packets" => {
+            let packets: Vec<u64> = (0..3)
+                .map(|w| run(&s, w, strategy(&s, w, "sendfile")).net.packets)
+                .collect();
+            let responses = match s.runs[0].workload {
+                models::workload::Workload::FileServer { requests, .. } => requests,
+                _ => {
+                    return Err(format!(
+                        "{name}: header-packets needs file-server workloads"
+                    ));
+                }
+            };
+            o.published = "separate write: +1 packet per response; cork, iovec: +0".into();
+            o.simulated = format!(
+                "separate {} / cork {} / iovec {} packets for {responses} responses",
+                packets[0], packets[1], packets[2]
+            );
+            o.tolerance = "exact".into();
+            o.pass = packets[0] == packets[1] + responses && packets[2] == packets[1];
+        }
+        "shared-page" => {
+            let during = run(&s, 0, strategy(&s, 0, "cow-send"));
+            let after = run(&s, 1, strategy(&s, 1, "cow-send"));
+            o.published = "copied once if written while referenced, else never".into();
+            o.simulated = format!(
+                "written while referenced: {} B copied ({} COW); after: {} B",
+                during.copies.cpu_copy_bytes, during.faults.cow, after.copies.cpu_copy_bytes
+            );
+            o.tolerance = "exact".into();
+            o.pass = during.copies.cpu_copy_bytes == 4096 && after.copies.cpu_copy_bytes == 0;
+        }
+        other => return Err(format!("{name}: unknown check `{other}`")),
+    }
+    Ok(o)
+}
+
+/// DESIGN section 9, item 1: bisect the one fitted parameter so the fit strategy hits its
+/// published figure, then run the predicted strategy at that value.
+fn fit_and_predict(
+    name: &str,
+    s: &Scenario,
+    e: &Experiment,
+    o: &mut Outcome,
+) -> Result<(), String> {
+    let param = e.fit_param.clone().ok_or("fit_param")?;
+    let fit_id = e.fit_strategy.clone().ok_or("fit_strategy")?;
+    let target = e.fit_kb_per_sec.ok_or("fit_kb_per_sec")?;
+    let pred_id = e.predict_strategy.clone().ok_or("predict_strategy")?;
+    let published = e.published_kb_per_sec.ok_or("published_kb_per_sec")?;
+    let tol = e.tolerance.unwrap_or(0.10);
+    if param != "target.memory_bus" {
+        return Err(format!(
+            "{name}: DESIGN allows fitting only target.memory_bus"
+        ));
+    }
+    let at = |bps: u64| -> Result<Scenario, String> {
+        Ok(load(name, &[format!("{param}={bps}B/s")])?.0)
+    };
+    // Throughput rises with the bus: bisect between a quarter and four times the preset.
+    let base = s.target.world.machine.memory_bus.bytes_per_sec();
+    let (mut lo, mut hi) = (base / 4, base * 4);
+    let mut best = (u64::MAX, 0.0, base);
+    for _ in 0..26 {
+        let mid = lo + (hi - lo) / 2;
+        let sc = at(mid)?;
+        let got = kbps(&run(&sc, 0, strategy(&sc, 0, &fit_id)));
+        let miss = ((got - target).abs() * 1000.0) as u64;
+        if miss < best.0 {
+            best = (miss, got, mid);
+        }
+        if got < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 1 {
+            break;
+        }
+    }
+    let (_, fit_got, fitted) = best;
+    let sc = at(fitted)?;
+    let fit_run = run(&sc, 0, strategy(&sc, 0, &fit_id));
+    let pred = run(&sc, 0, strategy(&sc, 0, &pred_id));
+    let pred_kb = kbps(&pred);
+    let off = pred_kb / published - 1.0;
+    let mut pass = off.abs() <= tol && (fit_got / target - 1.0).abs() <= 0.01;
+    o.details.push(format!(
+        "fitted {param} = {} (preset: {}); {fit_id} then gives {fit_got:.0} KB/s against {target:.0}",
+        sim::ByteRate::from_bytes_per_sec(fitted),
+        sim::ByteRate::from_bytes_per_sec(base)
+    ));
+    o.details.push(format!(
+        "predicted {pred_id}: {pred_kb:.0} KB/s against the published {published:.0} ({:+.1}%)",
+        off * 100.0
+    ));
+    if let Some(b) = &e.bottlenecks {
+        for (id, want) in b {
+            let got = if *id == fit_id { &fit_run } else { &pred };
+            let ok = got.bottleneck.name() == want;
+            pass &= ok;
+            o.details.push(format!(
+                "bottleneck of {id}: {} (expected {want}): {}",
+                got.bottleneck.name(),
+                if ok { "ok" } else { "WRONG" }
+            ));
+        }
+    }
+    o.published = format!("{fit_id} {target:.0} KB/s, {pred_id} {published:.0} KB/s");
+    o.simulated = format!(
+        "{fit_id} {fit_got:.0} KB/s (fitted bus {}), {pred_id} {pred_kb:.0} KB/s",
+        sim::ByteRate::from_bytes_per_sec(fitted)
+    );
+    o.tolerance = format!("{pred_id} within {:.0}%", tol * 100.0);
+    o.pass = pass;
+    Ok(())
+}
+
+fn human(b: u64) -> String {
+    models::world::human_bytes(b)
+}
+
+/// The verdict table.
+pub fn table(outcomes: &[Outcome]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let passed = outcomes.iter().filter(|o| o.pass).count();
+    for o in outcomes {
+        let _ = writeln!(
+            out,
+            "[{}] {}: {}",
+            if o.pass { "PASS" } else { "FAIL" },
+            o.name,
+            o.title
+        );
+        let _ = writeln!(out, "  claim:     {}", o.claim);
+        let _ = writeln!(out, "  source:    {}", o.source);
+        let _ = writeln!(out, "  published: {}", o.published);
+        let _ = writeln!(out, "  simulated: {}", o.simulated);
+        let _ = writeln!(out, "  tolerance: {}", o.tolerance);
+        for d in &o.details {
+            let _ = writeln!(out, "  - {d}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "{passed} passed, {} failed", outcomes.len() - passed);
+    out
+}
