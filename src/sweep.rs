@@ -292,6 +292,23 @@ pub fn csv(points: &Points, metric: &str, rows: &[Row]) -> String {
     out
 }
 
+/// A tick label with an SI prefix: `12M`, `450k`, `0.25`.
+fn si(x: f64) -> String {
+    let a = x.abs();
+    let (v, p) = if a >= 1e9 {
+        (x / 1e9, "G")
+    } else if a >= 1e6 {
+        (x / 1e6, "M")
+    } else if a >= 1e3 {
+        (x / 1e3, "k")
+    } else {
+        (x, "")
+    };
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{p}")
+}
+
 fn metric_unit(metric: &str) -> &'static str {
     if metric.ends_with("bytes_per_sec") {
         "bytes/s"
@@ -339,6 +356,8 @@ pub fn plot(
                 .configure_mesh()
                 .x_desc(x_label.as_str())
                 .y_desc(y_label.as_str())
+                .x_label_formatter(&|x| si(*x))
+                .y_label_formatter(&|y| si(*y))
                 .draw()
                 .map_err(|e| e.to_string())?;
             for (i, k) in keys.iter().enumerate() {
