@@ -64,6 +64,17 @@ enum Command {
     },
     /// Check a scenario file and summarize it.
     Check { file: String },
+    /// Record runs and write them as a Chrome Trace Event file for Perfetto or chrome://tracing.
+    Export {
+        /// The file to write.
+        #[arg(long, value_name = "FILE.json")]
+        chrome: String,
+        /// Most records kept per run (older ones are dropped, and the count is reported).
+        #[arg(long, default_value_t = 2_000_000)]
+        max_records: usize,
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+    },
     /// Run the seeds' claims (DESIGN section 9) as experiments; exit 1 if any fails.
     Reproduce {
         /// Experiment names (default: all eight).
@@ -178,6 +189,14 @@ fn dispatch(command: Command) -> Result<ExitCode, UserError> {
             let s = load(&scenario)?;
             let reports = runner::run_scenario(&s, 0);
             print(&s, &reports, format, breakdown);
+        }
+        Command::Export {
+            chrome,
+            max_records,
+            scenario,
+        } => {
+            let s = load(&scenario)?;
+            export_chrome(&s, &chrome, max_records)?;
         }
         Command::Reproduce {
             experiments,
@@ -492,5 +511,51 @@ fn explain(id: &str, dot: bool) -> Result<(), UserError> {
         println!("  {}. {step}", i + 1);
     }
     println!("if the data changes in flight: {}", e.in_flight);
+    Ok(())
+}
+
+/// Writes every (workload, strategy) run of `s` as one process of a Chrome trace.
+fn export_chrome(s: &Scenario, path: &str, max_records: usize) -> Result<(), UserError> {
+    use sim::{ChromeTraceWriter, LaneId, TraceSink};
+    let file = std::fs::File::create(path)
+        .map_err(|e| UserError(format!("--chrome {path}: cannot create: {e}")))?;
+    let mut w = ChromeTraceWriter::new(std::io::BufWriter::new(file))
+        .map_err(|e| UserError(format!("--chrome {path}: {e}")))?;
+    let mut pid = 1;
+    for wr in &s.runs {
+        for st in &wr.strategies {
+            let (report, trace) =
+                models::report::run_traced(&runner::world_of(s), &wr.workload, *st, max_records)
+                    .expect("scenario resolution only keeps strategies that apply");
+            w.begin_process(pid, &format!("{} on {}", st.id(), wr.workload.id()));
+            let recorded = trace.records.len();
+            for (i, name) in trace.lanes.iter().enumerate() {
+                w.declare_lane(LaneId(i as u32), name);
+            }
+            for r in trace.records {
+                w.record(r);
+            }
+            eprintln!(
+                "{} on {}: {} events, {recorded} trace records{}",
+                st.id(),
+                wr.workload.id(),
+                report.events,
+                if trace.dropped > 0 {
+                    format!(
+                        " ({} oldest records dropped: raise --max-records)",
+                        trace.dropped
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            pid += 1;
+        }
+    }
+    w.finish()
+        .map_err(|e| UserError(format!("--chrome {path}: {e}")))?;
+    eprintln!(
+        "wrote {path}: open it at https://ui.perfetto.dev (Open trace file) or chrome://tracing"
+    );
     Ok(())
 }

@@ -299,6 +299,41 @@ pub enum Notice {
     DmaDone { tag: u64 },
 }
 
+/// One transfer on the bus.
+#[derive(Clone, Copy, Debug)]
+struct BusUse {
+    user: BusUser,
+    activity: Activity,
+    bytes: u64,
+    cap: Option<ByteRate>,
+    started: SimTime,
+}
+
+/// What the machine did, as a trace sees it. Logged only while
+/// [`Machine::set_logging`] is on, and drained with [`Machine::drain_log`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MachineLog {
+    /// A CPU ran one step of a thread's plan.
+    Step {
+        cpu: u32,
+        thread: ThreadId,
+        activity: Activity,
+        start: SimTime,
+        end: SimTime,
+    },
+    /// A transfer crossed the bus.
+    Bus {
+        activity: Activity,
+        bytes: u64,
+        start: SimTime,
+        end: SimTime,
+    },
+    /// A disk read, latency included.
+    Disk { start: SimTime, end: SimTime },
+    /// The bus's allocated share of its capacity changed.
+    BusLevel { at: SimTime, utilization: f64 },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BusUser {
     Cpu(u32),
@@ -361,8 +396,10 @@ pub struct Machine {
     /// When each blocked thread's disk read began.
     disk_started: BTreeMap<ThreadId, SimTime>,
     bus: FluidResource,
-    /// Who each bus transfer belongs to, what for, its bytes, and its cap.
-    bus_users: BTreeMap<TransferId, (BusUser, Activity, u64, Option<ByteRate>)>,
+    /// Who each bus transfer belongs to and what for.
+    bus_users: BTreeMap<TransferId, BusUse>,
+    /// What happened, for traces; `None` unless logging is on.
+    log: Option<Vec<MachineLog>>,
     bus_wake: Option<CancelToken>,
     finished: Vec<TransferId>,
     stats: MachineStats,
@@ -379,6 +416,7 @@ impl Machine {
             disk_started: BTreeMap::new(),
             bus: FluidResource::new(config.memory_bus),
             bus_users: BTreeMap::new(),
+            log: None,
             bus_wake: None,
             finished: Vec::new(),
             stats: MachineStats::default(),
@@ -466,8 +504,16 @@ impl Machine {
     ) {
         let now = q.now();
         let id = self.bus.start(now, bytes, cap);
-        self.bus_users
-            .insert(id, (BusUser::Dma { tag }, Activity::Dma, bytes, cap));
+        self.bus_users.insert(
+            id,
+            BusUse {
+                user: BusUser::Dma { tag },
+                activity: Activity::Dma,
+                bytes,
+                cap,
+                started: now,
+            },
+        );
         self.reschedule_bus(q);
     }
 
@@ -489,11 +535,25 @@ impl Machine {
                 let mut finished = std::mem::take(&mut self.finished);
                 self.bus.complete_due(now, &mut finished);
                 for id in finished.drain(..) {
-                    let (user, activity, bytes, cap) = self
+                    let BusUse {
+                        user,
+                        activity,
+                        bytes,
+                        cap,
+                        started,
+                    } = self
                         .bus_users
                         .remove(&id)
                         .expect("every bus transfer has a user");
                     *self.stats.bus_bytes.entry(activity).or_default() += bytes;
+                    if let Some(log) = &mut self.log {
+                        log.push(MachineLog::Bus {
+                            activity,
+                            bytes,
+                            start: started,
+                            end: now,
+                        });
+                    }
                     match user {
                         BusUser::Cpu(cpu) => {
                             let took = now.duration_since(self.cpus[cpu as usize].step_started);
@@ -511,6 +571,12 @@ impl Machine {
                             self.stats.dma_bytes += bytes;
                             let began = self.disk_started.remove(&thread).expect("read began");
                             self.stats.disk_busy_ns += now.duration_since(began).as_nanos();
+                            if let Some(log) = &mut self.log {
+                                log.push(MachineLog::Disk {
+                                    start: began,
+                                    end: now,
+                                });
+                            }
                             let job = self.blocked.remove(&thread).expect("disk reader blocked");
                             if job.steps.is_empty() {
                                 notices.push(Notice::PlanDone(thread));
@@ -539,8 +605,16 @@ impl Machine {
                     .pop_front();
                 let cap = Some(self.config.disk.rate);
                 let id = self.bus.start(now, bytes, cap);
-                self.bus_users
-                    .insert(id, (BusUser::Disk(thread), Activity::Dma, bytes, cap));
+                self.bus_users.insert(
+                    id,
+                    BusUse {
+                        user: BusUser::Disk(thread),
+                        activity: Activity::Dma,
+                        bytes,
+                        cap,
+                        started: now,
+                    },
+                );
                 self.reschedule_bus(q);
             }
         }
@@ -638,8 +712,16 @@ impl Machine {
         c.step_started = now;
         c.step_activity = Some(activity);
         let id = self.bus.start(now, bus_bytes, Some(cap));
-        self.bus_users
-            .insert(id, (BusUser::Cpu(cpu), activity, bus_bytes, Some(cap)));
+        self.bus_users.insert(
+            id,
+            BusUse {
+                user: BusUser::Cpu(cpu),
+                activity,
+                bytes: bus_bytes,
+                cap: Some(cap),
+                started: now,
+            },
+        );
         self.reschedule_bus(q);
     }
 
@@ -649,11 +731,39 @@ impl Machine {
         c.busy_ns += ns;
         let activity = c.step_activity.take().expect("a step was running");
         *self.stats.cpu_ns.entry(activity).or_default() += ns;
+        if let Some(log) = &mut self.log {
+            log.push(MachineLog::Step {
+                cpu,
+                thread: c.running.as_ref().expect("a step was running").thread,
+                activity,
+                start: c.step_started,
+                end: now,
+            });
+        }
+    }
+
+    /// Starts or stops logging what the machine does, for traces.
+    pub fn set_logging(&mut self, on: bool) {
+        self.log = on.then(Vec::new);
+    }
+
+    /// Takes what was logged since the last call (nothing if logging is off).
+    pub fn drain_log(&mut self, out: &mut Vec<MachineLog>) {
+        if let Some(log) = &mut self.log {
+            out.append(log);
+        }
     }
 
     fn reschedule_bus<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
         if let Some(tok) = self.bus_wake.take() {
             q.cancel(tok);
+        }
+        if let Some(log) = &mut self.log {
+            log.push(MachineLog::BusLevel {
+                at: q.now(),
+                utilization: self.bus.allocated_bytes_per_sec() as f64
+                    / self.bus.capacity().bytes_per_sec() as f64,
+            });
         }
         if let Some(at) = self.bus.next_completion() {
             self.bus_wake = Some(q.schedule_cancellable_at(at, MachineEvent::BusWake.into()));
@@ -685,7 +795,7 @@ impl Machine {
             let on_bus = self
                 .bus_users
                 .values()
-                .filter(|(u, _, _, _)| *u == BusUser::Cpu(cpu as u32))
+                .filter(|u| u.user == BusUser::Cpu(cpu as u32))
                 .count();
             assert!(on_bus <= 1, "cpu{cpu} has {on_bus} bus transfers");
             if on_bus == 1 {

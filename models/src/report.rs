@@ -218,6 +218,27 @@ pub fn run(
     Ok(RunReport::from_world(&world, strategy))
 }
 
+/// As [`run`], recording a trace of at most `capacity` records (the TUI, `zcsim export`).
+pub fn run_traced(
+    target: &WorldConfig,
+    workload: &Workload,
+    strategy: Strategy,
+    capacity: usize,
+) -> Result<(RunReport, crate::world::Trace), DoesNotApply> {
+    let mut world = workload.build(target, strategy)?;
+    world.enable_trace(capacity);
+    world.run();
+    assert!(
+        world.is_clean(),
+        "{} on {} left storage behind",
+        strategy.id(),
+        workload.id()
+    );
+    let report = RunReport::from_world(&world, strategy);
+    let trace = world.take_trace().expect("tracing was enabled");
+    Ok((report, trace))
+}
+
 impl RunReport {
     pub fn from_world(w: &World, strategy: Strategy) -> RunReport {
         let m = w.machine().stats();

@@ -161,9 +161,9 @@ pub struct ChromeTraceWriter<W: Write> {
     /// Per lane: each sub-track's (tid, end of its last span).
     tracks: Vec<Vec<(u32, SimTime)>>,
     next_tid: u32,
+    /// The process records go to (one per run when a file holds several).
+    pid: u32,
 }
-
-const PID: u32 = 1;
 
 impl<W: Write> ChromeTraceWriter<W> {
     pub fn new(mut out: W) -> io::Result<Self> {
@@ -175,11 +175,22 @@ impl<W: Write> ChromeTraceWriter<W> {
             lane_names: Vec::new(),
             tracks: Vec::new(),
             next_tid: 1,
+            pid: 1,
         };
-        w.event(format_args!(
-            "{{\"ph\":\"M\",\"pid\":{PID},\"name\":\"process_name\",\"args\":{{\"name\":\"zcsim\"}}}}"
-        ));
+        w.begin_process(1, "zcsim");
         Ok(w)
+    }
+
+    /// Sends the following records to process `pid`, named `name` (Perfetto shows one group
+    /// of tracks per process). Lanes must be declared again for it.
+    pub fn begin_process(&mut self, pid: u32, name: &str) {
+        self.pid = pid;
+        self.tracks.clear();
+        self.lane_names.clear();
+        let name = json_str(name);
+        self.event(format_args!(
+            "{{\"ph\":\"M\",\"pid\":{pid},\"name\":\"process_name\",\"args\":{{\"name\":{name}}}}}"
+        ));
     }
 
     /// Closes the JSON and returns the writer, or the first write error met.
@@ -256,11 +267,12 @@ impl<W: Write> ChromeTraceWriter<W> {
         };
         let sort = lane.0 as u64 * 1000 + sub as u64;
         let name = json_str(&name);
+        let pid = self.pid;
         self.event(format_args!(
-            "{{\"ph\":\"M\",\"pid\":{PID},\"tid\":{tid},\"name\":\"thread_name\",\"args\":{{\"name\":{name}}}}}"
+            "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"name\":\"thread_name\",\"args\":{{\"name\":{name}}}}}"
         ));
         self.event(format_args!(
-            "{{\"ph\":\"M\",\"pid\":{PID},\"tid\":{tid},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{sort}}}}}"
+            "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{sort}}}}}"
         ));
         tid
     }
@@ -290,6 +302,7 @@ impl<W: Write> TraceSink for ChromeTraceWriter<W> {
     }
 
     fn record(&mut self, record: TraceRecord) {
+        let pid = self.pid;
         match record {
             TraceRecord::Span(s) => {
                 assert!(s.end >= s.start, "span ends before it starts: {s:?}");
@@ -298,7 +311,7 @@ impl<W: Write> TraceSink for ChromeTraceWriter<W> {
                 let (ts, dur) = (Micros(s.start), Micros(SimTime::from_nanos(dur_ns)));
                 let (name, cat, detail) = (json_str(&s.label), json_str(s.kind), s.detail);
                 self.event(format_args!(
-                    "{{\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"name\":{name},\"cat\":{cat},\"args\":{{\"detail\":{detail}}}}}"
+                    "{{\"ph\":\"X\",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"name\":{name},\"cat\":{cat},\"args\":{{\"detail\":{detail}}}}}"
                 ));
             }
             TraceRecord::Instant(i) => {
@@ -306,14 +319,14 @@ impl<W: Write> TraceSink for ChromeTraceWriter<W> {
                 let (ts, name, cat, detail) =
                     (Micros(i.at), json_str(&i.label), json_str(i.kind), i.detail);
                 self.event(format_args!(
-                    "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{ts},\"name\":{name},\"cat\":{cat},\"args\":{{\"detail\":{detail}}}}}"
+                    "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"name\":{name},\"cat\":{cat},\"args\":{{\"detail\":{detail}}}}}"
                 ));
             }
             TraceRecord::Counter(c) => {
                 let (ts, name) = (Micros(c.at), json_str(c.series));
                 let value = if c.value.is_finite() { c.value } else { 0.0 };
                 self.event(format_args!(
-                    "{{\"ph\":\"C\",\"pid\":{PID},\"ts\":{ts},\"name\":{name},\"args\":{{\"value\":{value}}}}}"
+                    "{{\"ph\":\"C\",\"pid\":{pid},\"ts\":{ts},\"name\":{name},\"args\":{{\"value\":{value}}}}}"
                 ));
             }
         }

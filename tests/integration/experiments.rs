@@ -219,3 +219,73 @@ fn sweep_mistakes_exit_2() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn the_chrome_export_parses_with_disjoint_slices_per_track_and_named_lanes() {
+    // Perfetto rejects partly overlapping X slices on one track: per (pid, tid), slices must
+    // be disjoint or nested. Every track with slices must be named, and the bus-utilization
+    // and ring-occupancy counters must be there.
+    let path = std::env::temp_dir().join(format!("zcsim-export-{}.json", std::process::id()));
+    let o = zcsim(&[
+        "export",
+        "--chrome",
+        path.to_str().unwrap(),
+        "--workload",
+        "bulk-send",
+        "--strategies",
+        "copy,page-loan",
+        "--set",
+        "workload.total=256KiB",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let events = v["traceEvents"].as_array().unwrap();
+    // Timestamps are microseconds with three decimals: exact integer nanoseconds.
+    let ns = |x: &serde_json::Value| (x.as_f64().unwrap() * 1000.0).round() as i64;
+    let mut tracks: std::collections::BTreeMap<(u64, u64), Vec<(i64, i64)>> = Default::default();
+    let mut named = std::collections::BTreeSet::new();
+    let mut counters = std::collections::BTreeSet::new();
+    let mut processes = 0;
+    for e in events {
+        match e["ph"].as_str().unwrap() {
+            "X" => {
+                let ts = ns(&e["ts"]);
+                let key = (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
+                tracks
+                    .entry(key)
+                    .or_default()
+                    .push((ts, ts + ns(&e["dur"])));
+            }
+            "M" if e["name"] == "thread_name" => {
+                named.insert((e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()));
+            }
+            "M" if e["name"] == "process_name" => processes += 1,
+            "C" => {
+                counters.insert(e["name"].as_str().unwrap().to_owned());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(processes, 3, "the file's own process plus one per run");
+    assert!(!tracks.is_empty());
+    for (key, mut slices) in tracks {
+        assert!(named.contains(&key), "track {key:?} has no name");
+        slices.sort();
+        let mut open: Vec<i64> = Vec::new();
+        for (s, e) in slices {
+            while open.last().is_some_and(|&end| end <= s) {
+                open.pop();
+            }
+            if let Some(&end) = open.last() {
+                assert!(
+                    e <= end,
+                    "slice {s}..{e} overlaps its parent ending {end} on {key:?}"
+                );
+            }
+            open.push(e);
+        }
+    }
+    assert!(counters.contains("memory bus utilization"), "{counters:?}");
+    assert!(counters.contains("TX ring slots in use"), "{counters:?}");
+}

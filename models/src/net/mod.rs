@@ -107,7 +107,7 @@ impl LinkConfig {
 }
 
 /// The network interface.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NicConfig {
     /// TX descriptors; a packet takes one per fragment.
     pub tx_ring_slots: u32,

@@ -73,6 +73,9 @@ impl Frame {
 pub struct FrameTable {
     frames: Vec<Frame>,
     free: Vec<Pfn>,
+    /// Frames changed since the last [`FrameTable::drain_touched`], when tracking is on (for
+    /// traces of the page-frame map).
+    touched: Option<Vec<Pfn>>,
 }
 
 impl FrameTable {
@@ -81,7 +84,22 @@ impl FrameTable {
     }
 
     pub fn get_mut(&mut self, pfn: Pfn) -> &mut Frame {
+        if let Some(t) = &mut self.touched {
+            t.push(pfn);
+        }
         &mut self.frames[pfn.0 as usize]
+    }
+
+    /// Starts or stops remembering which frames change.
+    pub fn set_tracking(&mut self, on: bool) {
+        self.touched = on.then(Vec::new);
+    }
+
+    /// Appends the frames changed since the last call (with repeats) to `out`.
+    pub fn drain_touched(&mut self, out: &mut Vec<Pfn>) {
+        if let Some(t) = &mut self.touched {
+            out.append(t);
+        }
     }
 
     /// Every frame ever created, in PFN order (the TUI's page-frame map).
@@ -113,6 +131,9 @@ impl FrameTable {
             self.frames.push(Frame::free());
             pfn
         });
+        if let Some(t) = &mut self.touched {
+            t.push(pfn);
+        }
         let f = &mut self.frames[pfn.0 as usize];
         debug_assert_eq!(f.kind, FrameKind::Free);
         f.kind = kind;
@@ -128,6 +149,9 @@ impl FrameTable {
         }
         assert!(!f.is_lent(), "freeing {pfn:?} while loaned or wired");
         *f = Frame::free();
+        if let Some(t) = &mut self.touched {
+            t.push(pfn);
+        }
         self.free.push(pfn);
         true
     }

@@ -245,6 +245,11 @@ impl Vm {
         &self.frames
     }
 
+    /// The frame table, to turn change tracking on and drain it (traces).
+    pub fn frames_mut(&mut self) -> &mut FrameTable {
+        &mut self.frames
+    }
+
     pub fn frame(&self, pfn: Pfn) -> &Frame {
         self.frames.get(pfn)
     }

@@ -167,11 +167,13 @@ impl World {
                     .expect("the sender's source is mapped");
                 self.kva_loaned_bytes += span;
                 if self.narrating() {
-                    self.narrate(format_args!(
+                    let note = self.narrate(format_args!(
                         "uvm_loan: {} pages ({} B) loaned to the kernel and write-protected in every mapping; one mbuf points at them",
                         lent.len(),
                         n
                     ));
+                    let label = format!("loan of {} pages", lent.len());
+                    self.trace_instant("loan", label.into(), note);
                 }
                 let pages = lent
                     .iter()

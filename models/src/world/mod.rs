@@ -29,6 +29,7 @@ mod fill;
 mod path;
 mod rx;
 mod sender;
+mod trace;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -39,6 +40,7 @@ pub use app::{
     flip_fits,
 };
 pub use path::{DataPath, PathKind, PathNode, human_bytes};
+pub use trace::{FrameChange, FrameState, Trace};
 
 use crate::machine::{
     Activity, Machine, MachineConfig, MachineEvent, Notice, Plan, Priority, Step, ThreadId,
@@ -66,6 +68,15 @@ pub struct WorldConfig {
     pub user_space_bytes: u64,
     /// Root seed of every random stream.
     pub seed: u64,
+}
+
+/// A thread's name in narration and traces.
+pub(super) fn thread_name(t: ThreadId) -> String {
+    match t {
+        SOFTNET => "softnet".to_owned(),
+        IRQ => "interrupt".to_owned(),
+        ThreadId(n) => format!("app {}", n - FIRST_APP_THREAD),
+    }
 }
 
 /// Receives one plain-language line per narrated event (`run --verbose`, the TUI).
@@ -350,6 +361,8 @@ pub struct World {
     rx_dma_started: SimTime,
     /// Narration sink (`run --verbose`); `None` costs one branch per narrated point.
     narrator: Option<Narrator>,
+    /// Trace recording (the TUI, `export`); `None` costs one branch per recording point.
+    tracer: Option<Box<trace::Tracer>>,
     /// Names under which files are opened (a rename replaces the file under a name).
     file_names: Vec<crate::vm::FileId>,
     /// Where the bytes went.
@@ -405,6 +418,7 @@ impl World {
             tx_dma_started: SimTime::ZERO,
             rx_dma_started: SimTime::ZERO,
             narrator: None,
+            tracer: None,
             file_names: Vec::new(),
             path: DataPath::default(),
             kva_loaned_bytes: 0,
@@ -489,15 +503,25 @@ impl World {
         self.narrator = Some(f);
     }
 
-    /// Whether a narrator is listening; check before formatting a line.
+    /// Whether a narrator or a trace is listening; check before formatting a line.
     pub(super) fn narrating(&self) -> bool {
-        self.narrator.is_some()
+        self.narrator.is_some() || self.tracer.is_some()
     }
 
-    pub(super) fn narrate(&mut self, line: std::fmt::Arguments<'_>) {
+    /// Tells the narrator, and keeps the line in the trace. Returns the line's id in the trace
+    /// (0 when not tracing), for records to point at.
+    pub(super) fn narrate(&mut self, line: std::fmt::Arguments<'_>) -> u64 {
         let now = self.now();
+        let text = format!("{:>12}  {line}", now.to_string());
         if let Some(f) = &mut self.narrator {
-            f(&format!("{:>12}  {line}", now.to_string()));
+            f(&text);
+        }
+        match &mut self.tracer {
+            Some(t) => {
+                t.notes.push(text);
+                (t.notes.len() - 1) as u64
+            }
+            None => 0,
         }
     }
 
@@ -625,6 +649,9 @@ impl World {
             let (_, ev) = self.queue.pop().expect("peeked");
             self.handle(ev);
             self.events += 1;
+            if self.tracer.is_some() {
+                self.trace_after_event();
+            }
             if self.check_every_event {
                 self.check_invariants();
             }
@@ -689,11 +716,7 @@ impl World {
     /// Runs `plan` on `thread` now, or after the thread's earlier work.
     fn submit(&mut self, thread: ThreadId, plan: Plan, cont: Cont) {
         if self.narrating() && !plan.is_empty() {
-            let who = match thread {
-                SOFTNET => "softnet".to_owned(),
-                IRQ => "interrupt".to_owned(),
-                ThreadId(t) => format!("app {}", t - FIRST_APP_THREAD),
-            };
+            let who = thread_name(thread);
             let line = format!(
                 "{who} {}: {}",
                 cont.describe(),
@@ -734,6 +757,10 @@ impl World {
             Cont::TxReclaimed { slots } => {
                 self.nic.free_slots += slots;
                 self.nic.reclaiming_slots -= slots;
+                if self.tracing() {
+                    let used = self.cfg.nic.tx_ring_slots - self.nic.free_slots;
+                    self.trace_counter("TX ring slots in use", f64::from(used));
+                }
                 self.nic.irq_pending = false;
                 if !self.nic.completed.is_empty() {
                     self.tx_interrupt();
@@ -887,7 +914,7 @@ impl World {
             .map(|p| self.exts.get(p.ext).pieces(p.off, p.len))
             .sum();
         let frags = 1 + data_frags;
-        let nic = &self.cfg.nic;
+        let nic = self.cfg.nic;
         let coalesce = !loopback && (!nic.scatter_gather || frags > u64::from(nic.max_frags));
         let slots = if loopback {
             0
@@ -901,6 +928,10 @@ impl World {
             return None;
         }
         self.nic.free_slots -= slots;
+        if self.tracing() {
+            let used = self.cfg.nic.tx_ring_slots - self.nic.free_slots;
+            self.trace_counter("TX ring slots in use", f64::from(used));
+        }
         // tcp_output's own work, the header mbuf, and an m_copy reference per piece.
         plan.cpu(
             Activity::Protocol,
@@ -978,10 +1009,11 @@ impl World {
         }
         if self.narrating() {
             for (page, now, bytes) in splats {
-                self.narrate(format_args!(
+                let note = self.narrate(format_args!(
                     "SPLAT: {:?} holds content v{} but the send promised v{}: {bytes} wrong bytes go on the wire",
                     page.pfn, now.0, page.expected.0
                 ));
+                self.trace_instant("splat", format!("splat on {:?}", page.pfn).into(), note);
             }
         }
     }
@@ -1021,6 +1053,19 @@ impl World {
             self.check_content(&pieces);
         }
         self.net.tx_dma_bytes += self.packets[&id].len;
+        if self.tracing() {
+            let (seq, len, conn) = {
+                let p = &self.packets[&id];
+                (p.seq, p.len, p.conn)
+            };
+            let label = format!("segment {seq}..{}", seq + len);
+            let note = self.narrate(format_args!(
+                "NIC DMA reads {label} of conn {} ({len} B of payload) from memory over the bus",
+                conn.0
+            ));
+            let start = self.tx_dma_started;
+            self.trace_span(|l| l.nic_tx, start, "dma", label.into(), note);
+        }
         self.nic.wire_queue.push_back(id);
         self.kick_wire();
         self.kick_dma();
@@ -1044,6 +1089,10 @@ impl World {
         let bytes = self.cfg.link.wire_bytes(self.packets[&id].len);
         let serialize = self.link_rate().time_for(bytes);
         self.wire_busy_ns += serialize.as_nanos();
+        let now = self.now();
+        if let Some(t) = &mut self.tracer {
+            t.wire_started = now;
+        }
         let at = self.now() + serialize;
         self.queue.schedule_at(at, Event::WireDone);
     }
@@ -1059,6 +1108,7 @@ impl World {
         let lost =
             self.cfg.link.loss > 0.0 && sim::rng::chance(&mut self.loss_rng, self.cfg.link.loss);
         let half_rtt = SimDuration::from_nanos(self.cfg.link.rtt.as_nanos() / 2);
+        let mut wire_note = 0;
         if self.narrating() {
             let fate = if lost {
                 format!("is lost; its RTO fires in {}", self.cfg.tcp.rto)
@@ -1066,11 +1116,20 @@ impl World {
                 "is on its way to the peer".to_owned()
             };
             let wire = self.cfg.link.wire_bytes(len);
-            self.narrate(format_args!(
+            wire_note = self.narrate(format_args!(
                 "wire: conn {} segment {seq}..{} ({len} B payload, {wire} B of wire time with headers, preamble and gap) {fate}",
                 conn.0,
                 seq + len
             ));
+        }
+        if let Some(t) = &self.tracer {
+            let start = t.wire_started;
+            let kind = if lost { "lost" } else { "frame" };
+            let label = format!("segment {seq}..{}", seq + len);
+            self.trace_span(|l| l.wire, start, kind, label.clone().into(), wire_note);
+            if lost {
+                self.trace_instant("loss", format!("{label} lost").into(), wire_note);
+            }
         }
         if lost {
             self.net.lost += 1;
@@ -1178,11 +1237,12 @@ impl World {
         let mut released = Vec::new();
         c.snd.drop_front(n, &mut released);
         if self.narrating() {
-            self.narrate(format_args!(
+            let note = self.narrate(format_args!(
                 "ACK {ack} on conn {}: {n} bytes acknowledged leave the send buffer; {} storages lose the buffer's reference",
                 conn.0,
                 released.len()
             ));
+            self.trace_instant("ack", format!("ACK {ack}").into(), note);
         }
         for ext in released {
             self.unref_ext(ext, &mut plan);

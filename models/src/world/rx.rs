@@ -164,6 +164,16 @@ impl World {
         );
         self.rx_dma_active = None;
         let frame = self.rx_frames.remove(&id).expect("frame in the RX path");
+        if self.tracing() {
+            let label = format!("segment {}..{}", frame.seq, frame.seq + frame.len);
+            let note = self.narrate(format_args!(
+                "NIC DMA writes received {label} of conn {} into {} posted buffers",
+                frame.conn.0,
+                frame.pieces.len()
+            ));
+            let start = self.rx_dma_started;
+            self.trace_span(|l| l.nic_rx, start, "dma", label.into(), note);
+        }
         for p in &frame.pieces {
             if let ExtKind::Pages { pages } = &self.exts.get(p.ext).kind {
                 let pfn = pages[0].pfn;

@@ -496,12 +496,19 @@ impl World {
                         after.cow_faults - before.cow_faults,
                         after.write_enable_faults - before.write_enable_faults,
                     );
-                    self.narrate(format_args!(
+                    let note = self.narrate(format_args!(
                         "app {} writes its own memory: {breaks} loan breaks and {cows} COW faults \
                          (each a trap, a new page and a 4 KiB copy), {cheap} write-enable faults \
                          (a trap and a PTE change)",
                         id.0
                     ));
+                    if breaks > 0 {
+                        let label = format!("{breaks} loan breaks");
+                        self.trace_instant("loan break", label.into(), note);
+                    }
+                    if cows > 0 {
+                        self.trace_instant("cow fault", format!("{cows} COW faults").into(), note);
+                    }
                 }
             }
             Op::Send { len, how } => {

@@ -1,0 +1,304 @@
+//! Recording a run for the timeline and for Perfetto: spans on lanes (each CPU, the memory
+//! bus, the NIC's DMA engines, the wire, the disk), instants (ACKs, losses, faults, splats),
+//! counters (bus utilization, TX ring occupancy), the narration line behind each record, and
+//! every change of a page frame's state (for the page-frame map).
+//!
+//! Recording is off unless [`World::enable_trace`] is called; then records go to a bounded
+//! ring ([`sim::RingSink`]) that counts what it had to drop. With it off, each recording point
+//! costs one branch.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use sim::trace::{Counter, Instant, Span};
+use sim::{LaneId, RingSink, SimTime, TraceRecord, TraceSink};
+
+use super::{World, thread_name};
+use crate::machine::{MachineLog, ThreadId};
+use crate::vm::{Frame, FrameKind, Pfn};
+
+/// What a frame is doing, for the page-frame map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FrameState {
+    Free,
+    /// In the page cache, referenced by nothing else.
+    PageCache,
+    /// Anonymous memory of one process.
+    Anon,
+    /// Shared copy-on-write between processes.
+    CowShared,
+    /// Loaned or COW-wired to the kernel.
+    Lent,
+    /// Referenced by the network path (an mbuf's page) or owned by the kernel.
+    InFlight,
+}
+
+impl FrameState {
+    pub const ALL: [FrameState; 6] = [
+        FrameState::Free,
+        FrameState::PageCache,
+        FrameState::Anon,
+        FrameState::CowShared,
+        FrameState::Lent,
+        FrameState::InFlight,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FrameState::Free => "free",
+            FrameState::PageCache => "page cache",
+            FrameState::Anon => "anonymous",
+            FrameState::CowShared => "COW-shared",
+            FrameState::Lent => "loaned",
+            FrameState::InFlight => "in the network path",
+        }
+    }
+
+    /// The state of a frame.
+    pub fn of(f: &Frame) -> FrameState {
+        match f.kind {
+            FrameKind::Free => FrameState::Free,
+            _ if f.is_lent() => FrameState::Lent,
+            FrameKind::PageCache { .. } if f.kernel_refs > 1 => FrameState::InFlight,
+            FrameKind::PageCache { .. } => FrameState::PageCache,
+            FrameKind::Anon if f.mappings.len() > 1 => FrameState::CowShared,
+            FrameKind::Anon => FrameState::Anon,
+            FrameKind::Kernel => FrameState::InFlight,
+        }
+    }
+}
+
+/// A frame changed state at an instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameChange {
+    pub at: SimTime,
+    pub pfn: Pfn,
+    pub state: FrameState,
+}
+
+/// Everything recorded in one run.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// Lane names, indexed by `LaneId.0`.
+    pub lanes: Vec<String>,
+    /// Spans, instants and counters, oldest first (the newest `capacity` of them).
+    pub records: Vec<TraceRecord>,
+    /// Records the ring dropped.
+    pub dropped: u64,
+    /// Narration lines; a record's `detail` indexes this (0 is "no line").
+    pub notes: Vec<String>,
+    /// Every change of a frame's state, in time order.
+    pub frames: Vec<FrameChange>,
+    /// Frames that exist at the end of the run.
+    pub frame_count: u32,
+    /// When the run ended.
+    pub end: SimTime,
+}
+
+/// The lanes of a world.
+#[derive(Debug)]
+pub(super) struct Lanes {
+    pub(super) cpus: Vec<LaneId>,
+    pub(super) bus: LaneId,
+    pub(super) nic_tx: LaneId,
+    pub(super) nic_rx: LaneId,
+    pub(super) wire: LaneId,
+    pub(super) disk: LaneId,
+    pub(super) events: LaneId,
+}
+
+pub(super) struct Tracer {
+    pub(super) sink: RingSink,
+    pub(super) lanes: Lanes,
+    pub(super) notes: Vec<String>,
+    /// The narration line of the plan each thread is running.
+    pub(super) thread_note: BTreeMap<ThreadId, u64>,
+    machine_log: Vec<MachineLog>,
+    touched: Vec<Pfn>,
+    frame_states: BTreeMap<Pfn, FrameState>,
+    pub(super) frames: Vec<FrameChange>,
+    pub(super) wire_started: SimTime,
+}
+
+impl World {
+    /// Records the run from now on, keeping at most `capacity` records.
+    pub fn enable_trace(&mut self, capacity: usize) {
+        let mut sink = RingSink::new(capacity.max(1));
+        let mut next = 0;
+        let mut lane = |sink: &mut RingSink, name: &str| {
+            let id = LaneId(next);
+            next += 1;
+            sink.declare_lane(id, name);
+            id
+        };
+        let cpus = (0..self.cfg.machine.cpus)
+            .map(|i| lane(&mut sink, &format!("cpu{i}")))
+            .collect();
+        let lanes = Lanes {
+            cpus,
+            bus: lane(&mut sink, "memory bus"),
+            nic_tx: lane(&mut sink, "NIC DMA (tx)"),
+            nic_rx: lane(&mut sink, "NIC DMA (rx)"),
+            wire: lane(&mut sink, "wire"),
+            disk: lane(&mut sink, "disk"),
+            events: lane(&mut sink, "events"),
+        };
+        self.machine.set_logging(true);
+        self.vm.frames_mut().set_tracking(true);
+        self.tracer = Some(Box::new(Tracer {
+            sink,
+            lanes,
+            notes: vec![String::new()],
+            thread_note: BTreeMap::new(),
+            machine_log: Vec::new(),
+            touched: Vec::new(),
+            frame_states: BTreeMap::new(),
+            frames: Vec::new(),
+            wire_started: SimTime::ZERO,
+        }));
+    }
+
+    /// Takes the recording (if tracing was on).
+    pub fn take_trace(&mut self) -> Option<Trace> {
+        let t = self.tracer.take()?;
+        let frame_count = self.vm.frames().len() as u32;
+        let (lanes, records, dropped) = t.sink.into_parts();
+        Some(Trace {
+            lanes,
+            records,
+            dropped,
+            notes: t.notes,
+            frames: t.frames,
+            frame_count,
+            end: self.now(),
+        })
+    }
+
+    pub(super) fn tracing(&self) -> bool {
+        self.tracer.is_some()
+    }
+
+    /// Records a span on a lane.
+    pub(super) fn trace_span(
+        &mut self,
+        lane: fn(&Lanes) -> LaneId,
+        start: SimTime,
+        kind: &'static str,
+        label: Cow<'static, str>,
+        detail: u64,
+    ) {
+        let end = self.now();
+        if let Some(t) = &mut self.tracer {
+            let lane = lane(&t.lanes);
+            t.sink.record(TraceRecord::Span(Span {
+                lane,
+                start,
+                end,
+                kind,
+                label,
+                detail,
+            }));
+        }
+    }
+
+    /// Records an instant on the events lane.
+    pub(super) fn trace_instant(
+        &mut self,
+        kind: &'static str,
+        label: Cow<'static, str>,
+        detail: u64,
+    ) {
+        let at = self.now();
+        if let Some(t) = &mut self.tracer {
+            let lane = t.lanes.events;
+            t.sink.record(TraceRecord::Instant(Instant {
+                lane,
+                at,
+                kind,
+                label,
+                detail,
+            }));
+        }
+    }
+
+    /// Records a counter sample.
+    pub(super) fn trace_counter(&mut self, series: &'static str, value: f64) {
+        let at = self.now();
+        if let Some(t) = &mut self.tracer {
+            t.sink
+                .record(TraceRecord::Counter(Counter { series, at, value }));
+        }
+    }
+
+    /// After each event: the machine's log becomes spans, and changed frames are logged.
+    pub(super) fn trace_after_event(&mut self) {
+        let Some(mut t) = self.tracer.take() else {
+            return;
+        };
+        self.machine.drain_log(&mut t.machine_log);
+        for entry in t.machine_log.drain(..) {
+            match entry {
+                MachineLog::Step {
+                    cpu,
+                    thread,
+                    activity,
+                    start,
+                    end,
+                } => {
+                    let detail = t.thread_note.get(&thread).copied().unwrap_or(0);
+                    t.sink.record(TraceRecord::Span(Span {
+                        lane: t.lanes.cpus[cpu as usize],
+                        start,
+                        end,
+                        kind: activity.name(),
+                        label: Cow::Owned(format!("{}: {}", thread_name(thread), activity.name())),
+                        detail,
+                    }));
+                }
+                MachineLog::Bus {
+                    activity,
+                    bytes,
+                    start,
+                    end,
+                } => t.sink.record(TraceRecord::Span(Span {
+                    lane: t.lanes.bus,
+                    start,
+                    end,
+                    kind: activity.name(),
+                    label: Cow::Owned(format!("{} {bytes} B", activity.name())),
+                    detail: 0,
+                })),
+                MachineLog::Disk { start, end } => t.sink.record(TraceRecord::Span(Span {
+                    lane: t.lanes.disk,
+                    start,
+                    end,
+                    kind: "disk",
+                    label: Cow::Borrowed("disk read"),
+                    detail: 0,
+                })),
+                MachineLog::BusLevel { at, utilization } => {
+                    t.sink.record(TraceRecord::Counter(Counter {
+                        series: "memory bus utilization",
+                        at,
+                        value: utilization,
+                    }))
+                }
+            }
+        }
+        self.vm.frames_mut().drain_touched(&mut t.touched);
+        if !t.touched.is_empty() {
+            t.touched.sort_unstable();
+            t.touched.dedup();
+            let at = self.now();
+            for &pfn in &t.touched {
+                let state = FrameState::of(self.vm.frame(pfn));
+                let before = t.frame_states.insert(pfn, state);
+                if before != Some(state) {
+                    t.frames.push(FrameChange { at, pfn, state });
+                }
+            }
+            t.touched.clear();
+        }
+        self.tracer = Some(t);
+    }
+}
