@@ -64,6 +64,15 @@ enum Command {
     },
     /// Check a scenario file and summarize it.
     Check { file: String },
+    /// Open the interactive timeline on the scenario's first workload (every strategy that
+    /// applies, or those named; 1-9 switch between them).
+    Tui {
+        /// Most records kept per run.
+        #[arg(long, default_value_t = 1_000_000)]
+        max_records: usize,
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+    },
     /// Record runs and write them as a Chrome Trace Event file for Perfetto or chrome://tracing.
     Export {
         /// The file to write.
@@ -189,6 +198,19 @@ fn dispatch(command: Command) -> Result<ExitCode, UserError> {
             let s = load(&scenario)?;
             let reports = runner::run_scenario(&s, 0);
             print(&s, &reports, format, breakdown);
+        }
+        Command::Tui {
+            max_records,
+            scenario,
+        } => {
+            let s = load(&scenario)?;
+            let app = tui_app(&s, max_records);
+            if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(UserError(
+                    "zcsim tui needs a terminal on standard output".into(),
+                ));
+            }
+            tui::run(app).map_err(|e| UserError(format!("terminal: {e}")))?;
         }
         Command::Export {
             chrome,
@@ -558,4 +580,27 @@ fn export_chrome(s: &Scenario, path: &str, max_records: usize) -> Result<(), Use
         "wrote {path}: open it at https://ui.perfetto.dev (Open trace file) or chrome://tracing"
     );
     Ok(())
+}
+
+/// The timeline for the scenario's first workload: a traced run per strategy.
+fn tui_app(s: &Scenario, max_records: usize) -> tui::App {
+    let wr = &s.runs[0];
+    let runs = wr
+        .strategies
+        .iter()
+        .map(|st| {
+            let (report, trace) =
+                models::report::run_traced(&runner::world_of(s), &wr.workload, *st, max_records)
+                    .expect("scenario resolution only keeps strategies that apply");
+            tui::RunView::new(st.id().to_owned(), report, trace)
+        })
+        .collect();
+    tui::App::new(
+        format!(
+            "{} on {}",
+            output::describe_workload(&wr.workload),
+            s.target.name
+        ),
+        runs,
+    )
 }

@@ -40,7 +40,7 @@ pub use app::{
     flip_fits,
 };
 pub use path::{DataPath, PathKind, PathNode, human_bytes};
-pub use trace::{FrameChange, FrameState, Trace};
+pub use trace::{FrameChange, FrameState, TOTALS, Trace};
 
 use crate::machine::{
     Activity, Machine, MachineConfig, MachineEvent, Notice, Plan, Priority, Step, ThreadId,
@@ -176,7 +176,8 @@ enum Cont {
 #[derive(Debug, Default)]
 struct ThreadQueue {
     running: Option<Cont>,
-    pending: VecDeque<(Plan, Cont)>,
+    /// Plans waiting for the thread, with their narration line.
+    pending: VecDeque<(Plan, Cont, u64)>,
 }
 
 /// A packet on its way out.
@@ -715,6 +716,7 @@ impl World {
 
     /// Runs `plan` on `thread` now, or after the thread's earlier work.
     fn submit(&mut self, thread: ThreadId, plan: Plan, cont: Cont) {
+        let mut note = 0;
         if self.narrating() && !plan.is_empty() {
             let who = thread_name(thread);
             let line = format!(
@@ -722,14 +724,23 @@ impl World {
                 cont.describe(),
                 describe_plan(&plan, &self.cfg)
             );
-            self.narrate(format_args!("{line}"));
+            note = self.narrate(format_args!("{line}"));
         }
+        self.start_or_queue(thread, plan, cont, note);
+    }
+
+    /// Hands `plan` to the machine, or queues it behind the thread's earlier work. `note` is
+    /// its narration line, which the trace attaches to its steps once it runs.
+    fn start_or_queue(&mut self, thread: ThreadId, plan: Plan, cont: Cont, note: u64) {
         let tq = self.threads.entry(thread).or_default();
         if tq.running.is_some() {
-            tq.pending.push_back((plan, cont));
+            tq.pending.push_back((plan, cont, note));
             return;
         }
         tq.running = Some(cont);
+        if let Some(t) = &mut self.tracer {
+            t.thread_note.insert(thread, note);
+        }
         let prio = self.priority_of(thread);
         let mut notices = std::mem::take(&mut self.notices);
         self.machine
@@ -744,8 +755,8 @@ impl World {
     fn plan_done(&mut self, thread: ThreadId) {
         let tq = self.threads.get_mut(&thread).expect("thread ran a plan");
         let cont = tq.running.take().expect("a plan was running");
-        if let Some((plan, next)) = tq.pending.pop_front() {
-            self.submit(thread, plan, next);
+        if let Some((plan, next, note)) = tq.pending.pop_front() {
+            self.start_or_queue(thread, plan, next, note);
         }
         match cont {
             Cont::App(app, c) => self.app_continue(app, c),
@@ -1335,7 +1346,10 @@ impl World {
         }
         // Pieces in flight inside continuations (loopback delivery, app chunks) hold refs too.
         for tq in self.threads.values() {
-            let conts = tq.running.iter().chain(tq.pending.iter().map(|(_, c)| c));
+            let conts = tq
+                .running
+                .iter()
+                .chain(tq.pending.iter().map(|(_, c, _)| c));
             for c in conts {
                 for e in cont_exts(c) {
                     *holders.entry(e).or_default() += 1;

@@ -118,7 +118,18 @@ pub(super) struct Tracer {
     frame_states: BTreeMap<Pfn, FrameState>,
     pub(super) frames: Vec<FrameChange>,
     pub(super) wire_started: SimTime,
+    /// Last values of the running totals recorded as counters.
+    totals: [u64; 5],
 }
+
+/// Running totals recorded as counter series, so a viewer can show them as of any instant.
+pub const TOTALS: [&str; 5] = [
+    "CPU copy bytes",
+    "faults",
+    "VMA lookups",
+    "payload bytes sent",
+    "splats",
+];
 
 impl World {
     /// Records the run from now on, keeping at most `capacity` records.
@@ -155,6 +166,7 @@ impl World {
             frame_states: BTreeMap::new(),
             frames: Vec::new(),
             wire_started: SimTime::ZERO,
+            totals: [0; 5],
         }));
     }
 
@@ -283,6 +295,29 @@ impl World {
                         value: utilization,
                     }))
                 }
+            }
+        }
+        let vm = self.vm.counters();
+        let totals = [
+            self.machine.stats().cpu_copy_bytes,
+            vm.minor_faults
+                + vm.major_faults
+                + vm.cow_faults
+                + vm.loan_breaks
+                + vm.write_enable_faults,
+            vm.vma_lookups,
+            self.net.tx_dma_bytes + self.net.rx_dma_bytes,
+            self.net.splats,
+        ];
+        let at = self.now();
+        for (i, (&now, last)) in totals.iter().zip(t.totals.iter_mut()).enumerate() {
+            if now != *last {
+                *last = now;
+                t.sink.record(TraceRecord::Counter(Counter {
+                    series: TOTALS[i],
+                    at,
+                    value: now as f64,
+                }));
             }
         }
         self.vm.frames_mut().drain_touched(&mut t.touched);

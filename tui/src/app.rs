@@ -1,0 +1,185 @@
+//! The application state and the one place it changes: [`App::update`].
+
+use models::world::FrameState;
+
+use crate::action::Action;
+use crate::data::RunView;
+
+/// Which panel has the focus (Tab cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Panel {
+    Timeline,
+    Detail,
+    Frames,
+}
+
+/// Everything on screen, derived from the runs and the user's actions.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub runs: Vec<RunView>,
+    /// What is being shown ("bulk-send on embedded-100tx").
+    pub title: String,
+    pub selected: usize,
+    /// The strategy picked before the current one: compare mode shows it below.
+    pub previous: Option<usize>,
+    pub compare: bool,
+    /// The visible time window, ns.
+    pub view_start: u64,
+    pub view_span: u64,
+    /// Index of the cursor's event in the selected run.
+    pub cursor: usize,
+    pub panel: Panel,
+    pub playing: bool,
+    pub help: bool,
+    pub quit: bool,
+    /// Terminal size, as last reported.
+    pub size: (u16, u16),
+    /// Every frame's state at the cursor's time (recomputed when the cursor moves).
+    pub frames_at_cursor: Vec<FrameState>,
+}
+
+/// The narrowest window a zoom may reach, ns.
+const MIN_SPAN: u64 = 100;
+
+impl App {
+    /// Panics if `runs` is empty: there is nothing to show.
+    pub fn new(title: String, runs: Vec<RunView>) -> Self {
+        assert!(!runs.is_empty(), "the timeline needs at least one run");
+        let span = runs.iter().map(|r| r.end).max().unwrap_or(1);
+        let mut app = App {
+            runs,
+            title,
+            selected: 0,
+            previous: None,
+            compare: false,
+            view_start: 0,
+            view_span: span,
+            cursor: 0,
+            panel: Panel::Timeline,
+            playing: false,
+            help: false,
+            quit: false,
+            size: (80, 24),
+            frames_at_cursor: Vec::new(),
+        };
+        app.refresh_frames();
+        app
+    }
+
+    pub fn run(&self) -> &RunView {
+        &self.runs[self.selected]
+    }
+
+    /// The run shown below in compare mode.
+    pub fn compared(&self) -> Option<&RunView> {
+        self.compare
+            .then(|| self.previous.map(|p| &self.runs[p]))
+            .flatten()
+    }
+
+    /// The time of the cursor's event (0 when the run recorded nothing).
+    pub fn cursor_time(&self) -> u64 {
+        self.run().events.get(self.cursor).map_or(0, |e| e.time)
+    }
+
+    fn end(&self) -> u64 {
+        self.runs.iter().map(|r| r.end).max().unwrap_or(1)
+    }
+
+    /// Applies one action. Nothing else changes the state.
+    pub fn update(&mut self, action: Action) {
+        let end = self.end();
+        let events = self.run().events.len();
+        match action {
+            Action::PanLeft => self.view_start = self.view_start.saturating_sub(self.view_span / 4),
+            Action::PanRight => {
+                self.view_start = (self.view_start + self.view_span / 4)
+                    .min(end.saturating_sub(self.view_span / 2));
+            }
+            Action::ZoomIn => {
+                let center = self.cursor_time();
+                self.view_span = (self.view_span / 2).max(MIN_SPAN);
+                self.view_start = center.saturating_sub(self.view_span / 2);
+            }
+            Action::ZoomOut => {
+                let center = self.view_start + self.view_span / 2;
+                self.view_span = (self.view_span * 2).min(end.max(MIN_SPAN));
+                self.view_start = center
+                    .saturating_sub(self.view_span / 2)
+                    .min(end.saturating_sub(self.view_span));
+            }
+            Action::NextEvent => self.move_cursor(self.cursor.saturating_add(1)),
+            Action::PrevEvent => self.move_cursor(self.cursor.saturating_sub(1)),
+            Action::NextSameKind | Action::PrevSameKind => {
+                let ev = &self.run().events;
+                if let Some(kind) = ev.get(self.cursor).map(|e| e.kind) {
+                    let found = if action == Action::NextSameKind {
+                        (self.cursor + 1..ev.len()).find(|&i| ev[i].kind == kind)
+                    } else {
+                        (0..self.cursor).rev().find(|&i| ev[i].kind == kind)
+                    };
+                    if let Some(i) = found {
+                        self.move_cursor(i);
+                    }
+                }
+            }
+            Action::First => self.move_cursor(0),
+            Action::Last => self.move_cursor(events.saturating_sub(1)),
+            Action::NextPanel => {
+                self.panel = match self.panel {
+                    Panel::Timeline => Panel::Detail,
+                    Panel::Detail => Panel::Frames,
+                    Panel::Frames => Panel::Timeline,
+                }
+            }
+            Action::Pick(n) => {
+                if n < self.runs.len() && n != self.selected {
+                    let t = self.cursor_time();
+                    self.previous = Some(self.selected);
+                    self.selected = n;
+                    let ev = &self.run().events;
+                    let i = ev
+                        .partition_point(|e| e.time < t)
+                        .min(ev.len().saturating_sub(1));
+                    self.move_cursor(i);
+                }
+            }
+            Action::ToggleCompare => {
+                if self.runs.len() > 1 {
+                    self.compare = !self.compare;
+                    if self.previous.is_none() {
+                        self.previous = Some((self.selected + 1) % self.runs.len());
+                    }
+                }
+            }
+            Action::TogglePlay => self.playing = !self.playing,
+            Action::ToggleHelp => self.help = !self.help,
+            Action::Quit => self.quit = true,
+            Action::Tick => {
+                if self.playing {
+                    if self.cursor + 1 >= events {
+                        self.playing = false;
+                    } else {
+                        self.move_cursor(self.cursor + 1);
+                    }
+                }
+            }
+            Action::Resize(w, h) => self.size = (w, h),
+        }
+    }
+
+    /// Moves the cursor (clamped) and keeps it in view.
+    fn move_cursor(&mut self, i: usize) {
+        let n = self.run().events.len();
+        self.cursor = i.min(n.saturating_sub(1));
+        let t = self.cursor_time();
+        if t < self.view_start || t >= self.view_start + self.view_span {
+            self.view_start = t.saturating_sub(self.view_span / 4);
+        }
+        self.refresh_frames();
+    }
+
+    fn refresh_frames(&mut self) {
+        self.frames_at_cursor = self.run().frames_at(self.cursor_time());
+    }
+}
