@@ -228,7 +228,22 @@ impl Widget for Timeline<'_> {
             row(&lane.name, y, buf);
             let x0 = inner.x + label_w;
             if lane.name == "memory bus" {
-                // Overlapping transfers: show the bus's use as a level per column.
+                // Overlapping transfers: show the bus's use as a level per column, coloured by
+                // the activity that held the most bus time in that column.
+                let mut owner: Vec<(u64, &'static str)> = vec![(0, ""); cols as usize];
+                for s in lane.visible(self.start, end) {
+                    let c0 = col_of(s.start);
+                    let c1 = col_of(s.end).max(c0 + 1).min(cols);
+                    for c in c0..c1 {
+                        let lo = s.start.max(col_start(c));
+                        let hi = s.end.min(col_start(c + 1)).max(lo + 1);
+                        let slot = &mut owner[c as usize];
+                        // Longest overlap wins; equal overlaps keep the first, in start order.
+                        if hi - lo > slot.0 {
+                            *slot = (hi - lo, s.kind);
+                        }
+                    }
+                }
                 for c in 0..cols {
                     let u = self.run.counter_mean(
                         "memory bus utilization",
@@ -237,7 +252,9 @@ impl Widget for Timeline<'_> {
                     );
                     if u > 0.0 {
                         let ch = BARS[((u * 7.99) as usize).min(7)];
-                        buf[(x0 + c, y)].set_char(ch).set_fg(Color::Red);
+                        buf[(x0 + c, y)]
+                            .set_char(ch)
+                            .set_fg(kind_color(owner[c as usize].1));
                     }
                 }
             } else if lane.name == "events" {
