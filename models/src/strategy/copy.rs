@@ -18,16 +18,12 @@ pub(super) const EXPLANATION: Explanation = Explanation {
 
 pub(super) fn request(r: &Request, header: Option<u64>, ops: &mut Vec<Op>) {
     ops.push(Op::Syscall);
-    if let Some(h) = header {
-        ops.push(Op::Send {
-            len: h,
-            how: Fill::HeaderMbuf,
-        });
-    }
-    ops.push(Op::Send {
-        len: r.len,
-        how: Fill::CopyIn {
+    super::sends(
+        ops,
+        header,
+        r.len,
+        Fill::CopyIn {
             at: Addr::Buffer(r.off),
         },
-    });
+    );
 }

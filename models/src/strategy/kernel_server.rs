@@ -15,17 +15,13 @@ pub(super) const EXPLANATION: Explanation = Explanation {
 };
 
 pub(super) fn request(r: &Request, header: Option<u64>, ops: &mut Vec<Op>) {
-    if let Some(h) = header {
-        ops.push(Op::Send {
-            len: h,
-            how: Fill::HeaderMbuf,
-        });
-    }
-    ops.push(Op::Send {
-        len: r.len,
-        how: Fill::CacheRef {
+    super::sends(
+        ops,
+        header,
+        r.len,
+        Fill::CacheRef {
             off: r.off,
             linux_fallback: false,
         },
-    });
+    );
 }

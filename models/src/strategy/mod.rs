@@ -374,6 +374,17 @@ pub(crate) enum Op {
     },
 }
 
+/// Appends the sends of one call: the header in the same call (if any), then the body.
+pub(crate) fn sends(ops: &mut Vec<Op>, header: Option<u64>, len: u64, how: Fill) {
+    if let Some(h) = header {
+        ops.push(Op::Send {
+            len: h,
+            how: Fill::HeaderMbuf,
+        });
+    }
+    ops.push(Op::Send { len, how });
+}
+
 /// A strategy applied to a workload it does not fit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DoesNotApply {

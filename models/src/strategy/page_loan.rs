@@ -19,17 +19,13 @@ pub(super) const EXPLANATION: Explanation = Explanation {
 
 pub(super) fn request(r: &Request, opts: LoanOptions, header: Option<u64>, ops: &mut Vec<Op>) {
     ops.push(Op::Syscall);
-    if let Some(h) = header {
-        ops.push(Op::Send {
-            len: h,
-            how: Fill::HeaderMbuf,
-        });
-    }
-    ops.push(Op::Send {
-        len: r.len,
-        how: Fill::Loan {
+    super::sends(
+        ops,
+        header,
+        r.len,
+        Fill::Loan {
             at: Addr::Buffer(r.off),
             opts,
         },
-    });
+    );
 }

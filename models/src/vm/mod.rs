@@ -830,12 +830,24 @@ impl Vm {
         len: u64,
         plan: &mut Plan,
     ) -> Result<(), AccessError> {
+        self.write_pages(asid, addr, len, plan)?;
+        plan.push(Step::AppWrite { bytes: len });
+        Ok(())
+    }
+
+    /// Touches every page of `[addr, addr + len)` for write and gives each a new version.
+    fn write_pages(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
         for page in pages_of(addr, len) {
             let (pfn, _) = self.touch(asid, page * PAGE_SIZE, Access::Write, plan)?;
             let v = self.fresh_version();
             self.frames.get_mut(pfn).version = v;
         }
-        plan.push(Step::AppWrite { bytes: len });
         Ok(())
     }
 
@@ -873,11 +885,7 @@ impl Vm {
         len: u64,
         plan: &mut Plan,
     ) -> Result<(), AccessError> {
-        for page in pages_of(addr, len) {
-            let (pfn, _) = self.touch(asid, page * PAGE_SIZE, Access::Write, plan)?;
-            let v = self.fresh_version();
-            self.frames.get_mut(pfn).version = v;
-        }
+        self.write_pages(asid, addr, len, plan)?;
         plan.copy(len);
         Ok(())
     }

@@ -77,7 +77,7 @@ impl World {
                 {
                     self.fill_cache_copy(file, off + done, len, plan, out);
                 } else {
-                    self.fill_cache_ref(file, off + done, len, plan, out);
+                    self.fill_cache_ref(file, off + done, len, None, plan, out);
                 }
             }
             Fill::SendPage { at, fixed } => {
@@ -281,20 +281,46 @@ impl World {
         );
     }
 
-    /// `sendfile` / TUX: each page of `[off, off + len)` of `file` is found in the page cache
-    /// (read from disk on a miss) and referenced, with the version it has now as the promise.
-    fn fill_cache_ref(&mut self, file: FileId, off: u64, len: u64, plan: &mut Plan, out: &mut Out) {
+    /// `sendfile` / TUX / `sendpage`: each page of `[off, off + len)` of `file` is found in
+    /// the page cache (read from disk on a miss) and referenced. The promise for each page is
+    /// its content now, or, with `meant_at = (asid, addr)`, the content of the page the user
+    /// has mapped at the corresponding address: under the 2003 patch's straddle bug, past the
+    /// first VMA's end, that is the *other* file's page.
+    fn fill_cache_ref(
+        &mut self,
+        file: FileId,
+        off: u64,
+        len: u64,
+        meant_at: Option<(AsId, u64)>,
+        plan: &mut Plan,
+        out: &mut Out,
+    ) {
         let mut pages = Vec::new();
-        for index in pages_of(off, len) {
+        for (i, index) in pages_of(off, len).enumerate() {
             let pfn = self.vm.cache_page(file, index, plan);
             self.vm.kernel_ref(pfn);
-            let expected = self.vm.frame(pfn).version;
+            let meant = meant_at.and_then(|(asid, addr)| {
+                let user_addr = (addr / PAGE_SIZE + i as u64) * PAGE_SIZE;
+                let (f, idx) = self
+                    .vm
+                    .space(asid)
+                    .vma_at(user_addr)?
+                    .file_page(user_addr)?;
+                self.vm.cached(f, idx)
+            });
+            let expected = self.vm.frame(meant.unwrap_or(pfn)).version;
             pages.push(PagePromise { pfn, expected });
         }
         plan.cpu(
             Activity::Protocol,
             self.cfg.stack.mbuf_ns * pages.len() as u64,
         );
+        if self.narrating() {
+            self.narrate(format_args!(
+                "page cache: {} pages of {file:?} referenced into the socket buffer, no copy",
+                pages.len()
+            ));
+        }
         let e = self
             .exts
             .attach(ExtKind::Pages { pages }, len, off % PAGE_SIZE);
@@ -374,54 +400,10 @@ impl World {
             let n = if fixed { left.min(c.vma_end - a) } else { left };
             let (file, pos) = (c.file, c.pos);
             c.pos += n;
-            self.fill_cache_ref_straddling(asid, a, file, pos, n, plan, out);
+            self.fill_cache_ref(file, pos, n, Some((asid, a)), plan, out);
             a += n;
             left -= n;
         }
-    }
-
-    /// `sendpage` of `len` bytes of `file` from `pos`, meant to be the bytes the user has
-    /// mapped at `addr`: the promise for each page is the page mapped there, which, past the
-    /// first VMA's end under the bug, is the *other* file's.
-    #[allow(clippy::too_many_arguments)]
-    fn fill_cache_ref_straddling(
-        &mut self,
-        asid: AsId,
-        addr: u64,
-        file: FileId,
-        pos: u64,
-        len: u64,
-        plan: &mut Plan,
-        out: &mut Out,
-    ) {
-        let mut pages = Vec::new();
-        for (i, index) in pages_of(pos, len).enumerate() {
-            let pfn = self.vm.cache_page(file, index, plan);
-            self.vm.kernel_ref(pfn);
-            let user_addr = (addr / PAGE_SIZE + i as u64) * PAGE_SIZE;
-            let expected = self
-                .vm
-                .space(asid)
-                .vma_at(user_addr)
-                .and_then(|v| v.file_page(user_addr))
-                .and_then(|(f, idx)| self.vm.cached(f, idx))
-                .map_or(self.vm.frame(pfn).version, |p| self.vm.frame(p).version);
-            pages.push(PagePromise { pfn, expected });
-        }
-        plan.cpu(
-            Activity::Protocol,
-            self.cfg.stack.mbuf_ns * pages.len() as u64,
-        );
-        let e = self
-            .exts
-            .attach(ExtKind::Pages { pages }, len, pos % PAGE_SIZE);
-        out.push((e, len));
-        self.path.add(
-            PathNode::PageCache,
-            PathNode::SocketBuffer,
-            PathKind::Reference,
-            len,
-        );
     }
 }
 
