@@ -198,6 +198,19 @@ impl Workload {
         }
     }
 
+    /// Whether the workload can run on a target at all, and why not.
+    pub fn check_target(&self, cfg: &WorldConfig) -> Result<(), String> {
+        if matches!(self, Workload::BulkReceive { .. })
+            && cfg.link.kind == crate::net::LinkKind::Loopback
+        {
+            return Err(
+                "bulk-receive needs a remote sender on a wire; this target's link is loopback"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Whether `strategy` fits this workload, and why not.
     pub fn check(&self, strategy: &Strategy) -> Result<(), DoesNotApply> {
         let src = strategy.source();
@@ -306,15 +319,11 @@ impl Workload {
 
     fn build_senders(&self, cfg: &WorldConfig, strategy: Strategy) -> Result<World, DoesNotApply> {
         self.check(&strategy)?;
-        if matches!(self, Workload::BulkReceive { .. })
-            && cfg.link.kind == crate::net::LinkKind::Loopback
-        {
+        if let Err(reason) = self.check_target(cfg) {
             return Err(DoesNotApply {
                 strategy: strategy.id(),
                 workload: self.id(),
-                reason:
-                    "bulk-receive needs a remote sender on a wire; this target's link is loopback"
-                        .into(),
+                reason,
             });
         }
         let mut w = World::new(cfg.clone());

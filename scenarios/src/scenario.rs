@@ -254,7 +254,17 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
     let options = resolve_keys("options", &options, Options::default(), &option_keys())?;
     let mut resolved = Vec::new();
     for (i, (origin, table)) in workloads.iter().enumerate() {
-        resolved.push((origin, resolve_workload(i, origin, table)?));
+        let w = resolve_workload(i, origin, table)?;
+        if let Err(problem) = w.check_target(&target.world) {
+            return Err(ScenarioError {
+                origin: (*origin).clone(),
+                field: format!("workloads[{i}].kind"),
+                value: Some(format!("\"{}\"", w.id())),
+                problem: format!("cannot run on target {}: {problem}", target.name),
+                allowed: Some("a sending workload, or a target with link = \"ethernet\"".into()),
+            });
+        }
+        resolved.push((origin, w));
     }
     let (runs, notes) = resolve_strategies(&resolved, &strategies, &target, &options)?;
     Ok(Scenario {
@@ -563,17 +573,25 @@ fn resolve_target(path: &str, mut table: Table) -> Result<Target, ScenarioError>
     target.finish();
     target.name = name;
     target.description = description;
-    // Cross-field sanity: the MSS must be positive and fit the send buffer.
+    // Cross-field sanity: a full segment must fit every buffer and window on its way, or TCP
+    // could never send one.
     let mss = target.world.link.mss();
-    if mss > target.world.tcp.send_buffer_bytes {
-        let e = &merged["send_buffer"];
-        return Err(ScenarioError {
-            origin: e.origin.clone(),
-            field: "target.send_buffer".into(),
-            value: Some(render(&e.value)),
-            problem: format!("is smaller than one segment ({mss} bytes at this MTU)"),
-            allowed: Some(format!("at least {mss} bytes")),
-        });
+    let tcp = &target.world.tcp;
+    for (key, bytes) in [
+        ("send_buffer", tcp.send_buffer_bytes),
+        ("recv_buffer", tcp.recv_buffer_bytes),
+        ("window", tcp.window_bytes),
+    ] {
+        if bytes < mss {
+            let e = &merged[key];
+            return Err(ScenarioError {
+                origin: e.origin.clone(),
+                field: format!("target.{key}"),
+                value: Some(render(&e.value)),
+                problem: format!("is smaller than one segment ({mss} bytes at this MTU)"),
+                allowed: Some(format!("at least {mss} bytes, or a smaller mtu_bytes")),
+            });
+        }
     }
     Ok(target)
 }

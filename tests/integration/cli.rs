@@ -2,15 +2,9 @@
 //! errors (exit 2, naming the field and where), and every preset.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn zcsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zcsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the zcsim binary runs")
-}
+use crate::zcsim;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
@@ -182,6 +176,26 @@ fn bad_flags_exit_2_naming_what_is_wrong() {
         (&["compare", "--workload", "bogus"], "workload"),
         (&["compare", "--seed", "-5"], "seed"),
         (&["compare", "--format", "xml"], "format"),
+        (
+            &[
+                "compare",
+                "--preset",
+                "pc-2003",
+                "--workload",
+                "bulk-receive",
+            ],
+            "loopback",
+        ),
+        (
+            &[
+                "compare",
+                "--preset",
+                "gige-2002",
+                "--set",
+                "target.window=2KiB",
+            ],
+            "target.window",
+        ),
         (&["explain", "bogus"], "bogus"),
         (&["explain", "splice"], "planned"),
         (&["run", "bogus"], "bogus"),

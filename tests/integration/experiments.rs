@@ -1,14 +1,8 @@
 //! `zcsim reproduce` and `zcsim sweep` from the outside.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn zcsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zcsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the zcsim binary runs")
-}
+use crate::zcsim;
 
 fn text(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
