@@ -138,13 +138,16 @@ mod tests {
     }
 
     #[test]
-    fn remote_zero_keeps_events_home() {
-        // With remote = 0 every LP only ever schedules itself, so each handles close to its
-        // 1/64 share; with remote = 1 they still even out. Checks the branch is wired.
-        let out = run(&PholdConfig {
+    fn the_remote_probability_steers_events() {
+        // With remote = 0 every LP only ever schedules itself; with 0.9 most events move.
+        // Same seed, so if the branch were not wired both runs would follow the same
+        // trajectory and end with the same checksum.
+        let home = run(&PholdConfig {
             remote: 0.0,
             ..small(4)
         });
-        assert_eq!(out.events, 50_000);
+        let roaming = run(&small(4));
+        assert_eq!(home.events, 50_000);
+        assert_ne!(home.checksum, roaming.checksum);
     }
 }

@@ -251,6 +251,23 @@ fn mapping_more_than_three_gib_fails_as_an_outcome() {
 }
 
 #[test]
+fn a_buffer_too_big_for_the_address_space_is_an_outcome() {
+    // With 1 MiB of user address space, a 2 MiB write buffer cannot be mapped: the sender
+    // fails before it starts. That is a simulated failure, so the run reports it (one failed
+    // request, no payload) and leaves nothing behind, instead of stopping the program.
+    let mut cfg = target();
+    cfg.user_space_bytes = 1 << 20;
+    let w = Workload::BulkSend {
+        total_bytes: 4 * MIB,
+        write_size: 2 * MIB,
+        source: BulkSource::Memory,
+    };
+    let r = go_with(&cfg, &w, Strategy::Copy, true);
+    assert_eq!(r.outcome.failed_requests, 1);
+    assert_eq!(r.payload_bytes, 0);
+}
+
+#[test]
 fn a_shared_page_is_copied_only_if_written_while_referenced() {
     // The other process writes the page once. While the kernel still references it, the
     // write must copy it exactly once (one COW or loan-break copy, 4096 bytes); after every

@@ -1,7 +1,8 @@
 //! Hand-computed VM tests. Costs come from `testkit::costs()`: trap 500, minor 1000,
 //! major 3000, COW 1500, PTE 100, TLB flush 200, VMA hit 20 / level 50, page alloc 400,
-//! loan 300 / unloan 200 per page (all ns); a copy of N payload bytes alone takes 2N ns,
-//! an application write of N bytes N/0.5 = 2N ns... (500 MB/s), disk latency 100 us at 100 MB/s.
+//! loan 300 / unloan 200 per page (all ns). On the 1 GB/s bus a copy of N payload bytes alone
+//! takes 2N ns and an application write of N bytes (at the 500 MB/s CPU rate) also 2N ns; the
+//! disk has 100 us of latency, then 100 MB/s.
 
 use super::*;
 use crate::testkit::{self, time_plan};

@@ -339,15 +339,43 @@ impl World {
             .all(|a| a.done || !matches!(a.role, Role::Sender(_)))
     }
 
-    /// Requests that failed (an `mmap` that did not fit), over all senders.
+    /// Requests that failed (an `mmap` that did not fit), over all senders, plus applications
+    /// that could not map their memory at all.
     pub fn failed_requests(&self) -> u64 {
-        self.apps
-            .iter()
-            .map(|a| match &a.role {
-                Role::Sender(s) => s.failed_requests,
-                _ => 0,
-            })
-            .sum()
+        self.failed_setups
+            + self
+                .apps
+                .iter()
+                .map(|a| match &a.role {
+                    Role::Sender(s) => s.failed_requests,
+                    _ => 0,
+                })
+                .sum::<u64>()
+    }
+
+    /// An application's setup `mmap`. If it does not fit the address space (a simulated
+    /// failure), the application is counted as failed and finished, and `None` comes back.
+    pub(super) fn setup_map(
+        &mut self,
+        id: AppId,
+        asid: AsId,
+        req: MmapRequest,
+        plan: &mut Plan,
+    ) -> Option<u64> {
+        match self.vm.mmap(asid, req, plan) {
+            Ok(addr) => Some(addr),
+            Err(e) => {
+                self.failed_setups += 1;
+                self.apps[id.0 as usize].done = true;
+                if self.narrating() {
+                    self.narrate(format_args!(
+                        "app {} cannot map its memory ({e:?}) and gives up",
+                        id.0
+                    ));
+                }
+                None
+            }
+        }
     }
 
     pub(super) fn app_timer(&mut self, id: AppId) {
@@ -414,10 +442,10 @@ impl World {
         };
         let (len, skew) = (r.read_size + r.buffer_offset, r.buffer_offset);
         let mut plan = Plan::new();
-        let addr = self
-            .vm
-            .mmap(asid, MmapRequest::anon(len).writable(), &mut plan)
-            .expect("a receive buffer fits in an empty address space");
+        let Some(addr) = self.setup_map(id, asid, MmapRequest::anon(len).writable(), &mut plan)
+        else {
+            return;
+        };
         self.vm
             .user_write(asid, addr, len, &mut plan)
             .expect("buffer was just mapped writable");
@@ -558,13 +586,11 @@ impl World {
             None => {
                 let file = self.file_of(name);
                 let size = self.vm.file(file).size_bytes;
-                self.vm
-                    .mmap(
-                        asid,
-                        MmapRequest::file(file, size).writable().shared(),
-                        &mut plan,
-                    )
-                    .expect("one small mapping fits")
+                let req = MmapRequest::file(file, size).writable().shared();
+                match self.setup_map(id, asid, req, &mut plan) {
+                    Some(a) => a,
+                    None => return,
+                }
             }
         };
         self.vm

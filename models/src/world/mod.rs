@@ -340,7 +340,6 @@ pub struct World {
     net: NetCounters,
     loss_rng: SimRng,
     notices: Vec<Notice>,
-    scratch_pieces: Vec<Piece>,
     events: u64,
     /// When the last frame finished on the wire (or reached the loopback peer).
     last_tx: SimTime,
@@ -352,6 +351,8 @@ pub struct World {
     last_recv: SimTime,
     /// System calls made by applications.
     syscalls: u64,
+    /// Applications that could not map their memory (a simulated failure).
+    failed_setups: u64,
     /// Time the wire spent serializing frames (our side), ns.
     wire_busy_ns: u64,
     /// Time the transmit and receive DMA engines were busy, ns, and when the current
@@ -406,13 +407,13 @@ impl World {
             apps: Vec::new(),
             net: NetCounters::default(),
             notices: Vec::new(),
-            scratch_pieces: Vec::new(),
             events: 0,
             last_tx: SimTime::ZERO,
             last_ack: SimTime::ZERO,
             last_delivery: SimTime::ZERO,
             last_recv: SimTime::ZERO,
             syscalls: 0,
+            failed_setups: 0,
             wire_busy_ns: 0,
             tx_dma_busy_ns: 0,
             rx_dma_busy_ns: 0,
@@ -916,8 +917,7 @@ impl World {
     ) -> Option<PacketId> {
         let stack = self.cfg.stack;
         let loopback = self.cfg.link.kind == LinkKind::Loopback;
-        let mut pieces = std::mem::take(&mut self.scratch_pieces);
-        pieces.clear();
+        let mut pieces = Vec::new();
         let c = &self.conns[conn.0 as usize];
         c.snd.pieces(seq - c.sender.una, len, &mut pieces);
         let data_frags: u64 = pieces
@@ -935,7 +935,6 @@ impl World {
             frags as u32
         };
         if slots > self.nic.free_slots {
-            self.scratch_pieces = pieces;
             return None;
         }
         self.nic.free_slots -= slots;
@@ -995,12 +994,11 @@ impl World {
                 conn,
                 seq,
                 len,
-                pieces: pieces.clone(),
+                pieces,
                 slots,
                 checked,
             },
         );
-        self.scratch_pieces = pieces;
         Some(id)
     }
 
@@ -1058,10 +1056,12 @@ impl World {
         assert_eq!(self.nic.dma_active, Some(id), "DMA completion out of order");
         self.nic.dma_active = None;
         self.tx_dma_busy_ns += self.now().duration_since(self.tx_dma_started).as_nanos();
-        let p = &self.packets[&id];
-        if !p.checked {
-            let pieces = p.pieces.clone();
+        if !self.packets[&id].checked {
+            // Borrow the pieces out while checking them against the VM.
+            let p = self.packets.get_mut(&id).expect("DMAed packet exists");
+            let pieces = std::mem::take(&mut p.pieces);
             self.check_content(&pieces);
+            self.packets.get_mut(&id).expect("still there").pieces = pieces;
         }
         self.net.tx_dma_bytes += self.packets[&id].len;
         if self.tracing() {

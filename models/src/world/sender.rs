@@ -138,6 +138,30 @@ impl World {
             }
             _ => (0, None),
         };
+        // Any mapping that does not fit ends the application before it starts (an outcome).
+        let Some(setup) = self.sender_mappings(id, asid, &spec, buf_len, shared, &mut plan) else {
+            return;
+        };
+        let (buf, header_buf, straddle_base) = setup;
+        let s = self.sender(id);
+        s.buf = buf;
+        s.buf_len = buf_len;
+        s.header_buf = header_buf;
+        s.straddle_base = straddle_base;
+        self.app_submit(id, plan, AppCont::Started);
+    }
+
+    /// Maps and fills the sender's buffers (data, header) or its straddling mappings.
+    /// `None` if one does not fit the address space; the application has then failed.
+    fn sender_mappings(
+        &mut self,
+        id: AppId,
+        asid: crate::vm::AsId,
+        spec: &SenderSpec,
+        buf_len: u64,
+        shared: Option<FileName>,
+        plan: &mut Plan,
+    ) -> Option<(u64, u64, Option<u64>)> {
         let mut buf = 0;
         if buf_len > 0 {
             let req = match shared {
@@ -146,24 +170,19 @@ impl World {
                     .shared(),
                 None => MmapRequest::anon(buf_len).writable(),
             };
-            buf = self
-                .vm
-                .mmap(asid, req, &mut plan)
-                .expect("the sender's buffer fits in an empty address space");
+            buf = self.setup_map(id, asid, req, plan)?;
             self.vm
-                .user_write(asid, buf, buf_len, &mut plan)
+                .user_write(asid, buf, buf_len, plan)
                 .expect("just mapped writable");
         }
         let mut header_buf = 0;
         if let Requests::Responses { header_bytes, .. } = spec.requests
             && header_bytes > 0
         {
-            header_buf = self
-                .vm
-                .mmap(asid, MmapRequest::anon(header_bytes).writable(), &mut plan)
-                .expect("a header buffer fits");
+            header_buf =
+                self.setup_map(id, asid, MmapRequest::anon(header_bytes).writable(), plan)?;
             self.vm
-                .user_write(asid, header_buf, header_bytes, &mut plan)
+                .user_write(asid, header_buf, header_bytes, plan)
                 .expect("just mapped writable");
         }
         let mut straddle_base = None;
@@ -174,25 +193,12 @@ impl World {
         } = spec.source
         {
             let (f1, f2) = (self.file_of(first), self.file_of(second));
-            let a = self
-                .vm
-                .mmap(asid, MmapRequest::file(f1, map_bytes).shared(), &mut plan)
-                .expect("the straddle mappings fit");
-            self.vm
-                .mmap(
-                    asid,
-                    MmapRequest::file(f2, map_bytes).shared().at(a + map_bytes),
-                    &mut plan,
-                )
-                .expect("the second mapping fits right after the first");
+            let a = self.setup_map(id, asid, MmapRequest::file(f1, map_bytes).shared(), plan)?;
+            let second = MmapRequest::file(f2, map_bytes).shared().at(a + map_bytes);
+            self.setup_map(id, asid, second, plan)?;
             straddle_base = Some(a);
         }
-        let s = self.sender(id);
-        s.buf = buf;
-        s.buf_len = buf_len;
-        s.header_buf = header_buf;
-        s.straddle_base = straddle_base;
-        self.app_submit(id, plan, AppCont::Started);
+        Some((buf, header_buf, straddle_base))
     }
 
     /// Builds the next request's ops, or finishes the sender. Returns `false` if the sender
