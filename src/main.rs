@@ -546,9 +546,7 @@ fn export_chrome(s: &Scenario, path: &str, max_records: usize) -> Result<(), Use
     let mut pid = 1;
     for wr in &s.runs {
         for st in &wr.strategies {
-            let (report, trace) =
-                models::report::run_traced(&runner::world_of(s), &wr.workload, *st, max_records)
-                    .expect("scenario resolution only keeps strategies that apply");
+            let (report, trace) = runner::traced(s, &wr.workload, *st, max_records);
             w.begin_process(pid, &format!("{} on {}", st.id(), wr.workload.id()));
             let recorded = trace.records.len();
             for (i, name) in trace.lanes.iter().enumerate() {
@@ -589,9 +587,7 @@ fn tui_app(s: &Scenario, max_records: usize) -> tui::App {
         .strategies
         .iter()
         .map(|st| {
-            let (report, trace) =
-                models::report::run_traced(&runner::world_of(s), &wr.workload, *st, max_records)
-                    .expect("scenario resolution only keeps strategies that apply");
+            let (report, trace) = runner::traced(s, &wr.workload, *st, max_records);
             tui::RunView::new(st.id().to_owned(), report, trace)
         })
         .collect();

@@ -23,11 +23,31 @@ pub fn run_job(job: &Job, narrator: Option<Narrator>) -> RunReport {
         &job.workload,
         job.strategy,
         RunOptions {
-            check_invariants: false,
             narrator,
+            ..RunOptions::default()
         },
     )
     .expect("scenario resolution only keeps strategies that apply")
+}
+
+/// Runs one strategy on one workload of `s`, recording at most `max_records` trace records.
+pub fn traced(
+    s: &Scenario,
+    workload: &Workload,
+    strategy: Strategy,
+    max_records: usize,
+) -> (RunReport, models::world::Trace) {
+    let f = models::report::simulate(
+        &world_of(s),
+        workload,
+        strategy,
+        RunOptions {
+            trace_records: Some(max_records),
+            ..RunOptions::default()
+        },
+    )
+    .expect("scenario resolution only keeps strategies that apply");
+    (f.report, f.trace.expect("tracing was asked for"))
 }
 
 /// Runs every job on `threads` threads (0: rayon's default), calling `tick` after each, and

@@ -144,6 +144,10 @@ pub struct Outcome {
     pub coalesced_packets: u64,
     pub page_flips: u64,
     pub flip_fallbacks: u64,
+    /// Set when the run stopped making progress before its work was done: what everyone was
+    /// waiting for, in words. Absent for a run that finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<String>,
 }
 
 /// Where CPU time and bus bytes went, by activity.
@@ -186,57 +190,71 @@ pub struct Report {
     pub runs: Vec<RunReport>,
 }
 
-/// How a run is driven.
-#[derive(Default)]
+/// How a run is driven. The default checks every invariant after every event in debug builds
+/// (release builds skip the check unless asked), narrates nothing and records no trace.
 pub struct RunOptions {
-    /// Check every invariant after every event (slow; tests and debugging).
+    /// Check every invariant after every event (slow; on by default in debug builds).
     pub check_invariants: bool,
     /// Receives one plain-language line per narrated event.
     pub narrator: Option<Narrator>,
+    /// Record a trace of at most this many records (the TUI, `zcsim export`).
+    pub trace_records: Option<usize>,
+    /// Deliberately break an invariant after the first event, so tests can prove that a
+    /// command really runs the checker. Never set it for a real run.
+    #[doc(hidden)]
+    pub inject_invariant_bug: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check_invariants: cfg!(debug_assertions),
+            narrator: None,
+            trace_records: None,
+            inject_invariant_bug: false,
+        }
+    }
+}
+
+/// A finished run: its report, and its trace if one was asked for.
+pub struct Finished {
+    pub report: RunReport,
+    pub trace: Option<crate::world::Trace>,
 }
 
 /// Builds the workload for `strategy` on `target`, runs it to the end, and reports.
-/// Panics if the run leaves storage, loans or packets behind (a model bug).
 pub fn run(
     target: &WorldConfig,
     workload: &Workload,
     strategy: Strategy,
     opts: RunOptions,
 ) -> Result<RunReport, DoesNotApply> {
+    simulate(target, workload, strategy, opts).map(|f| f.report)
+}
+
+/// The one path every run takes: build, run to the end (or to a stall, reported as an
+/// outcome), report, and hand back the trace if `opts` asked for one.
+pub fn simulate(
+    target: &WorldConfig,
+    workload: &Workload,
+    strategy: Strategy,
+    opts: RunOptions,
+) -> Result<Finished, DoesNotApply> {
     let mut world = workload.build(target, strategy)?;
     world.set_check_invariants(opts.check_invariants);
     if let Some(n) = opts.narrator {
         world.set_narrator(n);
     }
+    if let Some(capacity) = opts.trace_records {
+        world.enable_trace(capacity);
+    }
+    if opts.inject_invariant_bug {
+        world.inject_invariant_bug();
+    }
     world.run();
-    assert!(
-        world.is_clean(),
-        "{} on {} left storage, loans or packets behind",
-        strategy.id(),
-        workload.id()
-    );
-    Ok(RunReport::from_world(&world, strategy))
-}
-
-/// As [`run`], recording a trace of at most `capacity` records (the TUI, `zcsim export`).
-pub fn run_traced(
-    target: &WorldConfig,
-    workload: &Workload,
-    strategy: Strategy,
-    capacity: usize,
-) -> Result<(RunReport, crate::world::Trace), DoesNotApply> {
-    let mut world = workload.build(target, strategy)?;
-    world.enable_trace(capacity);
-    world.run();
-    assert!(
-        world.is_clean(),
-        "{} on {} left storage behind",
-        strategy.id(),
-        workload.id()
-    );
     let report = RunReport::from_world(&world, strategy);
-    let trace = world.take_trace().expect("tracing was enabled");
-    Ok((report, trace))
+    let trace = world.take_trace();
+    Ok(Finished { report, trace })
 }
 
 impl RunReport {
@@ -322,6 +340,7 @@ impl RunReport {
             utilization,
             bus_bytes_per_payload_byte: bus_bytes as f64 / payload.max(1) as f64,
             outcome: Outcome {
+                stalled: w.stalled().map(str::to_owned),
                 failed_requests: w.failed_requests(),
                 mmap_failures: vm.mmap_failures,
                 retransmits: n.retransmits,

@@ -25,7 +25,7 @@ fn go_with(cfg: &WorldConfig, w: &Workload, s: Strategy, check: bool) -> RunRepo
         s,
         RunOptions {
             check_invariants: check,
-            narrator: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -427,7 +427,7 @@ fn every_strategy_on_every_workload_runs_clean_with_invariants_checked() {
                 s,
                 RunOptions {
                     check_invariants: true,
-                    narrator: None,
+                    ..RunOptions::default()
                 },
             )
             .unwrap();
@@ -494,6 +494,7 @@ fn narrated(w: &Workload, s: Strategy) -> (RunReport, Vec<String>) {
             narrator: Some(Box::new(move |l: &str| {
                 sink.borrow_mut().push(l.to_owned())
             })),
+            ..RunOptions::default()
         },
     )
     .unwrap();

@@ -379,7 +379,15 @@ pub struct World {
     rx_dma_active: Option<u64>,
     /// Check every invariant after every event (tests and debug builds).
     check_every_event: bool,
+    /// Why the run stopped before its work was done, if it did.
+    stalled: Option<String>,
+    /// Tests only: break an invariant after the first event.
+    inject_bug: bool,
 }
+
+/// Simulated time without any byte moving after which a run is declared stalled. Long enough
+/// for the longest backed-off retransmission timer, think time or disk queue of any preset.
+pub const STALL_LIMIT: SimDuration = SimDuration::from_secs(600);
 
 impl World {
     pub fn new(cfg: WorldConfig) -> Self {
@@ -430,6 +438,8 @@ impl World {
             rx_dma_queue: VecDeque::new(),
             rx_dma_active: None,
             check_every_event: cfg!(debug_assertions),
+            stalled: None,
+            inject_bug: false,
             cfg,
         }
     }
@@ -637,15 +647,20 @@ impl World {
         id
     }
 
-    /// Runs until nothing is left to do.
+    /// Runs until nothing is left to do, or until nothing has moved for [`STALL_LIMIT`] of
+    /// simulated time. A run whose events ran out with work left, or that stopped moving, is
+    /// stalled: [`World::stalled`] says what everyone was waiting for.
     pub fn run(&mut self) {
         self.run_until(SimTime::MAX);
+        if self.stalled.is_none() && !self.is_clean() {
+            self.stalled = Some(self.stall_diagnostic("no event is left to run"));
+        }
     }
 
-    /// Runs events up to and including `limit`.
+    /// Runs events up to and including `limit` (or until the run stalls).
     pub fn run_until(&mut self, limit: SimTime) {
         while let Some(t) = self.queue.peek_time() {
-            if t > limit {
+            if t > limit || self.stalled.is_some() {
                 break;
             }
             let (_, ev) = self.queue.pop().expect("peeked");
@@ -654,10 +669,79 @@ impl World {
             if self.tracer.is_some() {
                 self.trace_after_event();
             }
+            if std::mem::take(&mut self.inject_bug) {
+                // Tests prove a command runs the checker: one descriptor appears from nowhere.
+                self.nic.free_slots += 1;
+            }
             if self.check_every_event {
                 self.check_invariants();
             }
+            if self.events % 4096 == 0 {
+                self.watch_progress();
+            }
         }
+    }
+
+    /// Tests only: breaks the TX-descriptor conservation invariant after the next event.
+    #[doc(hidden)]
+    pub fn inject_invariant_bug(&mut self) {
+        self.inject_bug = true;
+    }
+
+    /// Why the run stopped before its work was done, if it did.
+    pub fn stalled(&self) -> Option<&str> {
+        self.stalled.as_deref()
+    }
+
+    /// Declares the run stalled when no byte has moved for [`STALL_LIMIT`].
+    fn watch_progress(&mut self) {
+        let moved = self
+            .last_tx
+            .max(self.last_ack)
+            .max(self.last_delivery)
+            .max(self.last_recv);
+        if self.now().duration_since(moved) > STALL_LIMIT {
+            let why = format!("nothing moved for {}", self.now().duration_since(moved));
+            self.stalled = Some(self.stall_diagnostic(&why));
+        }
+    }
+
+    /// What everyone is waiting for, in words.
+    fn stall_diagnostic(&self, why: &str) -> String {
+        let mut waits = Vec::new();
+        for (i, c) in self.conns.iter().enumerate() {
+            let unacked = c.sender.written - c.sender.una;
+            if let Some(app) = c.blocked_writer {
+                waits.push(format!(
+                    "app {} waits for send-buffer room on conn {i} ({} of {} bytes free)",
+                    app.0,
+                    c.snd.space(),
+                    c.snd.hiwat()
+                ));
+            }
+            if let Some(app) = c.blocked_reader {
+                waits.push(format!("app {} waits for data on conn {i}", app.0));
+            }
+            if c.ring_stalled {
+                waits.push(format!(
+                    "tcp_output on conn {i} waits for TX descriptors ({} of {} free)",
+                    self.nic.free_slots, self.cfg.nic.tx_ring_slots
+                ));
+            }
+            if unacked > 0 {
+                waits.push(format!("conn {i} has {unacked} bytes unacknowledged"));
+            }
+        }
+        if self.exts.live() > 0 {
+            waits.push(format!(
+                "{} socket-buffer storages are still held",
+                self.exts.live()
+            ));
+        }
+        if waits.is_empty() {
+            waits.push("no one is blocked, yet storage is left behind".to_owned());
+        }
+        format!("stalled at {}: {why}; {}", self.now(), waits.join("; "))
     }
 
     fn handle(&mut self, ev: Event) {
