@@ -1,6 +1,11 @@
-//! `kernel-server`: TUX and NetWare serving from the kernel.
+//! `kernel-server`: the server in the kernel (TUX for Linux 2.4, NetWare's file cache).
+//!
+//! Models TUX 2 (`net/tux/` of Red Hat's 2.4 kernels, Ingo Molnar, 2000): the response header
+//! built in an skb and the file's page-cache pages referenced into it, no system call. Its send
+//! is the [`super::sendfile`] page-cache reference. Simplified: no request parsing; the
+//! server runs as kernel work on the application's thread.
 
-use super::{Explanation, Fill, Op, Request};
+use super::{Entry, Explanation, Fill, Op, Request, SourceKind, Strategy};
 
 pub(super) const EXPLANATION: Explanation = Explanation {
     id: "kernel-server",
@@ -12,6 +17,13 @@ pub(super) const EXPLANATION: Explanation = Explanation {
         "the NIC DMAs from the cache pages; the references drop at the ACK",
     ],
     in_flight: "Unsafe unless the pages stay locked: a change to the file reaches the wire.",
+};
+
+pub(super) const ENTRY: Entry = Entry {
+    explanation: &EXPLANATION,
+    source: SourceKind::File,
+    make: || Strategy::KernelServer,
+    options: &[],
 };
 
 pub(super) fn request(r: &Request, header: Option<u64>, ops: &mut Vec<Op>) {

@@ -1,6 +1,11 @@
-//! `mmap-loan`: NetBSD page loaning of a mapped file (Thorpe, 2002).
+//! `mmap-loan`: `write()` from an mmap'd file with NetBSD page loaning.
+//!
+//! Models NetBSD-current of May 2002: `sosend_loan` (`sys/kern/uipc_socket.c`) loaning
+//! page-cache pages through the mapping (`sys/uvm/uvm_loan.c` `uvm_loanuobj`). Its send is
+//! the [`super::page_loan`] fill from the mapping; a `write()` into a lent page-cache page
+//! breaks the object's loan (`uvm_loanbreak`).
 
-use super::{Addr, Explanation, Fill, LoanOptions, Op, Request};
+use super::{Addr, Entry, Explanation, Fill, LoanOptions, Op, Request, SourceKind, Strategy};
 
 pub(super) const EXPLANATION: Explanation = Explanation {
     id: "mmap-loan",
@@ -13,6 +18,13 @@ pub(super) const EXPLANATION: Explanation = Explanation {
         "the ACK returns the loans",
     ],
     in_flight: "Safe: a write to the file while a page is loaned breaks the loan; the kernel keeps the original page.",
+};
+
+pub(super) const ENTRY: Entry = Entry {
+    explanation: &EXPLANATION,
+    source: SourceKind::File,
+    make: || Strategy::MmapLoan(super::LoanOptions::default()),
+    options: super::page_loan::OPTIONS,
 };
 
 pub(super) fn request(r: &Request, opts: LoanOptions, header: Option<u64>, ops: &mut Vec<Op>) {

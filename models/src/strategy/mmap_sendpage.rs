@@ -1,6 +1,14 @@
-//! `mmap-sendpage`: the 2003 Linux zero-copy `mmap` + `write` patch (Thomas Ogrisegg).
+//! `mmap-sendpage`: the 2003 Linux patch that turned `write()` from a mapping into
+//! `sendpage()` from the page cache (Thomas Ogrisegg, linux-kernel, Dec 2002 - Jan 2003).
+//!
+//! Models the patch against Linux 2.4.20 `net/ipv4/tcp.c` `tcp_sendmsg`: once per `write()`
+//! `find_vma(current->mm, from)`, then `do_generic_file_read` of that VMA's file handing each
+//! page to `tcp_sendpage`. With the bug Miller found, the whole write is read from the first
+//! VMA's file; `fixed` looks up the next VMA at each VMA end.
+//! Simplified: the "at least a page" test of the patch is not applied (every write qualifies).
 
-use super::{Addr, Explanation, Fill, Op, Request};
+use super::{Addr, Entry, Explanation, Fill, Kernel, Op, OptionDoc, Request, SourceKind, Strategy};
+use crate::vm::{FileId, PAGE_SIZE};
 
 pub(super) const EXPLANATION: Explanation = Explanation {
     id: "mmap-sendpage",
@@ -15,6 +23,17 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     in_flight: "Unsafe: the wire carries the page cache as it is when the NIC reads it, so changes to the file reach the wire (\"a nasty unpleasant splat\", Cox).",
 };
 
+pub(super) const ENTRY: Entry = Entry {
+    explanation: &EXPLANATION,
+    source: SourceKind::File,
+    make: || Strategy::MmapSendpage { fixed: false },
+    options: &[OptionDoc {
+        key: "straddle_fixed",
+        what: "look up each VMA a write spans (Miller's fix)",
+        default: "false (the patch as posted)",
+    }],
+};
+
 pub(super) fn request(r: &Request, fixed: bool, header: Option<u64>, ops: &mut Vec<Op>) {
     ops.push(Op::EnsureMapped);
     ops.push(Op::Syscall);
@@ -27,4 +46,59 @@ pub(super) fn request(r: &Request, fixed: bool, header: Option<u64>, ops: &mut V
             fixed,
         },
     );
+}
+
+/// Where the 2003 patch is reading from: found once per `write()` by `find_vma`.
+#[derive(Debug, Clone, Copy)]
+pub struct SendpageCursor {
+    file: FileId,
+    pos: u64,
+    vma_end: u64,
+}
+
+/// Once per `write()`, `find_vma(current->mm, from)`, then `do_generic_file_read` of that
+/// VMA's file from `from - vm_start` onward, handing each page to `sendpage`. With the bug the
+/// whole write is read from that one file; fixed, reaching the VMA's end looks up the next
+/// one.
+pub(super) fn fill(
+    k: &mut Kernel<'_>,
+    at: Addr,
+    done: u64,
+    len: u64,
+    fixed: bool,
+    cursor: &mut Option<SendpageCursor>,
+) {
+    let addr = k.addr(at, done);
+    let asid = k.asid();
+    let mut a = addr;
+    let mut left = len;
+    while left > 0 {
+        let needs_lookup = match cursor {
+            None => true,
+            Some(c) => fixed && a >= c.vma_end,
+        };
+        if needs_lookup {
+            let (vm, plan) = k.vm();
+            let vma = vm.find_vma(asid, a, plan).expect("the source is mapped");
+            let (file, index) = vma.file_page(a).expect("a file mapping");
+            if k.narrating() {
+                k.narrate(format_args!(
+                    "find_vma({a:#x}) finds {:?} [{:#x}, {:#x}) of {file:?}; sendpage reads that file from page {index}",
+                    vma.id, vma.start, vma.end
+                ));
+            }
+            *cursor = Some(SendpageCursor {
+                file,
+                pos: index * PAGE_SIZE + a % PAGE_SIZE,
+                vma_end: vma.end,
+            });
+        }
+        let c = cursor.as_mut().expect("set above");
+        let n = if fixed { left.min(c.vma_end - a) } else { left };
+        let (file, pos) = (c.file, c.pos);
+        c.pos += n;
+        super::sendfile::cache_ref(k, file, pos, n, Some((asid, a)));
+        a += n;
+        left -= n;
+    }
 }

@@ -1,6 +1,11 @@
-//! `mmap-write`: `write()` straight from a mapping of the file.
+//! `mmap-write`: `mmap()` the file once, `write()` from the mapping.
+//!
+//! Models Linux 2.4 `mm/memory.c` `handle_mm_fault` / `do_no_page` (a minor fault per page on
+//! first touch, a major one if uncached) under `tcp_sendmsg`'s copy from user. Its send is the
+//! [`super::copy`] fill from the mapping. Simplified: the file is mapped once and never
+//! unmapped; no fault-around.
 
-use super::{Addr, Explanation, Fill, Op, Request};
+use super::{Addr, Entry, Explanation, Fill, Op, Request, SourceKind, Strategy};
 
 pub(super) const EXPLANATION: Explanation = Explanation {
     id: "mmap-write",
@@ -12,6 +17,13 @@ pub(super) const EXPLANATION: Explanation = Explanation {
         "tcp_output, checksum, DMA as for `copy`",
     ],
     in_flight: "Safe: the data is copied at write() time.",
+};
+
+pub(super) const ENTRY: Entry = Entry {
+    explanation: &EXPLANATION,
+    source: SourceKind::File,
+    make: || Strategy::MmapWrite,
+    options: &[],
 };
 
 pub(super) fn request(r: &Request, header: Option<u64>, ops: &mut Vec<Op>) {

@@ -1,15 +1,34 @@
-//! The zero-copy strategies of the seeds, each as the sequence of kernel operations it does
-//! for one application request.
+//! The zero-copy strategies: one room per mechanism, and the catalogue that lists them.
 //!
-//! A strategy never computes a time or a count. For each request (one `write()` worth of
-//! data, or one HTTP response) it lists [`Op`]s: enter the kernel, `read()` a file, make sure
-//! a file is mapped, move bytes into the socket buffer by some [`Fill`], cork the socket, or
-//! let the application write its own memory. The world runs those ops through the VM and the
-//! network path, and every cost and counter comes from there.
+//! ## A room
+//! Each strategy lives in one file here, and everything it does is in that file:
+//! - its [`Explanation`], citing the kernel source file and version it models and what the
+//!   model simplifies;
+//! - its catalogue [`Entry`] (id, source kind, options with their kernel defaults);
+//! - `request`: the kernel-visible [`Op`]s of one application request (enter the kernel,
+//!   `read()` a file, map it, send bytes by some [`Fill`], cork, let the application write);
+//! - its fill mechanism: how one chunk of a send becomes socket-buffer storage (copyin, loan,
+//!   COW wiring, page-cache reference, buffer hand-off), written against the narrow
+//!   [`Kernel`] interface, never against the world's fields;
+//! - its room rule ([`SendOp::room`]): how much socket-buffer space its branch needs before
+//!   it takes the next chunk;
+//! - its release: what happens when the last reference to its storage drops.
 //!
-//! Stable ids (DESIGN section 6): `copy`, `page-loan`, `cow-send`, `zbuf`, `read-write`,
-//! `mmap-write`, `mmap-loan`, `mmap-sendpage`, `sendfile`, `kernel-server`, `recv-copy`,
-//! `page-flip`.
+//! A strategy never computes a time or a count: every operation it calls appends its cost to
+//! the plan, and every counter comes from the VM, the mbuf table or the network path.
+//!
+//! ## Adding a strategy
+//! 1. Create `strategy/<name>.rs` from the closest room (`copy.rs` for a copying path,
+//!    `sendfile.rs` for a page-cache reference, `page_loan.rs` for lending user pages): its
+//!    `EXPLANATION` (cite the kernel file and version), `ENTRY`, `request`, and, if it moves
+//!    bytes a new way, its fill function plus a [`Fill`] variant that names it.
+//! 2. Add the variant to [`Strategy`] (with its options struct), one line to [`CATALOGUE`],
+//!    and one arm each to [`Strategy::entry`] and the `request` dispatch; a new [`Fill`]
+//!    gets one arm in [`fill`] and, if it has a unit, in [`SendOp::room`].
+//! 3. Copy the tests of the closest room in `strategy/tests.rs` (copies and faults by first
+//!    principles, in-flight semantics, invariants on) and adapt their expected numbers.
+//!
+//! Stable ids (DESIGN section 6) are the catalogue's, in its order.
 
 mod copy;
 mod cow_send;
@@ -17,13 +36,22 @@ mod kernel_server;
 mod mmap_loan;
 mod mmap_sendpage;
 mod mmap_write;
+mod page_flip;
 mod page_loan;
 mod read_write;
-mod receive;
+mod recv_copy;
 mod sendfile;
 mod zbuf;
 
 use std::fmt;
+
+pub use mmap_sendpage::SendpageCursor;
+pub use page_flip::{FlipMisfit, flip_fits};
+
+use crate::net::sockbuf::Piece;
+use crate::vm::LendKind;
+use crate::world::Receiver;
+pub(crate) use crate::world::kernel::Kernel;
 
 /// Where a sender's data comes from; decides which strategies apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,30 +103,9 @@ impl HeaderMode {
     }
 }
 
-/// NetBSD page-loaning options (`sosend_loan`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LoanOptions {
-    /// Writes at least this long are loaned; shorter ones are copied (4 KiB at first, 8 KiB
-    /// later the default).
-    pub threshold_bytes: u64,
-    /// `sosend_loan` breaks a write into chunks of this size, each one mbuf (64 KiB).
-    pub chunk_bytes: u64,
-    /// Kernel address space available for mapping loaned pages (16 MiB); a chunk that would
-    /// exceed it is copied instead.
-    pub kva_cap_bytes: u64,
-}
+pub use page_loan::LoanOptions;
 
-impl Default for LoanOptions {
-    fn default() -> Self {
-        LoanOptions {
-            threshold_bytes: 4096,
-            chunk_bytes: 64 << 10,
-            kva_cap_bytes: 16 << 20,
-        }
-    }
-}
-
-/// A strategy with its options.
+/// A strategy with its options: one variant per room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     Copy,
@@ -122,21 +129,60 @@ pub enum Strategy {
     PageFlip,
 }
 
-/// Every strategy id, in catalogue order.
-pub const STRATEGY_IDS: [&str; 12] = [
-    "copy",
-    "page-loan",
-    "cow-send",
-    "zbuf",
-    "read-write",
-    "mmap-write",
-    "mmap-loan",
-    "mmap-sendpage",
-    "sendfile",
-    "kernel-server",
-    "recv-copy",
-    "page-flip",
+/// One option of a strategy, as the catalogue documents it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionDoc {
+    /// The scenario key that sets it.
+    pub key: &'static str,
+    pub what: &'static str,
+    /// The kernel's default, in words.
+    pub default: &'static str,
+}
+
+/// A strategy's line in the catalogue.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    pub explanation: &'static Explanation,
+    /// The source it sends from (or `Receive`).
+    pub source: SourceKind,
+    /// The strategy with its kernel's default options.
+    pub make: fn() -> Strategy,
+    pub options: &'static [OptionDoc],
+}
+
+impl Entry {
+    pub fn id(&self) -> &'static str {
+        self.explanation.id
+    }
+}
+
+/// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
+/// `list`, `explain` and the TUI read it.
+pub const CATALOGUE: [&Entry; 12] = [
+    &copy::ENTRY,
+    &page_loan::ENTRY,
+    &cow_send::ENTRY,
+    &zbuf::ENTRY,
+    &read_write::ENTRY,
+    &mmap_write::ENTRY,
+    &mmap_loan::ENTRY,
+    &mmap_sendpage::ENTRY,
+    &sendfile::ENTRY,
+    &kernel_server::ENTRY,
+    &recv_copy::ENTRY,
+    &page_flip::ENTRY,
 ];
+
+/// Every strategy id, in catalogue order (read off [`CATALOGUE`]).
+pub const STRATEGY_IDS: [&str; CATALOGUE.len()] = {
+    let mut ids = [""; CATALOGUE.len()];
+    let mut i = 0;
+    while i < CATALOGUE.len() {
+        ids[i] = CATALOGUE[i].explanation.id;
+        i += 1;
+    }
+    ids
+};
 
 /// Ids named in DESIGN for later; rejected with a clear message until they exist.
 pub const FUTURE_IDS: [&str; 6] = [
@@ -187,50 +233,42 @@ pub struct Explanation {
 }
 
 impl Strategy {
-    /// The strategy with DESIGN's default options, by id.
+    /// The strategy with its kernel's default options, by id.
     pub fn from_id(id: &str) -> Result<Strategy, UnknownStrategy> {
-        Ok(match id {
-            "copy" => Strategy::Copy,
-            "page-loan" => Strategy::PageLoan(LoanOptions::default()),
-            "cow-send" => Strategy::CowSend,
-            "zbuf" => Strategy::Zbuf,
-            "read-write" => Strategy::ReadWrite,
-            "mmap-write" => Strategy::MmapWrite,
-            "mmap-loan" => Strategy::MmapLoan(LoanOptions::default()),
-            "mmap-sendpage" => Strategy::MmapSendpage { fixed: false },
-            "sendfile" => Strategy::Sendfile {
-                linux_fallback: false,
-            },
-            "kernel-server" => Strategy::KernelServer,
-            "recv-copy" => Strategy::RecvCopy,
-            "page-flip" => Strategy::PageFlip,
-            other => {
-                return Err(UnknownStrategy {
-                    id: other.to_owned(),
-                    planned: FUTURE_IDS.contains(&other),
-                });
-            }
-        })
+        match CATALOGUE.iter().find(|e| e.id() == id) {
+            Some(e) => Ok((e.make)()),
+            None => Err(UnknownStrategy {
+                id: id.to_owned(),
+                planned: FUTURE_IDS.contains(&id),
+            }),
+        }
+    }
+
+    /// Its catalogue entry.
+    pub fn entry(&self) -> &'static Entry {
+        match self {
+            Strategy::Copy => &copy::ENTRY,
+            Strategy::PageLoan(_) => &page_loan::ENTRY,
+            Strategy::CowSend => &cow_send::ENTRY,
+            Strategy::Zbuf => &zbuf::ENTRY,
+            Strategy::ReadWrite => &read_write::ENTRY,
+            Strategy::MmapWrite => &mmap_write::ENTRY,
+            Strategy::MmapLoan(_) => &mmap_loan::ENTRY,
+            Strategy::MmapSendpage { .. } => &mmap_sendpage::ENTRY,
+            Strategy::Sendfile { .. } => &sendfile::ENTRY,
+            Strategy::KernelServer => &kernel_server::ENTRY,
+            Strategy::RecvCopy => &recv_copy::ENTRY,
+            Strategy::PageFlip => &page_flip::ENTRY,
+        }
     }
 
     pub fn id(&self) -> &'static str {
-        self.explain().id
+        self.entry().id()
     }
 
     /// The source this strategy sends from.
     pub fn source(&self) -> SourceKind {
-        match self {
-            Strategy::Copy | Strategy::PageLoan(_) | Strategy::CowSend | Strategy::Zbuf => {
-                SourceKind::Memory
-            }
-            Strategy::ReadWrite
-            | Strategy::MmapWrite
-            | Strategy::MmapLoan(_)
-            | Strategy::MmapSendpage { .. }
-            | Strategy::Sendfile { .. }
-            | Strategy::KernelServer => SourceKind::File,
-            Strategy::RecvCopy | Strategy::PageFlip => SourceKind::Receive,
-        }
+        self.entry().source
     }
 
     /// Whether it reaches the file through a mapping of it in the sender's address space.
@@ -241,20 +279,21 @@ impl Strategy {
         )
     }
 
+    /// Whether the application needs a buffer to `read()` the file into.
+    pub fn reads_into_buffer(&self) -> bool {
+        *self == Strategy::ReadWrite
+    }
+
     pub fn explain(&self) -> &'static Explanation {
+        self.entry().explanation
+    }
+
+    /// How a receiving application takes data out of its socket under this strategy.
+    pub fn receiver(&self) -> Option<Receiver> {
         match self {
-            Strategy::Copy => &copy::EXPLANATION,
-            Strategy::PageLoan(_) => &page_loan::EXPLANATION,
-            Strategy::CowSend => &cow_send::EXPLANATION,
-            Strategy::Zbuf => &zbuf::EXPLANATION,
-            Strategy::ReadWrite => &read_write::EXPLANATION,
-            Strategy::MmapWrite => &mmap_write::EXPLANATION,
-            Strategy::MmapLoan(_) => &mmap_loan::EXPLANATION,
-            Strategy::MmapSendpage { .. } => &mmap_sendpage::EXPLANATION,
-            Strategy::Sendfile { .. } => &sendfile::EXPLANATION,
-            Strategy::KernelServer => &kernel_server::EXPLANATION,
-            Strategy::RecvCopy => &receive::RECV_COPY,
-            Strategy::PageFlip => &receive::PAGE_FLIP,
+            Strategy::RecvCopy => Some(Receiver::Copy),
+            Strategy::PageFlip => Some(Receiver::Flip),
+            _ => None,
         }
     }
 
@@ -331,22 +370,26 @@ pub(crate) enum Addr {
     Header,
 }
 
-/// How bytes become socket-buffer storage.
+/// How bytes become socket-buffer storage: each variant names the room whose fill function
+/// does it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fill {
-    /// `copyin` into clusters (`sosend` → `uiomove`).
+    /// `copyin` into clusters (`sosend` → `uiomove`): [`copy`].
     CopyIn { at: Addr },
-    /// NetBSD `sosend_loan`: loan the user pages.
+    /// NetBSD `sosend_loan`: loan the user pages: [`page_loan`].
     Loan { at: Addr, opts: LoanOptions },
-    /// FreeBSD `socow_setup`: wire whole aligned pages COW, copy the ragged edges.
+    /// FreeBSD `socow_setup`: wire whole aligned pages COW, copy the ragged edges:
+    /// [`cow_send`].
     CowWire { at: Addr },
-    /// The application built the data in kernel buffers it now hands over.
+    /// The application built the data in kernel buffers it now hands over: [`zbuf`].
     Zbuf,
-    /// Reference page-cache pages of the source file at this offset (`sendfile`, TUX).
+    /// Reference page-cache pages of the source file at this offset (`sendfile`, TUX):
+    /// [`sendfile`].
     CacheRef { off: u64, linux_fallback: bool },
-    /// The 2003 patch: `find_vma` on the address, then `sendpage` from that VMA's file.
+    /// The 2003 patch: `find_vma` on the address, then `sendpage` from that VMA's file:
+    /// [`mmap_sendpage`].
     SendPage { at: Addr, fixed: bool },
-    /// The header copied into an mbuf by the kernel in the same call.
+    /// The header copied into an mbuf by the kernel in the same call: [`copy`].
     HeaderMbuf,
 }
 
@@ -383,6 +426,100 @@ pub(crate) fn sends(ops: &mut Vec<Op>, header: Option<u64>, len: u64, how: Fill)
         });
     }
     ops.push(Op::Send { len, how });
+}
+
+/// A `Send` op in progress.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendOp {
+    pub how: Fill,
+    /// Bytes of the op already in the socket buffer (or on their way).
+    pub done: u64,
+    pub left: u64,
+    /// The op's whole length (the `write()` size, for thresholds).
+    pub total: u64,
+    /// `mmap-sendpage`: where the VMA lookup said the bytes come from.
+    pub sendpage: Option<SendpageCursor>,
+}
+
+impl SendOp {
+    pub fn new(len: u64, how: Fill) -> Self {
+        SendOp {
+            how,
+            done: 0,
+            left: len,
+            total: len,
+            sendpage: None,
+        }
+    }
+
+    /// Room the socket buffer must have before this op moves its next chunk, and the unit
+    /// its chunks come in. BSD `sosend` waits for `sb_lowat` (a cluster); the zero-copy
+    /// paths only take their branch with room for their unit (see [`page_loan::room`] and
+    /// [`cow_send::room`]), so a writer of theirs waits for that much rather than copying a
+    /// ragged piece.
+    pub fn room(&self) -> (u64, u64) {
+        let unit = match self.how {
+            Fill::Loan { opts, .. } => page_loan::room(opts, self.total),
+            Fill::CowWire { .. } => cow_send::room(),
+            _ => copy::room(),
+        };
+        (unit.0.min(self.left), unit.1)
+    }
+}
+
+/// Fills the next `len` bytes of `op` into storage, through the room its [`Fill`] names.
+pub(crate) fn fill(k: &mut Kernel<'_>, op: &mut SendOp, len: u64) {
+    let (done, total) = (op.done, op.total);
+    match op.how {
+        Fill::CopyIn { at } => copy::fill(k, at, done, len),
+        Fill::HeaderMbuf => copy::fill_header(k, len),
+        Fill::Loan { at, opts } => page_loan::fill(k, at, done, len, total, opts),
+        Fill::CowWire { at } => cow_send::fill(k, at, done, len),
+        Fill::Zbuf => zbuf::fill(k, len),
+        Fill::CacheRef {
+            off,
+            linux_fallback,
+        } => sendfile::fill(k, off + done, len, linux_fallback),
+        Fill::SendPage { at, fixed } => {
+            mmap_sendpage::fill(k, at, done, len, fixed, &mut op.sendpage)
+        }
+    }
+}
+
+/// The last reference to lent pages dropped: the room that lent them takes them back.
+pub(crate) fn end_lend(
+    k: &mut Kernel<'_>,
+    kind: LendKind,
+    ext: crate::net::mbuf::ExtId,
+    pages: Vec<crate::vm::Pfn>,
+) {
+    match kind {
+        LendKind::Loan => page_loan::release(k, ext, pages),
+        LendKind::CowWire => cow_send::release(k, ext, pages),
+    }
+}
+
+/// A `recv()` takes `piece` into the user's buffer at `dest` (`buf` is the buffer's start);
+/// `whole` is false for a piece cut in two, whose reference stays with the tail.
+pub(crate) fn receive(
+    k: &mut Kernel<'_>,
+    how: Receiver,
+    piece: &Piece,
+    buf: u64,
+    dest: u64,
+    whole: bool,
+) {
+    let flipped = match how {
+        Receiver::Discard => false,
+        Receiver::Flip => page_flip::receive(k, piece, buf, dest, whole),
+        Receiver::Copy => {
+            recv_copy::receive(k, piece, dest);
+            false
+        }
+    };
+    if whole && !flipped {
+        k.unref(piece.ext);
+    }
 }
 
 /// A strategy applied to a workload it does not fit.

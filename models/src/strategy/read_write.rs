@@ -1,6 +1,10 @@
-//! `read-write`: a file sent with `read()` into a buffer, then `write()`.
+//! `read-write`: `read()` the file into a buffer, then `write()` it.
+//!
+//! Models Linux 2.4 `mm/filemap.c` `do_generic_file_read` + `file_read_actor` (copy to user)
+//! followed by `net/ipv4/tcp.c` `tcp_sendmsg` (copy from user); the same in the BSDs
+//! (`vn_read` → `uiomove`, then `sosend`). Its send is the [`super::copy`] fill.
 
-use super::{Addr, Explanation, Fill, Op, Request};
+use super::{Addr, Entry, Explanation, Fill, Op, Request, SourceKind, Strategy};
 
 pub(super) const EXPLANATION: Explanation = Explanation {
     id: "read-write",
@@ -12,6 +16,13 @@ pub(super) const EXPLANATION: Explanation = Explanation {
         "tcp_output, checksum, DMA as for `copy`",
     ],
     in_flight: "Safe: the data was copied twice, so later changes to the file or the buffer do not reach the wire.",
+};
+
+pub(super) const ENTRY: Entry = Entry {
+    explanation: &EXPLANATION,
+    source: SourceKind::File,
+    make: || Strategy::ReadWrite,
+    options: &[],
 };
 
 pub(super) fn request(r: &Request, header: Option<u64>, ops: &mut Vec<Op>) {

@@ -11,8 +11,7 @@ use sim::{SimDuration, SimTime};
 use super::sender::SenderState;
 use super::{ConnId, Cont, Event, PacketId, World};
 use crate::machine::{Activity, Plan, ThreadId};
-use crate::net::mbuf::{ExtId, ExtKind};
-use crate::net::sockbuf::Piece;
+use crate::net::mbuf::ExtId;
 use crate::strategy::{HeaderMode, Strategy};
 use crate::vm::{AsId, FileId, MmapRequest, PAGE_SIZE};
 
@@ -122,55 +121,6 @@ pub enum AppSpec {
         at: Option<SimTime>,
         bytes: u64,
     },
-}
-
-/// Why a received page cannot be flipped into the reader's buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlipMisfit {
-    /// The payload is not in a page of its own (no header splitting).
-    NotPageBacked,
-    /// The payload does not start at the start of its page.
-    PayloadUnaligned,
-    /// Less than a whole page is being moved.
-    ShortLength,
-    /// The reader's buffer does not start on a page boundary.
-    BufferUnaligned,
-    /// This page's place in the reader's buffer is not on a page boundary.
-    OffsetUnaligned,
-    /// The MTU is not larger than a page, so no frame fills a page.
-    SmallMtu,
-}
-
-/// FreeBSD's conditions for flipping one received piece into the reader's buffer at
-/// `buffer + offset`: the payload page-aligned in a page of its own, a whole page moved, the
-/// buffer and the offset page-aligned, and an MTU above the page size.
-pub fn flip_fits(
-    ext: &crate::net::mbuf::Ext,
-    piece: &Piece,
-    buffer: u64,
-    offset: u64,
-    mtu_bytes: u64,
-) -> Result<(), FlipMisfit> {
-    if mtu_bytes <= PAGE_SIZE {
-        return Err(FlipMisfit::SmallMtu);
-    }
-    match &ext.kind {
-        ExtKind::Pages { pages } if pages.len() == 1 => {}
-        _ => return Err(FlipMisfit::NotPageBacked),
-    }
-    if ext.offset_in_first_page + piece.off != 0 {
-        return Err(FlipMisfit::PayloadUnaligned);
-    }
-    if piece.len != PAGE_SIZE || ext.len != PAGE_SIZE {
-        return Err(FlipMisfit::ShortLength);
-    }
-    if !buffer.is_multiple_of(PAGE_SIZE) {
-        return Err(FlipMisfit::BufferUnaligned);
-    }
-    if !offset.is_multiple_of(PAGE_SIZE) {
-        return Err(FlipMisfit::OffsetUnaligned);
-    }
-    Ok(())
 }
 
 /// What an application's finished plan leads to.
@@ -460,7 +410,6 @@ impl World {
         let stack = self.cfg.stack;
         let syscall_ns = self.cfg.machine.costs.syscall_ns;
         let a = &mut self.apps[id.0 as usize];
-        let asid = a.asid;
         let Role::Receiver(r) = &mut a.role else {
             unreachable!()
         };
@@ -484,50 +433,14 @@ impl World {
         plan.cpu(Activity::Syscall, syscall_ns);
         self.syscalls += 1;
         plan.cpu(Activity::Protocol, stack.socket_per_chunk_ns);
-        let mtu = self.cfg.link.mtu_bytes;
         let mut offset = 0;
+        let mut k = super::kernel::Kernel::for_work(self, Some(id), &mut plan);
         for (i, p) in taken.iter().enumerate() {
             // A piece cut in two keeps its reference with the tail left in the buffer.
             let whole = !(split && i == taken.len() - 1);
             let dest = buf + offset;
             offset += p.len;
-            match mode {
-                Receiver::Discard => {}
-                Receiver::Flip
-                    if whole
-                        && flip_fits(self.exts.get(p.ext), p, buf, dest - buf, mtu).is_ok() =>
-                {
-                    let pfn = self.exts.take_single_page(p.ext);
-                    self.vm
-                        .flip_page_in(asid, dest, pfn, &mut plan)
-                        .expect("the receiver's buffer is mapped writable");
-                    self.net.page_flips += 1;
-                    self.path.add(
-                        PathNode::KernelBuffer,
-                        PathNode::UserBuffer,
-                        PathKind::Remap,
-                        p.len,
-                    );
-                    continue;
-                }
-                Receiver::Flip | Receiver::Copy => {
-                    if mode == Receiver::Flip {
-                        self.net.flip_fallbacks += 1;
-                    }
-                    self.vm
-                        .copyout(asid, dest, p.len, &mut plan)
-                        .expect("the receiver's buffer is mapped writable");
-                    self.path.add(
-                        PathNode::KernelBuffer,
-                        PathNode::UserBuffer,
-                        PathKind::CpuCopy,
-                        p.len,
-                    );
-                }
-            }
-            if whole {
-                self.unref_ext(p.ext, &mut plan);
-            }
+            crate::strategy::receive(&mut k, mode, p, buf, dest, whole);
         }
         self.app_submit(id, plan, AppCont::Received { len });
     }
@@ -604,5 +517,3 @@ impl World {
         self.app_submit(id, plan, AppCont::Continue);
     }
 }
-
-use super::path::{PathKind, PathNode};

@@ -25,7 +25,7 @@
 //! after the segment arrives, which is half an RTT after it left the wire.
 
 mod app;
-mod fill;
+pub(crate) mod kernel;
 mod path;
 mod rx;
 mod sender;
@@ -35,10 +35,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use sim::{ByteRate, EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 
-pub use app::{
-    AppId, AppSpec, FileName, FlipMisfit, Mutation, Receiver, Requests, SendSource, SenderSpec,
-    flip_fits,
-};
+pub use app::{AppId, AppSpec, FileName, Mutation, Receiver, Requests, SendSource, SenderSpec};
 pub use path::{DataPath, PathKind, PathNode, human_bytes};
 pub use trace::{FrameChange, FrameState, TOTALS, Trace};
 
@@ -219,11 +216,6 @@ struct Conn {
     corked: bool,
     /// Uncorked: the short tail leaves at once, Nagle or not.
     push: bool,
-    /// The blocked writer waits for everything to be acknowledged (its client asks again),
-    /// not just for room.
-    writer_waits_idle: bool,
-    /// Room the blocked writer needs in the send buffer.
-    writer_needs: u64,
 }
 
 impl Cont {
@@ -641,8 +633,6 @@ impl World {
             ring_stalled: false,
             corked: false,
             push: false,
-            writer_waits_idle: false,
-            writer_needs: 0,
         });
         id
     }
@@ -895,22 +885,8 @@ impl World {
         match self.exts.unref(ext) {
             None | Some(Release::Memory) => {}
             Some(Release::EndLend { kind, pages }) => {
-                if self.narrating() {
-                    let what = match kind {
-                        crate::vm::LendKind::Loan => "uvm_unloan returns",
-                        crate::vm::LendKind::CowWire => "socow_iodone unwires",
-                    };
-                    self.narrate(format_args!(
-                        "{what} {} pages (last reference to {ext:?} dropped)",
-                        pages.len()
-                    ));
-                }
-                if kind == crate::vm::LendKind::Loan {
-                    self.kva_loaned_bytes -= pages.len() as u64 * crate::vm::PAGE_SIZE;
-                }
-                for pfn in pages {
-                    self.vm.end_lend(pfn, kind, plan);
-                }
+                let mut k = kernel::Kernel::for_work(self, None, plan);
+                crate::strategy::end_lend(&mut k, kind, ext, pages);
             }
             Some(Release::Unref { pages }) => {
                 for pfn in pages {

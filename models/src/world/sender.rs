@@ -12,49 +12,8 @@ use std::collections::{BTreeMap, VecDeque};
 use super::app::{AppCont, FileName, Requests, Role, SendSource, SenderSpec};
 use super::{AppId, ConnId, World};
 use crate::machine::{Activity, Plan};
-use crate::net::mbuf::MCLBYTES;
-use crate::strategy::{Addr, Fill, Op, Request, Strategy};
+use crate::strategy::{Addr, Op, Request, SendOp};
 use crate::vm::{FileId, MmapRequest, PAGE_SIZE};
-
-/// A `Send` op in progress.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Progress {
-    pub(super) how: Fill,
-    /// Bytes of the op already in the socket buffer (or on their way).
-    pub(super) done: u64,
-    pub(super) left: u64,
-    /// The op's whole length (the `write()` size, for thresholds).
-    pub(super) total: u64,
-    /// `mmap-sendpage`: the file and byte position the VMA lookup resolved, and the user
-    /// address where that VMA ends.
-    pub(super) sendpage: Option<SendpageCursor>,
-}
-
-/// Where the 2003 patch is reading from: found once per `write()` by `find_vma`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct SendpageCursor {
-    pub(super) file: FileId,
-    pub(super) pos: u64,
-    pub(super) vma_end: u64,
-}
-
-impl Progress {
-    /// Room the socket buffer must have before this op moves its next chunk, and the unit
-    /// its chunks come in. BSD `sosend` waits for `sb_lowat` (a cluster); the zero-copy
-    /// paths only take their branch with room for their unit (NetBSD: `space >=
-    /// sock_loan_thresh`; FreeBSD: `space >= PAGE_SIZE` on an aligned base), so a writer of
-    /// theirs waits for that much rather than copying a ragged piece.
-    fn room(&self) -> (u64, u64) {
-        let unit = match self.how {
-            Fill::Loan { opts, .. } if self.total >= opts.threshold_bytes => {
-                (opts.threshold_bytes, 1)
-            }
-            Fill::CowWire { .. } => (PAGE_SIZE, PAGE_SIZE),
-            _ => (MCLBYTES, 1),
-        };
-        (unit.0.min(self.left), unit.1)
-    }
-}
 
 #[derive(Debug)]
 pub(super) struct SenderState {
@@ -70,7 +29,7 @@ pub(super) struct SenderState {
     /// Bulk: bytes issued; responses: responses issued.
     issued: u64,
     ops: VecDeque<Op>,
-    cur: Option<Progress>,
+    cur: Option<SendOp>,
     conn: ConnId,
     file: Option<FileId>,
     pending: Plan,
@@ -127,12 +86,12 @@ impl World {
                 _,
             ) => (*buffer_bytes, *shared_file),
             (SendSource::Files { .. }, Requests::Bulk { write_size, .. })
-                if spec.strategy == Strategy::ReadWrite =>
+                if spec.strategy.reads_into_buffer() =>
             {
                 (write_size, None)
             }
             (SendSource::Files { .. }, Requests::Responses { body_bytes, .. })
-                if spec.strategy == Strategy::ReadWrite =>
+                if spec.strategy.reads_into_buffer() =>
             {
                 (body_bytes, None)
             }
@@ -278,7 +237,6 @@ impl World {
             let c = &self.conns[conn.0 as usize];
             if c.sender.una < c.sender.written {
                 self.conns[conn.0 as usize].blocked_writer = Some(id);
-                self.conns[conn.0 as usize].writer_waits_idle = true;
                 return false;
             }
         }
@@ -518,16 +476,15 @@ impl World {
                 }
             }
             Op::Send { len, how } => {
-                self.sender(id).cur = Some(Progress {
-                    how,
-                    done: 0,
-                    left: len,
-                    total: len,
-                    sendpage: None,
-                });
+                self.sender(id).cur = Some(SendOp::new(len, how));
             }
         }
         false
+    }
+
+    /// The file of `id`'s current request.
+    pub(super) fn sender_file(&mut self, id: AppId) -> FileId {
+        self.sender(id).file()
     }
 
     /// The user address `at` plus `done` bytes.
@@ -558,7 +515,6 @@ impl World {
             self.net.send_blocks += 1;
             let c = &mut self.conns[conn.0 as usize];
             c.blocked_writer = Some(id);
-            c.writer_needs = room;
             return;
         }
         let mut chunk = p.left.min(space);
@@ -569,10 +525,11 @@ impl World {
         plan.cpu(Activity::Protocol, self.cfg.stack.socket_per_chunk_ns);
         let mut exts = Vec::new();
         let mut p = p;
-        self.fill(id, &mut p, chunk, &mut plan, &mut exts);
+        let mut k = super::kernel::Kernel::for_fill(self, id, &mut plan, &mut exts);
+        crate::strategy::fill(&mut k, &mut p, chunk);
         let s = self.sender(id);
         let left = p.left - chunk;
-        s.cur = (left > 0).then_some(Progress {
+        s.cur = (left > 0).then_some(SendOp {
             done: p.done + chunk,
             left,
             ..p

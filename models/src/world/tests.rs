@@ -335,6 +335,7 @@ fn recv_copy_copies_every_received_byte_once() {
 mod flip_conditions {
     use super::*;
     use crate::net::mbuf::Ext;
+    use crate::strategy::{FlipMisfit, flip_fits};
     use crate::vm::{Pfn, Version};
 
     fn page_ext(len: u64, offset_in_first_page: u64) -> Ext {

@@ -1,0 +1,205 @@
+//! The narrow kernel interface a strategy room works through.
+//!
+//! A room never sees [`World`]'s fields. It gets a [`Kernel`]: the VM with the plan its work
+//! is charged to, the mbuf storage table, the stack's costs, the data-path graph and the
+//! narration, plus the few socket-layer services a fill needs (a sender's addresses and file,
+//! the kernel address space kept for loans). Every operation appends its cost to the plan; a
+//! room never moves time itself.
+
+use std::borrow::Cow;
+
+use super::path::{PathKind, PathNode};
+use super::{AppId, World, WorldConfig};
+use crate::machine::{Activity, Plan};
+use crate::net::mbuf::{Ext, ExtId, ExtKind, MCLBYTES};
+use crate::strategy::Addr;
+use crate::vm::{AsId, FileId, Vm};
+
+/// Storage a fill produced: each external storage with the payload bytes it holds.
+pub(crate) type Filled = Vec<(ExtId, u64)>;
+
+/// What a strategy room may do inside the kernel, on behalf of one application (or, for a
+/// release at ACK time, of none).
+pub(crate) struct Kernel<'a> {
+    w: &'a mut World,
+    app: Option<AppId>,
+    plan: &'a mut Plan,
+    out: Option<&'a mut Filled>,
+}
+
+impl<'a> Kernel<'a> {
+    /// For a fill of `app`'s send: new storage goes to `out`.
+    pub(super) fn for_fill(
+        w: &'a mut World,
+        app: AppId,
+        plan: &'a mut Plan,
+        out: &'a mut Filled,
+    ) -> Self {
+        Kernel {
+            w,
+            app: Some(app),
+            plan,
+            out: Some(out),
+        }
+    }
+
+    /// For work that belongs to no send (a release, a `recv()`'s delivery).
+    pub(super) fn for_work(w: &'a mut World, app: Option<AppId>, plan: &'a mut Plan) -> Self {
+        Kernel {
+            w,
+            app,
+            plan,
+            out: None,
+        }
+    }
+
+    fn app(&self) -> AppId {
+        self.app.expect("this kernel work runs for an application")
+    }
+
+    pub fn config(&self) -> &WorldConfig {
+        &self.w.cfg
+    }
+
+    /// The address space of the application the work is for.
+    pub fn asid(&self) -> AsId {
+        self.w.apps[self.app().0 as usize].asid
+    }
+
+    /// The plan the work is charged to.
+    pub fn plan(&mut self) -> &mut Plan {
+        self.plan
+    }
+
+    /// The VM and the plan together, for any VM operation, with the application's space.
+    pub fn vm(&mut self) -> (&mut Vm, &mut Plan) {
+        (&mut self.w.vm, self.plan)
+    }
+
+    /// The user address of `at`, `done` bytes in.
+    pub fn addr(&mut self, at: Addr, done: u64) -> u64 {
+        let app = self.app();
+        self.w.resolve(app, at, done)
+    }
+
+    /// The file of the sender's current request.
+    pub fn source_file(&mut self) -> FileId {
+        let app = self.app();
+        self.w.sender_file(app)
+    }
+
+    /// Records bytes moving from `from` to `to` in the data-path graph.
+    pub fn path(&mut self, from: PathNode, to: PathNode, kind: PathKind, bytes: u64) {
+        self.w.path.add(from, to, kind, bytes);
+    }
+
+    // ----- storage ----------------------------------------------------------------------------
+
+    pub fn ext(&self, id: ExtId) -> &Ext {
+        self.w.exts.get(id)
+    }
+
+    /// Hangs `len` bytes of storage of `kind` on an mbuf (charging `mbufs` mbuf operations)
+    /// and hands it to the socket buffer.
+    pub fn attach(&mut self, kind: ExtKind, len: u64, first_page_off: u64, mbufs: u64) {
+        self.plan
+            .cpu(Activity::Protocol, self.w.cfg.stack.mbuf_ns * mbufs);
+        let e = self.w.exts.attach(kind, len, first_page_off);
+        self.out
+            .as_mut()
+            .expect("storage is attached only by a fill")
+            .push((e, len));
+    }
+
+    /// Clusters for `len` bytes already copied (or about to be) by the plan, one mbuf each,
+    /// checksummed on the way when the stack fuses the two.
+    pub fn attach_clusters(&mut self, len: u64) {
+        let fused = self.fused_checksum();
+        let clusters = len.div_ceil(MCLBYTES);
+        self.plan
+            .cpu(Activity::Protocol, self.w.cfg.stack.mbuf_ns * clusters);
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(MCLBYTES);
+            let e = self
+                .w
+                .exts
+                .attach(ExtKind::Cluster { checksummed: fused }, n, 0);
+            self.out
+                .as_mut()
+                .expect("storage is attached only by a fill")
+                .push((e, n));
+            left -= n;
+        }
+    }
+
+    /// Whether a copy into clusters also computes the checksum (Linux
+    /// `csum_and_copy_from_user`, no offload).
+    pub fn fused_checksum(&self) -> bool {
+        self.w.cfg.fused_copy_checksum && !self.w.cfg.nic.checksum_offload
+    }
+
+    /// `sosend` → `uiomove`: `copyin` of `len` user bytes at `addr` into clusters.
+    pub fn copyin(&mut self, addr: u64, len: u64) {
+        let fused = self.fused_checksum();
+        let asid = self.asid();
+        let mut versions = Vec::new();
+        self.w
+            .vm
+            .copyin(asid, addr, len, fused, self.plan, &mut versions)
+            .expect("the sender's source is mapped");
+        self.attach_clusters(len);
+    }
+
+    /// Drops one reference to `ext` (its release, if it was the last, is charged here).
+    pub fn unref(&mut self, ext: ExtId) {
+        self.w.unref_ext(ext, self.plan);
+    }
+
+    /// Takes the one page out of single-page storage whose last reference this is.
+    pub fn take_page(&mut self, ext: ExtId) -> crate::vm::Pfn {
+        self.w.exts.take_single_page(ext)
+    }
+
+    // ----- kernel address space for loans ---------------------------------------------------
+
+    /// Bytes of kernel address space mapping loaned pages now.
+    pub fn kva_loaned(&self) -> u64 {
+        self.w.kva_loaned_bytes
+    }
+
+    pub fn kva_map(&mut self, bytes: u64) {
+        self.w.kva_loaned_bytes += bytes;
+    }
+
+    pub fn kva_unmap(&mut self, bytes: u64) {
+        self.w.kva_loaned_bytes -= bytes;
+    }
+
+    // ----- counters ---------------------------------------------------------------------------
+
+    pub fn count_flip(&mut self, flipped: bool) {
+        if flipped {
+            self.w.net.page_flips += 1;
+        } else {
+            self.w.net.flip_fallbacks += 1;
+        }
+    }
+
+    // ----- narration --------------------------------------------------------------------------
+
+    /// Whether anyone listens; check before formatting a line.
+    pub fn narrating(&self) -> bool {
+        self.w.narrating()
+    }
+
+    /// Narrates one line; returns its id in the trace.
+    pub fn narrate(&mut self, line: std::fmt::Arguments<'_>) -> u64 {
+        self.w.narrate(line)
+    }
+
+    /// Marks an instant on the trace's events lane.
+    pub fn instant(&mut self, kind: &'static str, label: Cow<'static, str>, note: u64) {
+        self.w.trace_instant(kind, label, note);
+    }
+}
