@@ -290,13 +290,21 @@ pub enum MachineEvent {
     DiskReady { thread: ThreadId },
 }
 
+/// Which way a device DMA moves bytes, with the owner's id for the transfer: a transmit DMA
+/// reads memory, a receive DMA writes it. Ordered transmit first, then by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DmaTag {
+    Tx(u64),
+    Rx(u64),
+}
+
 /// What the machine tells its owner after handling an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notice {
     /// The thread's plan ran to its end.
     PlanDone(ThreadId),
     /// A device DMA started with [`Machine::start_dma`] finished.
-    DmaDone { tag: u64 },
+    DmaDone { tag: DmaTag },
 }
 
 /// One transfer on the bus.
@@ -338,7 +346,7 @@ pub enum MachineLog {
 enum BusUser {
     Cpu(u32),
     Disk(ThreadId),
-    Dma { tag: u64 },
+    Dma { tag: DmaTag },
 }
 
 #[derive(Clone, Debug)]
@@ -500,7 +508,7 @@ impl Machine {
         q: &mut EventQueue<E>,
         bytes: u64,
         cap: Option<ByteRate>,
-        tag: u64,
+        tag: DmaTag,
     ) {
         let now = q.now();
         let id = self.bus.start(now, bytes, cap);
@@ -947,7 +955,7 @@ mod tests {
             &mut q,
             2000,
             Some(ByteRate::from_bytes_per_sec(200_000_000)),
-            1,
+            DmaTag::Tx(1),
         );
         m.submit(
             &mut q,
@@ -965,7 +973,7 @@ mod tests {
             ends,
             vec![
                 (Notice::PlanDone(ThreadId(0)), 7_500),
-                (Notice::DmaDone { tag: 1 }, 10_000)
+                (Notice::DmaDone { tag: DmaTag::Tx(1) }, 10_000)
             ]
         );
         assert_eq!(m.stats().bus_bytes[&Activity::Checksum], 6000);

@@ -18,6 +18,7 @@
 //! `rate × mss / (mss + header + 38)`; see [`LinkConfig::payload_limit_bytes_per_sec`].
 
 pub mod mbuf;
+pub mod nic;
 pub mod sockbuf;
 pub mod tcp;
 

@@ -435,7 +435,7 @@ fn a_two_page_copy_sharing_the_bus_with_dma_takes_the_fluid_time() {
         let mut notices = Vec::new();
         let mut plan = Plan::new();
         plan.copy(2 * P);
-        m.start_dma(&mut q, 2 * P, cap, 7);
+        m.start_dma(&mut q, 2 * P, cap, crate::machine::DmaTag::Tx(7));
         m.submit(&mut q, ThreadId(0), Priority::User, &plan, &mut notices);
         let mut ends = Vec::new();
         while let Some((now, ev)) = q.pop() {
@@ -445,7 +445,11 @@ fn a_two_page_copy_sharing_the_bus_with_dma_takes_the_fluid_time() {
         }
         ends.sort_by_key(|e| e.1);
         let copy = ends.iter().find(|e| e.0 == Notice::PlanDone(ThreadId(0)));
-        let dma = ends.iter().find(|e| e.0 == Notice::DmaDone { tag: 7 });
+        let dma = ends.iter().find(|e| {
+            e.0 == Notice::DmaDone {
+                tag: crate::machine::DmaTag::Tx(7),
+            }
+        });
         assert_eq!(copy.map(|e| e.1), Some(copy_end), "copy, DMA cap {cap:?}");
         assert_eq!(dma.map(|e| e.1), Some(dma_end), "DMA, cap {cap:?}");
         assert_eq!(m.stats().cpu_copy_bytes, 2 * P);

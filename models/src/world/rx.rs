@@ -20,9 +20,6 @@ use crate::net::tcp::{AckDecision, ShortSegments, TcpSender};
 use crate::net::{ETHER_HEADER, LinkKind};
 use crate::vm::PAGE_SIZE;
 
-/// DMA tags with this bit are receive DMAs; the rest are transmit packet ids.
-pub(super) const RX_TAG: u64 = 1 << 63;
-
 /// The remote end of an incoming connection.
 #[derive(Debug)]
 pub(super) struct Remote {
@@ -151,8 +148,12 @@ impl World {
         self.rx_dma_active = Some(id);
         self.rx_dma_started = self.now();
         let bytes = ETHER_HEADER + self.cfg.link.header_bytes() + self.rx_frames[&id].len;
-        self.machine
-            .start_dma(&mut self.queue, bytes, self.cfg.nic.dma_rate, RX_TAG | id);
+        self.machine.start_dma(
+            &mut self.queue,
+            bytes,
+            self.cfg.nic.dma_rate,
+            crate::machine::DmaTag::Rx(id),
+        );
     }
 
     /// The payload is in memory: the receive interrupt and `tcp_input` run on softnet.

@@ -1,9 +1,11 @@
 //! The network path in motion, with invariants checked after every event.
 
 use super::*;
+use crate::net::mbuf::ExtKind;
 use crate::net::mbuf::PagePromise;
 use crate::testkit::{self, wire_bound_world};
 use crate::vm::PAGE_SIZE;
+use sim::ByteRate;
 
 const MIB: u64 = 1 << 20;
 

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use sim::trace::{Counter, Instant, Span};
 use sim::{LaneId, RingSink, SimTime, TraceRecord, TraceSink};
 
-use super::{World, thread_name};
+use super::World;
+use super::narrate::thread_name;
 use crate::machine::{MachineLog, ThreadId};
 use crate::vm::{Frame, FrameKind, Pfn};
 

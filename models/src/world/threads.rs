@@ -1,0 +1,102 @@
+//! Kernel and application threads: each runs one plan at a time on the machine; work for a
+//! busy thread waits in its FIFO. When a plan completes, its continuation ([`Cont`]) makes
+//! its effects visible.
+
+use super::narrate::{describe_plan, thread_name};
+use super::{ConnId, Cont, IRQ, SOFTNET, World};
+use crate::machine::{Notice, Plan, Priority, ThreadId};
+
+impl World {
+    pub(super) fn priority_of(&self, thread: ThreadId) -> Priority {
+        match thread {
+            SOFTNET => Priority::Kernel,
+            IRQ => Priority::Interrupt,
+            _ => Priority::User,
+        }
+    }
+
+    /// Runs `plan` on `thread` now, or after the thread's earlier work.
+    pub(super) fn submit(&mut self, thread: ThreadId, plan: Plan, cont: Cont) {
+        let mut note = 0;
+        if self.narrating() && !plan.is_empty() {
+            let who = thread_name(thread);
+            let line = format!(
+                "{who} {}: {}",
+                cont.describe(),
+                describe_plan(&plan, &self.cfg)
+            );
+            note = self.narrate(format_args!("{line}"));
+        }
+        self.start_or_queue(thread, plan, cont, note);
+    }
+
+    /// Hands `plan` to the machine, or queues it behind the thread's earlier work. `note` is
+    /// its narration line, which the trace attaches to its steps once it runs.
+    pub(super) fn start_or_queue(&mut self, thread: ThreadId, plan: Plan, cont: Cont, note: u64) {
+        let tq = self.threads.entry(thread).or_default();
+        if tq.running.is_some() {
+            tq.pending.push_back((plan, cont, note));
+            return;
+        }
+        tq.running = Some(cont);
+        if let Some(t) = &mut self.tracer {
+            t.thread_note.insert(thread, note);
+        }
+        let prio = self.priority_of(thread);
+        let mut notices = std::mem::take(&mut self.notices);
+        self.machine
+            .submit(&mut self.queue, thread, prio, &plan, &mut notices);
+        self.notices = notices;
+        // An empty plan completes at once.
+        while let Some(Notice::PlanDone(t)) = self.notices.pop() {
+            self.plan_done(t);
+        }
+    }
+
+    pub(super) fn plan_done(&mut self, thread: ThreadId) {
+        let tq = self.threads.get_mut(&thread).expect("thread ran a plan");
+        let cont = tq.running.take().expect("a plan was running");
+        if let Some((plan, next, note)) = tq.pending.pop_front() {
+            self.start_or_queue(thread, plan, next, note);
+        }
+        match cont {
+            Cont::App(app, c) => self.app_continue(app, c),
+            Cont::Output { packets } => self.output_done(packets),
+            Cont::AckDone { conn } => {
+                self.wake_writer(conn);
+                self.schedule_output(conn, SOFTNET);
+            }
+            Cont::TxReclaimed { slots } => {
+                let more = self.nic.reclaimed(slots);
+                if self.tracing() {
+                    let used = self.nic.slots_in_use();
+                    self.trace_counter("TX ring slots in use", f64::from(used));
+                }
+                if more {
+                    self.tx_interrupt();
+                }
+                for i in 0..self.conns.len() {
+                    if std::mem::take(&mut self.conns[i].ring_stalled) {
+                        self.schedule_output(ConnId(i as u32), SOFTNET);
+                    }
+                }
+            }
+            Cont::RxDelivered {
+                conn,
+                seq,
+                len,
+                pieces,
+            } => self.rx_delivered(conn, seq, len, pieces),
+            Cont::LoopbackDelivered { conn, pieces } => {
+                let c = &mut self.conns[conn.0 as usize];
+                let rcv = c.rcv.as_mut().expect("loopback connection");
+                for p in pieces {
+                    rcv.append(p);
+                }
+                if let Some(app) = c.blocked_reader.take() {
+                    self.app_wake(app);
+                }
+            }
+        }
+    }
+}

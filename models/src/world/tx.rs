@@ -1,0 +1,352 @@
+//! The transmit path: `tcp_output`, packets built from the send buffer's storage, the driver
+//! (bounce copies without scatter-gather), the NIC's TX DMA engine, the wire and the TX
+//! completion interrupt. The NIC's own state lives in [`crate::net::nic`].
+
+use sim::{ByteRate, SimDuration};
+
+use super::{ConnId, Cont, Event, IRQ, Packet, PacketId, World};
+use crate::machine::{Activity, DmaTag, Plan, Step, ThreadId};
+use crate::net::mbuf::ExtKind;
+use crate::net::sockbuf::Piece;
+use crate::net::{ETHER_HEADER, LinkKind};
+
+impl World {
+    /// Decides `tcp_output` for `conn` now and runs its work on `thread`; its packets reach
+    /// the NIC when that work completes.
+    pub(super) fn schedule_output(&mut self, conn: ConnId, thread: ThreadId) {
+        let mut plan = Plan::new();
+        let packets = self.tcp_output(conn, &mut plan);
+        if packets.is_empty() && plan.is_empty() {
+            return;
+        }
+        self.submit(thread, plan, Cont::Output { packets });
+    }
+
+    /// The peer's window as the sender sees it.
+    pub(super) fn send_window(&self, conn: ConnId) -> u64 {
+        let c = &self.conns[conn.0 as usize];
+        match &c.rcv {
+            // Loopback: the local receiver advertises its free space, less what is in flight
+            // toward it (which it will have to hold).
+            Some(rcv) => self.cfg.tcp.window_bytes.min(rcv.space()),
+            None => self.cfg.tcp.window_bytes,
+        }
+    }
+
+    /// `tcp_output`: builds as many segments as the window, the data and the TX ring allow,
+    /// retransmissions first. Charges their CPU work to `plan` and returns the packets.
+    pub(super) fn tcp_output(&mut self, conn: ConnId, plan: &mut Plan) -> Vec<PacketId> {
+        let mss = self.cfg.link.mss();
+        let window = self.send_window(conn);
+        let mut packets = Vec::new();
+        loop {
+            let c = &self.conns[conn.0 as usize];
+            let (seq, len, rexmit) = if let Some((&s, &l)) = c.rexmit_due.first_key_value() {
+                (s, l, true)
+            } else if let Some(l) = c.sender.next_segment(window, mss, c.short_rule()) {
+                (c.sender.nxt, l, false)
+            } else {
+                break;
+            };
+            match self.build_packet(conn, seq, len, plan) {
+                Some(p) => packets.push(p),
+                None => {
+                    self.net.ring_full_stalls += 1;
+                    self.conns[conn.0 as usize].ring_stalled = true;
+                    break;
+                }
+            }
+            if self.narrating() {
+                let kind = if rexmit { "retransmits" } else { "sends" };
+                let short = if len < mss { " (short)" } else { "" };
+                self.narrate(format_args!(
+                    "tcp_output: conn {} {kind} segment {seq}..{} of {len} bytes{short}",
+                    conn.0,
+                    seq + len
+                ));
+            }
+            let c = &mut self.conns[conn.0 as usize];
+            if rexmit {
+                c.rexmit_due.remove(&seq);
+                self.net.retransmits += 1;
+            } else {
+                c.sender.nxt += len;
+                if c.sender.nxt == c.sender.written {
+                    c.push = false;
+                }
+            }
+            self.net.segments += 1;
+        }
+        packets
+    }
+
+    /// One segment as a packet, or `None` if the TX ring lacks descriptors for it.
+    pub(super) fn build_packet(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> Option<PacketId> {
+        let stack = self.cfg.stack;
+        let loopback = self.cfg.link.kind == LinkKind::Loopback;
+        let mut pieces = Vec::new();
+        let c = &self.conns[conn.0 as usize];
+        c.snd.pieces(seq - c.sender.una, len, &mut pieces);
+        let data_frags: u64 = pieces
+            .iter()
+            .map(|p| self.exts.get(p.ext).pieces(p.off, p.len))
+            .sum();
+        let frags = 1 + data_frags;
+        let nic = self.cfg.nic;
+        let coalesce = !loopback && (!nic.scatter_gather || frags > u64::from(nic.max_frags));
+        let slots = if loopback {
+            0
+        } else if coalesce {
+            1
+        } else {
+            frags as u32
+        };
+        if !self.nic.take_slots(slots) {
+            return None;
+        }
+        if self.tracing() {
+            let used = self.nic.slots_in_use();
+            self.trace_counter("TX ring slots in use", f64::from(used));
+        }
+        // tcp_output's own work, the header mbuf, and an m_copy reference per piece.
+        plan.cpu(
+            Activity::Protocol,
+            stack.tcp_output_per_segment_ns + stack.mbuf_ns * (1 + pieces.len() as u64),
+        );
+        self.exts.m_copy_internal(0); // the header mbuf
+        for p in &pieces {
+            self.exts.m_copy_ref(p.ext);
+        }
+        let fused = pieces.iter().all(|p| {
+            matches!(
+                self.exts.get(p.ext).kind,
+                ExtKind::Cluster { checksummed: true }
+            )
+        });
+        if !loopback && !nic.checksum_offload && !fused {
+            plan.push(Step::Checksum { bytes: len });
+        }
+        let mut checked = false;
+        if coalesce {
+            // The driver copies the chain into one contiguous buffer (m_defrag): the CPU reads
+            // the pages now, so their content is judged now.
+            self.check_content(&pieces);
+            checked = true;
+            plan.copy(len);
+            self.net.coalesced_packets += 1;
+            self.net.coalesce_copy_bytes += len;
+            let bounce = self.exts.attach(ExtKind::Bounce, len, 0);
+            let old: Vec<Piece> = std::mem::take(&mut pieces);
+            for p in old {
+                self.unref_ext(p.ext, plan);
+            }
+            pieces.push(Piece {
+                ext: bounce,
+                off: 0,
+                len,
+            });
+        }
+        if !loopback {
+            plan.cpu(
+                Activity::Protocol,
+                stack.driver_per_frag_ns * u64::from(slots),
+            );
+        }
+        let id = PacketId(self.next_packet);
+        self.next_packet += 1;
+        self.packets.insert(
+            id,
+            Packet {
+                conn,
+                seq,
+                len,
+                pieces,
+                slots,
+                checked,
+            },
+        );
+        Some(id)
+    }
+
+    /// Compares every page a packet reads with what the send semantics promised.
+    pub(super) fn check_content(&mut self, pieces: &[Piece]) {
+        let mut splats = Vec::new();
+        for p in pieces {
+            let ext = self.exts.get(p.ext);
+            for (page, bytes) in ext.page_ranges(p.off, p.len) {
+                let now = self.vm.frame(page.pfn).version;
+                if now != page.expected {
+                    self.net.splats += 1;
+                    self.net.corrupt_bytes += bytes;
+                    splats.push((page, now, bytes));
+                }
+            }
+        }
+        if self.narrating() {
+            for (page, now, bytes) in splats {
+                let note = self.narrate(format_args!(
+                    "SPLAT: {:?} holds content v{} but the send promised v{}: {bytes} wrong bytes go on the wire",
+                    page.pfn, now.0, page.expected.0
+                ));
+                self.trace_instant("splat", format!("splat on {:?}", page.pfn).into(), note);
+            }
+        }
+    }
+
+    /// Packets built by a finished `tcp_output` enter the NIC (or reach the loopback peer).
+    pub(super) fn output_done(&mut self, packets: Vec<PacketId>) {
+        if self.cfg.link.kind == LinkKind::Loopback {
+            self.loopback_deliver(packets);
+            return;
+        }
+        self.nic.queue_dma(packets);
+        self.kick_dma();
+    }
+
+    pub(super) fn kick_dma(&mut self) {
+        let Some(id) = self.nic.start_dma() else {
+            return;
+        };
+        self.tx_dma_started = self.now();
+        let p = &self.packets[&id];
+        let bytes = ETHER_HEADER + self.cfg.link.header_bytes() + p.len;
+        self.machine.start_dma(
+            &mut self.queue,
+            bytes,
+            self.cfg.nic.dma_rate,
+            DmaTag::Tx(id.0),
+        );
+    }
+
+    pub(super) fn dma_done(&mut self, id: PacketId) {
+        self.nic.finish_dma(id);
+        self.tx_dma_busy_ns += self.now().duration_since(self.tx_dma_started).as_nanos();
+        if !self.packets[&id].checked {
+            // Borrow the pieces out while checking them against the VM.
+            let p = self.packets.get_mut(&id).expect("DMAed packet exists");
+            let pieces = std::mem::take(&mut p.pieces);
+            self.check_content(&pieces);
+            self.packets.get_mut(&id).expect("still there").pieces = pieces;
+        }
+        self.net.tx_dma_bytes += self.packets[&id].len;
+        if self.tracing() {
+            let (seq, len, conn) = {
+                let p = &self.packets[&id];
+                (p.seq, p.len, p.conn)
+            };
+            let label = format!("segment {seq}..{}", seq + len);
+            let note = self.narrate(format_args!(
+                "NIC DMA reads {label} of conn {} ({len} B of payload) from memory over the bus",
+                conn.0
+            ));
+            let start = self.tx_dma_started;
+            self.trace_span(|l| l.nic_tx, start, "dma", label.into(), note);
+        }
+        self.kick_wire();
+        self.kick_dma();
+    }
+
+    pub(super) fn link_rate(&self) -> ByteRate {
+        match self.cfg.link.kind {
+            LinkKind::Ethernet { rate } => rate,
+            LinkKind::Loopback => unreachable!("no wire on loopback"),
+        }
+    }
+
+    pub(super) fn kick_wire(&mut self) {
+        let Some(id) = self.nic.start_wire() else {
+            return;
+        };
+        let bytes = self.cfg.link.wire_bytes(self.packets[&id].len);
+        let serialize = self.link_rate().time_for(bytes);
+        self.wire_busy_ns += serialize.as_nanos();
+        let now = self.now();
+        if let Some(t) = &mut self.tracer {
+            t.wire_started = now;
+        }
+        let at = self.now() + serialize;
+        self.queue.schedule_at(at, Event::WireDone);
+    }
+
+    pub(super) fn wire_done(&mut self) {
+        let id = self.nic.finish_wire();
+        self.net.packets += 1;
+        self.last_tx = self.now();
+        let (conn, seq, len) = {
+            let p = &self.packets[&id];
+            (p.conn, p.seq, p.len)
+        };
+        let lost =
+            self.cfg.link.loss > 0.0 && sim::rng::chance(&mut self.loss_rng, self.cfg.link.loss);
+        let half_rtt = SimDuration::from_nanos(self.cfg.link.rtt.as_nanos() / 2);
+        let mut wire_note = 0;
+        if self.narrating() {
+            let fate = if lost {
+                format!("is lost; its RTO fires in {}", self.cfg.tcp.rto)
+            } else {
+                "is on its way to the peer".to_owned()
+            };
+            let wire = self.cfg.link.wire_bytes(len);
+            wire_note = self.narrate(format_args!(
+                "wire: conn {} segment {seq}..{} ({len} B payload, {wire} B of wire time with headers, preamble and gap) {fate}",
+                conn.0,
+                seq + len
+            ));
+        }
+        if let Some(t) = &self.tracer {
+            let start = t.wire_started;
+            let kind = if lost { "lost" } else { "frame" };
+            let label = format!("segment {seq}..{}", seq + len);
+            self.trace_span(|l| l.wire, start, kind, label.clone().into(), wire_note);
+            if lost {
+                self.trace_instant("loss", format!("{label} lost").into(), wire_note);
+            }
+        }
+        if lost {
+            self.net.lost += 1;
+            self.conns[conn.0 as usize].sender.lost.insert(seq, len);
+            self.queue
+                .schedule_at(self.now() + self.cfg.tcp.rto, Event::Rto { conn, seq });
+        } else {
+            self.queue.schedule_at(
+                self.now() + half_rtt,
+                Event::SegmentArrive { conn, seq, len },
+            );
+        }
+        self.kick_wire();
+        if self.nic.interrupt_due(self.cfg.nic.tx_coalesce) {
+            self.tx_interrupt();
+        }
+    }
+
+    /// The TX completion interrupt: reclaims descriptors and frees the packets' mbufs.
+    pub(super) fn tx_interrupt(&mut self) {
+        // A running handler takes new completions on its next pass.
+        let Some(done) = self.nic.begin_reclaim() else {
+            return;
+        };
+        self.net.interrupts += 1;
+        let stack = self.cfg.stack;
+        let mut plan = Plan::new();
+        plan.cpu(
+            Activity::Interrupt,
+            stack.interrupt_ns + stack.tx_complete_per_packet_ns * done.len() as u64,
+        );
+        let mut slots = 0;
+        for id in done {
+            let p = self.packets.remove(&id).expect("completed packet exists");
+            slots += p.slots;
+            for piece in p.pieces {
+                self.unref_ext(piece.ext, &mut plan);
+            }
+        }
+        self.nic.reclaiming(slots);
+        self.submit(IRQ, plan, Cont::TxReclaimed { slots });
+    }
+}
