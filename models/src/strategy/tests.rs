@@ -545,3 +545,49 @@ fn narration_explains_loans_breaks_and_splats_without_changing_the_run() {
         "one line per splat"
     );
 }
+
+mod regressions {
+    //! Valid scenarios that once stopped a run or panicked (issue "Reliability").
+    use super::*;
+
+    #[test]
+    fn a_tx_ring_smaller_than_a_chain_linearizes_instead_of_stopping() {
+        // 9000-byte segments over 2 KiB clusters are chains of 6 fragments (a header and
+        // five pieces); a 4-descriptor ring can never hold one. A driver defragments such a
+        // chain into one buffer (m_defrag), so every strategy must deliver all 1 MiB, each
+        // segment costing one coalescing copy, and no run may stall.
+        let mut cfg = wire_bound_world(1_000_000_000, 9000, true);
+        cfg.nic.tx_ring_slots = 4;
+        let w = Workload::BulkSend {
+            total_bytes: MIB,
+            write_size: 64 << 10,
+            source: BulkSource::Memory,
+        };
+        for id in ["copy", "page-loan", "cow-send", "zbuf"] {
+            let r = go_with(&cfg, &w, Strategy::from_id(id).unwrap(), true);
+            assert_eq!(r.outcome.stalled, None, "{id} stalled");
+            assert_eq!(r.payload_bytes, MIB, "{id} delivered everything");
+            assert!(
+                r.outcome.coalesced_packets > 0,
+                "{id} linearized its chains"
+            );
+        }
+    }
+
+    #[test]
+    fn stamps_never_reach_past_a_short_request() {
+        // With 8-byte writes the 16-byte stamp of the last request of the file would land
+        // past the end of the mapping. The application stamps only the bytes it sends, so
+        // every mmap strategy delivers the whole 16 KiB and none panics.
+        let w = Workload::StampedPages {
+            total_bytes: 16 << 10,
+            write_size: 8,
+            stamp_bytes: 16,
+        };
+        for id in ["mmap-write", "mmap-loan", "mmap-sendpage", "copy"] {
+            let r = go_with(&target(), &w, Strategy::from_id(id).unwrap(), true);
+            assert_eq!(r.outcome.stalled, None, "{id} stalled");
+            assert_eq!(r.payload_bytes, 16 << 10, "{id} delivered everything");
+        }
+    }
+}

@@ -441,10 +441,13 @@ impl World {
                 let before = self.vm.counters().clone();
                 let mut plan = std::mem::take(&mut self.sender(id).pending);
                 if per_page {
+                    // The stamp goes into the bytes about to be sent: never past the end of
+                    // the request (a short last write stamps what it has).
+                    let end = addr + span;
                     for page in crate::vm::pages_of(addr, span) {
                         let a = (page * PAGE_SIZE).max(addr);
                         self.vm
-                            .user_write(asid, a, len, &mut plan)
+                            .user_write(asid, a, len.min(end - a), &mut plan)
                             .expect("the source is mapped writable");
                     }
                 } else {

@@ -99,7 +99,11 @@ impl World {
             .sum();
         let frags = 1 + data_frags;
         let nic = self.cfg.nic;
-        let coalesce = !loopback && (!nic.scatter_gather || frags > u64::from(nic.max_frags));
+        // A chain with more fragments than the driver takes, or than the whole ring holds,
+        // is first copied into one buffer (m_defrag): a ring smaller than a chain must not
+        // stop the sender for good.
+        let frag_limit = nic.max_frags.min(nic.tx_ring_slots);
+        let coalesce = !loopback && (!nic.scatter_gather || frags > u64::from(frag_limit));
         let slots = if loopback {
             0
         } else if coalesce {
