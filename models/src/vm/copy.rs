@@ -1,0 +1,130 @@
+//! Data movement between user memory and the kernel: application writes, `copyin`,
+//! `copyout`, page flipping on receive, kernel pages filled by devices.
+
+use super::*;
+
+impl Vm {
+    /// The application writes `[addr, addr + len)` itself (filling or rewriting its buffer):
+    /// each page is touched for write (faulting as needed) and gets a new content version.
+    /// Cost: the faults, plus one bus byte per byte written.
+    pub fn user_write(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
+        self.write_pages(asid, addr, len, plan)?;
+        plan.push(Step::AppWrite { bytes: len });
+        Ok(())
+    }
+
+    /// Touches every page of `[addr, addr + len)` for write and gives each a new version.
+    pub(super) fn write_pages(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
+        for page in pages_of(addr, len) {
+            let (pfn, _) = self.touch(asid, page * PAGE_SIZE, Access::Write, plan)?;
+            let v = self.fresh_version();
+            self.frames.get_mut(pfn).version = v;
+        }
+        Ok(())
+    }
+
+    /// `copyin` (`copyin(9)`, `copy_from_user`): the kernel reads `[addr, addr + len)` of user
+    /// memory into a kernel buffer, faulting absent pages in. Returns the content versions of
+    /// the user pages as read. Cost: the faults and a CPU copy of `len` (fused with the
+    /// checksum if asked).
+    pub fn copyin(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        fused_checksum: bool,
+        plan: &mut Plan,
+        versions: &mut Vec<Version>,
+    ) -> Result<(), AccessError> {
+        for page in pages_of(addr, len) {
+            let (pfn, _) = self.touch(asid, page * PAGE_SIZE, Access::Read, plan)?;
+            versions.push(self.frames.get(pfn).version);
+        }
+        plan.push(Step::Copy {
+            payload_bytes: len,
+            fused_checksum,
+        });
+        Ok(())
+    }
+
+    /// `copyout` (`copyout(9)`, `copy_to_user`): the kernel writes `len` bytes into user
+    /// memory at `addr`, faulting pages in for write; each page gets a new version. Cost: the
+    /// faults and a CPU copy of `len`.
+    pub fn copyout(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
+        self.write_pages(asid, addr, len, plan)?;
+        plan.copy(len);
+        Ok(())
+    }
+
+    /// The content version of the page holding `addr` as the user sees it now (no cost; an
+    /// observer's view for integrity checks). `None` if the page is not present.
+    pub fn user_version(&self, asid: AsId, addr: u64) -> Option<Version> {
+        let pte = self.spaces[asid.0 as usize].ptes.get(&(addr / PAGE_SIZE))?;
+        Some(self.frames.get(pte.pfn).version)
+    }
+
+    /// Replaces the page at `addr` with the kernel page `pfn` (FreeBSD `vm_pgmoveco`, the
+    /// receive-side page flip): the user's old frame is dropped and `pfn`, which must hold
+    /// exactly one kernel reference, becomes an anonymous page mapped writable. Cost:
+    /// `pte_update` and a local TLB flush (shootdowns on a multiprocessor).
+    pub fn flip_page_in(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        pfn: Pfn,
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
+        let vpn = addr / PAGE_SIZE;
+        let vma = *self.spaces[asid.0 as usize]
+            .vma_at(addr)
+            .ok_or(AccessError::Unmapped { addr })?;
+        if !vma.writable {
+            return Err(AccessError::ReadOnly { addr });
+        }
+        if self.spaces[asid.0 as usize].ptes.contains_key(&vpn) {
+            let old = self.unmap(asid, vpn);
+            self.frames.free_if_unreferenced(old);
+        }
+        let f = self.frames.get_mut(pfn);
+        assert_eq!(f.kernel_refs, 1, "flipping {pfn:?} that others reference");
+        f.kernel_refs = 0;
+        f.kind = FrameKind::Anon;
+        self.map(asid, vpn, pfn, true, false);
+        plan.cpu(Activity::Fault, self.config.costs.pte_update_ns);
+        self.tlb_flush(plan);
+        Ok(())
+    }
+
+    /// Allocates a kernel page holding one kernel reference (a receive buffer for a
+    /// header-splitting NIC). Cost: a page allocation.
+    pub fn alloc_kernel_page(&mut self, plan: &mut Plan) -> Pfn {
+        let v = self.fresh_version();
+        let pfn = self.alloc(FrameKind::Kernel, v, plan);
+        self.frames.get_mut(pfn).kernel_refs = 1;
+        pfn
+    }
+
+    /// Gives `pfn` a fresh content version: a device wrote into it (receive DMA).
+    pub fn device_wrote(&mut self, pfn: Pfn) {
+        let v = self.fresh_version();
+        self.frames.get_mut(pfn).version = v;
+    }
+}
