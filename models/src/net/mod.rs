@@ -198,6 +198,9 @@ pub struct NetCounters {
     pub send_blocks: u64,
     /// Times `tcp_output` stopped because the TX ring was full.
     pub ring_full_stalls: u64,
+    /// Received frames that found too few posted RX descriptors and waited in the NIC
+    /// (802.3x flow control holds the link meanwhile) until the driver replenished the ring.
+    pub rx_ring_full: u64,
     /// Receive side: pages flipped into the reader's address space, and received pages that
     /// a flipping receiver had to copy because a condition did not hold.
     pub page_flips: u64,

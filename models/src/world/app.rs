@@ -9,9 +9,8 @@
 use sim::{SimDuration, SimTime};
 
 use super::sender::SenderState;
-use super::{ConnId, Cont, Event, PacketId, World};
+use super::{ConnId, Cont, Event, World};
 use crate::machine::{Activity, Plan, ThreadId};
-use crate::net::mbuf::ExtId;
 use crate::strategy::{HeaderMode, Strategy};
 use crate::vm::{AsId, FileId, MmapRequest, PAGE_SIZE};
 
@@ -121,44 +120,6 @@ pub enum AppSpec {
         at: Option<SimTime>,
         bytes: u64,
     },
-}
-
-/// What an application's finished plan leads to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum AppCont {
-    /// The application's setup is done.
-    Started,
-    /// Costs accumulated by ops were paid; go on.
-    Continue,
-    /// A chunk's storage is ready to be appended to the socket buffer (the app holds one
-    /// reference to each until then).
-    ChunkReady {
-        conn: ConnId,
-        exts: Vec<(ExtId, u64)>,
-    },
-    /// A `tcp_output` run in the application's context finished; its packets go out.
-    Output { packets: Vec<PacketId> },
-    /// A `recv()` finished, moving `len` bytes.
-    Received { len: u64 },
-}
-
-impl AppCont {
-    pub(super) fn describe(&self) -> &'static str {
-        match self {
-            AppCont::Started => "sets up its memory",
-            AppCont::Continue => "works",
-            AppCont::ChunkReady { .. } => "moves a chunk into the socket buffer",
-            AppCont::Output { .. } => "runs tcp_output after sosend",
-            AppCont::Received { .. } => "recv()s",
-        }
-    }
-
-    pub(super) fn held_exts(&self) -> Vec<ExtId> {
-        match self {
-            AppCont::ChunkReady { exts, .. } => exts.iter().map(|e| e.0).collect(),
-            _ => Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -338,35 +299,26 @@ impl World {
         }
     }
 
-    pub(super) fn app_submit(&mut self, id: AppId, plan: Plan, cont: AppCont) {
+    pub(super) fn app_submit(&mut self, id: AppId, plan: Plan, cont: Cont) {
         let thread = self.apps[id.0 as usize].thread;
-        self.submit(thread, plan, Cont::App(id, cont));
+        self.submit(thread, plan, cont);
     }
 
-    pub(super) fn app_continue(&mut self, id: AppId, cont: AppCont) {
-        match cont {
-            AppCont::Started | AppCont::Continue => self.app_next(id),
-            AppCont::ChunkReady { conn, exts } => self.chunk_ready(id, conn, exts),
-            AppCont::Output { packets } => {
-                self.output_done(packets);
-                self.app_next(id);
-            }
-            AppCont::Received { len } => {
-                let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
-                    unreachable!("only receivers receive")
-                };
-                r.received += len;
-                let conn = r.conn;
-                self.last_recv = self.now();
-                // Reading opened the window: the sender may go on.
-                if self.conns[conn.0 as usize].remote.is_some() {
-                    self.window_update(conn);
-                } else {
-                    self.schedule_output(conn, super::SOFTNET);
-                }
-                self.app_next(id);
-            }
+    /// A `recv()` of `len` bytes finished: the window opened, the reader goes on.
+    pub(super) fn received(&mut self, id: AppId, len: u64) {
+        let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
+            unreachable!("only receivers receive")
+        };
+        r.received += len;
+        let conn = r.conn;
+        self.last_recv = self.now();
+        // Reading opened the window: the sender may go on.
+        if self.conns[conn.0 as usize].remote.is_some() {
+            self.window_update(conn);
+        } else {
+            self.schedule_output(conn, super::SOFTNET);
         }
+        self.app_next(id);
     }
 
     /// A blocked application may go on.
@@ -374,7 +326,7 @@ impl World {
         self.app_next(id);
     }
 
-    fn app_next(&mut self, id: AppId) {
+    pub(super) fn app_next(&mut self, id: AppId) {
         match self.apps[id.0 as usize].role {
             Role::Sender(_) => self.sender_next(id),
             Role::Receiver(_) => self.receiver_next(id),
@@ -403,7 +355,7 @@ impl World {
             unreachable!()
         };
         r.buf = addr + skew;
-        self.app_submit(id, plan, AppCont::Started);
+        self.app_submit(id, plan, Cont::AppStarted { app: id });
     }
 
     fn receiver_next(&mut self, id: AppId) {
@@ -442,7 +394,7 @@ impl World {
             offset += p.len;
             crate::strategy::receive(&mut k, mode, p, buf, dest, whole);
         }
-        self.app_submit(id, plan, AppCont::Received { len });
+        self.app_submit(id, plan, Cont::Received { app: id, len });
     }
 
     // ----- mutator and shared-page writer -----------------------------------------------------
@@ -474,7 +426,7 @@ impl World {
         }
         let thread = self.apps[id.0 as usize].thread;
         if !self.machine.is_busy(thread) {
-            self.app_submit(id, plan, AppCont::Continue);
+            self.app_submit(id, plan, Cont::AppWorked { app: id });
         }
         self.queue
             .schedule_at(self.now() + every, Event::AppTimer { app: id });
@@ -514,6 +466,6 @@ impl World {
         };
         w.addr = Some(addr);
         self.apps[id.0 as usize].done = true;
-        self.app_submit(id, plan, AppCont::Continue);
+        self.app_submit(id, plan, Cont::AppWorked { app: id });
     }
 }

@@ -46,6 +46,14 @@ impl World {
                 waits.push(format!("conn {i} has {unacked} bytes unacknowledged"));
             }
         }
+        if !self.rx_backlog.is_empty() {
+            waits.push(format!(
+                "{} received frames wait for RX descriptors ({} of {} in use)",
+                self.rx_backlog.len(),
+                self.rx_slots_used,
+                self.cfg.nic.rx_ring_slots
+            ));
+        }
         if self.exts.live() > 0 {
             waits.push(format!(
                 "{} socket-buffer storages are still held",
@@ -119,6 +127,12 @@ impl World {
             );
         }
         self.nic.check_invariants(slots);
+        assert!(
+            self.rx_slots_used <= self.cfg.nic.rx_ring_slots || self.rx_frames.len() <= 1,
+            "{} RX descriptors in use on a ring of {}",
+            self.rx_slots_used,
+            self.cfg.nic.rx_ring_slots
+        );
     }
 
     /// Whether the run left nothing behind: no storage, loan, wiring or packet.
@@ -126,6 +140,7 @@ impl World {
         self.exts.live() == 0
             && self.packets.is_empty()
             && self.rx_frames.is_empty()
+            && self.rx_backlog.is_empty()
             && self.vm.counters().lent_pages == 0
     }
 }
@@ -135,7 +150,7 @@ fn cont_exts(c: &Cont) -> Vec<ExtId> {
         Cont::LoopbackDelivered { pieces, .. } | Cont::RxDelivered { pieces, .. } => {
             pieces.iter().map(|p| p.ext).collect()
         }
-        Cont::App(_, a) => a.held_exts(),
+        Cont::ChunkReady { exts, .. } => exts.iter().map(|e| e.0).collect(),
         _ => Vec::new(),
     }
 }

@@ -132,22 +132,30 @@ impl From<MachineEvent> for Event {
     }
 }
 
-/// What happens when a plan completes.
+/// What happens when a plan completes: the one enum that routes every completion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Cont {
-    App(AppId, app::AppCont),
-    /// Packets built by `tcp_output` go to the NIC (or the loopback peer).
-    Output {
-        packets: Vec<PacketId>,
-    },
-    /// An ACK was processed: wake the writer, send more.
-    AckDone {
+    /// An application's setup is done.
+    AppStarted { app: AppId },
+    /// Costs an application's ops accumulated were paid; it goes on.
+    AppWorked { app: AppId },
+    /// A chunk's storage is ready to be appended to the socket buffer (the app holds one
+    /// reference to each until then).
+    ChunkReady {
+        app: AppId,
         conn: ConnId,
+        exts: Vec<(ExtId, u64)>,
     },
+    /// A `tcp_output` run in an application's context finished; its packets go out.
+    AppOutput { app: AppId, packets: Vec<PacketId> },
+    /// A `recv()` finished, moving `len` bytes.
+    Received { app: AppId, len: u64 },
+    /// Packets built by `tcp_output` go to the NIC (or the loopback peer).
+    Output { packets: Vec<PacketId> },
+    /// An ACK was processed: wake the writer, send more.
+    AckDone { conn: ConnId },
     /// TX completions were reclaimed: descriptors are free again.
-    TxReclaimed {
-        slots: u32,
-    },
+    TxReclaimed { slots: u32 },
     /// A received frame went through `tcp_input`.
     RxDelivered {
         conn: ConnId,
@@ -156,10 +164,7 @@ enum Cont {
         pieces: Vec<Piece>,
     },
     /// Loopback: received segments were processed into the receive buffer.
-    LoopbackDelivered {
-        conn: ConnId,
-        pieces: Vec<Piece>,
-    },
+    LoopbackDelivered { conn: ConnId, pieces: Vec<Piece> },
 }
 
 #[derive(Debug, Default)]
@@ -278,6 +283,10 @@ pub struct World {
     next_rx: u64,
     rx_frames: BTreeMap<u64, rx::RxFrame>,
     rx_dma_queue: VecDeque<u64>,
+    /// Posted RX descriptors that hold a frame not yet through `tcp_input`.
+    rx_slots_used: u32,
+    /// Frames waiting in the NIC for descriptors: (conn, seq, len).
+    rx_backlog: VecDeque<(ConnId, u64, u64)>,
     rx_dma_active: Option<u64>,
     /// Check every invariant after every event (tests and debug builds).
     check_every_event: bool,
@@ -335,6 +344,8 @@ impl World {
             next_rx: 0,
             rx_frames: BTreeMap::new(),
             rx_dma_queue: VecDeque::new(),
+            rx_slots_used: 0,
+            rx_backlog: VecDeque::new(),
             rx_dma_active: None,
             check_every_event: cfg!(debug_assertions),
             stalled: None,

@@ -23,7 +23,11 @@ impl Cont {
     /// What the work is for, in words.
     pub(super) fn describe(&self) -> &'static str {
         match self {
-            Cont::App(_, a) => a.describe(),
+            Cont::AppStarted { .. } => "sets up its memory",
+            Cont::AppWorked { .. } => "works",
+            Cont::ChunkReady { .. } => "moves a chunk into the socket buffer",
+            Cont::AppOutput { .. } => "runs tcp_output after sosend",
+            Cont::Received { .. } => "recv()s",
             Cont::Output { .. } => "runs tcp_output",
             Cont::AckDone { .. } => "takes the receive interrupt and processes an ACK",
             Cont::TxReclaimed { .. } => "reclaims TX descriptors and frees sent mbufs",

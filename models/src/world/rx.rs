@@ -8,7 +8,10 @@
 //! storage per page, which is what makes FreeBSD's page flip possible. The NIC DMAs the payload
 //! over the bus (one frame at a time, capped at its DMA rate), then the receive interrupt and
 //! `tcp_input` run on the softnet thread, with a checksum pass unless the NIC verified it, and
-//! the driver replenishes the ring. Incoming data is never lost in this model.
+//! the driver replenishes the ring. A frame holds its descriptors (`rx_ring_slots` of them are
+//! posted; one per page with header splitting, else one) until that handler has refilled
+//! them; a frame that finds too few waits in the NIC, as 802.3x flow control holds the link,
+//! so incoming data is never lost in this model.
 
 use sim::SimDuration;
 
@@ -94,8 +97,32 @@ impl World {
         }
     }
 
-    /// A frame reaches the NIC: it lands in posted buffers by DMA.
+    /// Descriptors a frame of `len` bytes takes.
+    fn rx_slots_for(&self, len: u64) -> u32 {
+        if self.cfg.nic.header_split {
+            len.div_ceil(PAGE_SIZE) as u32
+        } else {
+            1
+        }
+    }
+
+    /// A frame reaches the NIC: it lands in posted buffers by DMA, or waits for them.
     pub(super) fn rx_frame_arrive(&mut self, conn: ConnId, seq: u64, len: u64) {
+        let (slots, ring) = (self.rx_slots_for(len), self.cfg.nic.rx_ring_slots);
+        // A frame needing more descriptors than the whole ring is taken once the ring is
+        // empty (a driver chains what it has), so it can never wait for good.
+        let fits = self.rx_slots_used + slots <= ring || self.rx_slots_used == 0;
+        if !fits || !self.rx_backlog.is_empty() {
+            self.net.rx_ring_full += 1;
+            self.rx_backlog.push_back((conn, seq, len));
+            return;
+        }
+        self.land_frame(conn, seq, len);
+    }
+
+    /// The frame takes its descriptors and the NIC DMAs it into their buffers.
+    fn land_frame(&mut self, conn: ConnId, seq: u64, len: u64) {
+        self.rx_slots_used += self.rx_slots_for(len);
         let mut pieces = Vec::new();
         if self.cfg.nic.header_split {
             // Payload at the start of fresh kernel pages, one storage per page.
@@ -215,8 +242,19 @@ impl World {
         self.kick_rx_dma();
     }
 
-    /// `tcp_input` is done: the data joins the receive buffer and the reader wakes.
+    /// `tcp_input` is done: the driver has refilled the frame's descriptors, the data joins
+    /// the receive buffer and the reader wakes.
     pub(super) fn rx_delivered(&mut self, conn: ConnId, seq: u64, len: u64, pieces: Vec<Piece>) {
+        self.rx_slots_used -= self.rx_slots_for(len);
+        while let Some(&(c, s, l)) = self.rx_backlog.front() {
+            let slots = self.rx_slots_for(l);
+            let ring = self.cfg.nic.rx_ring_slots;
+            if self.rx_slots_used + slots > ring && self.rx_slots_used > 0 {
+                break;
+            }
+            self.rx_backlog.pop_front();
+            self.land_frame(c, s, l);
+        }
         let ack_every = self.cfg.tcp.ack_every;
         let c = &mut self.conns[conn.0 as usize];
         // The wire neither loses nor reorders incoming frames, so each is in order.

@@ -9,8 +9,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::app::{AppCont, FileName, Requests, Role, SendSource, SenderSpec};
-use super::{AppId, ConnId, World};
+use super::app::{FileName, Requests, Role, SendSource, SenderSpec};
+use super::{AppId, ConnId, Cont, World};
 use crate::machine::{Activity, Plan};
 use crate::strategy::{Addr, Op, Request, SendOp};
 use crate::vm::{FileId, MmapRequest, PAGE_SIZE};
@@ -107,7 +107,7 @@ impl World {
         s.buf_len = buf_len;
         s.header_buf = header_buf;
         s.straddle_base = straddle_base;
-        self.app_submit(id, plan, AppCont::Started);
+        self.app_submit(id, plan, Cont::AppStarted { app: id });
     }
 
     /// Maps and fills the sender's buffers (data, header) or its straddling mappings.
@@ -315,7 +315,7 @@ impl World {
                 let s = self.sender(id);
                 if !s.pending.is_empty() {
                     let plan = std::mem::take(&mut s.pending);
-                    self.app_submit(id, plan, AppCont::Continue);
+                    self.app_submit(id, plan, Cont::AppWorked { app: id });
                     return;
                 }
                 if !self.next_request(id) {
@@ -377,7 +377,7 @@ impl World {
                     c.push = true;
                     let mut plan = std::mem::take(&mut self.sender(id).pending);
                     let packets = self.tcp_output(conn, &mut plan);
-                    self.app_submit(id, plan, AppCont::Output { packets });
+                    self.app_submit(id, plan, Cont::AppOutput { app: id, packets });
                     return true;
                 }
             }
@@ -537,7 +537,15 @@ impl World {
             left,
             ..p
         });
-        self.app_submit(id, plan, AppCont::ChunkReady { conn, exts });
+        self.app_submit(
+            id,
+            plan,
+            Cont::ChunkReady {
+                app: id,
+                conn,
+                exts,
+            },
+        );
     }
 
     /// A chunk's storage joins the socket buffer; `tcp_output` runs in the sender's context.
@@ -572,6 +580,6 @@ impl World {
         } else {
             self.tcp_output(conn, &mut plan)
         };
-        self.app_submit(id, plan, AppCont::Output { packets });
+        self.app_submit(id, plan, Cont::AppOutput { app: id, packets });
     }
 }

@@ -260,7 +260,18 @@ fn testkit_costs_are_what_the_comments_say() {
 }
 
 fn gige_receive(header_split: bool, segment: u64, buffer_offset: u64, mode: Receiver) -> World {
+    gige_receive_with(header_split, segment, buffer_offset, mode, |_| {})
+}
+
+fn gige_receive_with(
+    header_split: bool,
+    segment: u64,
+    buffer_offset: u64,
+    mode: Receiver,
+    tune: impl FnOnce(&mut WorldConfig),
+) -> World {
     let mut cfg = wire_bound_world(1_000_000_000, 9000, true);
+    tune(&mut cfg);
     cfg.nic.header_split = header_split;
     cfg.nic.checksum_offload = true;
     let mut w = World::new(cfg);
@@ -279,6 +290,30 @@ fn gige_receive(header_split: bool, segment: u64, buffer_offset: u64, mode: Rece
     assert_eq!(w.net_counters().rx_dma_bytes, total);
     assert!(w.is_clean());
     w
+}
+
+#[test]
+fn a_small_rx_ring_holds_frames_back_without_losing_them() {
+    // With header splitting an 8192-byte frame takes two page descriptors. A ring of two
+    // holds one frame until tcp_input has run and the driver refilled it. With tcp_input at
+    // 200 us per segment, three times a frame's 66 us on the wire, frames arrive faster than
+    // they are refilled: they must wait in the NIC (counted), every byte still arrives (the
+    // helper checks it), and the run cannot be faster than with a roomy ring.
+    let ring = |slots: u32| {
+        move |c: &mut WorldConfig| {
+            c.nic.rx_ring_slots = slots;
+            c.stack.tcp_input_per_segment_ns = 200_000;
+        }
+    };
+    let small = gige_receive_with(true, 8192, 0, Receiver::Copy, ring(2));
+    let roomy = gige_receive_with(true, 8192, 0, Receiver::Copy, ring(256));
+    assert!(small.net_counters().rx_ring_full > 0);
+    assert_eq!(roomy.net_counters().rx_ring_full, 0);
+    assert!(small.payload_done_at() >= roomy.payload_done_at());
+    // A frame wider than the whole ring (3 pages on a ring of 1) is taken once the ring is
+    // empty: the run still completes.
+    let tiny = gige_receive_with(true, 8948, 0, Receiver::Copy, ring(1));
+    assert!(tiny.net_counters().rx_ring_full > 0);
 }
 
 #[test]

@@ -60,7 +60,13 @@ impl World {
             self.start_or_queue(thread, plan, next, note);
         }
         match cont {
-            Cont::App(app, c) => self.app_continue(app, c),
+            Cont::AppStarted { app } | Cont::AppWorked { app } => self.app_next(app),
+            Cont::ChunkReady { app, conn, exts } => self.chunk_ready(app, conn, exts),
+            Cont::AppOutput { app, packets } => {
+                self.output_done(packets);
+                self.app_next(app);
+            }
+            Cont::Received { app, len } => self.received(app, len),
             Cont::Output { packets } => self.output_done(packets),
             Cont::AckDone { conn } => {
                 self.wake_writer(conn);
