@@ -198,8 +198,8 @@ pub enum Step {
     DiskRead { bytes: u64 },
 }
 
-/// A sequence of steps produced by model operations, run in order by one thread. Reused
-/// across operations to avoid allocation on the hot path.
+/// A sequence of steps produced by model operations, run in order by one thread. Each piece
+/// of kernel work builds its own plan and hands it to [`Machine::submit`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     steps: Vec<Step>,

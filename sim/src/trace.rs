@@ -1,9 +1,9 @@
 //! Trace recording: spans, instants and counters on named lanes.
 //!
-//! A model is generic over its [`TraceSink`] and guards every record with
-//! [`TraceSink::enabled`], so with [`NullSink`] (whose `enabled` is a constant `false`) the
-//! compiler removes the recording code, label formatting included: recording costs nothing when
-//! off. Two real sinks: [`RingSink`] keeps the last N records in memory for the TUI and counts
+//! A recorder guards every record with [`TraceSink::enabled`] (or, as zcsim's world does,
+//! keeps an `Option` of its sink and checks it once per recording point), so recording costs
+//! one branch when off; [`NullSink`]'s `enabled` is a constant `false` for code that is
+//! generic over its sink. Two real sinks: [`RingSink`] keeps the last N records in memory for the TUI and counts
 //! what it dropped; [`ChromeTraceWriter`] streams Chrome Trace Event JSON for Perfetto.
 
 use std::borrow::Cow;

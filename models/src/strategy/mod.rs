@@ -5,12 +5,12 @@
 //! - its [`Explanation`], citing the kernel source file and version it models and what the
 //!   model simplifies;
 //! - its catalogue [`Entry`] (id, source kind, options with their kernel defaults);
-//! - `request`: the kernel-visible [`Op`]s of one application request (enter the kernel,
-//!   `read()` a file, map it, send bytes by some [`Fill`], cork, let the application write);
+//! - `request`: the kernel-visible `Op`s of one application request (enter the kernel,
+//!   `read()` a file, map it, send bytes by some `Fill`, cork, let the application write);
 //! - its fill mechanism: how one chunk of a send becomes socket-buffer storage (copyin, loan,
 //!   COW wiring, page-cache reference, buffer hand-off), written against the narrow
-//!   [`Kernel`] interface, never against the world's fields;
-//! - its room rule ([`SendOp::room`]): how much socket-buffer space its branch needs before
+//!   `Kernel` interface, never against the world's fields;
+//! - its room rule (`SendOp::room`): how much socket-buffer space its branch needs before
 //!   it takes the next chunk;
 //! - its release: what happens when the last reference to its storage drops.
 //!
@@ -21,10 +21,10 @@
 //! 1. Create `strategy/<name>.rs` from the closest room (`copy.rs` for a copying path,
 //!    `sendfile.rs` for a page-cache reference, `page_loan.rs` for lending user pages): its
 //!    `EXPLANATION` (cite the kernel file and version), `ENTRY`, `request`, and, if it moves
-//!    bytes a new way, its fill function plus a [`Fill`] variant that names it.
+//!    bytes a new way, its fill function plus a `Fill` variant that names it.
 //! 2. Add the variant to [`Strategy`] (with its options struct), one line to [`CATALOGUE`],
-//!    and one arm each to [`Strategy::entry`] and the `request` dispatch; a new [`Fill`]
-//!    gets one arm in [`fill`] and, if it has a unit, in [`SendOp::room`].
+//!    and one arm each to [`Strategy::entry`] and the `request` dispatch; a new `Fill`
+//!    gets one arm in `fill` and, if it has a unit, in `SendOp::room`.
 //! 3. Copy the tests of the closest room in `strategy/tests.rs` (copies and faults by first
 //!    principles, in-flight semantics, invariants on) and adapt their expected numbers.
 //!

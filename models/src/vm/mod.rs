@@ -112,8 +112,9 @@ pub enum FaultKind {
     WriteEnable,
 }
 
-/// A user access that no VMA allows. Workloads never do this; it is reported rather than
-/// panicking so a mis-built scenario surfaces as an outcome.
+/// A user access that no VMA allows. The VM reports it to its caller, which decides: the
+/// world's own accesses are always to memory it mapped, so there it is a model bug and the
+/// caller panics naming the access; a VM test checks the error itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccessError {
     /// No VMA at the address (SIGSEGV).

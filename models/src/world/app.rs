@@ -81,7 +81,7 @@ pub enum Receiver {
     /// shows what the receiver's copy costs).
     Discard,
     /// FreeBSD zero-copy receive (`ZERO_COPY_SOCKETS`, `vm_pgmoveco`): a received page is
-    /// moved into the reader's buffer instead of copied when [`flip_fits`] says it can be;
+    /// moved into the reader's buffer instead of copied when [`crate::strategy::flip_fits`] says it can be;
     /// anything else is copied.
     Flip,
 }

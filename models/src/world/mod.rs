@@ -1,6 +1,21 @@
 //! The world: one event loop over the machine, the VM and the network path, and the
 //! applications that drive them.
 //!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | [`World`], its events and the dispatch between subsystems |
+//! | `threads.rs` | kernel and application threads running plans; `Cont` routes each completion |
+//! | `app.rs` | applications: receivers, mutators, writers, and what every app shares |
+//! | `sender.rs` | the sender running its strategy's ops, chunk by chunk (`sosend`) |
+//! | `kernel.rs` | the narrow interface strategy rooms work through |
+//! | `tx.rs` | `tcp_output`, the driver, TX DMA, the wire, the TX completion interrupt |
+//! | `peer.rs` | the receiving end of our connections, ACKs, delayed ACKs, loopback delivery |
+//! | `rx.rs` | the remote sender, RX descriptors and DMA, `tcp_input` of incoming data |
+//! | `narrate.rs` | the narration sink and the words for plans and threads |
+//! | `path.rs` | the data-path graph |
+//! | `trace.rs` | trace recording for the TUI and Perfetto |
+//! | `invariants.rs` | the invariant checker and the stall diagnostic |
+//!
 //! ## Decide, then happen
 //! Handling an event *decides* what the kernel does: VM and network operations change state at
 //! once and append their cost to a [`Plan`]. The plan then runs on a CPU thread; only when it
@@ -354,7 +369,8 @@ impl World {
         }
     }
 
-    /// Turns the after-every-event invariant check on or off (on by default in debug builds).
+    /// Turns the after-every-event invariant check on or off (on by default in debug builds;
+    /// `report::RunOptions` keeps that default for every command).
     pub fn set_check_invariants(&mut self, on: bool) {
         self.check_every_event = on;
     }
