@@ -103,6 +103,111 @@ pub const WORKLOAD_IDS: [&str; 8] = [
 const MIB: u64 = 1 << 20;
 
 impl Workload {
+    /// The workload with its parameters, in one line (table headers, `list`, reports).
+    pub fn summary(&self) -> String {
+        let h = |b: u64| crate::world::human_bytes(b);
+        match self {
+            Workload::BulkSend {
+                total_bytes,
+                write_size,
+                source,
+            } => {
+                let from = match source {
+                    BulkSource::Memory => "from memory".to_owned(),
+                    BulkSource::File { file_bytes, cold } => format!(
+                        "from a {} {} file",
+                        h(*file_bytes),
+                        if *cold { "cold" } else { "cached" }
+                    ),
+                };
+                format!(
+                    "bulk-send: {} in {} writes {from}",
+                    h(*total_bytes),
+                    h(*write_size)
+                )
+            }
+            Workload::RewriteAfterWrite {
+                total_bytes,
+                write_size,
+                rewrite_bytes,
+            } => format!(
+                "rewrite-after-write: {} in {} writes, rewriting {} after each",
+                h(*total_bytes),
+                h(*write_size),
+                h(*rewrite_bytes)
+            ),
+            Workload::StampedPages {
+                total_bytes,
+                write_size,
+                stamp_bytes,
+            } => format!(
+                "stamped-pages: {} in {} writes, {stamp_bytes} B stamped into each page",
+                h(*total_bytes),
+                h(*write_size)
+            ),
+            Workload::FileServer {
+                clients,
+                files,
+                file_bytes,
+                body_bytes,
+                requests,
+                header_bytes,
+                header,
+            } => format!(
+                "file-server: {requests} responses to {clients} clients from {files} files of {}, body {}, header {header_bytes} B by {}",
+                h(*file_bytes),
+                h(*body_bytes),
+                header.id()
+            ),
+            Workload::FileMutation {
+                total_bytes,
+                write_size,
+                file_bytes,
+                mode,
+                every,
+            } => format!(
+                "file-mutation: {} in {} writes from a {} file changed {} every {every}",
+                h(*total_bytes),
+                h(*write_size),
+                h(*file_bytes),
+                match mode {
+                    MutationMode::InPlace => "in place",
+                    MutationMode::Rename => "by rename",
+                }
+            ),
+            Workload::Straddle {
+                total_bytes,
+                map_bytes,
+            } => format!(
+                "straddle: {} in writes spanning two {} mappings",
+                h(*total_bytes),
+                h(*map_bytes)
+            ),
+            Workload::SharedPage {
+                total_bytes,
+                write_while_referenced,
+            } => format!(
+                "shared-page: {} of one shared page, the other process writing it {}",
+                h(*total_bytes),
+                if *write_while_referenced {
+                    "while the kernel holds it"
+                } else {
+                    "afterwards"
+                }
+            ),
+            Workload::BulkReceive {
+                total_bytes,
+                read_size,
+                buffer_offset,
+                segment_bytes,
+            } => format!(
+                "bulk-receive: {} in {} reads, buffer {buffer_offset} B off a page, {segment_bytes} B segments",
+                h(*total_bytes),
+                h(*read_size)
+            ),
+        }
+    }
+
     /// The workload with DESIGN's default parameters, by id.
     pub fn default_for(id: &str) -> Option<Workload> {
         Some(match id {
