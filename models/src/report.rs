@@ -108,6 +108,16 @@ pub struct NetReport {
     pub mbufs: u64,
     pub clusters: u64,
     pub interrupts: u64,
+    /// Segments sent again (fast retransmits, NewReno partial ACKs and timeouts).
+    pub retransmits: u64,
+    /// Retransmissions started by three duplicate ACKs.
+    pub fast_retransmits: u64,
+    /// Retransmission timer expiries.
+    pub rto_timeouts: u64,
+    /// ACKs sent because a read opened the window or emptied the buffer.
+    pub window_updates: u64,
+    /// Frames that waited for RX descriptors.
+    pub rx_ring_full: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -332,6 +342,11 @@ impl RunReport {
                 mbufs: exts.mbufs,
                 clusters: exts.clusters,
                 interrupts: n.interrupts,
+                retransmits: n.retransmits,
+                fast_retransmits: n.fast_retransmits,
+                rto_timeouts: n.rto_timeouts,
+                window_updates: n.window_updates,
+                rx_ring_full: n.rx_ring_full,
             },
             integrity: Integrity {
                 splats: n.splats,

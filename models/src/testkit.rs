@@ -117,6 +117,9 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
             ack_every: 2,
             delayed_ack: SimDuration::from_micros(200),
             rto: SimDuration::from_millis(10),
+            initial_window_segments: 2,
+            congestion_control: true,
+            nodelay: false,
         },
         stack: StackCosts {
             tcp_output_per_segment_ns: 500,

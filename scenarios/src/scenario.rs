@@ -475,6 +475,9 @@ fn blank_target() -> Target {
                 ack_every: 1,
                 delayed_ack: SimDuration::ZERO,
                 rto: SimDuration::ZERO,
+                initial_window_segments: 2,
+                congestion_control: true,
+                nodelay: false,
             },
             stack: StackCosts {
                 tcp_output_per_segment_ns: 0,

@@ -141,8 +141,17 @@ pub struct TcpConfig {
     pub ack_every: u32,
     /// An odd segment is ACKed after at most this long.
     pub delayed_ack: SimDuration,
-    /// A lost segment is retransmitted this long after it was sent.
+    /// The smallest retransmission timeout (BSD and Linux: 200 ms); the timer otherwise
+    /// follows the measured round trip, doubling per expiry.
     pub rto: SimDuration,
+    /// The congestion window at the start, in segments (2 in RFC 2581, 2002; 10 in
+    /// current Linux).
+    pub initial_window_segments: u32,
+    /// Slow start, congestion avoidance and fast recovery; off, only the peer's window
+    /// limits the sender.
+    pub congestion_control: bool,
+    /// `TCP_NODELAY`: short segments leave at once (no Nagle).
+    pub nodelay: bool,
 }
 
 /// CPU costs of the network stack, ns.
@@ -198,6 +207,13 @@ pub struct NetCounters {
     pub send_blocks: u64,
     /// Times `tcp_output` stopped because the TX ring was full.
     pub ring_full_stalls: u64,
+    /// Retransmissions started by three duplicate ACKs.
+    pub fast_retransmits: u64,
+    /// Retransmission timer expiries.
+    pub rto_timeouts: u64,
+    /// ACKs a receiver sent because a read opened its window (or emptied its buffer with an
+    /// ACK pending), not because data arrived.
+    pub window_updates: u64,
     /// Received frames that found too few posted RX descriptors and waited in the NIC
     /// (802.3x flow control holds the link meanwhile) until the driver replenished the ring.
     pub rx_ring_full: u64,

@@ -153,6 +153,10 @@ impl RecvBuffer {
         self.hiwat.saturating_sub(self.bytes)
     }
 
+    pub fn hiwat(&self) -> u64 {
+        self.hiwat
+    }
+
     pub fn append(&mut self, piece: Piece) {
         self.bytes += piece.len;
         self.pieces.push_back(piece);

@@ -312,12 +312,7 @@ impl World {
         r.received += len;
         let conn = r.conn;
         self.last_recv = self.now();
-        // Reading opened the window: the sender may go on.
-        if self.conns[conn.0 as usize].remote.is_some() {
-            self.window_update(conn);
-        } else {
-            self.schedule_output(conn, super::SOFTNET);
-        }
+        self.after_read(conn, len);
         self.app_next(id);
     }
 

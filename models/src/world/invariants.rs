@@ -23,7 +23,7 @@ impl World {
     pub(super) fn stall_diagnostic(&self, why: &str) -> String {
         let mut waits = Vec::new();
         for (i, c) in self.conns.iter().enumerate() {
-            let unacked = c.sender.written - c.sender.una;
+            let unacked = c.sender.written() - c.sender.una();
             if let Some(app) = c.blocked_writer {
                 waits.push(format!(
                     "app {} waits for send-buffer room on conn {i} ({} of {} bytes free)",
@@ -81,10 +81,10 @@ impl World {
             c.snd.check_invariants();
             assert_eq!(
                 c.snd.bytes(),
-                c.sender.written - c.sender.una,
+                c.sender.written() - c.sender.una(),
                 "conn {i}: send buffer holds {} bytes, but written − acked = {}",
                 c.snd.bytes(),
-                c.sender.written - c.sender.una
+                c.sender.written() - c.sender.una()
             );
             for e in c.snd.exts() {
                 *holders.entry(e).or_default() += 1;

@@ -110,15 +110,16 @@ pub enum Event {
     AckArrive {
         conn: ConnId,
         ack: u64,
+        /// Sent only to open the window: not a duplicate ACK.
+        window_update: bool,
     },
     /// The peer's delayed-ACK timer.
     DelayedAck {
         conn: ConnId,
     },
-    /// The retransmission timer of a lost segment.
-    Rto {
+    /// The connection's retransmission timer expired.
+    RetransmitTimer {
         conn: ConnId,
-        seq: u64,
     },
     /// An application's timer (think time, a scheduled mutation).
     AppTimer {
@@ -147,6 +148,14 @@ impl From<MachineEvent> for Event {
     }
 }
 
+/// Packets one `tcp_output` call built, with the call's place in its connection's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Output {
+    conn: ConnId,
+    ticket: u64,
+    packets: Vec<PacketId>,
+}
+
 /// What happens when a plan completes: the one enum that routes every completion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Cont {
@@ -162,11 +171,11 @@ enum Cont {
         exts: Vec<(ExtId, u64)>,
     },
     /// A `tcp_output` run in an application's context finished; its packets go out.
-    AppOutput { app: AppId, packets: Vec<PacketId> },
+    AppOutput { app: AppId, out: Output },
     /// A `recv()` finished, moving `len` bytes.
     Received { app: AppId, len: u64 },
     /// Packets built by `tcp_output` go to the NIC (or the loopback peer).
-    Output { packets: Vec<PacketId> },
+    Output { out: Output },
     /// An ACK was processed: wake the writer, send more.
     AckDone { conn: ConnId },
     /// TX completions were reclaimed: descriptors are free again.
@@ -208,8 +217,15 @@ struct Packet {
 struct Conn {
     snd: SendBuffer,
     sender: TcpSender,
-    /// Retransmissions whose RTO fired: seq → len.
+    /// Segments to retransmit at the next `tcp_output`: seq → len.
     rexmit_due: BTreeMap<u64, u64>,
+    /// The retransmission timer, while it runs.
+    rexmit_timer: Option<sim::CancelToken>,
+    /// `tcp_output` calls that built packets, and how many of them have reached the NIC;
+    /// calls whose work finished early wait here for the earlier ones.
+    output_tickets: u64,
+    output_released: u64,
+    held_outputs: BTreeMap<u64, Vec<PacketId>>,
     /// TCP state of the receiving end: the remote peer for data we send, this host for data
     /// a remote sends us.
     receiving: TcpReceiver,
@@ -231,10 +247,10 @@ struct Conn {
 }
 
 impl Conn {
-    fn short_rule(&self) -> ShortSegments {
+    fn short_rule(&self, nodelay: bool) -> ShortSegments {
         if self.corked {
             ShortSegments::Never
-        } else if self.push {
+        } else if self.push || nodelay {
             ShortSegments::Always
         } else {
             ShortSegments::Nagle
@@ -515,12 +531,12 @@ impl World {
 
     /// Payload bytes the peer has acknowledged, over all connections.
     pub fn acked_bytes(&self) -> u64 {
-        self.conns.iter().map(|c| c.sender.una).sum()
+        self.conns.iter().map(|c| c.sender.una()).sum()
     }
 
     /// Payload bytes written into send buffers, over all connections.
     pub fn written_bytes(&self) -> u64 {
-        self.conns.iter().map(|c| c.sender.written).sum()
+        self.conns.iter().map(|c| c.sender.written()).sum()
     }
 
     /// Opens a connection. On loopback the receiving socket is local.
@@ -529,8 +545,15 @@ impl World {
         let loopback = self.cfg.link.kind == LinkKind::Loopback;
         self.conns.push(Conn {
             snd: SendBuffer::new(self.cfg.tcp.send_buffer_bytes),
-            sender: TcpSender::default(),
+            sender: TcpSender::new(
+                u64::from(self.cfg.tcp.initial_window_segments.max(1)) * self.cfg.link.mss(),
+                self.cfg.tcp.congestion_control,
+            ),
             rexmit_due: BTreeMap::new(),
+            rexmit_timer: None,
+            output_tickets: 0,
+            output_released: 0,
+            held_outputs: BTreeMap::new(),
             receiving: TcpReceiver::default(),
             remote: None,
             delack_armed: false,
@@ -610,7 +633,11 @@ impl World {
             }
             Event::WireDone => self.wire_done(),
             Event::SegmentArrive { conn, seq, len } => self.segment_arrive(conn, seq, len),
-            Event::AckArrive { conn, ack } => self.ack_arrive(conn, ack),
+            Event::AckArrive {
+                conn,
+                ack,
+                window_update,
+            } => self.ack_arrive(conn, ack, window_update),
             Event::DelayedAck { conn } => {
                 let c = &mut self.conns[conn.0 as usize];
                 c.delack_armed = false;
@@ -623,13 +650,7 @@ impl World {
                     }
                 }
             }
-            Event::Rto { conn, seq } => {
-                let c = &mut self.conns[conn.0 as usize];
-                if let Some(len) = c.sender.lost.remove(&seq) {
-                    c.rexmit_due.insert(seq, len);
-                    self.schedule_output(conn, SOFTNET);
-                }
-            }
+            Event::RetransmitTimer { conn } => self.retransmit_timeout(conn),
             Event::AppTimer { app } => self.app_timer(app),
             Event::RemoteOutput { conn } => self.remote_output(conn),
             Event::RxFrameArrive { conn, seq, len } => self.rx_frame_arrive(conn, seq, len),

@@ -6,7 +6,7 @@ use sim::SimDuration;
 use super::{ConnId, Cont, Event, PacketId, SOFTNET, World};
 use crate::machine::{Activity, Plan};
 use crate::net::LinkKind;
-use crate::net::tcp::AckDecision;
+use crate::net::tcp::{AckDecision, window_update_due};
 
 impl World {
     pub(super) fn segment_arrive(&mut self, conn: ConnId, seq: u64, len: u64) {
@@ -35,19 +35,30 @@ impl World {
     }
 
     pub(super) fn send_ack(&mut self, conn: ConnId, ack: u64) {
+        self.send_ack_as(conn, ack, false);
+    }
+
+    /// Sends an ACK to the sender; `window_update` marks one sent only to open the window.
+    pub(super) fn send_ack_as(&mut self, conn: ConnId, ack: u64, window_update: bool) {
         let delay = match self.cfg.link.kind {
             LinkKind::Loopback => SimDuration::ZERO,
             LinkKind::Ethernet { .. } => {
                 SimDuration::from_nanos(self.cfg.link.rtt.as_nanos().div_ceil(2))
             }
         };
-        self.queue
-            .schedule_at(self.now() + delay, Event::AckArrive { conn, ack });
+        self.queue.schedule_at(
+            self.now() + delay,
+            Event::AckArrive {
+                conn,
+                ack,
+                window_update,
+            },
+        );
     }
 
     /// An ACK arrives: receive interrupt and `tcp_input` on the softnet thread; the
     /// acknowledged data leaves the send buffer and its references are dropped.
-    pub(super) fn ack_arrive(&mut self, conn: ConnId, ack: u64) {
+    pub(super) fn ack_arrive(&mut self, conn: ConnId, ack: u64, window_update: bool) {
         let stack = self.cfg.stack;
         self.net.acks += 1;
         let mut plan = Plan::new();
@@ -57,11 +68,48 @@ impl World {
         }
         plan.cpu(Activity::Protocol, stack.tcp_ack_ns);
         let now = self.now();
+        let mss = self.cfg.link.mss();
         let c = &mut self.conns[conn.0 as usize];
-        let n = c.sender.ack(ack);
+        let out = c.sender.on_ack(ack, mss, window_update, now.as_nanos());
+        let n = out.acked;
         if n > 0 {
             self.last_ack = now;
         }
+        if let Some(seq) = out.retransmit {
+            let len = mss.min(c.sender.nxt() - seq);
+            c.rexmit_due.insert(seq, len);
+        }
+        if out.fast_retransmit {
+            self.net.fast_retransmits += 1;
+        }
+        if out.all_acked {
+            self.stop_retransmit_timer(conn);
+        } else if n > 0 {
+            // New data acknowledged: the timer restarts for what is still outstanding.
+            self.stop_retransmit_timer(conn);
+            self.arm_retransmit_timer(conn);
+        }
+        if self.narrating() && (out.fast_retransmit || out.retransmit.is_some()) {
+            let c = &self.conns[conn.0 as usize];
+            let why = if out.fast_retransmit {
+                "third duplicate ACK: fast retransmit"
+            } else {
+                "partial ACK in recovery (NewReno): the next hole goes again"
+            };
+            let note = self.narrate(format_args!(
+                "conn {}: {why} of the segment at {}; cwnd {} B, ssthresh {} B",
+                conn.0,
+                out.retransmit.unwrap_or(0),
+                c.sender.cwnd(),
+                c.sender.ssthresh()
+            ));
+            self.trace_instant(
+                "retransmit",
+                format!("retransmit at {}", out.retransmit.unwrap_or(0)).into(),
+                note,
+            );
+        }
+        let c = &mut self.conns[conn.0 as usize];
         let mut released = Vec::new();
         c.snd.drop_front(n, &mut released);
         if self.narrating() {
@@ -115,6 +163,84 @@ impl World {
                 AckDecision::Now(ack) => self.send_ack(p.conn, ack),
                 AckDecision::Delay => self.arm_delayed_ack(p.conn),
             }
+        }
+    }
+
+    /// Starts the connection's retransmission timer: `rto << backoff`.
+    pub(super) fn arm_retransmit_timer(&mut self, conn: ConnId) {
+        let c = &mut self.conns[conn.0 as usize];
+        let rto = c.sender.rto_ns(self.cfg.tcp.rto.as_nanos());
+        let at = self.queue.now() + SimDuration::from_nanos(rto);
+        c.rexmit_timer = Some(
+            self.queue
+                .schedule_cancellable_at(at, Event::RetransmitTimer { conn }),
+        );
+    }
+
+    pub(super) fn stop_retransmit_timer(&mut self, conn: ConnId) {
+        if let Some(t) = self.conns[conn.0 as usize].rexmit_timer.take() {
+            self.queue.cancel(t);
+        }
+    }
+
+    /// The retransmission timer expired: the oldest unacknowledged segment goes again,
+    /// from a one-segment window, and the timer backs off.
+    pub(super) fn retransmit_timeout(&mut self, conn: ConnId) {
+        let mss = self.cfg.link.mss();
+        let c = &mut self.conns[conn.0 as usize];
+        c.rexmit_timer = None;
+        if c.sender.in_flight() == 0 {
+            return;
+        }
+        let seq = c.sender.on_timeout(mss);
+        let len = mss.min(c.sender.nxt() - seq);
+        c.rexmit_due.clear();
+        c.rexmit_due.insert(seq, len);
+        self.net.rto_timeouts += 1;
+        if self.narrating() {
+            let c = &self.conns[conn.0 as usize];
+            let note = self.narrate(format_args!(
+                "conn {}: retransmission timeout; the segment at {seq} goes again, cwnd {} B, the next timeout in {}",
+                conn.0,
+                c.sender.cwnd(),
+                SimDuration::from_nanos(c.sender.rto_ns(self.cfg.tcp.rto.as_nanos()))
+            ));
+            self.trace_instant("rto", format!("RTO at {seq}").into(), note);
+        }
+        self.schedule_output(conn, SOFTNET);
+    }
+
+    /// A reader took `len` bytes out of `conn`'s receive buffer. The receiving end answers
+    /// as a kernel does after `PRU_RCVD` / `tcp_cleanup_rbuf`: a delayed ACK that is pending
+    /// goes now if the read emptied the buffer or opened the window enough
+    /// ([`window_update_due`]), counted as a window update; and the sender may go on.
+    pub(super) fn after_read(&mut self, conn: ConnId, len: u64) {
+        let mss = self.cfg.link.mss();
+        let c = &mut self.conns[conn.0 as usize];
+        let rcv = c
+            .rcv
+            .as_ref()
+            .expect("a reader's connection has a receive buffer");
+        let (after, emptied) = (rcv.space(), rcv.bytes() == 0);
+        let due = window_update_due(after.saturating_sub(len), after, rcv.hiwat(), mss);
+        let ack = if emptied || due {
+            c.receiving.delayed_ack()
+        } else {
+            None
+        };
+        if let Some(ack) = ack {
+            self.net.window_updates += 1;
+            if self.conns[conn.0 as usize].remote.is_some() {
+                self.ack_remote(conn, ack);
+            } else {
+                self.send_ack_as(conn, ack, true);
+            }
+        }
+        if self.conns[conn.0 as usize].remote.is_some() {
+            // The remote learns the opened window from our next segment or update.
+            self.window_update(conn);
+        } else {
+            self.schedule_output(conn, SOFTNET);
         }
     }
 }

@@ -53,9 +53,11 @@ impl World {
         let c = &mut self.conns[conn.0 as usize];
         c.rcv = Some(RecvBuffer::new(self.cfg.tcp.recv_buffer_bytes));
         c.remote = Some(Remote {
-            tcp: TcpSender {
-                written: total_bytes,
-                ..TcpSender::default()
+            // The ideal remote: its link never loses, so no congestion control.
+            tcp: {
+                let mut t = TcpSender::new(u64::MAX, false);
+                t.wrote(total_bytes);
+                t
             },
             segment_bytes: segment_bytes.clamp(1, mss),
         });
@@ -87,8 +89,8 @@ impl World {
                 .tcp
                 .next_segment(window, remote.segment_bytes, ShortSegments::Nagle)
         {
-            let seq = remote.tcp.nxt;
-            remote.tcp.nxt += len;
+            let seq = remote.tcp.nxt();
+            remote.tcp.sent(len, 0);
             let start = self.rx_wire_free.max(self.queue.now());
             let end = start + rate.time_for(self.cfg.link.wire_bytes(len));
             self.rx_wire_free = end;
@@ -283,7 +285,7 @@ impl World {
             .remote
             .as_mut()
             .expect("incoming");
-        remote.tcp.ack(ack);
+        remote.tcp.on_ack(ack, u64::MAX, true, 0);
         self.remote_output(conn);
     }
 

@@ -15,6 +15,11 @@ use crate::machine::{Activity, Plan};
 use crate::strategy::{Addr, Op, Request, SendOp};
 use crate::vm::{FileId, MmapRequest, PAGE_SIZE};
 
+/// The most one pass of `sosend` moves before `tcp_output` runs: segments leave as the data
+/// enters the socket buffer, not after a whole buffer is filled (Linux `tcp_sendmsg` pushes
+/// per size goal, 64 KiB with TSO; NetBSD hands each 64 KiB loan chunk to `tcp_output`).
+pub(super) const SIZE_GOAL: u64 = 64 << 10;
+
 #[derive(Debug)]
 pub(super) struct SenderState {
     spec: SenderSpec,
@@ -235,7 +240,7 @@ impl World {
         // A client asks again only once its previous response is acknowledged.
         if matches!(spec.requests, Requests::Responses { .. }) {
             let c = &self.conns[conn.0 as usize];
-            if c.sender.una < c.sender.written {
+            if c.sender.una() < c.sender.written() {
                 self.conns[conn.0 as usize].blocked_writer = Some(id);
                 return false;
             }
@@ -344,7 +349,7 @@ impl World {
         let conns = self.sender(id).spec.conns.clone();
         for conn in conns {
             let c = &mut self.conns[conn.0 as usize];
-            if c.sender.nxt < c.sender.written {
+            if c.sender.nxt() < c.sender.written() {
                 c.push = true;
                 self.schedule_output(conn, super::SOFTNET);
             }
@@ -376,8 +381,8 @@ impl World {
                     // Uncorking pushes out what is left, short segment and all.
                     c.push = true;
                     let mut plan = std::mem::take(&mut self.sender(id).pending);
-                    let packets = self.tcp_output(conn, &mut plan);
-                    self.app_submit(id, plan, Cont::AppOutput { app: id, packets });
+                    let out = self.tcp_output(conn, &mut plan);
+                    self.app_submit(id, plan, Cont::AppOutput { app: id, out });
                     return true;
                 }
             }
@@ -520,7 +525,7 @@ impl World {
             c.blocked_writer = Some(id);
             return;
         }
-        let mut chunk = p.left.min(space);
+        let mut chunk = p.left.min(space).min(SIZE_GOAL);
         if chunk < p.left {
             chunk = chunk / unit * unit;
         }
@@ -568,18 +573,18 @@ impl World {
         for (ext, len) in exts {
             c.snd
                 .append(crate::net::sockbuf::Piece { ext, off: 0, len });
-            c.sender.written += len;
+            c.sender.wrote(len);
         }
         // Within one call, more data follows (a header iovec before its body): like BSD's
         // single chain per call, tcp_output waits for the rest.
         let s = self.sender(id);
         let more_to_come = s.cur.is_none() && matches!(s.ops.front(), Some(Op::Send { .. }));
         let mut plan = Plan::new();
-        let packets = if more_to_come {
-            Vec::new()
+        if more_to_come {
+            self.app_submit(id, plan, Cont::AppWorked { app: id });
         } else {
-            self.tcp_output(conn, &mut plan)
-        };
-        self.app_submit(id, plan, Cont::AppOutput { app: id, packets });
+            let out = self.tcp_output(conn, &mut plan);
+            self.app_submit(id, plan, Cont::AppOutput { app: id, out });
+        }
     }
 }

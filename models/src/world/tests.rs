@@ -185,7 +185,7 @@ fn a_page_modified_before_its_dma_splats() {
         off: 0,
         len: 2 * PAGE_SIZE,
     });
-    c.sender.written = 2 * PAGE_SIZE;
+    c.sender.wrote(2 * PAGE_SIZE);
     w.schedule_output(conn, SOFTNET);
     w.vm.write_file_in_place(file, PAGE_SIZE, 100, &mut Plan::new());
     w.run();

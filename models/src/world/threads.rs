@@ -62,12 +62,12 @@ impl World {
         match cont {
             Cont::AppStarted { app } | Cont::AppWorked { app } => self.app_next(app),
             Cont::ChunkReady { app, conn, exts } => self.chunk_ready(app, conn, exts),
-            Cont::AppOutput { app, packets } => {
-                self.output_done(packets);
+            Cont::AppOutput { app, out } => {
+                self.output_done(out);
                 self.app_next(app);
             }
             Cont::Received { app, len } => self.received(app, len),
-            Cont::Output { packets } => self.output_done(packets),
+            Cont::Output { out } => self.output_done(out),
             Cont::AckDone { conn } => {
                 self.wake_writer(conn);
                 self.schedule_output(conn, SOFTNET);

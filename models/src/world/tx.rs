@@ -4,7 +4,7 @@
 
 use sim::{ByteRate, SimDuration};
 
-use super::{ConnId, Cont, Event, IRQ, Packet, PacketId, World};
+use super::{ConnId, Cont, Event, IRQ, Output, Packet, PacketId, World};
 use crate::machine::{Activity, DmaTag, Plan, Step, ThreadId};
 use crate::net::mbuf::ExtKind;
 use crate::net::sockbuf::Piece;
@@ -15,11 +15,11 @@ impl World {
     /// the NIC when that work completes.
     pub(super) fn schedule_output(&mut self, conn: ConnId, thread: ThreadId) {
         let mut plan = Plan::new();
-        let packets = self.tcp_output(conn, &mut plan);
-        if packets.is_empty() && plan.is_empty() {
+        let out = self.tcp_output(conn, &mut plan);
+        if out.packets.is_empty() && plan.is_empty() {
             return;
         }
-        self.submit(thread, plan, Cont::Output { packets });
+        self.submit(thread, plan, Cont::Output { out });
     }
 
     /// The peer's window as the sender sees it.
@@ -35,16 +35,24 @@ impl World {
 
     /// `tcp_output`: builds as many segments as the window, the data and the TX ring allow,
     /// retransmissions first. Charges their CPU work to `plan` and returns the packets.
-    pub(super) fn tcp_output(&mut self, conn: ConnId, plan: &mut Plan) -> Vec<PacketId> {
+    pub(super) fn tcp_output(&mut self, conn: ConnId, plan: &mut Plan) -> Output {
         let mss = self.cfg.link.mss();
         let window = self.send_window(conn);
+        let nodelay = self.cfg.tcp.nodelay;
         let mut packets = Vec::new();
         loop {
-            let c = &self.conns[conn.0 as usize];
-            let (seq, len, rexmit) = if let Some((&s, &l)) = c.rexmit_due.first_key_value() {
-                (s, l, true)
-            } else if let Some(l) = c.sender.next_segment(window, mss, c.short_rule()) {
-                (c.sender.nxt, l, false)
+            let c = &mut self.conns[conn.0 as usize];
+            let (seq, len, rexmit) = if let Some((s, l)) = c.rexmit_due.pop_first() {
+                // What an ACK covered since the retransmission was decided no longer goes.
+                let (una, nxt) = (c.sender.una(), c.sender.nxt());
+                let end = (s + l).min(nxt);
+                if end <= una {
+                    continue;
+                }
+                c.rexmit_due.insert(s.max(una), end - s.max(una));
+                (s.max(una), end - s.max(una), true)
+            } else if let Some(l) = c.sender.next_segment(window, mss, c.short_rule(nodelay)) {
+                (c.sender.nxt(), l, false)
             } else {
                 break;
             };
@@ -65,19 +73,33 @@ impl World {
                     seq + len
                 ));
             }
+            let now = self.queue.now().as_nanos();
             let c = &mut self.conns[conn.0 as usize];
             if rexmit {
                 c.rexmit_due.remove(&seq);
+                c.sender.retransmitting();
                 self.net.retransmits += 1;
             } else {
-                c.sender.nxt += len;
-                if c.sender.nxt == c.sender.written {
+                c.sender.sent(len, now);
+                if c.sender.nxt() == c.sender.written() {
                     c.push = false;
                 }
             }
             self.net.segments += 1;
+            if self.conns[conn.0 as usize].rexmit_timer.is_none() {
+                self.arm_retransmit_timer(conn);
+            }
         }
-        packets
+        let c = &mut self.conns[conn.0 as usize];
+        let ticket = c.output_tickets;
+        if !packets.is_empty() {
+            c.output_tickets += 1;
+        }
+        Output {
+            conn,
+            ticket,
+            packets,
+        }
     }
 
     /// One segment as a packet, or `None` if the TX ring lacks descriptors for it.
@@ -92,7 +114,7 @@ impl World {
         let loopback = self.cfg.link.kind == LinkKind::Loopback;
         let mut pieces = Vec::new();
         let c = &self.conns[conn.0 as usize];
-        c.snd.pieces(seq - c.sender.una, len, &mut pieces);
+        c.snd.pieces(seq - c.sender.una(), len, &mut pieces);
         let data_frags: u64 = pieces
             .iter()
             .map(|p| self.exts.get(p.ext).pieces(p.off, p.len))
@@ -203,14 +225,29 @@ impl World {
         }
     }
 
-    /// Packets built by a finished `tcp_output` enter the NIC (or reach the loopback peer).
-    pub(super) fn output_done(&mut self, packets: Vec<PacketId>) {
-        if self.cfg.link.kind == LinkKind::Loopback {
-            self.loopback_deliver(packets);
+    /// Packets built by a finished `tcp_output` enter the NIC (or reach the loopback peer)
+    /// in the order the calls were made: the socket lock serializes `tcp_output`, which hands
+    /// each packet to the driver as it builds it, so a later call whose work finished first
+    /// (the softnet thread preempting the sender) must not overtake an earlier one.
+    pub(super) fn output_done(&mut self, out: Output) {
+        if out.packets.is_empty() {
             return;
         }
-        self.nic.queue_dma(packets);
-        self.kick_dma();
+        let c = &mut self.conns[out.conn.0 as usize];
+        c.held_outputs.insert(out.ticket, out.packets);
+        while let Some(packets) = {
+            let c = &mut self.conns[out.conn.0 as usize];
+            let next = c.output_released;
+            c.held_outputs.remove(&next)
+        } {
+            self.conns[out.conn.0 as usize].output_released += 1;
+            if self.cfg.link.kind == LinkKind::Loopback {
+                self.loopback_deliver(packets);
+            } else {
+                self.nic.queue_dma(packets);
+                self.kick_dma();
+            }
+        }
     }
 
     pub(super) fn kick_dma(&mut self) {
@@ -292,7 +329,8 @@ impl World {
         let mut wire_note = 0;
         if self.narrating() {
             let fate = if lost {
-                format!("is lost; its RTO fires in {}", self.cfg.tcp.rto)
+                "is lost; the sender learns it from duplicate ACKs or its retransmission timer"
+                    .to_owned()
             } else {
                 "is on its way to the peer".to_owned()
             };
@@ -314,9 +352,6 @@ impl World {
         }
         if lost {
             self.net.lost += 1;
-            self.conns[conn.0 as usize].sender.lost.insert(seq, len);
-            self.queue
-                .schedule_at(self.now() + self.cfg.tcp.rto, Event::Rto { conn, seq });
         } else {
             self.queue.schedule_at(
                 self.now() + half_rtt,
