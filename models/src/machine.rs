@@ -271,6 +271,15 @@ impl Plan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ThreadId(pub u32);
 
+/// Where a thread's plan is ([`Machine::thread_state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    Running,
+    Ready,
+    Disk,
+    Idle,
+}
+
 /// Scheduling class; higher runs first and makes lower ones yield between steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
@@ -359,6 +368,8 @@ struct Job {
 #[derive(Clone, Debug, Default)]
 struct Cpu {
     running: Option<Job>,
+    /// The user thread that last ran here: another one starting pays a context switch.
+    last_user: Option<ThreadId>,
     /// When the current step began holding the CPU.
     step_started: SimTime,
     step_activity: Option<Activity>,
@@ -382,6 +393,8 @@ pub struct MachineStats {
     /// Time CPUs spent in byte-moving steps beyond what their own speed needed: waiting
     /// for their share of a busy bus, ns.
     pub cpu_bus_stall_ns: u64,
+    /// Switches from one user thread to another on a CPU (each charged `context_switch`).
+    pub context_switches: u64,
 }
 
 impl MachineStats {
@@ -463,6 +476,23 @@ impl Machine {
             && self.ready.iter().all(VecDeque::is_empty)
             && self.blocked.is_empty()
             && self.bus.active_count() == 0
+    }
+
+    /// Where `thread`'s plan is: on a CPU, waiting for one, blocked on the disk, or nowhere.
+    pub fn thread_state(&self, thread: ThreadId) -> ThreadState {
+        if self
+            .cpus
+            .iter()
+            .any(|c| c.running.as_ref().is_some_and(|j| j.thread == thread))
+        {
+            ThreadState::Running
+        } else if self.blocked.contains_key(&thread) {
+            ThreadState::Disk
+        } else if self.ready.iter().flatten().any(|j| j.thread == thread) {
+            ThreadState::Ready
+        } else {
+            ThreadState::Idle
+        }
     }
 
     /// Whether `thread` has a plan running, waiting or blocked.
@@ -639,11 +669,41 @@ impl Machine {
             if self.cpus[cpu].running.is_some() {
                 continue;
             }
-            let Some(job) = self.ready.iter_mut().rev().find_map(VecDeque::pop_front) else {
+            let Some(mut job) = self.ready.iter_mut().rev().find_map(VecDeque::pop_front) else {
                 return;
             };
+            if job.priority == Priority::User {
+                self.switch_to(cpu, &mut job);
+            }
             self.cpus[cpu].running = Some(job);
             self.start_step(q, cpu as u32, notices);
+        }
+    }
+
+    /// The scheduler puts a user thread on `cpu`. If another user thread ran there last, the
+    /// switch (`context_switch`: saving and loading registers, the address space, cold
+    /// caches) runs first as part of the job. Kernel threads and interrupts run in whatever
+    /// context they find (a software interrupt), so they neither pay nor cause a switch; a
+    /// thread resuming where nothing else ran pays nothing.
+    ///
+    /// Scheduling policy: one FIFO run queue per priority shared by all CPUs (an idle CPU
+    /// takes the oldest waiter of the highest class); a user thread runs until it blocks or
+    /// a higher class is waiting at a step boundary. Simpler than a real scheduler: no time
+    /// slices between user threads of equal priority, no per-CPU queues or affinity, and no
+    /// IPI for a wake-up on another CPU.
+    fn switch_to(&mut self, cpu: usize, job: &mut Job) {
+        let c = &mut self.cpus[cpu];
+        let switch = c.last_user.is_some_and(|t| t != job.thread);
+        c.last_user = Some(job.thread);
+        if switch {
+            self.stats.context_switches += 1;
+            let ns = self.config.costs.context_switch_ns;
+            if ns > 0 {
+                job.steps.push_front(Step::Cpu {
+                    activity: Activity::Syscall,
+                    duration: SimDuration::from_nanos(ns),
+                });
+            }
         }
     }
 
@@ -857,7 +917,8 @@ mod tests {
 
     #[test]
     fn one_cpu_runs_plans_one_after_another() {
-        // Two 1000 ns user plans on one CPU cannot overlap: FIFO gives 1000 and 2000.
+        // Two 1000 ns user plans on one CPU cannot overlap: FIFO gives 1000, then the switch
+        // to thread 2 (2000 ns) and its 1000: 4000. The switch is CPU time, not protocol.
         let (done, m) = run(
             1,
             &[
@@ -865,8 +926,9 @@ mod tests {
                 (2, Priority::User, plan(&[cpu(1000)])),
             ],
         );
-        assert_eq!(done, vec![(1, 1000), (2, 2000)]);
-        assert_eq!(m.cpu_busy_ns(), 2000);
+        assert_eq!(done, vec![(1, 1000), (2, 4000)]);
+        assert_eq!(m.stats().context_switches, 1);
+        assert_eq!(m.cpu_busy_ns(), 4000);
         assert_eq!(m.stats().cpu_ns[&Activity::Protocol], 2000);
     }
 
@@ -907,7 +969,9 @@ mod tests {
     #[test]
     fn a_disk_wait_frees_the_cpu() {
         // Thread 1 reads 1000 B from disk (latency 100 us, then 10 us of DMA at 100 MB/s);
-        // thread 2's 5000 ns of CPU work runs meanwhile and ends at 5000, not after the read.
+        // thread 2's 5000 ns of CPU work runs meanwhile, after a 2000 ns context switch, and
+        // ends at 7000, not after the read. Thread 1's last 10 ns follow the read and a
+        // switch back: 110_000 + 2000 + 10.
         let (done, m) = run(
             1,
             &[
@@ -919,7 +983,7 @@ mod tests {
                 (2, Priority::User, plan(&[cpu(5000)])),
             ],
         );
-        assert_eq!(done, vec![(2, 5000), (1, 110_010)]);
+        assert_eq!(done, vec![(2, 7000), (1, 112_010)]);
         assert_eq!(m.stats().dma_bytes, 1000);
     }
 
@@ -989,5 +1053,26 @@ mod tests {
         let p = plan(&[cpu(10)]);
         m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut n);
         m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut n);
+    }
+
+    #[test]
+    fn a_switch_between_user_threads_is_charged_and_a_lone_thread_pays_nothing() {
+        // One CPU. Thread 1 runs, blocks and wakes with only kernel work run in between: no
+        // switch (softnet is not a process). Thread 2 then runs (a switch), and thread 1
+        // again, as a writer woken after its reader ran (a second switch): two in all.
+        let mut m = Machine::new(testkit::machine_config(1));
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut n = Vec::new();
+        for (t, prio) in [
+            (1, Priority::User),
+            (0, Priority::Kernel),
+            (1, Priority::User),
+            (2, Priority::User),
+            (1, Priority::User),
+        ] {
+            m.submit(&mut q, ThreadId(t), prio, &plan(&[cpu(1000)]), &mut n);
+            drive(&mut m, &mut q, &mut n);
+        }
+        assert_eq!(m.stats().context_switches, 2, "1 -> 2 and 2 -> 1 only");
     }
 }

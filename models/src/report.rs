@@ -28,20 +28,31 @@ use crate::machine::Activity;
 use crate::net::LinkKind;
 use crate::strategy::{DoesNotApply, Strategy};
 use crate::workload::Workload;
-use crate::world::{DataPath, Narrator, World, WorldConfig};
+use crate::world::{Cause, DataPath, Narrator, World, WorldConfig};
 
-/// The resource that limited a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What limited a run: a resource, or, when none was busy enough to, the largest stall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bottleneck {
     Wire,
     MemoryBus,
     Disk,
     Nic,
     Cpu,
+    /// No resource reached [`Bottleneck::LIMITS`]; the critical application mostly waited
+    /// for this.
+    Stall(Cause),
+}
+
+impl Serialize for Bottleneck {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 impl Bottleneck {
+    /// A resource at least this busy (after removing its own stalls) limits the run.
+    pub const LIMITS: f64 = 0.5;
+
     pub fn name(self) -> &'static str {
         match self {
             Bottleneck::Wire => "wire",
@@ -49,6 +60,28 @@ impl Bottleneck {
             Bottleneck::Disk => "disk",
             Bottleneck::Nic => "nic",
             Bottleneck::Cpu => "cpu",
+            Bottleneck::Stall(c) => c.stall_name(),
+        }
+    }
+
+    /// The resource that limits (the tie rule of [`Bottleneck::pick`]) if one is at least
+    /// [`Bottleneck::LIMITS`] busy; else the largest stall of `account` (running and the
+    /// bus are resources, not stalls).
+    pub fn decide(utilizations: &[(Bottleneck, f64)], account: &[(Cause, u64)]) -> Bottleneck {
+        let busiest = utilizations
+            .iter()
+            .map(|u| u.1)
+            .fold(f64::NEG_INFINITY, f64::max);
+        if busiest >= Self::LIMITS {
+            return Self::pick(utilizations);
+        }
+        let stall = account
+            .iter()
+            .filter(|(c, ns)| *c != Cause::Cpu && *ns > 0)
+            .max_by_key(|(c, ns)| (*ns, std::cmp::Reverse(*c)));
+        match stall {
+            Some((c, _)) => Bottleneck::Stall(*c),
+            None => Self::pick(utilizations),
         }
     }
 
@@ -120,6 +153,15 @@ pub struct NetReport {
     pub rx_ring_full: u64,
 }
 
+/// The scheduler's work.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SchedReport {
+    /// A CPU switching from one user thread to another (each charged `context_switch`).
+    pub context_switches: u64,
+    /// Blocked applications woken by socket events.
+    pub wakeups: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Integrity {
     /// Pages whose content when the NIC (or a coalescing copy) read them differed from what
@@ -179,6 +221,7 @@ pub struct RunReport {
     pub faults: Faults,
     pub vm: VmReport,
     pub net: NetReport,
+    pub sched: SchedReport,
     pub integrity: Integrity,
     pub utilization: Utilization,
     /// The figure that decides who wins on a bandwidth-limited target.
@@ -187,6 +230,11 @@ pub struct RunReport {
     pub breakdown: Breakdown,
     /// Events the engine handled.
     pub events: u64,
+    /// The critical application's time by what it was doing or waiting for, ns, over the
+    /// measurement window: `cpu`, `bus` (stalled on the bus inside copies), `cpu_wait`,
+    /// `disk`, `wire`, `nic`, `send_buffer`, `zero_window`, `nagle`, `delayed_ack`, `rto`,
+    /// `idle` (see `world::account`).
+    pub stalls: BTreeMap<&'static str, u64>,
     #[serde(skip)]
     pub data_path: DataPath,
 }
@@ -296,13 +344,29 @@ impl RunReport {
             w.machine().cpu_busy_ns().saturating_sub(m.cpu_bus_stall_ns),
             cpus * t,
         );
-        let bottleneck = Bottleneck::pick(&[
-            (Bottleneck::Wire, utilization.wire),
-            (Bottleneck::MemoryBus, utilization.memory_bus),
-            (Bottleneck::Disk, utilization.disk),
-            (Bottleneck::Nic, utilization.nic),
-            (Bottleneck::Cpu, cpu_own),
-        ]);
+        let account = w.time_account();
+        let bottleneck = Bottleneck::decide(
+            &[
+                (Bottleneck::Wire, utilization.wire),
+                (Bottleneck::MemoryBus, utilization.memory_bus),
+                (Bottleneck::Disk, utilization.disk),
+                (Bottleneck::Nic, utilization.nic),
+                (Bottleneck::Cpu, cpu_own),
+            ],
+            &account,
+        );
+        // The bus's share of the critical application's CPU time: the machine's stall ratio.
+        let stall_ratio = m.cpu_bus_stall_ns as f64 / w.machine().cpu_busy_ns().max(1) as f64;
+        let mut stalls: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for (cause, ns) in &account {
+            if *cause == Cause::Cpu {
+                let bus = (*ns as f64 * stall_ratio).round() as u64;
+                stalls.insert("bus", bus);
+                stalls.insert("cpu", ns - bus);
+            } else {
+                stalls.insert(cause.name(), *ns);
+            }
+        }
         let by_name = |map: &BTreeMap<Activity, u64>| {
             map.iter()
                 .filter(|(_, v)| **v > 0)
@@ -348,6 +412,10 @@ impl RunReport {
                 window_updates: n.window_updates,
                 rx_ring_full: n.rx_ring_full,
             },
+            sched: SchedReport {
+                context_switches: m.context_switches,
+                wakeups: w.wakeups(),
+            },
             integrity: Integrity {
                 splats: n.splats,
                 corrupt_bytes: n.corrupt_bytes,
@@ -370,6 +438,7 @@ impl RunReport {
                 bus_bytes: by_name(&m.bus_bytes),
             },
             events: w.events_handled(),
+            stalls,
             data_path: w.data_path(),
         }
     }
@@ -464,6 +533,28 @@ mod tests {
         assert_eq!(
             Bottleneck::pick(&[(Cpu, 0.9), (MemoryBus, 0.5), (Wire, 0.6)]),
             Cpu
+        );
+    }
+
+    #[test]
+    fn a_run_no_resource_limits_is_judged_by_its_largest_stall() {
+        // Nothing reaches half its capacity: the verdict is the largest stall, running
+        // excluded. The same account with the wire 60% busy names the wire.
+        use Bottleneck::*;
+        let account = [
+            (Cause::Cpu, 900),
+            (Cause::DelayedAck, 500),
+            (Cause::Nagle, 300),
+            (Cause::Wire, 100),
+        ];
+        assert_eq!(
+            Bottleneck::decide(&[(Wire, 0.14), (MemoryBus, 0.03), (Cpu, 0.02)], &account),
+            Stall(Cause::DelayedAck)
+        );
+        assert_eq!(Stall(Cause::DelayedAck).name(), "stall:delayed_ack");
+        assert_eq!(
+            Bottleneck::decide(&[(Wire, 0.6), (MemoryBus, 0.03), (Cpu, 0.02)], &account),
+            Wire
         );
     }
 }

@@ -106,6 +106,16 @@ impl TxNic {
         id
     }
 
+    /// Whether the wire is serializing a frame.
+    pub fn wire_busy(&self) -> bool {
+        self.wire_active.is_some() || !self.wire_queue.is_empty()
+    }
+
+    /// Whether the DMA engine has a packet in hand or queued.
+    pub fn dma_busy(&self) -> bool {
+        self.dma_active.is_some() || !self.dma_queue.is_empty()
+    }
+
     /// Whether the completions waiting should raise the interrupt now: `coalesce` of them
     /// wait, or the NIC has gone idle.
     pub fn interrupt_due(&self, coalesce: u32) -> bool {

@@ -133,6 +133,12 @@ pub(super) struct ReceiverState {
     received: u64,
 }
 
+impl ReceiverState {
+    pub(super) fn conn(&self) -> ConnId {
+        self.conn
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct MutatorState {
     file: FileName,
@@ -318,6 +324,7 @@ impl World {
 
     /// A blocked application may go on.
     pub(super) fn app_wake(&mut self, id: AppId) {
+        self.wakeups += 1;
         self.app_next(id);
     }
 

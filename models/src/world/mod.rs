@@ -39,6 +39,7 @@
 //! references. The peer acknowledges as [`crate::net::tcp::TcpReceiver`] decides, half an RTT
 //! after the segment arrives, which is half an RTT after it left the wire.
 
+mod account;
 mod app;
 mod invariants;
 pub(crate) mod kernel;
@@ -55,6 +56,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 
+pub use account::Cause;
 pub use app::{AppId, AppSpec, FileName, Mutation, Receiver, Requests, SendSource, SenderSpec};
 pub use path::{DataPath, PathKind, PathNode, human_bytes};
 pub use trace::{FrameChange, FrameState, TOTALS, Trace};
@@ -226,6 +228,9 @@ struct Conn {
     output_tickets: u64,
     output_released: u64,
     held_outputs: BTreeMap<u64, Vec<PacketId>>,
+    /// End of the highest segment the wire lost (for the time account: until `una` passes
+    /// it, the connection is repairing a loss).
+    lost_end: u64,
     /// TCP state of the receiving end: the remote peer for data we send, this host for data
     /// a remote sends us.
     receiving: TcpReceiver,
@@ -289,6 +294,8 @@ pub struct World {
     last_recv: SimTime,
     /// System calls made by applications.
     syscalls: u64,
+    /// Blocked applications woken by socket events.
+    wakeups: u64,
     /// Applications that could not map their memory (a simulated failure).
     failed_setups: u64,
     /// Time the wire spent serializing frames (our side), ns.
@@ -309,8 +316,9 @@ pub struct World {
     path: DataPath,
     /// Kernel address space holding loaned pages now (NetBSD maps loans into KVA).
     kva_loaned_bytes: u64,
-    /// When the remote's side of the wire is next free.
+    /// When the remote's side of the wire is next free, and how long it has been busy, ns.
     rx_wire_free: SimTime,
+    rx_wire_busy_ns: u64,
     next_rx: u64,
     rx_frames: BTreeMap<u64, rx::RxFrame>,
     rx_dma_queue: VecDeque<u64>,
@@ -325,7 +333,12 @@ pub struct World {
     stalled: Option<String>,
     /// Tests only: break an invariant after the first event.
     inject_bug: bool,
+    /// The critical application's time by cause.
+    account: account::Account,
 }
+
+/// Events after each of which the invariant check runs; later ones are sampled.
+pub const FULL_CHECK_EVENTS: u64 = 10_000;
 
 /// Simulated time without any byte moving after which a run is declared stalled. Long enough
 /// for the longest backed-off retransmission timer, think time or disk queue of any preset.
@@ -360,6 +373,7 @@ impl World {
             last_delivery: SimTime::ZERO,
             last_recv: SimTime::ZERO,
             syscalls: 0,
+            wakeups: 0,
             failed_setups: 0,
             wire_busy_ns: 0,
             tx_dma_busy_ns: 0,
@@ -372,6 +386,7 @@ impl World {
             path: DataPath::default(),
             kva_loaned_bytes: 0,
             rx_wire_free: SimTime::ZERO,
+            rx_wire_busy_ns: 0,
             next_rx: 0,
             rx_frames: BTreeMap::new(),
             rx_dma_queue: VecDeque::new(),
@@ -381,6 +396,7 @@ impl World {
             check_every_event: cfg!(debug_assertions),
             stalled: None,
             inject_bug: false,
+            account: account::Account::default(),
             cfg,
         }
     }
@@ -437,14 +453,20 @@ impl World {
         self.last_delivery.max(self.last_recv)
     }
 
+    /// Blocked applications woken by socket events.
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
+    }
+
     /// System calls the applications made.
     pub fn syscalls(&self) -> u64 {
         self.syscalls
     }
 
-    /// Time the wire spent serializing our frames, ns.
+    /// Time the busier direction of the wire spent serializing frames, ns (ours out, or
+    /// the remote's toward us).
     pub fn wire_busy_ns(&self) -> u64 {
-        self.wire_busy_ns
+        self.wire_busy_ns.max(self.rx_wire_busy_ns)
     }
 
     /// Time the NIC's busier DMA engine (transmit or receive) was moving data, ns.
@@ -554,6 +576,7 @@ impl World {
             output_tickets: 0,
             output_released: 0,
             held_outputs: BTreeMap::new(),
+            lost_end: 0,
             receiving: TcpReceiver::default(),
             remote: None,
             delack_armed: false,
@@ -589,17 +612,27 @@ impl World {
             if self.tracer.is_some() {
                 self.trace_after_event();
             }
+            self.account_event();
             if std::mem::take(&mut self.inject_bug) {
                 // Tests prove a command runs the checker: one descriptor appears from nowhere.
                 self.nic.corrupt();
             }
-            if self.check_every_event {
+            if self.check_every_event && self.check_due() {
                 self.check_invariants();
             }
             if self.events.is_multiple_of(4096) {
                 self.watch_progress();
             }
         }
+    }
+
+    /// Whether the invariant check runs after this event: after every one of the first
+    /// [`FULL_CHECK_EVENTS`], then after every 1024th. The check walks all state (every frame,
+    /// storage and connection), so checking each of a long run's millions of events in a
+    /// debug build would take minutes; the first events cover every code path a run takes,
+    /// and a broken invariant persists, so the sampled checks still catch it later.
+    fn check_due(&self) -> bool {
+        self.events <= FULL_CHECK_EVENTS || self.events.is_multiple_of(1024)
     }
 
     /// Tests only: breaks the TX-descriptor conservation invariant after the next event.

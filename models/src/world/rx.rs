@@ -94,6 +94,7 @@ impl World {
             let start = self.rx_wire_free.max(self.queue.now());
             let end = start + rate.time_for(self.cfg.link.wire_bytes(len));
             self.rx_wire_free = end;
+            self.rx_wire_busy_ns += end.duration_since(start).as_nanos();
             self.queue
                 .schedule_at(end + half_rtt, Event::RxFrameArrive { conn, seq, len });
         }

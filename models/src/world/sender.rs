@@ -62,6 +62,11 @@ impl SenderState {
     }
 
     /// The file of the current request.
+    /// The connection of the current request.
+    pub(super) fn conn(&self) -> ConnId {
+        self.conn
+    }
+
     pub(super) fn file(&self) -> FileId {
         self.file.expect("a file request is in progress")
     }
@@ -242,6 +247,7 @@ impl World {
             let c = &self.conns[conn.0 as usize];
             if c.sender.una() < c.sender.written() {
                 self.conns[conn.0 as usize].blocked_writer = Some(id);
+                self.sender(id).conn = conn;
                 return false;
             }
         }

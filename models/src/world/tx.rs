@@ -352,6 +352,8 @@ impl World {
         }
         if lost {
             self.net.lost += 1;
+            let c = &mut self.conns[conn.0 as usize];
+            c.lost_end = c.lost_end.max(seq + len);
         } else {
             self.queue.schedule_at(
                 self.now() + half_rtt,

@@ -1,0 +1,242 @@
+//! Why a run is slow: the critical application's time, by what it was doing or waiting for.
+//!
+//! The critical application is the first one a workload adds (the sender, or the reader of a
+//! receive workload). After every event the world classifies it ([`World::cause_now`]) and
+//! the account adds the time since the last event to the cause that held over it. Time after
+//! the payload's last byte moved is not counted, so the account covers exactly the report's
+//! measurement window.
+//!
+//! Classification, first match wins:
+//! - its plan is on a CPU: `cpu` (the report splits out `bus`, the share the machine spent
+//!   stalled on the bus inside copies); waiting for a CPU: `cpu_wait`; blocked on a disk
+//!   read: `disk`; sleeping on a timer: `idle`;
+//! - blocked in `write()`/`read()`, waiting for a connection to go idle, or done while its
+//!   data drains: a segment the wire lost is not yet repaired: `rto`; the NIC's DMA engine or
+//!   the wire is busy: `nic` or `wire`; a local reader has data to take or is taking it:
+//!   `cpu_wait`; the
+//!   receiving end holds an ACK on its delayed-ACK
+//!   timer: `delayed_ack`; Nagle holds a short segment: `nagle`; the peer's window is full:
+//!   `zero_window`; data is in flight with the NIC idle (the round trip): `send_buffer` for a
+//!   blocked writer, else `wire`.
+//!
+//! Simplified: one application's path, not a true critical-path analysis across threads.
+
+use sim::SimTime;
+
+use super::app::Role;
+use super::{AppId, ConnId, World};
+use crate::machine::ThreadState;
+
+/// What the critical application was doing or waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    Cpu,
+    CpuWait,
+    Disk,
+    Wire,
+    Nic,
+    SendBuffer,
+    ZeroWindow,
+    Nagle,
+    DelayedAck,
+    Rto,
+    Idle,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 11] = [
+        Cause::Cpu,
+        Cause::CpuWait,
+        Cause::Disk,
+        Cause::Wire,
+        Cause::Nic,
+        Cause::SendBuffer,
+        Cause::ZeroWindow,
+        Cause::Nagle,
+        Cause::DelayedAck,
+        Cause::Rto,
+        Cause::Idle,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Cpu => "cpu",
+            Cause::CpuWait => "cpu_wait",
+            Cause::Disk => "disk",
+            Cause::Wire => "wire",
+            Cause::Nic => "nic",
+            Cause::SendBuffer => "send_buffer",
+            Cause::ZeroWindow => "zero_window",
+            Cause::Nagle => "nagle",
+            Cause::DelayedAck => "delayed_ack",
+            Cause::Rto => "rto",
+            Cause::Idle => "idle",
+        }
+    }
+
+    /// The verdict naming this cause when no resource limits the run.
+    pub fn stall_name(self) -> &'static str {
+        match self {
+            Cause::Cpu => "stall:cpu",
+            Cause::CpuWait => "stall:cpu_wait",
+            Cause::Disk => "stall:disk",
+            Cause::Wire => "stall:wire",
+            Cause::Nic => "stall:nic",
+            Cause::SendBuffer => "stall:send_buffer",
+            Cause::ZeroWindow => "stall:zero_window",
+            Cause::Nagle => "stall:nagle",
+            Cause::DelayedAck => "stall:delayed_ack",
+            Cause::Rto => "stall:rto",
+            Cause::Idle => "stall:idle",
+        }
+    }
+
+    /// The cause in words, for narration and the verdict.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Cause::Cpu => "running on a CPU",
+            Cause::CpuWait => "waiting for a CPU another thread holds",
+            Cause::Disk => "waiting for the disk",
+            Cause::Wire => "waiting for the wire",
+            Cause::Nic => "waiting for the NIC's DMA engine",
+            Cause::SendBuffer => "blocked on a full send buffer while data crosses the network",
+            Cause::ZeroWindow => "waiting for the receiver to open its window",
+            Cause::Nagle => "waiting while Nagle holds a short segment",
+            Cause::DelayedAck => "waiting for the receiver's delayed-ACK timer",
+            Cause::Rto => "waiting for a lost segment to be retransmitted",
+            Cause::Idle => "idle (thinking, or nothing to do)",
+        }
+    }
+}
+
+/// Time by cause; see the module docs.
+#[derive(Clone, Debug)]
+pub(super) struct Account {
+    ns: [u64; Cause::ALL.len()],
+    current: Cause,
+    since: SimTime,
+    /// The account as of the last time payload moved.
+    at_progress: [u64; Cause::ALL.len()],
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Account {
+            ns: [0; Cause::ALL.len()],
+            current: Cause::Idle,
+            since: SimTime::ZERO,
+            at_progress: [0; Cause::ALL.len()],
+        }
+    }
+}
+
+impl Account {
+    /// The cause from `now` on is `cause`; `progress` says payload moved at `now`.
+    pub(super) fn step(&mut self, now: SimTime, cause: Cause, progress: bool) {
+        self.ns[self.current as usize] += now.duration_since(self.since).as_nanos();
+        self.since = now;
+        self.current = cause;
+        if progress {
+            self.at_progress = self.ns;
+        }
+    }
+
+    /// Nanoseconds by cause up to the payload's last movement.
+    pub(super) fn totals(&self) -> impl Iterator<Item = (Cause, u64)> + '_ {
+        Cause::ALL
+            .iter()
+            .map(|&c| (c, self.at_progress[c as usize]))
+    }
+}
+
+impl World {
+    /// Classifies the critical application now; see the module docs.
+    pub(super) fn cause_now(&self) -> Cause {
+        let Some(app) = self.apps.first() else {
+            return Cause::Idle;
+        };
+        let id = AppId(0);
+        match self.machine.thread_state(app.thread) {
+            ThreadState::Running => return Cause::Cpu,
+            ThreadState::Ready => return Cause::CpuWait,
+            ThreadState::Disk => return Cause::Disk,
+            ThreadState::Idle => {}
+        }
+        if self
+            .threads
+            .get(&app.thread)
+            .is_some_and(|t| t.running.is_some())
+        {
+            return Cause::CpuWait;
+        }
+        let conn = match &app.role {
+            Role::Sender(s) => s.conn(),
+            Role::Receiver(r) => r.conn(),
+            _ => return Cause::Idle,
+        };
+        let blocked_writer = self.conns[conn.0 as usize].blocked_writer == Some(id);
+        let waiting =
+            blocked_writer || self.conns[conn.0 as usize].blocked_reader == Some(id) || app.done;
+        if !waiting {
+            return Cause::Idle;
+        }
+        self.wait_cause(conn, blocked_writer)
+    }
+
+    /// What a connection's data is waiting for.
+    fn wait_cause(&self, conn: ConnId, blocked_writer: bool) -> Cause {
+        let c = &self.conns[conn.0 as usize];
+        if c.remote.is_some() {
+            return if c.delack_armed {
+                Cause::DelayedAck
+            } else {
+                Cause::Wire
+            };
+        }
+        if c.sender.una() < c.lost_end {
+            return Cause::Rto;
+        }
+        if self.nic.wire_busy() {
+            return Cause::Wire;
+        }
+        if self.nic.dma_busy() {
+            return Cause::Nic;
+        }
+        if c.rcv.as_ref().is_some_and(|r| r.bytes() > 0)
+            || (c.rcv.is_some() && c.blocked_reader.is_none())
+        {
+            // Loopback: the data (or the ACK the reader sends after its read) waits for the
+            // local reader, which has data to take or is taking it.
+            return Cause::CpuWait;
+        }
+        if c.delack_armed {
+            return Cause::DelayedAck;
+        }
+        let unsent = c.sender.written() - c.sender.nxt();
+        let in_flight = c.sender.in_flight();
+        if unsent > 0 && unsent < self.cfg.link.mss() && in_flight > 0 && !c.corked {
+            return Cause::Nagle;
+        }
+        if unsent > 0 && self.send_window(conn) <= in_flight {
+            return Cause::ZeroWindow;
+        }
+        if blocked_writer {
+            Cause::SendBuffer
+        } else {
+            Cause::Wire
+        }
+    }
+
+    /// After an event: close the interval of the cause that held over it.
+    pub(super) fn account_event(&mut self) {
+        let now = self.now();
+        let cause = self.cause_now();
+        let progress = self.payload_done_at() == now;
+        self.account.step(now, cause, progress);
+    }
+
+    /// The critical application's time by cause, up to the payload's last movement.
+    pub fn time_account(&self) -> Vec<(Cause, u64)> {
+        self.account.totals().collect()
+    }
+}
