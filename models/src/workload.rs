@@ -353,7 +353,7 @@ impl Workload {
             Workload::SharedPage { .. } => {
                 if matches!(
                     strategy,
-                    Strategy::Copy | Strategy::PageLoan(_) | Strategy::CowSend
+                    Strategy::Copy | Strategy::PageLoan(_) | Strategy::CowSend(_)
                 ) {
                     return Ok(());
                 }
