@@ -7,7 +7,7 @@
 //! scatter-gather or checksum offload. Simplified: no request parsing; the server runs as
 //! kernel work on the application's thread.
 
-use super::{Entry, Explanation, Fill, Op, Request, SourceKind, Strategy};
+use super::{Entry, Explanation, Fill, Kernel, Op, Request, SourceKind, Strategy};
 
 pub(super) const EXPLANATION: Explanation = Explanation {
     id: "kernel-server",
@@ -31,14 +31,16 @@ pub(super) const ENTRY: Entry = Entry {
 };
 
 pub(super) fn request(r: &Request, header: Option<u64>, ops: &mut Vec<Op>) {
-    super::sends(
-        ops,
-        header,
-        r.len,
-        Fill::CacheRef {
-            off: r.off,
-            // TUX is Linux: tcp_sendpage's fallback always applies.
-            linux_fallback: true,
-        },
-    );
+    super::sends(ops, header, r.len, Fill::TuxSend { off: r.off });
+}
+
+/// TUX's send: `tcp_sendpage` of the cache pages, or its copy fallback on a Linux target
+/// without scatter-gather or checksum offload.
+pub(super) fn fill(k: &mut Kernel<'_>, off: u64, len: u64) {
+    let file = k.source_file();
+    if super::sendfile::sendpage_copies(k) {
+        super::sendfile::cache_copy(k, file, off, len);
+    } else {
+        super::sendfile::cache_ref(k, file, off, len, None);
+    }
 }

@@ -5,8 +5,8 @@
 //! `find_vma(current->mm, from)`, then `do_generic_file_read` of that VMA's file handing each
 //! page to `tcp_sendpage`. With the bug Miller found, the whole write is read from the first
 //! VMA's file; `fixed` looks up the next VMA at each VMA end.
-//! The pages go through `tcp_sendpage`, so without scatter-gather or checksum offload they
-//! are copied (`sock_no_sendpage`), as for `sendfile`.
+//! The pages go through `tcp_sendpage`, so on a Linux target without scatter-gather or
+//! checksum offload they are copied (`sock_no_sendpage`), as for `sendfile`.
 //! Simplified: the "at least a page" test of the patch is not applied (every write qualifies).
 
 use super::{Addr, Entry, Explanation, Fill, Kernel, Op, OptionDoc, Request, SourceKind, Strategy};

@@ -389,6 +389,9 @@ pub(crate) enum Fill {
     /// Reference page-cache pages of the source file at this offset (`sendfile`, TUX):
     /// [`sendfile`].
     CacheRef { off: u64, linux_fallback: bool },
+    /// TUX: `tcp_sendpage` of the source file's cache pages at this offset (a copy on a Linux
+    /// target without SG or checksum offload): [`kernel_server`].
+    TuxSend { off: u64 },
     /// The 2003 patch: `find_vma` on the address, then `sendpage` from that VMA's file:
     /// [`mmap_sendpage`].
     SendPage { at: Addr, fixed: bool },
@@ -502,6 +505,7 @@ pub(crate) fn fill(k: &mut Kernel<'_>, op: &mut SendOp, len: u64) {
             off,
             linux_fallback,
         } => sendfile::fill(k, off + done, len, linux_fallback),
+        Fill::TuxSend { off } => kernel_server::fill(k, off + done, len),
         Fill::SendPage { at, fixed } => {
             mmap_sendpage::fill(k, at, done, len, fixed, &mut op.sendpage)
         }

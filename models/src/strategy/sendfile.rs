@@ -56,7 +56,7 @@ pub(super) fn request(r: &Request, linux_fallback: bool, header: Option<u64>, op
 /// scatter-gather or checksum offload, copied.
 pub(super) fn fill(k: &mut Kernel<'_>, off: u64, len: u64, linux_fallback: bool) {
     let file = k.source_file();
-    if linux_fallback && sendpage_copies(k) {
+    if linux_fallback && nic_forces_sendpage_copy(k) {
         cache_copy(k, file, off, len);
     } else {
         cache_ref(k, file, off, len, None);
@@ -106,11 +106,17 @@ pub(super) fn cache_ref(
 
 /// Whether Linux 2.4's `tcp_sendpage` falls back to `sock_no_sendpage` (a copy through
 /// `tcp_sendmsg`): the device lacks `NETIF_F_SG` or any checksum offload (`net/ipv4/tcp.c`:
-/// `if (!(sk->route_caps & NETIF_F_SG) || !(sk->route_caps & NETIF_F_ALL_CSUM))`). Every
-/// `sendpage` user takes it: `sendfile`, the 2003 `mmap-sendpage` patch, TUX.
-pub(super) fn sendpage_copies(k: &Kernel<'_>) -> bool {
+/// `if (!(sk->route_caps & NETIF_F_SG) || !(sk->route_caps & NETIF_F_ALL_CSUM))`).
+pub(super) fn nic_forces_sendpage_copy(k: &Kernel<'_>) -> bool {
     let nic = k.config().nic;
     !nic.scatter_gather || !nic.checksum_offload
+}
+
+/// The Linux-only `sendpage` users (the 2003 `mmap-sendpage` patch, TUX) take the fallback on
+/// a Linux target ([`Kernel::linux_target`]); on a BSD target they stand for a port that
+/// references the pages as BSD's `sendfile` does.
+pub(super) fn sendpage_copies(k: &Kernel<'_>) -> bool {
+    k.linux_target() && nic_forces_sendpage_copy(k)
 }
 
 /// Linux `sendpage` without scatter-gather or checksum offload: the page-cache data is

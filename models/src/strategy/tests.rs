@@ -804,14 +804,19 @@ mod as_the_kernels_did_it {
         assert!(whole.vm.vma_lookups >= 1024);
     }
 
+    /// A Linux target (see `Kernel::linux_target`: the fused copy-and-checksum stands for it
+    /// until `WorldConfig` says so) whose NIC lacks scatter-gather.
     fn no_sg() -> WorldConfig {
         let mut cfg = target();
+        cfg.fused_copy_checksum = true;
         cfg.nic.scatter_gather = false;
         cfg
     }
 
+    /// A Linux target whose NIC lacks checksum offload.
     fn no_csum() -> WorldConfig {
         let mut cfg = target();
+        cfg.fused_copy_checksum = true;
         cfg.nic.checksum_offload = false;
         cfg
     }
@@ -820,7 +825,8 @@ mod as_the_kernels_did_it {
     fn sendpage_users_fall_back_without_sg_or_checksum_offload() {
         // Linux 2.4 tcp_sendpage: without NETIF_F_SG or checksum offload it is
         // sock_no_sendpage, a copy of every byte. The 2003 patch and TUX call it like
-        // sendfile does. Without checksum offload (SG on): exactly one copy, 16 MiB.
+        // sendfile does. Without checksum offload (SG on): exactly one copy, 16 MiB. On a BSD
+        // target (no fused copy here) they stand for a port that references the pages.
         let file = bulk(BulkSource::File {
             file_bytes: 16 * MIB,
             cold: false,
@@ -850,6 +856,14 @@ mod as_the_kernels_did_it {
             // With both, no copy at all.
             assert_eq!(go_with(&target(), &file, s, false).copies.cpu_copy_bytes, 0);
         }
+        for s in [
+            Strategy::MmapSendpage { fixed: false },
+            Strategy::KernelServer,
+        ] {
+            let mut bsd = no_csum();
+            bsd.fused_copy_checksum = false;
+            assert_eq!(go_with(&bsd, &file, s, false).copies.cpu_copy_bytes, 0);
+        }
     }
 
     #[test]
@@ -861,9 +875,7 @@ mod as_the_kernels_did_it {
         // 16 MiB for 16 MiB, not 32 MiB (a second, driver copy per packet is BSD's m_defrag
         // of a cluster chain). A target is Linux by the flag the lead adds; here the fused
         // copy-and-checksum stands for it.
-        let mut cfg = no_sg();
-        cfg.fused_copy_checksum = true;
-        let r = go_with(&cfg, &bulk(BulkSource::Memory), Strategy::Copy, false);
+        let r = go_with(&no_sg(), &bulk(BulkSource::Memory), Strategy::Copy, false);
         assert_eq!(r.copies.cpu_copy_bytes, 16 * MIB);
     }
 
