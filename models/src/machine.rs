@@ -150,6 +150,12 @@ impl CostTable {
     pub fn copy_bus_factor(&self) -> u64 {
         if self.write_allocate { 3 } else { 2 }
     }
+
+    /// Bus bytes one byte stored to memory costs (zeroing a page, the application writing
+    /// its buffer): 1, or 2 with write-allocate (the line is read before it is written).
+    pub fn write_bus_factor(&self) -> u64 {
+        if self.write_allocate { 2 } else { 1 }
+    }
 }
 
 /// The disk behind the page cache.
@@ -774,8 +780,16 @@ impl Machine {
                 bus(Activity::Copy, payload_bytes * f, costs.cpu_copy_rate, f)
             }
             Step::Checksum { bytes } => bus(Activity::Checksum, bytes, costs.cpu_checksum_rate, 1),
-            Step::Zero { bytes } => bus(Activity::Zero, bytes, costs.cpu_zero_rate, 1),
-            Step::AppWrite { bytes } => bus(Activity::App, bytes, costs.cpu_copy_rate, 1),
+            // A store-only pass: one bus byte per byte, two under write-allocate caches, which
+            // read each line before writing it.
+            Step::Zero { bytes } => {
+                let f = costs.write_bus_factor();
+                bus(Activity::Zero, bytes * f, costs.cpu_zero_rate, f)
+            }
+            Step::AppWrite { bytes } => {
+                let f = costs.write_bus_factor();
+                bus(Activity::App, bytes * f, costs.cpu_copy_rate, f)
+            }
         };
         c.step_started = now;
         c.step_activity = Some(activity);
@@ -1003,6 +1017,26 @@ mod tests {
         assert_eq!(q.now().as_nanos(), 12_288);
         assert_eq!(m.stats().cpu_copy_bytes, 4096);
         assert_eq!(m.stats().total_bus_bytes(), 12_288);
+    }
+
+    #[test]
+    fn write_allocate_doubles_the_bus_bytes_of_zeroing_and_app_writes() {
+        // A write-allocate cache reads each line before the store, so a store-only pass moves
+        // 2 bus bytes per byte: zeroing 4096 B and the application writing 4096 B are 8192 bus
+        // bytes each, 16384 in all; without write-allocate 4096 each, 8192 in all.
+        for (wa, bus) in [(false, 8192), (true, 16_384)] {
+            let mut cfg = testkit::machine_config(1);
+            cfg.costs.write_allocate = wa;
+            let mut m = Machine::new(cfg);
+            let mut q: EventQueue<MachineEvent> = EventQueue::new();
+            let mut notices = Vec::new();
+            let mut p = Plan::new();
+            p.push(Step::Zero { bytes: 4096 });
+            p.push(Step::AppWrite { bytes: 4096 });
+            m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut notices);
+            drive(&mut m, &mut q, &mut notices);
+            assert_eq!(m.stats().total_bus_bytes(), bus, "write_allocate = {wa}");
+        }
     }
 
     #[test]

@@ -28,6 +28,18 @@ pub enum MutationMode {
     Rename,
 }
 
+/// Options that apply to a workload whatever its kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadOptions {
+    /// `workload.fill_each_write`: the application produces fresh data for every write (it
+    /// writes every byte of the request into its buffer just before sending it), as a `zbuf`
+    /// application always does. Off, the memory strategies reuse a buffer filled once, and
+    /// only `zbuf` pays for producing its data; on, every memory strategy pays alike.
+    /// Applies to the memory-sourced workloads (bulk-send from memory, rewrite-after-write);
+    /// `zbuf` already produces its data in its fill and gets nothing more.
+    pub fill_each_write: bool,
+}
+
 /// A workload with its parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Workload {
@@ -353,7 +365,7 @@ impl Workload {
             Workload::SharedPage { .. } => {
                 if matches!(
                     strategy,
-                    Strategy::Copy | Strategy::PageLoan(_) | Strategy::CowSend
+                    Strategy::Copy | Strategy::PageLoan(_) | Strategy::CowSend(_)
                 ) {
                     return Ok(());
                 }
@@ -405,7 +417,17 @@ impl Workload {
     /// arrives, as the client of a loopback benchmark does; it competes for the same CPU and
     /// bus.
     pub fn build(&self, cfg: &WorldConfig, strategy: Strategy) -> Result<World, DoesNotApply> {
-        let mut w = self.build_senders(cfg, strategy)?;
+        self.build_with(cfg, strategy, WorkloadOptions::default())
+    }
+
+    /// [`Workload::build`] with workload-wide options (`workload.fill_each_write`).
+    pub fn build_with(
+        &self,
+        cfg: &WorldConfig,
+        strategy: Strategy,
+        opts: WorkloadOptions,
+    ) -> Result<World, DoesNotApply> {
+        let mut w = self.build_senders(cfg, strategy, opts)?;
         if cfg.link.kind == crate::net::LinkKind::Loopback {
             for (i, bytes) in self.bytes_per_conn().into_iter().enumerate() {
                 if bytes > 0 {
@@ -422,7 +444,12 @@ impl Workload {
         Ok(w)
     }
 
-    fn build_senders(&self, cfg: &WorldConfig, strategy: Strategy) -> Result<World, DoesNotApply> {
+    fn build_senders(
+        &self,
+        cfg: &WorldConfig,
+        strategy: Strategy,
+        opts: WorkloadOptions,
+    ) -> Result<World, DoesNotApply> {
         self.check(&strategy)?;
         if let Err(reason) = self.check_target(cfg) {
             return Err(DoesNotApply {
@@ -432,13 +459,20 @@ impl Workload {
             });
         }
         let mut w = World::new(cfg.clone());
-        let sender = |conns, source, requests| SenderSpec {
+        // fill_each_write: a whole-page stamp on every page of each request from memory is
+        // the application writing all of it just before the send.
+        let fresh = opts.fill_each_write && strategy != Strategy::Zbuf;
+        let sender = |conns, source: SendSource, requests| SenderSpec {
             strategy,
             conns,
+            stamp_bytes: if fresh && matches!(source, SendSource::Memory { .. }) {
+                PAGE_SIZE
+            } else {
+                0
+            },
             source,
             requests,
             rewrite_bytes: 0,
-            stamp_bytes: 0,
         };
         match *self {
             Workload::BulkSend {

@@ -14,6 +14,7 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "copy",
     title: "write() copies into the kernel",
     origin: "Every BSD and Linux kernel; the baseline of every seed (ttcp and netperf numbers)",
+    source: "NetBSD 1.6 (2002): sys/kern/uipc_socket.c sosend -> sys/kern/kern_subr.c uiomove; Linux 2.4.20: net/ipv4/tcp.c tcp_sendmsg (csum_and_copy_from_user; linear MSS-sized skbs when the device lacks NETIF_F_SG)",
     steps: &[
         "write(): enter the kernel",
         "sosend: allocate mbuf clusters and copyin() the bytes into them (2 bus bytes per byte, 3 with write-allocate caches)",

@@ -11,6 +11,7 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "mmap-loan",
     title: "write() from an mmap'd file with NetBSD page loaning",
     origin: "NetBSD-current, May 2002, Jason R. Thorpe: \"the data is moved exactly once: from disk to memory\"",
+    source: "NetBSD-current, May 2002: sys/kern/uipc_socket.c sosend_loan; sys/uvm/uvm_loan.c uvm_loan, uvm_loanuobj, uvm_loanbreak",
     steps: &[
         "mmap() the file once",
         "write(): enter the kernel; sosend_loan loans the mapped page-cache pages (faulting them in first), chunk by chunk, as for `page-loan`",

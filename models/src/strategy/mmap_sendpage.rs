@@ -5,6 +5,8 @@
 //! `find_vma(current->mm, from)`, then `do_generic_file_read` of that VMA's file handing each
 //! page to `tcp_sendpage`. With the bug Miller found, the whole write is read from the first
 //! VMA's file; `fixed` looks up the next VMA at each VMA end.
+//! The pages go through `tcp_sendpage`, so on a Linux target without scatter-gather or
+//! checksum offload they are copied (`sock_no_sendpage`), as for `sendfile`.
 //! Simplified: the "at least a page" test of the patch is not applied (every write qualifies).
 
 use super::{Addr, Entry, Explanation, Fill, Kernel, Op, OptionDoc, Request, SourceKind, Strategy};
@@ -14,10 +16,12 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "mmap-sendpage",
     title: "Linux 2.4 patch: write() from a mapping becomes sendpage() from the page cache",
     origin: "linux-kernel, December 2002 - January 2003, Thomas Ogrisegg; reviewed by Larry McVoy, David S. Miller, Alan Cox",
+    source: "The December 2002 patch against Linux 2.4.20 net/ipv4/tcp.c tcp_sendmsg (find_vma, do_generic_file_read of mm/filemap.c, tcp_sendpage, which copies via sock_no_sendpage without NETIF_F_SG or checksum offload)",
     steps: &[
         "mmap() the file once (the VM space it takes is the patch's main cost: \"the mmap way consumes precious VM space\", Miller)",
         "write(): enter the kernel; tcp_sendmsg sees a segment of at least a page and calls find_vma(current->mm, from)",
         "the bytes are read from the VMA's file with do_generic_file_read and handed to sendpage: page-cache pages referenced into the skb, no copy",
+        "without scatter-gather or checksum offload, tcp_sendpage falls back to sock_no_sendpage and copies, as for sendfile",
         "bug: only the first VMA is looked up, so a write straddling two mappings reads the wrong file (Miller); `fixed` looks up each VMA",
     ],
     in_flight: "Unsafe: the wire carries the page cache as it is when the NIC reads it, so changes to the file reach the wire (\"a nasty unpleasant splat\", Cox).",
@@ -97,7 +101,11 @@ pub(super) fn fill(
         let n = if fixed { left.min(c.vma_end - a) } else { left };
         let (file, pos) = (c.file, c.pos);
         c.pos += n;
-        super::sendfile::cache_ref(k, file, pos, n, Some((asid, a)));
+        if super::sendfile::sendpage_copies(k) {
+            super::sendfile::cache_copy(k, file, pos, n);
+        } else {
+            super::sendfile::cache_ref(k, file, pos, n, Some((asid, a)));
+        }
         a += n;
         left -= n;
     }

@@ -11,6 +11,7 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "mmap-write",
     title: "mmap() the file, write() from the mapping",
     origin: "Common in portable servers (the 2003 Linux thread's starting point)",
+    source: "Linux 2.4: mm/memory.c handle_mm_fault / do_no_page; net/ipv4/tcp.c tcp_sendmsg",
     steps: &[
         "mmap() the file once (a VMA; no data moves)",
         "write(): enter the kernel; copyin() from the mapping into clusters, taking a minor fault per page on first touch (a major fault and a disk read if the page is not cached)",

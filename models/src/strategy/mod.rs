@@ -103,14 +103,15 @@ impl HeaderMode {
     }
 }
 
-pub use page_loan::LoanOptions;
+pub use cow_send::{CowAlign, CowOptions};
+pub use page_loan::{KvaCapPolicy, LoanOptions};
 
 /// A strategy with its options: one variant per room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     Copy,
     PageLoan(LoanOptions),
-    CowSend,
+    CowSend(CowOptions),
     Zbuf,
     ReadWrite,
     MmapWrite,
@@ -225,6 +226,8 @@ pub struct Explanation {
     pub title: &'static str,
     /// System, year and people.
     pub origin: &'static str,
+    /// The kernel source files (and their versions) the room models.
+    pub source: &'static str,
     /// What the kernel does for one request, step by step.
     pub steps: &'static [&'static str],
     /// What the receiver sees if the data changes after the call returns but before the
@@ -249,7 +252,7 @@ impl Strategy {
         match self {
             Strategy::Copy => &copy::ENTRY,
             Strategy::PageLoan(_) => &page_loan::ENTRY,
-            Strategy::CowSend => &cow_send::ENTRY,
+            Strategy::CowSend(_) => &cow_send::ENTRY,
             Strategy::Zbuf => &zbuf::ENTRY,
             Strategy::ReadWrite => &read_write::ENTRY,
             Strategy::MmapWrite => &mmap_write::ENTRY,
@@ -325,7 +328,7 @@ impl Strategy {
         match self {
             Strategy::Copy => copy::request(r, header_in_call, &mut ops),
             Strategy::PageLoan(o) => page_loan::request(r, *o, header_in_call, &mut ops),
-            Strategy::CowSend => cow_send::request(r, header_in_call, &mut ops),
+            Strategy::CowSend(o) => cow_send::request(r, *o, header_in_call, &mut ops),
             Strategy::Zbuf => zbuf::request(r, header_in_call, &mut ops),
             Strategy::ReadWrite => read_write::request(r, header_in_call, &mut ops),
             Strategy::MmapWrite => mmap_write::request(r, header_in_call, &mut ops),
@@ -380,12 +383,15 @@ pub(crate) enum Fill {
     Loan { at: Addr, opts: LoanOptions },
     /// FreeBSD `socow_setup`: wire whole aligned pages COW, copy the ragged edges:
     /// [`cow_send`].
-    CowWire { at: Addr },
+    CowWire { at: Addr, opts: CowOptions },
     /// The application built the data in kernel buffers it now hands over: [`zbuf`].
     Zbuf,
     /// Reference page-cache pages of the source file at this offset (`sendfile`, TUX):
     /// [`sendfile`].
     CacheRef { off: u64, linux_fallback: bool },
+    /// TUX: `tcp_sendpage` of the source file's cache pages at this offset (a copy on a Linux
+    /// target without SG or checksum offload): [`kernel_server`].
+    TuxSend { off: u64 },
     /// The 2003 patch: `find_vma` on the address, then `sendpage` from that VMA's file:
     /// [`mmap_sendpage`].
     SendPage { at: Addr, fixed: bool },
@@ -435,8 +441,6 @@ pub(crate) struct SendOp {
     /// Bytes of the op already in the socket buffer (or on their way).
     pub done: u64,
     pub left: u64,
-    /// The op's whole length (the `write()` size, for thresholds).
-    pub total: u64,
     /// `mmap-sendpage`: where the VMA lookup said the bytes come from.
     pub sendpage: Option<SendpageCursor>,
 }
@@ -447,7 +451,6 @@ impl SendOp {
             how,
             done: 0,
             left: len,
-            total: len,
             sendpage: None,
         }
     }
@@ -456,30 +459,53 @@ impl SendOp {
     /// its chunks come in. BSD `sosend` waits for `sb_lowat` (a cluster); the zero-copy
     /// paths only take their branch with room for their unit (see [`page_loan::room`] and
     /// [`cow_send::room`]), so a writer of theirs waits for that much rather than copying a
-    /// ragged piece.
-    pub fn room(&self) -> (u64, u64) {
+    /// ragged piece. `cpus` is the target's CPU count (NetBSD loans only on uniprocessor
+    /// kernels).
+    pub fn room(&self, cpus: u32) -> (u64, u64) {
         let unit = match self.how {
-            Fill::Loan { opts, .. } => page_loan::room(opts, self.total),
+            Fill::Loan { opts, .. } => page_loan::room(opts, cpus, self.left),
             Fill::CowWire { .. } => cow_send::room(),
             _ => copy::room(),
         };
         (unit.0.min(self.left), unit.1)
     }
+
+    /// The user address this op's room rule needs to see (the next byte of a loan, whose
+    /// page span decides its kernel address space), if any.
+    pub fn needs_addr(&self) -> Option<Addr> {
+        match self.how {
+            Fill::Loan { at, .. } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Of `chunk` bytes the socket buffer has room for, how many the op moves now, given the
+    /// kernel state outside the socket buffer: `addr` (from [`SendOp::needs_addr`]) and
+    /// `kva_loaned` bytes of loan address space in use. 0 means the writer sleeps until a
+    /// release wakes it (NetBSD `sokvaalloc` at `SOMAXKVA`); it waits on its connection like
+    /// a writer waiting for socket-buffer room.
+    pub fn take(&self, chunk: u64, cpus: u32, addr: Option<u64>, kva_loaned: u64) -> u64 {
+        match (self.how, addr) {
+            (Fill::Loan { opts, .. }, Some(a)) => page_loan::take(opts, cpus, a, chunk, kva_loaned),
+            _ => chunk,
+        }
+    }
 }
 
 /// Fills the next `len` bytes of `op` into storage, through the room its [`Fill`] names.
 pub(crate) fn fill(k: &mut Kernel<'_>, op: &mut SendOp, len: u64) {
-    let (done, total) = (op.done, op.total);
+    let done = op.done;
     match op.how {
         Fill::CopyIn { at } => copy::fill(k, at, done, len),
         Fill::HeaderMbuf => copy::fill_header(k, len),
-        Fill::Loan { at, opts } => page_loan::fill(k, at, done, len, total, opts),
-        Fill::CowWire { at } => cow_send::fill(k, at, done, len),
+        Fill::Loan { at, opts } => page_loan::fill(k, at, done, len, opts),
+        Fill::CowWire { at, opts } => cow_send::fill(k, at, done, len, opts),
         Fill::Zbuf => zbuf::fill(k, len),
         Fill::CacheRef {
             off,
             linux_fallback,
         } => sendfile::fill(k, off + done, len, linux_fallback),
+        Fill::TuxSend { off } => kernel_server::fill(k, off + done, len),
         Fill::SendPage { at, fixed } => {
             mmap_sendpage::fill(k, at, done, len, fixed, &mut op.sendpage)
         }

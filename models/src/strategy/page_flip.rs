@@ -4,8 +4,16 @@
 //! `soreceive` calling `sys/kern/kern_subr.c` `uiomoveco` → `userspaceco` → `vm_pgmoveco`,
 //! which replaces the user's page with the kernel's when the payload is a whole page, page
 //! aligned in the user's buffer, as the Tigon II's header-splitting firmware delivers it.
-//! Simplified: the flip costs a PTE write and a TLB flush; the read length is not required to
-//! be a page multiple.
+//!
+//! The flip is taken only when `userspaceco`'s test holds: `(cnt & PAGE_MASK) == 0` where
+//! `cnt` is what this step moves, the smaller of what is left of the read (`iov_len`) and the
+//! mbuf's piece, with the user address, `uio_offset` and the kernel address page-aligned. A
+//! read length that is not a page multiple therefore flips the whole pages it covers and
+//! copies its ragged end (a read shorter than a page never flips); here `cnt` is the piece
+//! the read takes (cut to the read's length), and [`FlipMisfit::ShortLength`] refuses it.
+//! The flip costs what `vm_pgmoveco` does (see `Vm::flip_page_in`): the map lookup, removing
+//! and freeing the user's old page, renaming the kernel page into the user's object and
+//! mapping it, and the TLB flush.
 
 use super::{Entry, Explanation, Kernel, SourceKind, Strategy};
 use crate::net::mbuf::ExtKind;
@@ -17,6 +25,7 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "page-flip",
     title: "FreeBSD page flipping on receive",
     origin: "FreeBSD ZERO_COPY_SOCKETS, 2002 (Gallatin, Merry), with the Alteon Tigon II's header-splitting firmware",
+    source: "FreeBSD 5.0-CURRENT, 2002 (ZERO_COPY_SOCKETS): sys/kern/uipc_socket.c soreceive; sys/kern/kern_subr.c uiomoveco, userspaceco, vm_pgmoveco",
     steps: &[
         "with header splitting, the NIC puts each frame's payload at the start of its own page",
         "recv(): for each whole page whose place in the user's buffer is page-aligned (buffer and offset aligned, MTU above a page), vm_pgmoveco replaces the user's page with the kernel's: a PTE change, no copy",
@@ -39,7 +48,8 @@ pub enum FlipMisfit {
     NotPageBacked,
     /// The payload does not start at the start of its page.
     PayloadUnaligned,
-    /// Less than a whole page is being moved.
+    /// The count moved (`cnt`: what is left of the read, or the piece, whichever is smaller)
+    /// is not a whole page: `userspaceco` tests `(cnt & PAGE_MASK) == 0`.
     ShortLength,
     /// The reader's buffer does not start on a page boundary.
     BufferUnaligned,

@@ -10,6 +10,7 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "read-write",
     title: "read() the file, then write() it",
     origin: "The portable way every server started with; the baseline of the 2003 Linux thread",
+    source: "Linux 2.4: mm/filemap.c do_generic_file_read, file_read_actor; net/ipv4/tcp.c tcp_sendmsg. NetBSD 1.6: vn_read -> uiomove, sys/kern/uipc_socket.c sosend",
     steps: &[
         "read(): enter the kernel; find each page in the page cache (reading it from disk on a miss) and copyout() it into the user buffer",
         "write(): enter the kernel again; copyin() the buffer into mbuf clusters",

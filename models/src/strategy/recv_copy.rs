@@ -12,6 +12,7 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "recv-copy",
     title: "recv() copies out of the kernel's buffers",
     origin: "Every BSD and Linux kernel",
+    source: "NetBSD 1.6: sys/kern/uipc_socket.c soreceive -> uiomove; Linux 2.4: net/ipv4/tcp.c tcp_recvmsg -> skb_copy_datagram_iovec",
     steps: &[
         "the NIC DMAs each frame into a posted receive buffer; the receive interrupt and tcp_input queue it on the socket (a checksum pass unless offloaded)",
         "recv(): enter the kernel; copyout() the data into the user's buffer; the buffers are freed",

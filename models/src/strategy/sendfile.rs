@@ -15,6 +15,7 @@ pub(super) const EXPLANATION: Explanation = Explanation {
     id: "sendfile",
     title: "sendfile(): the page cache to the socket, no user mapping",
     origin: "Linux 2.2 / 2.4 (do_generic_file_read + sendpage), FreeBSD 3.0, HP-UX; defended by David S. Miller in January 2003",
+    source: "Linux 2.4: mm/filemap.c do_sendfile, file_send_actor; net/ipv4/tcp.c tcp_sendpage (sock_no_sendpage without NETIF_F_SG or checksum offload). FreeBSD 4.x: sys/kern/uipc_syscalls.c sendfile",
     steps: &[
         "sendfile(): enter the kernel; no VMA lookup, no mapping",
         "each page is found in the page cache (read from disk on a miss) and referenced into the socket buffer",
@@ -55,8 +56,7 @@ pub(super) fn request(r: &Request, linux_fallback: bool, header: Option<u64>, op
 /// scatter-gather or checksum offload, copied.
 pub(super) fn fill(k: &mut Kernel<'_>, off: u64, len: u64, linux_fallback: bool) {
     let file = k.source_file();
-    let nic = k.config().nic;
-    if linux_fallback && (!nic.scatter_gather || !nic.checksum_offload) {
+    if linux_fallback && nic_forces_sendpage_copy(k) {
         cache_copy(k, file, off, len);
     } else {
         cache_ref(k, file, off, len, None);
@@ -104,9 +104,24 @@ pub(super) fn cache_ref(
     );
 }
 
+/// Whether Linux 2.4's `tcp_sendpage` falls back to `sock_no_sendpage` (a copy through
+/// `tcp_sendmsg`): the device lacks `NETIF_F_SG` or any checksum offload (`net/ipv4/tcp.c`:
+/// `if (!(sk->route_caps & NETIF_F_SG) || !(sk->route_caps & NETIF_F_ALL_CSUM))`).
+pub(super) fn nic_forces_sendpage_copy(k: &Kernel<'_>) -> bool {
+    let nic = k.config().nic;
+    !nic.scatter_gather || !nic.checksum_offload
+}
+
+/// The Linux-only `sendpage` users (the 2003 `mmap-sendpage` patch, TUX) take the fallback on
+/// a Linux target ([`Kernel::linux_target`]); on a BSD target they stand for a port that
+/// references the pages as BSD's `sendfile` does.
+pub(super) fn sendpage_copies(k: &Kernel<'_>) -> bool {
+    k.linux_target() && nic_forces_sendpage_copy(k)
+}
+
 /// Linux `sendpage` without scatter-gather or checksum offload: the page-cache data is
 /// copied into a normal socket buffer instead.
-fn cache_copy(k: &mut Kernel<'_>, file: FileId, off: u64, len: u64) {
+pub(super) fn cache_copy(k: &mut Kernel<'_>, file: FileId, off: u64, len: u64) {
     let (vm, plan) = k.vm();
     for index in pages_of(off, len) {
         vm.cache_page(file, index, plan);

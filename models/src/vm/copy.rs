@@ -81,10 +81,14 @@ impl Vm {
         Some(self.frames.get(pte.pfn).version)
     }
 
-    /// Replaces the page at `addr` with the kernel page `pfn` (FreeBSD `vm_pgmoveco`, the
-    /// receive-side page flip): the user's old frame is dropped and `pfn`, which must hold
-    /// exactly one kernel reference, becomes an anonymous page mapped writable. Cost:
-    /// `pte_update` and a local TLB flush (shootdowns on a multiprocessor).
+    /// FreeBSD `vm_pgmoveco` (`sys/kern/kern_subr.c`, 2002): gives the kernel page `pfn` to
+    /// the user at `addr` in place of the page there. `vm_map_lookup` finds the map entry
+    /// (a `find_vma`, charged as one); the user's old page is removed from the pmap
+    /// (`pmap_remove`: a PTE write and a TLB flush) and freed (`vm_page_free`, charged as a
+    /// page allocation); the kernel page is renamed into the user's object (`vm_page_rename`,
+    /// likewise) and mapped (a PTE write: the kernel leaves that to the next touch's soft
+    /// fault, charged here). `pfn` must hold exactly one kernel reference; it becomes an
+    /// anonymous page mapped writable.
     pub fn flip_page_in(
         &mut self,
         asid: AsId,
@@ -93,22 +97,26 @@ impl Vm {
         plan: &mut Plan,
     ) -> Result<(), AccessError> {
         let vpn = addr / PAGE_SIZE;
-        let vma = *self.spaces[asid.0 as usize]
-            .vma_at(addr)
+        let vma = self
+            .find_vma(asid, addr, plan)
             .ok_or(AccessError::Unmapped { addr })?;
+        let c = self.config.costs;
         if !vma.writable {
             return Err(AccessError::ReadOnly { addr });
         }
         if self.spaces[asid.0 as usize].ptes.contains_key(&vpn) {
             let old = self.unmap(asid, vpn);
-            self.frames.free_if_unreferenced(old);
+            plan.cpu(Activity::Fault, c.pte_update_ns);
+            if self.frames.free_if_unreferenced(old) {
+                plan.cpu(Activity::Fault, c.page_alloc_ns);
+            }
         }
         let f = self.frames.get_mut(pfn);
         assert_eq!(f.kernel_refs, 1, "flipping {pfn:?} that others reference");
         f.kernel_refs = 0;
         f.kind = FrameKind::Anon;
         self.map(asid, vpn, pfn, true, false);
-        plan.cpu(Activity::Fault, self.config.costs.pte_update_ns);
+        plan.cpu(Activity::Fault, c.page_alloc_ns + c.pte_update_ns);
         self.tlb_flush(plan);
         Ok(())
     }

@@ -22,6 +22,34 @@ impl Vm {
         if self.find_vma(asid, addr, plan).is_none() {
             return Err(AccessError::Unmapped { addr });
         }
+        self.lend_mapped(asid, addr, len, kind, plan, out)
+    }
+
+    /// FreeBSD 2002 `socow_setup` for the one page at `addr`: no map lookup (`pmap_extract`
+    /// on the user's pmap), an `sf_buf` mapped with `pmap_qenter` (one PTE write), then
+    /// `vm_page_cowsetup` (write-protect every mapping, flush) and `vm_page_wire`, as in
+    /// [`Vm::lend`] without its `find_vma`.
+    pub fn cow_wire_page(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        plan: &mut Plan,
+        out: &mut Vec<LentPage>,
+    ) -> Result<(), AccessError> {
+        plan.cpu(Activity::Loan, self.config.costs.pte_update_ns);
+        self.lend_mapped(asid, addr, PAGE_SIZE, LendKind::CowWire, plan, out)
+    }
+
+    /// [`Vm::lend`] after its lookup: each page lent and write-protected.
+    fn lend_mapped(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        kind: LendKind,
+        plan: &mut Plan,
+        out: &mut Vec<LentPage>,
+    ) -> Result<(), AccessError> {
         let c = self.config.costs;
         let mut protected = 0u64;
         for page in pages_of(addr, len) {

@@ -216,6 +216,12 @@ pub struct VmCounters {
     pub page_allocs: u64,
     /// Page-cache misses outside faults (e.g. `sendfile` on a cold file).
     pub cache_misses: u64,
+    /// Times a writer slept for kernel address space to map loaned pages (NetBSD
+    /// `sokvaalloc` sleeping on `socurkva` at `SOMAXKVA`).
+    pub kva_waits: u64,
+    /// Pages a zbuf application produced its data into (the zbuf room's data production,
+    /// which the memory strategies only do with `fill_each_write`).
+    pub zbuf_pages_built: u64,
 }
 
 /// The VM subsystem. See the module docs; invariants are on [`Frame`] and
@@ -243,6 +249,16 @@ impl Vm {
             next_version: 1,
             counters: VmCounters::default(),
         }
+    }
+
+    /// A writer sleeps for kernel address space (NetBSD `sokvaalloc`).
+    pub fn count_kva_wait(&mut self) {
+        self.counters.kva_waits += 1;
+    }
+
+    /// A zbuf application built its data in `pages` kernel pages.
+    pub fn count_zbuf_pages(&mut self, pages: u64) {
+        self.counters.zbuf_pages_built += pages;
     }
 
     pub fn counters(&self) -> &VmCounters {

@@ -133,6 +133,19 @@ impl<'a> Kernel<'a> {
         }
     }
 
+    /// Whether the target runs Linux (whose `tcp_sendpage` falls back to a copy without
+    /// scatter-gather or checksum offload, and whose `tcp_sendmsg` builds linear skbs without
+    /// scatter-gather).
+    ///
+    /// Hook: `WorldConfig` has no target-OS flag yet; until the lead adds one (set from the
+    /// preset, e.g. from `linux_sendpage_fallback`), the fused copy-and-checksum, which only
+    /// Linux does (`csum_and_copy_from_user`), stands for it. Every preset agrees: pc-2003 is
+    /// Linux and fuses; server-2024 is Linux with SG and offload, where nothing depends on it;
+    /// the BSD boards do not fuse.
+    pub fn linux_target(&self) -> bool {
+        self.w.linux_stack()
+    }
+
     /// Whether a copy into clusters also computes the checksum (Linux
     /// `csum_and_copy_from_user`, no offload).
     pub fn fused_checksum(&self) -> bool {

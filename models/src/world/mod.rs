@@ -335,6 +335,8 @@ pub struct World {
     inject_bug: bool,
     /// The critical application's time by cause.
     account: account::Account,
+    /// Lent pages came back since the last TX reclaim (a writer may be asleep on loan KVA).
+    lend_returned: bool,
 }
 
 /// Events after each of which the invariant check runs; later ones are sampled.
@@ -397,6 +399,7 @@ impl World {
             stalled: None,
             inject_bug: false,
             account: account::Account::default(),
+            lend_returned: false,
             cfg,
         }
     }
@@ -641,6 +644,13 @@ impl World {
         self.inject_bug = true;
     }
 
+    /// Whether the target runs a Linux stack. Stands for an explicit flag until the target
+    /// keys have one: of the presets, exactly the Linux ones fuse copy and checksum
+    /// (`csum_and_copy_from_user`).
+    pub(crate) fn linux_stack(&self) -> bool {
+        self.cfg.fused_copy_checksum
+    }
+
     /// Why the run stopped before its work was done, if it did.
     pub fn stalled(&self) -> Option<&str> {
         self.stalled.as_deref()
@@ -700,6 +710,7 @@ impl World {
         match self.exts.unref(ext) {
             None | Some(Release::Memory) => {}
             Some(Release::EndLend { kind, pages }) => {
+                self.lend_returned = true;
                 let mut k = kernel::Kernel::for_work(self, None, plan);
                 crate::strategy::end_lend(&mut k, kind, ext, pages);
             }

@@ -523,7 +523,8 @@ impl World {
         let conn = s.conn;
         let p = s.cur.expect("a send in progress");
         let space = self.conns[conn.0 as usize].snd.space();
-        let (room, unit) = p.room();
+        let cpus = self.cfg.machine.cpus;
+        let (room, unit) = p.room(cpus);
         // sosend: wait unless the whole rest fits or the op's minimum room is free.
         if space < room {
             self.net.send_blocks += 1;
@@ -534,6 +535,17 @@ impl World {
         let mut chunk = p.left.min(space).min(SIZE_GOAL);
         if chunk < p.left {
             chunk = chunk / unit * unit;
+        }
+        // The room rule may hold the writer back for kernel state outside the socket buffer
+        // (NetBSD `sokvaalloc` sleeping at `SOMAXKVA`): it then sleeps on its connection and
+        // is woken, like a writer waiting for room, by the ACK that returns the loans.
+        let addr = p.needs_addr().map(|at| self.resolve(id, at, p.done));
+        chunk = p.take(chunk, cpus, addr, self.kva_loaned_bytes);
+        if chunk == 0 {
+            self.vm.count_kva_wait();
+            let c = &mut self.conns[conn.0 as usize];
+            c.blocked_writer = Some(id);
+            return;
         }
         let mut plan = std::mem::take(&mut self.sender(id).pending);
         plan.cpu(Activity::Protocol, self.cfg.stack.socket_per_chunk_ns);

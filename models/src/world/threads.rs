@@ -81,9 +81,15 @@ impl World {
                 if more {
                     self.tx_interrupt();
                 }
+                // Loans returned here (the ACK came first) free kernel address space: a
+                // writer asleep on it wakes, as NetBSD's sokvafree wakes sokvawaiters.
+                let lends_back = std::mem::take(&mut self.lend_returned);
                 for i in 0..self.conns.len() {
                     if std::mem::take(&mut self.conns[i].ring_stalled) {
                         self.schedule_output(ConnId(i as u32), SOFTNET);
+                    }
+                    if lends_back {
+                        self.wake_writer(ConnId(i as u32));
                     }
                 }
             }

@@ -125,10 +125,18 @@ impl World {
         // is first copied into one buffer (m_defrag): a ring smaller than a chain must not
         // stop the sender for good.
         let frag_limit = nic.max_frags.min(nic.tx_ring_slots);
-        let coalesce = !loopback && (!nic.scatter_gather || frags > u64::from(frag_limit));
+        // Linux's tcp_sendmsg builds linear skbs when the device lacks NETIF_F_SG: data it
+        // copied in is already one buffer per segment, so the driver sends it as it is.
+        let linear = !nic.scatter_gather
+            && self.linux_stack()
+            && pieces
+                .iter()
+                .all(|p| matches!(self.exts.get(p.ext).kind, ExtKind::Cluster { .. }));
+        let coalesce =
+            !loopback && !linear && (!nic.scatter_gather || frags > u64::from(frag_limit));
         let slots = if loopback {
             0
-        } else if coalesce {
+        } else if coalesce || linear {
             1
         } else {
             frags as u32
