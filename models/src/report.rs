@@ -131,6 +131,11 @@ pub struct VmReport {
     /// Pages loaned (NetBSD) or COW-wired (FreeBSD) for the kernel.
     pub pages_loaned: u64,
     pub peak_wired_pages: u64,
+    /// Times a loaning writer slept for kernel address space (NetBSD `SOMAXKVA`).
+    pub kva_waits: u64,
+    /// Pages an application built its data in before sending them (`zbuf`, or any memory
+    /// strategy with `fill_each_write`): the data production the comparison includes.
+    pub data_pages_built: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -257,6 +262,8 @@ pub struct RunOptions {
     pub narrator: Option<Narrator>,
     /// Record a trace of at most this many records (the TUI, `zcsim export`).
     pub trace_records: Option<usize>,
+    /// Workload options that apply to every strategy alike (`fill_each_write`).
+    pub workload: crate::workload::WorkloadOptions,
     /// Deliberately break an invariant after the first event, so tests can prove that a
     /// command really runs the checker. Never set it for a real run.
     #[doc(hidden)]
@@ -269,6 +276,7 @@ impl Default for RunOptions {
             check_invariants: cfg!(debug_assertions),
             narrator: None,
             trace_records: None,
+            workload: crate::workload::WorkloadOptions::default(),
             inject_invariant_bug: false,
         }
     }
@@ -298,7 +306,7 @@ pub fn simulate(
     strategy: Strategy,
     opts: RunOptions,
 ) -> Result<Finished, DoesNotApply> {
-    let mut world = workload.build(target, strategy)?;
+    let mut world = workload.build_with(target, strategy, opts.workload)?;
     world.set_check_invariants(opts.check_invariants);
     if let Some(n) = opts.narrator {
         world.set_narrator(n);
@@ -398,6 +406,8 @@ impl RunReport {
                 munmaps: vm.munmaps,
                 pages_loaned: vm.pages_loaned + vm.pages_wired,
                 peak_wired_pages: vm.peak_wired_pages,
+                kva_waits: vm.kva_waits,
+                data_pages_built: vm.zbuf_pages_built,
             },
             net: NetReport {
                 syscalls: w.syscalls(),
