@@ -84,6 +84,19 @@ pub fn shorten(s: &str) -> String {
     format!("{head}… ({} bytes in all)", s.len())
 }
 
+/// A key as it would be written in TOML: bare when it can be (`memory_bus`), else quoted
+/// (`""`, `"a b"`), so an empty or odd key still shows in a field name.
+pub fn key_name(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_owned()
+    } else {
+        shorten(&format!("{k:?}"))
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

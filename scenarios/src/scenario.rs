@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::error::{LineIndex, MAX_SHOWN_CHARS, Origin, ScenarioError, shorten};
+use crate::error::{LineIndex, MAX_SHOWN_CHARS, Origin, ScenarioError, key_name, shorten};
 use crate::keys::{Key, Options, TARGET_META, Target, option_keys, target_keys, workload_keys};
 use crate::presets;
 use crate::units::fmt_size;
@@ -176,7 +176,7 @@ impl<'a> Source<'a> {
         let mut out = Vec::with_capacity(t.len());
         for (k, v) in t {
             let key = k.into_inner().into_owned();
-            let e = self.entry(&format!("{section}.{key}"), v)?;
+            let e = self.entry(&format!("{section}.{}", key_name(&key)), v)?;
             out.push((key, e));
         }
         Ok((origin, out))
@@ -284,7 +284,7 @@ fn read_doc(src: &Source) -> Result<Doc, ScenarioError> {
             other => {
                 return Err(ScenarioError {
                     origin: src.origin(key.span()),
-                    field: other.to_owned(),
+                    field: key_name(other),
                     value: None,
                     problem: "is not a known field".into(),
                     allowed: Some(TOP_LEVEL.into()),
@@ -621,7 +621,11 @@ fn apply_set(
     };
     let err = |field: &str, problem: &str, allowed: &str| ScenarioError {
         origin: origin.clone(),
-        field: shorten(field),
+        field: if field.is_empty() {
+            key_name(field)
+        } else {
+            shorten(field)
+        },
         value: None,
         problem: problem.to_owned(),
         allowed: Some(allowed.to_owned()),
@@ -720,7 +724,7 @@ fn resolve_keys<T>(
             let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
             return Err(ScenarioError {
                 origin: e.origin.clone(),
-                field: format!("{section}.{name}"),
+                field: format!("{section}.{}", key_name(name)),
                 value: Some(render(&e.value)),
                 problem: "is not a known field".into(),
                 allowed: Some(names.join(", ")),
@@ -728,7 +732,7 @@ fn resolve_keys<T>(
         };
         let v = key.kind.check(&e.value).map_err(|problem| ScenarioError {
             origin: e.origin.clone(),
-            field: format!("{section}.{name}"),
+            field: format!("{section}.{}", key_name(name)),
             value: Some(render(&e.value)),
             problem,
             allowed: Some(key.kind.allowed()),

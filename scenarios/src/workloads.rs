@@ -145,7 +145,7 @@ impl WorkloadSpec {
             }
             None => Err(ScenarioError {
                 origin: e.origin,
-                field: format!("{section}.{key}"),
+                field: format!("{section}.{}", crate::error::key_name(key)),
                 value: Some(crate::scenario::render(&e.value)),
                 problem: format!("is not a parameter of workload `{kind}`"),
                 allowed: Some(format!(

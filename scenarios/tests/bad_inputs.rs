@@ -118,6 +118,15 @@ const BAD: &[(&str, &str, usize, &[&str])] = &[
         3,
         &["smaller than max_frags (32)"],
     ),
+    // Found by the scenario_bytes and scenario_structured fuzz targets (`""="="`): an empty
+    // key gave an error with an empty field name. Keys that are not bare are shown quoted.
+    ("empty_key.toml", "\"\"", 1, &["is not a known field"]),
+    (
+        "quoted_key.toml",
+        "workloads[0].\"write size\"",
+        3,
+        &["is not a parameter of workload `bulk-send`"],
+    ),
 ];
 
 fn dir() -> std::path::PathBuf {
@@ -220,6 +229,15 @@ fn a_file_key_by_flag_lands_only_on_file_sources() {
     .unwrap_err();
     assert_eq!(e.field, "workload.cold");
     assert!(e.problem.contains("applies to none"), "{e}");
+}
+
+#[test]
+fn flags_with_empty_paths_name_a_field() {
+    // Fuzzing found errors with an empty field; every flag error must name something.
+    for set in ["", "=5", "target.=5", "workload.=1", "options.=1"] {
+        let e = load_text("[[workloads]]\nkind = \"bulk-send\"\n", &[set]).unwrap_err();
+        assert!(!e.field.is_empty(), "--set {set:?}: {e}");
+    }
 }
 
 #[test]
