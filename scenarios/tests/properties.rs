@@ -269,3 +269,26 @@ fn known_bug_stamped_pages_small_writes_panic() {
         );
     }
 }
+
+/// Model bug (issue 12, found by the `model_run` fuzz target as `server-2024` with
+/// `tx_ring_slots = 1`): a scatter-gather packet with more fragments than the TX ring has
+/// slots can never be posted, and the send stalls for good ("tcp_output waits for TX
+/// descriptors (1 of 1 free)"). The scenario layer now refuses a ring smaller than
+/// `max_frags`, so this reproducer sets the ring on the model's config directly. The model
+/// should linearize such a packet or report the failure; it must not stall.
+#[test]
+#[ignore = "model bug: a packet with more fragments than TX ring slots stalls the send for good"]
+fn known_bug_tx_ring_smaller_than_a_packet_stalls() {
+    let s = load_str(
+        "bug.toml",
+        "[target]\npreset = \"gige-2002\"\n[[workloads]]\nkind = \"bulk-send\"\ntotal = \"64 KiB\"\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let mut world = s.target.world.clone();
+    world.nic.tx_ring_slots = 4;
+    let r = &s.runs[0];
+    let copy = *r.strategies.iter().find(|st| st.id() == "copy").unwrap();
+    let report = run(&world, &r.workload, copy, RunOptions::default()).unwrap();
+    assert_eq!(report.outcome.stalled, None);
+}
