@@ -1,6 +1,7 @@
-//! The keys a scenario may set: for each, its kind, its allowed range, a one-line doc and
-//! how it lands in the model's types. One table serves files, presets, `--set` and
-//! `zcsim list`.
+//! The keys a scenario may set: for each, its kind, its allowed range and a one-line doc;
+//! target and option keys also say how they land in the model's types (workload parameters
+//! are read by their kind's typed spec in [`crate::workloads`]). One table serves files,
+//! presets, `--set`, sweeps and `zcsim list`.
 
 use models::net::LinkKind;
 use models::world::WorldConfig;

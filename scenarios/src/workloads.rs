@@ -208,17 +208,12 @@ impl WorkloadSpec {
                         }
                         BulkSource::Memory
                     }
-                    // `source = "file"`, or no source but a file key: a file of `file_size`
-                    // (default: the total, at most 64 MiB, so a long send cycles over a file
-                    // of reasonable size), cached unless `cold`.
-                    Some(_) | None if chosen.is_some() || file_size.is_some() || cold.is_some() => {
-                        BulkSource::File {
-                            file_bytes: file_size
-                                .unwrap_or_else(|| (*total_bytes).min(DEFAULT_FILE_CAP)),
-                            cold: cold.unwrap_or(false),
-                        }
+                    // `source = "file"`, or no source but a file key.
+                    Some(_) => file_source(file_size, cold, *total_bytes),
+                    None if file_size.is_some() || cold.is_some() => {
+                        file_source(file_size, cold, *total_bytes)
                     }
-                    _ => BulkSource::Memory,
+                    None => BulkSource::Memory,
                 };
             }
             (
@@ -337,6 +332,16 @@ impl WorkloadSpec {
             _ => unreachable!("a spec's default workload is of its own kind"),
         }
         Ok(w)
+    }
+}
+
+/// `source = "file"`, or no source but a file key: a file of `file_size` (default: the total,
+/// at most [`DEFAULT_FILE_CAP`], so a long send cycles over a file of reasonable size), cached
+/// unless `cold`.
+fn file_source(file_size: Option<u64>, cold: Option<bool>, total: u64) -> BulkSource {
+    BulkSource::File {
+        file_bytes: file_size.unwrap_or_else(|| total.min(DEFAULT_FILE_CAP)),
+        cold: cold.unwrap_or(false),
     }
 }
 
