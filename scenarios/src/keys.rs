@@ -1,10 +1,9 @@
-//! The keys a scenario may set: for each, its kind, its allowed range, a one-line doc and
-//! how it lands in the model's types. One table serves files, presets, `--set` and
-//! `zcsim list`.
+//! The keys a scenario may set: for each, its kind, its allowed range and a one-line doc;
+//! target and option keys also say how they land in the model's types (workload parameters
+//! are read by their kind's typed spec in [`crate::workloads`]). One table serves files,
+//! presets, `--set`, sweeps and `zcsim list`.
 
 use models::net::LinkKind;
-use models::strategy::HeaderMode;
-use models::workload::{BulkSource, MutationMode, Workload};
 use models::world::WorldConfig;
 use sim::{ByteRate, SimDuration};
 
@@ -52,25 +51,25 @@ pub enum Value {
 }
 
 impl Value {
-    fn u64(self) -> u64 {
+    pub fn u64(self) -> u64 {
         match self {
             Value::U64(v) => v,
             other => panic!("{other:?} is not an integer quantity"),
         }
     }
-    fn bool(self) -> bool {
+    pub fn bool(self) -> bool {
         match self {
             Value::Bool(v) => v,
             other => panic!("{other:?} is not a boolean"),
         }
     }
-    fn f64(self) -> f64 {
+    pub fn f64(self) -> f64 {
         match self {
             Value::F64(v) => v,
             other => panic!("{other:?} is not a number"),
         }
     }
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Value::Word(v) => v,
             other => panic!("{other:?} is not a word"),
@@ -574,315 +573,154 @@ pub fn target_keys() -> Vec<Key<Target>> {
 /// Keys a preset or `[target]` table may hold besides the parameters.
 pub const TARGET_META: [&str; 3] = ["preset", "name", "description"];
 
-const BIG: u64 = 1 << 40;
+/// Upper bound of every byte total a workload moves (`total`, `file_size`, `body`).
+pub const BIG: u64 = 1 << 40;
 
 fn size(min: u64, max: u64) -> Kind {
     Kind::Size { min, max }
 }
 
-macro_rules! wkey {
-    ($name:literal, $kind:expr, $doc:literal, |$w:ident, $v:ident| $body:block) => {
-        Key {
-            name: $name,
-            kind: $kind,
-            doc: $doc,
-            apply: |$w: &mut Workload, $v| $body,
-        }
-    };
+/// A workload parameter: its name, what it accepts and what it means. Unlike a target key it
+/// has no `apply`: each workload kind's typed spec in [`crate::workloads`] reads its own
+/// fields, so no key's meaning depends on another key applied before it.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub doc: &'static str,
 }
 
-/// The keys of one workload kind (besides `kind`).
-pub fn workload_keys(kind: &str) -> Vec<Key<Workload>> {
-    let total = wkey!("total", size(1, BIG), "bytes to move", |w, v| {
-        match w {
-            Workload::BulkSend { total_bytes, .. }
-            | Workload::RewriteAfterWrite { total_bytes, .. }
-            | Workload::StampedPages { total_bytes, .. }
-            | Workload::FileMutation { total_bytes, .. }
-            | Workload::Straddle { total_bytes, .. }
-            | Workload::SharedPage { total_bytes, .. }
-            | Workload::BulkReceive { total_bytes, .. } => *total_bytes = v.u64(),
-            Workload::FileServer { .. } => unreachable!(),
-        }
-    });
-    let write_size = wkey!(
-        "write_size",
-        size(1, 1 << 30),
-        "bytes per write()",
-        |w, v| {
-            match w {
-                Workload::BulkSend { write_size, .. }
-                | Workload::RewriteAfterWrite { write_size, .. }
-                | Workload::StampedPages { write_size, .. }
-                | Workload::FileMutation { write_size, .. } => *write_size = v.u64(),
-                _ => unreachable!(),
-            }
-        }
-    );
+const fn param(name: &'static str, kind: Kind, doc: &'static str) -> Param {
+    Param { name, kind, doc }
+}
+
+const TOTAL: Param = param("total", Kind::Size { min: 1, max: BIG }, "bytes to move");
+const WRITE_SIZE: Param = param(
+    "write_size",
+    Kind::Size {
+        min: 1,
+        max: 1 << 30,
+    },
+    "bytes per write()",
+);
+
+/// The parameters of one workload kind (besides `kind`), in the order `zcsim list` shows
+/// them; empty for an unknown kind.
+pub fn workload_keys(kind: &str) -> Vec<Param> {
     match kind {
         "bulk-send" => vec![
-            total,
-            write_size,
-            wkey!(
+            TOTAL,
+            WRITE_SIZE,
+            param(
                 "source",
                 Kind::Choice(&["memory", "file"]),
-                "a reused buffer or a file",
-                |w, v| {
-                    if let Workload::BulkSend {
-                        source,
-                        total_bytes,
-                        ..
-                    } = w
-                    {
-                        *source = match v.word() {
-                            "file" => match *source {
-                                BulkSource::File { .. } => *source,
-                                BulkSource::Memory => BulkSource::File {
-                                    file_bytes: (*total_bytes).min(64 << 20),
-                                    cold: false,
-                                },
-                            },
-                            _ => BulkSource::Memory,
-                        };
-                    }
-                }
+                "a reused buffer or a file (default: file if file_size or cold is given, else memory)",
             ),
-            wkey!(
+            param(
                 "file_size",
                 size(1, BIG),
-                "size of the file (sending cycles over it)",
-                |w, v| {
-                    if let Workload::BulkSend { source, .. } = w {
-                        let cold = matches!(source, BulkSource::File { cold: true, .. });
-                        *source = BulkSource::File {
-                            file_bytes: v.u64(),
-                            cold,
-                        };
-                    }
-                }
+                "size of the file, source = \"file\" only (sending cycles over it; default: total, at most 64 MiB)",
             ),
-            wkey!(
+            param(
                 "cold",
                 Kind::Bool,
-                "the file is not in the page cache",
-                |w, v| {
-                    if let Workload::BulkSend {
-                        source,
-                        total_bytes,
-                        ..
-                    } = w
-                    {
-                        let file_bytes = match source {
-                            BulkSource::File { file_bytes, .. } => *file_bytes,
-                            BulkSource::Memory => (*total_bytes).min(64 << 20),
-                        };
-                        *source = BulkSource::File {
-                            file_bytes,
-                            cold: v.bool(),
-                        };
-                    }
-                }
+                "the file is not in the page cache, source = \"file\" only (default: false)",
             ),
         ],
         "rewrite-after-write" => vec![
-            total,
-            write_size,
-            wkey!(
+            TOTAL,
+            WRITE_SIZE,
+            param(
                 "rewrite",
                 size(1, 1 << 30),
                 "bytes overwritten after each write()",
-                |w, v| {
-                    if let Workload::RewriteAfterWrite { rewrite_bytes, .. } = w {
-                        *rewrite_bytes = v.u64();
-                    }
-                }
             ),
         ],
         "stamped-pages" => vec![
-            total,
-            write_size,
-            wkey!(
-                "stamp",
-                size(1, 4096),
-                "bytes stamped into each page",
-                |w, v| {
-                    if let Workload::StampedPages { stamp_bytes, .. } = w {
-                        *stamp_bytes = v.u64();
-                    }
-                }
-            ),
+            TOTAL,
+            WRITE_SIZE,
+            param("stamp", size(1, 4096), "bytes stamped into each page"),
         ],
         "file-server" => vec![
-            wkey!(
+            param(
                 "clients",
                 Kind::Count {
                     min: 1,
-                    max: 10_000
+                    max: 10_000,
                 },
                 "client connections",
-                |w, v| {
-                    if let Workload::FileServer { clients, .. } = w {
-                        *clients = v.u64() as u32;
-                    }
-                }
             ),
-            wkey!(
+            param(
                 "files",
                 Kind::Count {
                     min: 1,
-                    max: 1_000_000
+                    max: 1_000_000,
                 },
                 "distinct files",
-                |w, v| {
-                    if let Workload::FileServer { files, .. } = w {
-                        *files = v.u64() as u32;
-                    }
-                }
             ),
-            wkey!("file_size", size(1, BIG), "size of each file", |w, v| {
-                if let Workload::FileServer { file_bytes, .. } = w {
-                    *file_bytes = v.u64();
-                }
-            }),
-            wkey!(
-                "body",
-                size(1, BIG),
-                "bytes of each response body",
-                |w, v| {
-                    if let Workload::FileServer { body_bytes, .. } = w {
-                        *body_bytes = v.u64();
-                    }
-                }
-            ),
-            wkey!(
+            param("file_size", size(1, BIG), "size of each file"),
+            param("body", size(1, BIG), "bytes of each response body"),
+            param(
                 "requests",
                 Kind::Count {
                     min: 1,
-                    max: 100_000_000
+                    max: 100_000_000,
                 },
                 "responses to send",
-                |w, v| {
-                    if let Workload::FileServer { requests, .. } = w {
-                        *requests = v.u64();
-                    }
-                }
             ),
-            wkey!(
-                "header",
-                size(0, 64 << 10),
-                "bytes of each response header",
-                |w, v| {
-                    if let Workload::FileServer { header_bytes, .. } = w {
-                        *header_bytes = v.u64();
-                    }
-                }
-            ),
-            wkey!(
+            param("header", size(0, 64 << 10), "bytes of each response header"),
+            param(
                 "header_mode",
                 Kind::Choice(&["separate-write", "cork", "header-iovec"]),
                 "how the header goes out",
-                |w, v| {
-                    if let Workload::FileServer { header, .. } = w {
-                        *header = HeaderMode::ALL
-                            .into_iter()
-                            .find(|m| m.id() == v.word())
-                            .expect("checked against the choices");
-                    }
-                }
             ),
         ],
         "file-mutation" => vec![
-            total,
-            write_size,
-            wkey!("file_size", size(4096, BIG), "size of the file", |w, v| {
-                if let Workload::FileMutation { file_bytes, .. } = w {
-                    *file_bytes = v.u64();
-                }
-            }),
-            wkey!(
+            TOTAL,
+            WRITE_SIZE,
+            param("file_size", size(4096, BIG), "size of the file"),
+            param(
                 "mode",
                 Kind::Choice(&["in-place", "rename"]),
                 "how the file changes",
-                |w, v| {
-                    if let Workload::FileMutation { mode, .. } = w {
-                        *mode = if v.word() == "rename" {
-                            MutationMode::Rename
-                        } else {
-                            MutationMode::InPlace
-                        };
-                    }
-                }
             ),
-            wkey!(
+            param(
                 "every",
                 Kind::Duration {
                     min: 1_000,
-                    max: 60 * NS_1S
+                    max: 60 * NS_1S,
                 },
                 "how often it changes",
-                |w, v| {
-                    if let Workload::FileMutation { every, .. } = w {
-                        *every = SimDuration::from_nanos(v.u64());
-                    }
-                }
             ),
         ],
         "straddle" => vec![
-            total,
-            wkey!(
+            TOTAL,
+            param(
                 "map_size",
                 size(4096, 1 << 30),
                 "bytes of each of the two mappings",
-                |w, v| {
-                    if let Workload::Straddle { map_bytes, .. } = w {
-                        *map_bytes = v.u64();
-                    }
-                }
             ),
         ],
         "shared-page" => vec![
-            total,
-            wkey!(
+            TOTAL,
+            param(
                 "write_while_referenced",
                 Kind::Bool,
                 "the other process writes while the kernel holds the page",
-                |w, v| {
-                    if let Workload::SharedPage {
-                        write_while_referenced,
-                        ..
-                    } = w
-                    {
-                        *write_while_referenced = v.bool();
-                    }
-                }
             ),
         ],
         "bulk-receive" => vec![
-            total,
-            wkey!("read_size", size(1, 1 << 30), "bytes per recv()", |w, v| {
-                if let Workload::BulkReceive { read_size, .. } = w {
-                    *read_size = v.u64();
-                }
-            }),
-            wkey!(
+            TOTAL,
+            param("read_size", size(1, 1 << 30), "bytes per recv()"),
+            param(
                 "buffer_offset",
                 size(0, 4095),
                 "buffer start past a page boundary",
-                |w, v| {
-                    if let Workload::BulkReceive { buffer_offset, .. } = w {
-                        *buffer_offset = v.u64();
-                    }
-                }
             ),
-            wkey!(
+            param(
                 "segment",
                 size(1, 65_536),
                 "payload per segment the peer sends",
-                |w, v| {
-                    if let Workload::BulkReceive { segment_bytes, .. } = w {
-                        *segment_bytes = v.u64();
-                    }
-                }
             ),
         ],
         _ => Vec::new(),

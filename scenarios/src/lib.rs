@@ -10,7 +10,8 @@
 //! |---|---|
 //! | [`units`] | exact parsing of sizes, rates and durations written with units |
 //! | [`keys`] | every settable key: kind, range, doc, and where it lands in the model |
-//! | [`scenario`] | reading, overlaying (preset → file → flags) and resolving a scenario |
+//! | [`scenario`] | reading (size-limited), overlaying (preset → file → flags) and resolving a scenario |
+//! | [`workloads`] | one typed spec per workload kind, resolved by field name, contradictions refused |
 //! | [`presets`] | the four target presets of DESIGN section 8 |
 //! | [`experiments`] | the eight claims of DESIGN section 9 as scenario files |
 //! | [`error`] | [`ScenarioError`] and where a value came from |
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod presets;
 pub mod scenario;
 pub mod units;
+pub mod workloads;
 
 pub use error::{Origin, ScenarioError};
 pub use keys::{Options, Target};

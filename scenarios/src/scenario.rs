@@ -7,10 +7,14 @@ use models::strategy::{STRATEGY_IDS, Strategy};
 use models::workload::{WORKLOAD_IDS, Workload};
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::error::{Origin, ScenarioError};
+use crate::error::{LineIndex, MAX_SHOWN_CHARS, Origin, ScenarioError, key_name, shorten};
 use crate::keys::{Key, Options, TARGET_META, Target, option_keys, target_keys, workload_keys};
 use crate::presets;
+use crate::units::fmt_size;
+pub use crate::workloads::Entry;
+use crate::workloads::WorkloadSpec;
 
 /// The built-in default scenario (`zcsim` with no arguments).
 pub const DEFAULT_SCENARIO: &str = include_str!("../examples/default.toml");
@@ -50,83 +54,412 @@ pub struct Overrides {
     pub sets: Vec<String>,
 }
 
-/// The file as written, with spans.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScenario {
-    seed: Option<Spanned<i64>>,
-    target: Option<BTreeMap<String, Spanned<toml::Value>>>,
-    #[serde(default)]
-    workloads: Vec<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
-    strategies: Option<Spanned<Vec<Spanned<String>>>>,
-    options: Option<BTreeMap<String, Spanned<toml::Value>>>,
-    /// Read by `zcsim reproduce` (see [`crate::experiments`]); a plain run ignores it.
-    #[allow(dead_code)]
-    experiment: Option<toml::Value>,
-}
+/// Largest scenario file read: far above any real scenario (the default is under 1 KiB, 20,000
+/// workloads about 1.2 MB), small enough that `check /dev/zero` stops at once.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// Most `[[workloads]]` a scenario may have.
+pub const MAX_WORKLOADS: usize = 100_000;
+/// Most entries a strategy list may have (there are far fewer strategies; repeats count).
+pub const MAX_STRATEGIES: usize = 64;
+/// toml's own limit on nesting (dotted keys, tables in tables, arrays in arrays).
+pub const MAX_NESTING: usize = 80;
 
-/// A value and where it came from.
-#[derive(Clone, Debug)]
-struct Entry {
-    value: toml::Value,
-    origin: Origin,
-}
+/// What the top level of a scenario file may hold.
+const TOP_LEVEL: &str =
+    "seed, target, workloads, strategies, options (and experiment, read by zcsim reproduce)";
 
 type Table = BTreeMap<String, Entry>;
 
+/// The text being read, with its line index built once.
 struct Source<'a> {
     path: &'a str,
     text: &'a str,
+    lines: LineIndex,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    fn new(path: &'a str, text: &'a str) -> Source<'a> {
+        Source {
+            path,
+            text,
+            lines: LineIndex::new(text),
+        }
+    }
+
     fn origin(&self, span: std::ops::Range<usize>) -> Origin {
-        Origin::at(self.path, self.text, span.start)
+        self.lines.origin(self.path, self.text.len(), span.start)
     }
 
-    fn table(&self, raw: BTreeMap<String, Spanned<toml::Value>>) -> Table {
-        raw.into_iter()
-            .map(|(k, v)| {
-                let origin = self.origin(v.span());
+    /// Parses the text as TOML, with errors that name the problem and its line.
+    fn parse(&self) -> Result<DeTable<'a>, ScenarioError> {
+        if self.text.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_large(self.path));
+        }
+        DeTable::parse(self.text)
+            .map(Spanned::into_inner)
+            .map_err(|e| self.syntax_error(&e))
+    }
+
+    fn syntax_error(&self, e: &toml::de::Error) -> ScenarioError {
+        let message = e.message().trim();
+        let (origin, problem, allowed) = match e.span() {
+            Some(span) if message == "duplicate key" => {
+                let key = self.text.get(span.clone()).unwrap_or("?");
                 (
-                    k,
-                    Entry {
-                        value: v.into_inner(),
-                        origin,
-                    },
+                    self.origin(span),
+                    format!("duplicate key `{}`: it is set more than once", shorten(key)),
+                    "each key once per table".to_owned(),
                 )
-            })
-            .collect()
-    }
-}
-
-fn parse_raw<T: for<'de> Deserialize<'de>>(path: &str, text: &str) -> Result<T, ScenarioError> {
-    toml::from_str(text).map_err(|e| {
-        let origin = match e.span() {
-            Some(span) => Origin::at(path, text, span.start),
-            None => Origin::Whole {
-                path: path.to_owned(),
-            },
-        };
-        let message = e.message().trim().to_owned();
-        let field = if message.starts_with("unknown field") {
-            "(field)".to_owned()
-        } else {
-            "(syntax)".to_owned()
+            }
+            Some(span) => (
+                self.origin(span),
+                message.to_owned(),
+                "a TOML document: key = value lines, [table] and [[workloads]] headers, strings in quotes".to_owned(),
+            ),
+            // toml's recursion limit comes without a position; find the line ourselves.
+            None => (
+                deepest_line(self.text)
+                    .map(|offset| self.origin(offset..offset))
+                    .unwrap_or_else(|| Origin::Whole {
+                        path: self.path.to_owned(),
+                    }),
+                if message == "recursion limit" {
+                    format!("nests keys or tables more than {MAX_NESTING} levels deep")
+                } else {
+                    message.to_owned()
+                },
+                format!("at most {MAX_NESTING} levels of dotted keys, tables and arrays"),
+            ),
         };
         ScenarioError {
             origin,
-            field,
+            field: "(syntax)".into(),
             value: None,
-            problem: message,
-            allowed: Some("seed, target, workloads, strategies, options at the top level".into()),
+            problem,
+            allowed: Some(allowed),
         }
+    }
+
+    /// A value as written, converted to a plain TOML value.
+    fn entry(&self, field: &str, v: Spanned<DeValue<'_>>) -> Result<Entry, ScenarioError> {
+        let origin = self.origin(v.span());
+        let value =
+            toml::Value::deserialize(ValueDeserializer::from(v)).map_err(|e| ScenarioError {
+                origin: origin.clone(),
+                field: field.to_owned(),
+                value: None,
+                problem: format!("is not a usable value: {}", e.message().trim()),
+                allowed: Some(
+                    "whole numbers within 64 bits, finite decimals, strings, true or false".into(),
+                ),
+            })?;
+        Ok(Entry { value, origin })
+    }
+
+    /// `v` as a table of entries named `section.KEY`; `allowed` says what the section holds.
+    fn table(
+        &self,
+        section: &str,
+        v: Spanned<DeValue<'_>>,
+        allowed: &str,
+    ) -> Result<(Origin, Vec<(String, Entry)>), ScenarioError> {
+        let origin = self.origin(v.span());
+        let DeValue::Table(t) = v.into_inner() else {
+            return Err(ScenarioError {
+                origin,
+                field: section.to_owned(),
+                value: None,
+                problem: "must be a table".into(),
+                allowed: Some(allowed.to_owned()),
+            });
+        };
+        let mut out = Vec::with_capacity(t.len());
+        for (k, v) in t {
+            let key = k.into_inner().into_owned();
+            let e = self.entry(&format!("{section}.{}", key_name(&key)), v)?;
+            out.push((key, e));
+        }
+        Ok((origin, out))
+    }
+}
+
+/// The offset of the first line whose key or header has more dotted parts than toml allows.
+fn deepest_line(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let key_part = if trimmed.starts_with('[') {
+            trimmed
+        } else {
+            trimmed.split('=').next().unwrap_or("")
+        };
+        let mut dots = 0;
+        let mut quote = None;
+        for ch in key_part.chars() {
+            match (quote, ch) {
+                (None, '"' | '\'') => quote = Some(ch),
+                (Some(q), c) if c == q => quote = None,
+                (None, '.') => dots += 1,
+                (None, '[') if !trimmed.starts_with('[') => break,
+                _ => {}
+            }
+        }
+        if dots + 1 >= MAX_NESTING {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn too_large(path: &str) -> ScenarioError {
+    ScenarioError {
+        origin: Origin::Whole {
+            path: path.to_owned(),
+        },
+        field: "(file)".into(),
+        value: None,
+        problem: format!(
+            "is larger than {}, the most a scenario file may be",
+            fmt_size(MAX_FILE_BYTES)
+        ),
+        allowed: Some(format!(
+            "a scenario file of at most {}",
+            fmt_size(MAX_FILE_BYTES)
+        )),
+    }
+}
+
+/// A scenario file as written: each part with where it came from.
+#[derive(Default)]
+struct Doc {
+    seed: Option<u64>,
+    target: Table,
+    options: Table,
+    workloads: Vec<(Origin, WorkloadSpec)>,
+    strategies: Option<(Origin, Vec<(Origin, String)>)>,
+}
+
+fn strategy_ids_allowed() -> String {
+    format!(
+        "a list of strategy ids in quotes, one or more of {} (leave strategies out to run every strategy that applies)",
+        STRATEGY_IDS.join(", ")
+    )
+}
+
+fn read_doc(src: &Source) -> Result<Doc, ScenarioError> {
+    let root = src.parse()?;
+    let mut doc = Doc::default();
+    for (key, value) in root {
+        let name = key.get_ref().as_ref();
+        match name {
+            "seed" => {
+                let e = src.entry("seed", value)?;
+                doc.seed = Some(check_seed(&e)?);
+            }
+            "target" => {
+                let (_, t) = src.table(
+                    "target",
+                    value,
+                    &format!(
+                        "a [target] table: preset = one of {}, and any target key (see `zcsim list presets`)",
+                        presets::NAMES.join(", ")
+                    ),
+                )?;
+                doc.target = t.into_iter().collect();
+            }
+            "options" => {
+                let names: Vec<&str> = option_keys().iter().map(|k| k.name).collect();
+                let (_, t) = src.table(
+                    "options",
+                    value,
+                    &format!("an [options] table with {}", names.join(", ")),
+                )?;
+                doc.options = t.into_iter().collect();
+            }
+            "workloads" => doc.workloads = read_workloads(src, value)?,
+            "strategies" => doc.strategies = Some(read_strategies(src, value)?),
+            // Read by `zcsim reproduce` (see [`crate::experiments`]); a plain run ignores it.
+            "experiment" => {}
+            other => {
+                return Err(ScenarioError {
+                    origin: src.origin(key.span()),
+                    field: key_name(other),
+                    value: None,
+                    problem: "is not a known field".into(),
+                    allowed: Some(TOP_LEVEL.into()),
+                });
+            }
+        }
+    }
+    Ok(doc)
+}
+
+fn check_seed(e: &Entry) -> Result<u64, ScenarioError> {
+    match e.value {
+        toml::Value::Integer(i) if i >= 0 => Ok(i as u64),
+        toml::Value::Integer(_) => Err(ScenarioError {
+            origin: e.origin.clone(),
+            field: "seed".into(),
+            value: Some(render(&e.value)),
+            problem: "must not be negative".into(),
+            allowed: Some("a whole number from 0 to 2^63-1".into()),
+        }),
+        _ => Err(ScenarioError {
+            origin: e.origin.clone(),
+            field: "seed".into(),
+            value: Some(render(&e.value)),
+            problem: format!("must be a whole number, not {}", type_name(&e.value)),
+            allowed: Some("a whole number from 0 to 2^63-1, without quotes".into()),
+        }),
+    }
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "a whole number",
+        toml::Value::Float(_) => "a decimal number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "a list",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+fn read_workloads(
+    src: &Source,
+    value: Spanned<DeValue<'_>>,
+) -> Result<Vec<(Origin, WorkloadSpec)>, ScenarioError> {
+    let origin = src.origin(value.span());
+    let wrong = |problem: &str| ScenarioError {
+        origin: origin.clone(),
+        field: "workloads".into(),
+        value: None,
+        problem: problem.to_owned(),
+        allowed: Some(format!(
+            "one [[workloads]] table (double brackets) per workload, each with kind = one of {}",
+            WORKLOAD_IDS.join(", ")
+        )),
+    };
+    let items = match value.into_inner() {
+        DeValue::Array(a) => a,
+        DeValue::Table(_) => {
+            return Err(wrong(
+                "must be a list of tables: write [[workloads]] (double brackets), not [workloads]",
+            ));
+        }
+        _ => return Err(wrong("must be a list of tables")),
+    };
+    if items.len() > MAX_WORKLOADS {
+        return Err(ScenarioError {
+            value: Some(items.len().to_string()),
+            ..wrong(&format!("has more than {MAX_WORKLOADS} workloads"))
+        });
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let section = format!("workloads[{i}]");
+        let (origin, entries) = src.table(
+            &section,
+            item,
+            &format!("a table with kind = one of {}", WORKLOAD_IDS.join(", ")),
+        )?;
+        let mut table: Table = entries.into_iter().collect();
+        let spec = spec_of(&section, &origin, &mut table)?;
+        let mut spec = spec;
+        for (key, e) in table {
+            spec.set(&section, &key, e)?;
+        }
+        out.push((origin, spec));
+    }
+    Ok(out)
+}
+
+/// The empty spec named by the table's `kind` (removed from the table).
+fn spec_of(
+    section: &str,
+    origin: &Origin,
+    table: &mut Table,
+) -> Result<WorkloadSpec, ScenarioError> {
+    let Some(kind) = table.remove("kind") else {
+        return Err(ScenarioError {
+            origin: origin.clone(),
+            field: format!("{section}.kind"),
+            value: None,
+            problem: "is missing".into(),
+            allowed: Some(WORKLOAD_IDS.join(", ")),
+        });
+    };
+    kind.value
+        .as_str()
+        .and_then(WorkloadSpec::new)
+        .ok_or_else(|| ScenarioError {
+            origin: kind.origin.clone(),
+            field: format!("{section}.kind"),
+            value: Some(render(&kind.value)),
+            problem: "is not a workload".into(),
+            allowed: Some(WORKLOAD_IDS.join(", ")),
+        })
+}
+
+fn read_strategies(
+    src: &Source,
+    value: Spanned<DeValue<'_>>,
+) -> Result<(Origin, Vec<(Origin, String)>), ScenarioError> {
+    let e = src.entry("strategies", value)?;
+    let wrong = |field: String, value: &toml::Value, problem: String| ScenarioError {
+        origin: e.origin.clone(),
+        field,
+        value: Some(render(value)),
+        problem,
+        allowed: Some(strategy_ids_allowed()),
+    };
+    let toml::Value::Array(items) = &e.value else {
+        return Err(wrong(
+            "strategies".into(),
+            &e.value,
+            format!("must be a list in [brackets], not {}", type_name(&e.value)),
+        ));
+    };
+    check_strategy_count(&e.origin, items.len())?;
+    let mut ids = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(id) = item.as_str() else {
+            return Err(wrong(
+                format!("strategies[{i}]"),
+                item,
+                format!("must be a strategy id in quotes, not {}", type_name(item)),
+            ));
+        };
+        ids.push((e.origin.clone(), id.to_owned()));
+    }
+    Ok((e.origin.clone(), ids))
+}
+
+/// A strategy list names at least one and at most [`MAX_STRATEGIES`] strategies.
+fn check_strategy_count(origin: &Origin, n: usize) -> Result<(), ScenarioError> {
+    let problem = if n == 0 {
+        "names no strategy, so nothing would run".to_owned()
+    } else if n > MAX_STRATEGIES {
+        format!("lists {n} strategies, more than the {MAX_STRATEGIES} allowed")
+    } else {
+        return Ok(());
+    };
+    Err(ScenarioError {
+        origin: origin.clone(),
+        field: "strategies".into(),
+        value: None,
+        problem,
+        allowed: Some(strategy_ids_allowed()),
     })
 }
 
-/// Loads the scenario in `path`.
-pub fn load_file(path: &str, o: &Overrides) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+/// Reads a scenario file, at most [`MAX_FILE_BYTES`] of it: a larger file (or `/dev/zero`)
+/// is an error, not a read until memory runs out.
+pub fn read_scenario_file(path: &str) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| ScenarioError {
         origin: Origin::Whole {
             path: path.to_owned(),
         },
@@ -134,7 +467,32 @@ pub fn load_file(path: &str, o: &Overrides) -> Result<Scenario, ScenarioError> {
         value: None,
         problem: format!("cannot be read: {e}"),
         allowed: None,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(path));
+    }
+    String::from_utf8(bytes).map_err(|e| ScenarioError {
+        origin: Origin::Whole {
+            path: path.to_owned(),
+        },
+        field: "(file)".into(),
+        value: None,
+        problem: format!(
+            "is not UTF-8 text (bad byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+        allowed: Some("a TOML file in UTF-8".into()),
+    })
+}
+
+/// Loads the scenario in `path`.
+pub fn load_file(path: &str, o: &Overrides) -> Result<Scenario, ScenarioError> {
+    let text = read_scenario_file(path)?;
     load_str(path, &text, o)
 }
 
@@ -145,37 +503,15 @@ pub fn load_default(o: &Overrides) -> Result<Scenario, ScenarioError> {
 
 /// Loads a scenario from `text`, reporting positions as in `path`.
 pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, ScenarioError> {
-    let src = Source { path, text };
-    let raw: RawScenario = parse_raw(path, text)?;
-    let mut seed = match raw.seed {
-        Some(s) if *s.get_ref() < 0 => {
-            return Err(ScenarioError {
-                origin: src.origin(s.span()),
-                field: "seed".into(),
-                value: Some(s.get_ref().to_string()),
-                problem: "must not be negative".into(),
-                allowed: Some("a whole number from 0 to 2^63-1".into()),
-            });
-        }
-        Some(s) => *s.get_ref() as u64,
-        None => 1,
-    };
-    let mut target = raw.target.map(|t| src.table(t)).unwrap_or_default();
-    let mut options = raw.options.map(|t| src.table(t)).unwrap_or_default();
-    let mut workloads: Vec<(Origin, Table)> = raw
-        .workloads
-        .into_iter()
-        .map(|w| (src.origin(w.span()), src.table(w.into_inner())))
-        .collect();
-    let mut strategies: Option<(Origin, Vec<(Origin, String)>)> = raw.strategies.map(|s| {
-        let origin = src.origin(s.span());
-        let ids = s
-            .into_inner()
-            .into_iter()
-            .map(|id| (src.origin(id.span()), id.into_inner()))
-            .collect();
-        (origin, ids)
-    });
+    let src = Source::new(path, text);
+    let Doc {
+        seed,
+        mut target,
+        mut options,
+        mut workloads,
+        mut strategies,
+    } = read_doc(&src)?;
+    let mut seed = seed.unwrap_or(1);
     if workloads.is_empty() {
         return Err(ScenarioError {
             origin: Origin::Whole { path: path.into() },
@@ -208,6 +544,7 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         let origin = Origin::Flag {
             arg: format!("--strategies {}", ids.join(",")),
         };
+        check_strategy_count(&origin, ids.len())?;
         strategies = Some((
             origin.clone(),
             ids.iter().map(|id| (origin.clone(), id.clone())).collect(),
@@ -217,7 +554,7 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         let origin = Origin::Flag {
             arg: format!("--workload {kind}"),
         };
-        if Workload::default_for(kind).is_none() {
+        let Some(spec) = WorkloadSpec::new(kind) else {
             return Err(ScenarioError {
                 origin,
                 field: "workload".into(),
@@ -225,18 +562,10 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
                 problem: "is not a workload".into(),
                 allowed: Some(WORKLOAD_IDS.join(", ")),
             });
-        }
-        workloads.retain(|(_, t)| t.get("kind").and_then(|e| e.value.as_str()) == Some(kind));
+        };
+        workloads.retain(|(_, w)| w.kind() == kind);
         if workloads.is_empty() {
-            let mut t = Table::new();
-            t.insert(
-                "kind".into(),
-                Entry {
-                    value: toml::Value::String(kind.clone()),
-                    origin: origin.clone(),
-                },
-            );
-            workloads.push((origin, t));
+            workloads.push((origin, spec));
         }
     }
     for set in &o.sets {
@@ -253,8 +582,8 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
     let target = resolve_target(path, target)?;
     let options = resolve_keys("options", &options, Options::default(), &option_keys())?;
     let mut resolved = Vec::new();
-    for (i, (origin, table)) in workloads.iter().enumerate() {
-        let w = resolve_workload(i, origin, table)?;
+    for (i, (origin, spec)) in workloads.iter().enumerate() {
+        let w = spec.resolve(&format!("workloads[{i}]"))?;
         if let Err(problem) = w.check_target(&target.world) {
             return Err(ScenarioError {
                 origin: (*origin).clone(),
@@ -277,13 +606,13 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
 }
 
 /// `--set path=value`: `seed`, `strategies`, `target.KEY`, `workload.KEY` (every workload
-/// that has KEY) or `options.KEY`. The value is read as TOML (`true`, `1500`, `0.01`), or as
-/// a string when it is not (`40MB/s`).
+/// the key applies to) or `options.KEY`. The value is read as TOML (`true`, `1500`, `0.01`),
+/// or as a string when it is not (`40MB/s`).
 fn apply_set(
     arg: &str,
     seed: &mut u64,
     target: &mut Table,
-    workloads: &mut [(Origin, Table)],
+    workloads: &mut [(Origin, WorkloadSpec)],
     options: &mut Table,
     strategies: &mut Option<(Origin, Vec<(Origin, String)>)>,
 ) -> Result<(), ScenarioError> {
@@ -292,7 +621,11 @@ fn apply_set(
     };
     let err = |field: &str, problem: &str, allowed: &str| ScenarioError {
         origin: origin.clone(),
-        field: field.to_owned(),
+        field: if field.is_empty() {
+            key_name(field)
+        } else {
+            shorten(field)
+        },
         value: None,
         problem: problem.to_owned(),
         allowed: Some(allowed.to_owned()),
@@ -319,16 +652,17 @@ fn apply_set(
             Some(s) if s >= 0 => *seed = s as u64,
             _ => {
                 return Err(ScenarioError {
-                    value: Some(raw.to_owned()),
+                    value: Some(shorten(raw)),
                     ..err("seed", "must be a whole number", "0 to 2^63-1")
                 });
             }
         },
         None if path == "strategies" => {
-            let ids = raw
+            let ids: Vec<(Origin, String)> = raw
                 .split(',')
                 .map(|s| (origin.clone(), s.trim().to_owned()))
                 .collect();
+            check_strategy_count(&origin, ids.len())?;
             *strategies = Some((origin.clone(), ids));
         }
         Some(("target", key)) => {
@@ -339,27 +673,24 @@ fn apply_set(
         }
         Some(("workload", key)) => {
             let mut hit = false;
-            for (_, w) in workloads.iter_mut() {
-                let kind = w.get("kind").and_then(|e| e.value.as_str()).unwrap_or("");
-                if workload_keys(kind).iter().any(|k| k.name == key) {
-                    w.insert(key.to_owned(), entry.clone());
+            for (i, (_, w)) in workloads.iter_mut().enumerate() {
+                if w.takes(key) {
+                    w.set(&format!("workloads[{i}]"), key, entry.clone())?;
                     hit = true;
                 }
             }
             if !hit {
-                let kinds: Vec<String> = workloads
-                    .iter()
-                    .filter_map(|(_, w)| {
-                        w.get("kind")
-                            .and_then(|e| e.value.as_str())
-                            .map(String::from)
-                    })
-                    .collect();
+                let kinds: Vec<&str> = workloads.iter().map(|(_, w)| w.kind()).collect();
+                let problem = if workloads.iter().any(|(_, w)| w.has(key)) {
+                    "applies to none of this scenario's workloads as written (file_size and cold need a bulk-send from a file)"
+                } else {
+                    "is not a parameter of any workload in this scenario"
+                };
                 return Err(ScenarioError {
-                    value: Some(raw.to_owned()),
+                    value: Some(shorten(raw)),
                     ..err(
                         &format!("workload.{key}"),
-                        "is not a parameter of any workload in this scenario",
+                        problem,
                         &format!(
                             "a parameter of {} (see `zcsim list workloads`)",
                             kinds.join(", ")
@@ -373,8 +704,12 @@ fn apply_set(
     Ok(())
 }
 
-fn render(v: &toml::Value) -> String {
-    v.to_string()
+/// A value for an error message, shortened when long.
+pub(crate) fn render(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) if s.len() > MAX_SHOWN_CHARS => shorten(&format!("\"{s}\"")),
+        _ => shorten(&v.to_string()),
+    }
 }
 
 /// Checks and applies every entry of `table` to `base` with `keys`; unknown keys are errors.
@@ -389,7 +724,7 @@ fn resolve_keys<T>(
             let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
             return Err(ScenarioError {
                 origin: e.origin.clone(),
-                field: format!("{section}.{name}"),
+                field: format!("{section}.{}", key_name(name)),
                 value: Some(render(&e.value)),
                 problem: "is not a known field".into(),
                 allowed: Some(names.join(", ")),
@@ -397,7 +732,7 @@ fn resolve_keys<T>(
         };
         let v = key.kind.check(&e.value).map_err(|problem| ScenarioError {
             origin: e.origin.clone(),
-            field: format!("{section}.{name}"),
+            field: format!("{section}.{}", key_name(name)),
             value: Some(render(&e.value)),
             problem,
             allowed: Some(key.kind.allowed()),
@@ -499,6 +834,25 @@ fn blank_target() -> Target {
 /// The preset (named by `preset`, the default when no `[target]` is given), then the
 /// scenario's and the flags' keys over it; every key must end up set.
 fn resolve_target(path: &str, mut table: Table) -> Result<Target, ScenarioError> {
+    // The descriptive keys are strings; `--set target.name=42` is a mistake, not a name.
+    for meta in TARGET_META {
+        if let Some(e) = table.get(meta)
+            && !e.value.is_str()
+        {
+            return Err(ScenarioError {
+                origin: e.origin.clone(),
+                field: format!("target.{meta}"),
+                value: Some(render(&e.value)),
+                problem: format!("must be a string in quotes, not {}", type_name(&e.value)),
+                allowed: Some(if meta == "preset" {
+                    presets::NAMES.join(", ")
+                } else {
+                    "any text in quotes".into()
+                }),
+            });
+        }
+    }
+    let user_link_rate = table.get("link_rate").cloned();
     let preset = match table.remove("preset") {
         Some(e) => {
             let Some(name) = e.value.as_str() else {
@@ -532,12 +886,13 @@ fn resolve_target(path: &str, mut table: Table) -> Result<Target, ScenarioError>
             });
         };
         let preset_path = format!("scenarios/presets/{preset}.toml");
-        let raw: BTreeMap<String, Spanned<toml::Value>> = parse_raw(&preset_path, text)?;
-        let src = Source {
-            path: &preset_path,
-            text,
-        };
-        merged = src.table(raw);
+        let src = Source::new(&preset_path, text);
+        let root = src.parse()?;
+        for (k, v) in root {
+            let key = k.into_inner().into_owned();
+            let e = src.entry(&format!("target.{key}"), v)?;
+            merged.insert(key, e);
+        }
         name = preset.clone();
         if let Some(d) = merged.get("description").and_then(|e| e.value.as_str()) {
             description = d.to_owned();
@@ -552,10 +907,25 @@ fn resolve_target(path: &str, mut table: Table) -> Result<Target, ScenarioError>
     }
     let keys = target_keys();
     let mut target = resolve_keys("target", &merged, blank_target(), &keys)?;
+    // The link rate is the Ethernet line's: on loopback it does not apply, so a rate the user
+    // wrote for a loopback target is a contradiction (a preset's rate, kept for when a user
+    // switches the link to Ethernet, is not the user's).
+    if target.loopback
+        && let Some(e) = user_link_rate
+    {
+        return Err(ScenarioError {
+            origin: e.origin,
+            field: "target.link_rate".into(),
+            value: Some(render(&e.value)),
+            problem: "does not apply to link = \"loopback\"".into(),
+            allowed: Some("link_rate only with link = \"ethernet\"".into()),
+        });
+    }
     let missing: Vec<&str> = keys
         .iter()
         .map(|k| k.name)
-        .filter(|n| !merged.contains_key(*n))
+        // A loopback target has no line rate to set.
+        .filter(|n| !(merged.contains_key(*n) || target.loopback && *n == "link_rate"))
         .collect();
     if !missing.is_empty() {
         return Err(ScenarioError {
@@ -596,35 +966,28 @@ fn resolve_target(path: &str, mut table: Table) -> Result<Target, ScenarioError>
             });
         }
     }
-    Ok(target)
-}
-
-fn resolve_workload(i: usize, origin: &Origin, table: &Table) -> Result<Workload, ScenarioError> {
-    let section = format!("workloads[{i}]");
-    let Some(kind) = table.get("kind") else {
+    // A scatter-gather packet takes one TX descriptor per fragment, up to max_frags; a ring
+    // with fewer slots than that can never post such a packet, and the send stops for good
+    // (issue 12: `--preset gige-2002 --set target.tx_ring_slots=4`). Real drivers refuse
+    // such a ring size too.
+    let nic = &target.world.nic;
+    if !target.loopback && nic.scatter_gather && nic.tx_ring_slots < nic.max_frags {
+        let e = &merged["tx_ring_slots"];
         return Err(ScenarioError {
-            origin: origin.clone(),
-            field: format!("{section}.kind"),
-            value: None,
-            problem: "is missing".into(),
-            allowed: Some(WORKLOAD_IDS.join(", ")),
+            origin: e.origin.clone(),
+            field: "target.tx_ring_slots".into(),
+            value: Some(render(&e.value)),
+            problem: format!(
+                "is smaller than max_frags ({}): a packet of that many fragments could never be posted",
+                nic.max_frags
+            ),
+            allowed: Some(format!(
+                "at least max_frags ({}) with scatter_gather = true, or a smaller max_frags",
+                nic.max_frags
+            )),
         });
-    };
-    let base = kind
-        .value
-        .as_str()
-        .and_then(Workload::default_for)
-        .ok_or_else(|| ScenarioError {
-            origin: kind.origin.clone(),
-            field: format!("{section}.kind"),
-            value: Some(render(&kind.value)),
-            problem: "is not a workload".into(),
-            allowed: Some(WORKLOAD_IDS.join(", ")),
-        })?;
-    let mut rest = table.clone();
-    rest.remove("kind");
-    let keys = workload_keys(base.id());
-    resolve_keys(&section, &rest, base, &keys)
+    }
+    Ok(target)
 }
 
 /// The strategies for each workload. Without a list, every strategy that applies. With one,

@@ -30,6 +30,8 @@ pub enum UnitError {
     NotWhole { base: &'static str },
     /// Too large to represent.
     Overflow,
+    /// More than [`MAX_SIGNIFICANT_DIGITS`] significant digits.
+    TooManyDigits,
 }
 
 impl fmt::Display for UnitError {
@@ -43,6 +45,10 @@ impl fmt::Display for UnitError {
             UnitError::Negative => write!(f, "must not be negative"),
             UnitError::NotWhole { base } => write!(f, "is not a whole number of {base}"),
             UnitError::Overflow => write!(f, "is too large"),
+            UnitError::TooManyDigits => write!(
+                f,
+                "has more than {MAX_SIGNIFICANT_DIGITS} significant digits"
+            ),
         }
     }
 }
@@ -134,7 +140,13 @@ pub fn parse_duration(s: &str) -> Result<u64, UnitError> {
     scale(num, factor, 1, "nanoseconds")
 }
 
-/// A decimal number as (digits without the point, digits after the point).
+/// Most significant digits a number may have (`u128` holds any 38-digit number). Leading
+/// zeros and trailing zeros after the point do not count, so
+/// `1.000000000000000000000000000000000000000 GB/s` is one digit.
+pub const MAX_SIGNIFICANT_DIGITS: usize = 38;
+
+/// A decimal number, exactly: `digits / 10^frac_digits`, with `digits` free of trailing zeros
+/// after the point.
 struct Decimal {
     digits: u128,
     frac_digits: u32,
@@ -154,12 +166,31 @@ fn split(s: &str) -> Result<(Decimal, &str), UnitError> {
         return Err(UnitError::BadNumber);
     }
     let (int, frac) = num.split_once('.').unwrap_or((&num, ""));
+    // Zeros that do not change the value are dropped before counting digits, so any number
+    // of them is fine.
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    // Significant digits: the integer part's, then the fraction's after any zeros that lead
+    // the whole number (`0.000125` has three).
+    let lead = if int.is_empty() {
+        frac.len() - frac.trim_start_matches('0').len()
+    } else {
+        0
+    };
+    if int.len() + frac.len() - lead > MAX_SIGNIFICANT_DIGITS {
+        // Past 38 significant digits the number is either larger than any quantity (an
+        // integer part of more than 21 digits is above 2^64 * 8) or has a fraction no unit
+        // can make whole; say which.
+        return Err(if int.len() > 21 {
+            UnitError::Overflow
+        } else {
+            UnitError::TooManyDigits
+        });
+    }
     let mut digits: u128 = 0;
-    for c in int.chars().chain(frac.chars()) {
-        digits = digits
-            .checked_mul(10)
-            .and_then(|d| d.checked_add(u128::from(c.to_digit(10).expect("digits only"))))
-            .ok_or(UnitError::Overflow)?;
+    for c in int.bytes().chain(frac.bytes()) {
+        // At most 38 significant digits: 10^38 - 1 < u128::MAX, so this cannot overflow.
+        digits = digits * 10 + u128::from(c - b'0');
     }
     Ok((
         Decimal {
@@ -170,16 +201,62 @@ fn split(s: &str) -> Result<(Decimal, &str), UnitError> {
     ))
 }
 
-fn scale(n: Decimal, factor: u128, divisor: u128, base: &'static str) -> Result<u64, UnitError> {
-    let denom = 10u128
-        .checked_pow(n.frac_digits)
-        .ok_or(UnitError::Overflow)?
-        * divisor;
-    let num = n.digits.checked_mul(factor).ok_or(UnitError::Overflow)?;
-    if num % denom != 0 {
-        return Err(UnitError::NotWhole { base });
+/// A unit's factor and divisor as powers of two and five (every unit is `2^a * 5^b`, every
+/// divisor `2^c`), so scaling is exact cancellation rather than a product that can overflow.
+#[derive(Clone, Copy)]
+struct Factor {
+    twos: u32,
+    fives: u32,
+}
+
+impl Factor {
+    fn of(mut n: u128) -> Factor {
+        let mut f = Factor { twos: 0, fives: 0 };
+        while n > 1 && n % 2 == 0 {
+            n /= 2;
+            f.twos += 1;
+        }
+        while n > 1 && n % 5 == 0 {
+            n /= 5;
+            f.fives += 1;
+        }
+        debug_assert_eq!(n, 1, "unit factors are 2^a * 5^b");
+        f
     }
-    u64::try_from(num / denom).map_err(|_| UnitError::Overflow)
+}
+
+/// `n * factor / divisor`, exactly, or why not: the value is `digits * 2^a * 5^b /
+/// (2^(f + c) * 5^f)`; common powers cancel, what is left of the denominator must divide
+/// `digits`, and what is left of the numerator multiplies with overflow checks.
+fn scale(n: Decimal, factor: u128, divisor: u128, base: &'static str) -> Result<u64, UnitError> {
+    let num = Factor::of(factor);
+    let div = Factor::of(divisor);
+    let den_twos = n.frac_digits + div.twos;
+    let den_fives = n.frac_digits + div.fives;
+    let cancel_twos = num.twos.min(den_twos);
+    let cancel_fives = num.fives.min(den_fives);
+    let mut digits = n.digits;
+    for (prime, times) in [
+        (2u128, den_twos - cancel_twos),
+        (5, den_fives - cancel_fives),
+    ] {
+        for _ in 0..times {
+            if digits % prime != 0 {
+                return Err(UnitError::NotWhole { base });
+            }
+            digits /= prime;
+        }
+    }
+    let mut value = digits;
+    for (prime, times) in [
+        (2u128, num.twos - cancel_twos),
+        (5, num.fives - cancel_fives),
+    ] {
+        for _ in 0..times {
+            value = value.checked_mul(prime).ok_or(UnitError::Overflow)?;
+        }
+    }
+    u64::try_from(value).map_err(|_| UnitError::Overflow)
 }
 
 /// Formats bytes with the largest binary unit that divides them (`64 KiB`, `1500 B`).
@@ -259,6 +336,52 @@ mod tests {
             parse_duration("3 h"),
             Err(UnitError::UnknownUnit { .. })
         ));
+    }
+
+    #[test]
+    fn many_decimals_are_exact_not_too_large() {
+        // Issue 12: these overflowed (a panic in debug builds) or were called "too large".
+        // Trailing zeros do not change a decimal's value, so each must equal its short form.
+        let zeros = "0".repeat(39);
+        assert_eq!(parse_rate(&format!("1.{zeros} GB/s")), Ok(1_000_000_000));
+        assert_eq!(
+            parse_size(&format!("1.{} KiB", "0".repeat(10_000))),
+            Ok(1024)
+        );
+        assert_eq!(parse_size(&format!("{}1 B", "0".repeat(10_000))), Ok(1));
+        // 2^-40 TiB is one byte: 40 fraction digits, more than 10^38 in the plain
+        // denominator, yet exact by cancelling powers of two.
+        assert_eq!(
+            parse_size("0.0000000000009094947017729282379150390625 TiB"),
+            Ok(1)
+        );
+        // A fraction no unit can make whole, and digits past the limit, are refused with the
+        // reason rather than wrapped or rounded.
+        assert_eq!(
+            parse_size(&format!("0.{}1 TiB", "0".repeat(60))),
+            Err(UnitError::NotWhole { base: "bytes" })
+        );
+        assert_eq!(
+            parse_size(&format!("0.{} TiB", "1".repeat(40))),
+            Err(UnitError::TooManyDigits)
+        );
+        assert_eq!(
+            parse_size(&format!("{} B", "9".repeat(60))),
+            Err(UnitError::Overflow)
+        );
+        assert_eq!(
+            parse_rate("0.1 b/s"),
+            Err(UnitError::NotWhole {
+                base: "bytes per second"
+            })
+        );
+        // The largest byte count parses; one more does not.
+        assert_eq!(parse_size("18446744073709551615 B"), Ok(u64::MAX));
+        assert_eq!(
+            parse_size("18446744073709551616 B"),
+            Err(UnitError::Overflow)
+        );
+        assert_eq!(parse_rate("147573952589676412920 b/s"), Ok(u64::MAX));
     }
 
     #[test]

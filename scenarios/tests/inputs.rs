@@ -1,0 +1,145 @@
+//! Accepted inputs whose meaning issue 12 pinned down: key order, the file a bulk send uses,
+//! exact decimals, and large files that must load in linear time.
+
+use models::workload::{BulkSource, Workload};
+use scenarios::{Overrides, load_str};
+
+fn bulk_source(text: &str) -> BulkSource {
+    let s = load_str("t.toml", text, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+    match s.runs[0].workload {
+        Workload::BulkSend { source, .. } => source,
+        ref other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_order_of_keys_never_changes_meaning() {
+    // Every permutation of the same five keys must give the same workload: keys used to be
+    // applied in alphabetical order, so `source` could reset a `file_size` before it.
+    let lines = [
+        "total = \"4 MiB\"",
+        "write_size = \"8 KiB\"",
+        "source = \"file\"",
+        "file_size = \"1 MiB\"",
+        "cold = true",
+    ];
+    let mut seen = Vec::new();
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    // Heap's algorithm over the 120 orders.
+    fn permute(k: usize, order: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if k == 1 {
+            out.push(order.clone());
+            return;
+        }
+        permute(k - 1, order, out);
+        for i in 0..k - 1 {
+            let j = if k % 2 == 0 { i } else { 0 };
+            order.swap(j, k - 1);
+            permute(k - 1, order, out);
+        }
+    }
+    let mut orders = Vec::new();
+    permute(lines.len(), &mut order, &mut orders);
+    assert_eq!(orders.len(), 120);
+    for o in orders {
+        let body: Vec<&str> = o.iter().map(|&i| lines[i]).collect();
+        let text = format!("[[workloads]]\nkind = \"bulk-send\"\n{}\n", body.join("\n"));
+        seen.push(bulk_source(&text));
+    }
+    assert!(
+        seen.iter().all(|s| *s
+            == BulkSource::File {
+                file_bytes: 1 << 20,
+                cold: true
+            }),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_file_source_without_file_size_uses_the_total_up_to_64_mib() {
+    // Before, `source = "file"` alone always gave a 16 MiB file, whatever the total: a
+    // 4 MiB send read a 16 MiB file it never finished. Now the file holds what is sent (the
+    // total), capped at 64 MiB so a long send cycles over a file of reasonable size; the
+    // README and `zcsim list workloads` say so.
+    let with_total = |total: &str| {
+        bulk_source(&format!(
+            "[[workloads]]\nkind = \"bulk-send\"\nsource = \"file\"\ntotal = \"{total}\"\n"
+        ))
+    };
+    assert_eq!(
+        with_total("4 MiB"),
+        BulkSource::File {
+            file_bytes: 4 << 20,
+            cold: false
+        }
+    );
+    assert_eq!(
+        with_total("1 GiB"),
+        BulkSource::File {
+            file_bytes: 64 << 20,
+            cold: false
+        }
+    );
+    // A file key alone implies a file source (as it always did).
+    assert_eq!(
+        bulk_source("[[workloads]]\nkind = \"bulk-send\"\ncold = true\ntotal = \"2 MiB\"\n"),
+        BulkSource::File {
+            file_bytes: 2 << 20,
+            cold: true
+        }
+    );
+    // Nothing about the source: memory.
+    assert_eq!(
+        bulk_source("[[workloads]]\nkind = \"bulk-send\"\n"),
+        BulkSource::Memory
+    );
+}
+
+#[test]
+fn many_decimals_are_the_same_rate() {
+    // `1.000000000000000000000000000000000000000 GB/s` was "too large" (and overflowed in
+    // debug builds); it is exactly 1 GB/s, so the target must equal one written `1 GB/s`.
+    let with_bus = |bus: &str| {
+        load_str(
+            "t.toml",
+            &format!(
+                "[target]\npreset = \"server-2024\"\nmemory_bus = \"{bus}\"\n[[workloads]]\nkind = \"bulk-send\"\n"
+            ),
+            &Overrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .target
+        .world
+    };
+    assert_eq!(
+        with_bus("1.000000000000000000000000000000000000000 GB/s"),
+        with_bus("1 GB/s")
+    );
+}
+
+#[test]
+fn twenty_thousand_workloads_load() {
+    // `zcsim check` of 10k workloads took 5 s and 40k took 92 s: each position lookup
+    // rescanned the file. With a line index built once, 20k workloads (1.4 MB) load in well
+    // under a second in release; this test just loads them to completion (and checks the last
+    // workload's position, which a wrong index would get wrong).
+    let n = 20_000;
+    let mut text = String::from("strategies = [\"copy\"]\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[workloads]]\nkind = \"bulk-send\"\ntotal = \"{} KiB\"\n",
+            i + 1
+        ));
+    }
+    text.push_str("[[workloads]]\nkind = \"bulk-send\"\ntotal = \"0 B\"\n");
+    let e = load_str("big.toml", &text, &Overrides::default()).unwrap_err();
+    assert_eq!(e.field, format!("workloads[{n}].total"));
+    assert_eq!(
+        e.origin.to_string(),
+        format!("big.toml:{}:9", 2 + 3 * n + 2)
+    );
+    text.truncate(text.len() - "[[workloads]]\nkind = \"bulk-send\"\ntotal = \"0 B\"\n".len());
+    let s = load_str("big.toml", &text, &Overrides::default()).unwrap();
+    assert_eq!(s.runs.len(), n);
+}
