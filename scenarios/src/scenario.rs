@@ -966,27 +966,6 @@ fn resolve_target(path: &str, mut table: Table) -> Result<Target, ScenarioError>
             });
         }
     }
-    // A scatter-gather packet takes one TX descriptor per fragment, up to max_frags; a ring
-    // with fewer slots than that can never post such a packet, and the send stops for good
-    // (issue 12: `--preset gige-2002 --set target.tx_ring_slots=4`). Real drivers refuse
-    // such a ring size too.
-    let nic = &target.world.nic;
-    if !target.loopback && nic.scatter_gather && nic.tx_ring_slots < nic.max_frags {
-        let e = &merged["tx_ring_slots"];
-        return Err(ScenarioError {
-            origin: e.origin.clone(),
-            field: "target.tx_ring_slots".into(),
-            value: Some(render(&e.value)),
-            problem: format!(
-                "is smaller than max_frags ({}): a packet of that many fragments could never be posted",
-                nic.max_frags
-            ),
-            allowed: Some(format!(
-                "at least max_frags ({}) with scatter_gather = true, or a smaller max_frags",
-                nic.max_frags
-            )),
-        });
-    }
     Ok(target)
 }
 

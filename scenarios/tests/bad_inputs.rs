@@ -110,14 +110,6 @@ const BAD: &[(&str, &str, usize, &[&str])] = &[
         3,
         &["is not a whole number of bytes per second"],
     ),
-    // `--preset gige-2002 --set target.tx_ring_slots=4` stalled for good: a packet of up to
-    // max_frags (32) fragments can never be posted on a 4-slot ring. Refused up front.
-    (
-        "tx_ring_smaller_than_max_frags.toml",
-        "target.tx_ring_slots",
-        3,
-        &["smaller than max_frags (32)"],
-    ),
     // Found by the scenario_bytes and scenario_structured fuzz targets (`""="="`): an empty
     // key gave an error with an empty field name. Keys that are not bare are shown quoted.
     ("empty_key.toml", "\"\"", 1, &["is not a known field"]),

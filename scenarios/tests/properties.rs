@@ -106,19 +106,6 @@ fn expected_payload(w: &Workload) -> u64 {
     }
 }
 
-/// Cases that hit a known model bug (see the ignored tests below); they are skipped, not
-/// weakened, so the property still holds everywhere else.
-fn known_model_bug(c: &Case, s: &Scenario, strategy_id: &str) -> Option<&'static str> {
-    // Writes below a page (some of them: 8, 28 and 4095 B fail, 100 and 2048 B pass) on
-    // stamped pages panic in every mmap strategy; the exact condition is the model's to find.
-    let sub_page = match s.runs[0].workload {
-        Workload::StampedPages { write_size, .. } => write_size < 4096,
-        _ => false,
-    };
-    (c.kind == "stamped-pages" && sub_page && strategy_id.starts_with("mmap-"))
-        .then_some("known model bug: stamped-pages with sub-page writes, mmap strategies")
-}
-
 fn check(c: &Case, s: &Scenario, strategy_id: &str, r: &RunReport) -> Result<(), TestCaseError> {
     let w = &s.runs[0].workload;
     let cfg = &s.target.world;
@@ -178,9 +165,6 @@ fn run_case(c: &Case) -> Result<(), TestCaseError> {
         .map_err(|e| TestCaseError::fail(format!("generated scenario refused: {e}\n{text}")))?;
     let r = &s.runs[0];
     let strategy = r.strategies[c.strategy % r.strategies.len()];
-    if let Some(bug) = known_model_bug(c, &s, strategy.id()) {
-        return Err(TestCaseError::reject(bug));
-    }
     let report = run(
         &s.target.world,
         &r.workload,
@@ -254,13 +238,12 @@ fn run_text(text: &str, sets: &[&str], id: &str) -> RunReport {
     .unwrap()
 }
 
-/// Model bug (issue 12, found again by the `model_run` fuzz target within seconds): stamped
-/// pages with writes smaller than a page panic in mmap-write, mmap-loan and mmap-sendpage
-/// with "the source is mapped writable: Unmapped" (models/src/world/sender.rs). Not fixed
-/// here (the model is not this crate's); `known_model_bug` skips such cases in the property.
+/// Regression (issue 12, found again by the `model_run` fuzz target within seconds): stamped
+/// pages with writes smaller than a page panicked in mmap-write, mmap-loan and mmap-sendpage
+/// ("the source is mapped writable: Unmapped"): the last stamp reached past the mapping.
+/// Stamps now stay inside the request, so every run completes.
 #[test]
-#[ignore = "model bug: stamped-pages with sub-page writes panics in mmap strategies (Unmapped)"]
-fn known_bug_stamped_pages_small_writes_panic() {
+fn stamped_pages_with_small_writes_complete() {
     for id in ["mmap-write", "mmap-sendpage", "mmap-loan"] {
         run_text(
             "[target]\npreset = \"server-2024\"\n[[workloads]]\nkind = \"stamped-pages\"\ntotal = \"14328 B\"\nwrite_size = \"28 B\"\n",
@@ -270,23 +253,21 @@ fn known_bug_stamped_pages_small_writes_panic() {
     }
 }
 
-/// Model bug (issue 12, found by the `model_run` fuzz target as `server-2024` with
+/// Regression (issue 12, found by the `model_run` fuzz target as `server-2024` with
 /// `tx_ring_slots = 1`): a scatter-gather packet with more fragments than the TX ring has
-/// slots can never be posted, and the send stalls for good ("tcp_output waits for TX
-/// descriptors (1 of 1 free)"). The scenario layer now refuses a ring smaller than
-/// `max_frags`, so this reproducer sets the ring on the model's config directly. The model
-/// should linearize such a packet or report the failure; it must not stall.
+/// slots could never be posted, and the send stalled for good. The driver now linearizes
+/// such a chain (m_defrag), so the run completes.
 #[test]
-#[ignore = "model bug: a packet with more fragments than TX ring slots stalls the send for good"]
-fn known_bug_tx_ring_smaller_than_a_packet_stalls() {
+fn a_tx_ring_smaller_than_a_packet_completes() {
+    // `--preset gige-2002 --set target.tx_ring_slots=4`, as the user wrote it: accepted, and
+    // the run delivers everything without stalling.
     let s = load_str(
         "bug.toml",
-        "[target]\npreset = \"gige-2002\"\n[[workloads]]\nkind = \"bulk-send\"\ntotal = \"64 KiB\"\n",
+        "[target]\npreset = \"gige-2002\"\ntx_ring_slots = 4\n[[workloads]]\nkind = \"bulk-send\"\ntotal = \"64 KiB\"\n",
         &Overrides::default(),
     )
     .unwrap();
-    let mut world = s.target.world.clone();
-    world.nic.tx_ring_slots = 4;
+    let world = s.target.world.clone();
     let r = &s.runs[0];
     let copy = *r.strategies.iter().find(|st| st.id() == "copy").unwrap();
     let report = run(&world, &r.workload, copy, RunOptions::default()).unwrap();
