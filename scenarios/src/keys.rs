@@ -520,8 +520,26 @@ pub fn target_keys() -> Vec<Key<Target>> {
                 min: 1_000,
                 max: 60 * NS_1S,
             },
-            doc: "retransmission timeout of a lost segment",
+            doc: "the smallest retransmission timeout (the timer follows the measured round trip above it, doubling per expiry)",
             apply: |t, v| t.world.tcp.rto = SimDuration::from_nanos(v.u64()),
+        },
+        Key {
+            name: "initial_window",
+            kind: Kind::Count { min: 1, max: 64 },
+            doc: "the congestion window at the start, in segments (2 in 2002, RFC 2581; 10 in current Linux)",
+            apply: |t, v| t.world.tcp.initial_window_segments = v.u64() as u32,
+        },
+        Key {
+            name: "congestion_control",
+            kind: Kind::Bool,
+            doc: "slow start, congestion avoidance and fast recovery; off, only the peer's window limits the sender",
+            apply: |t, v| t.world.tcp.congestion_control = v.bool(),
+        },
+        Key {
+            name: "tcp_nodelay",
+            kind: Kind::Bool,
+            doc: "TCP_NODELAY: short segments leave at once, no Nagle",
+            apply: |t, v| t.world.tcp.nodelay = v.bool(),
         },
         cost!(
             "tcp_output_per_segment",
@@ -731,6 +749,8 @@ pub fn workload_keys(kind: &str) -> Vec<Param> {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Options {
     pub loan: models::strategy::LoanOptions,
+    /// FreeBSD COW send.
+    pub cow: models::strategy::CowOptions,
     /// `mmap-sendpage` with the straddle bug fixed.
     pub sendpage_fixed: bool,
 }
@@ -754,6 +774,34 @@ pub fn option_keys() -> Vec<Key<Options>> {
             kind: size(4096, 1 << 40),
             doc: "page-loan: kernel address space for loaned pages (16 MiB)",
             apply: |o, v| o.loan.kva_cap_bytes = v.u64(),
+        },
+        Key {
+            name: "loan_at_kva_cap",
+            kind: Kind::Choice(&["sleep", "copy"]),
+            doc: "page-loan: at the SOMAXKVA cap, sleep until loans return (NetBSD) or copy the pass",
+            apply: |o, v| {
+                o.loan.at_kva_cap = match v.word() {
+                    "copy" => models::strategy::KvaCapPolicy::Copy,
+                    _ => models::strategy::KvaCapPolicy::Sleep,
+                }
+            },
+        },
+        Key {
+            name: "loan_on_multiprocessor",
+            kind: Kind::Bool,
+            doc: "page-loan: loan on a multiprocessor kernel too (NetBSD 1.6 turns loaning off there)",
+            apply: |o, v| o.loan.on_multiprocessor = v.bool(),
+        },
+        Key {
+            name: "cow_align",
+            kind: Kind::Choice(&["aligned-only", "partial-page"]),
+            doc: "cow-send: take the COW branch only from a page-aligned address (June 2002) or copy the ragged head and wire the rest (later)",
+            apply: |o, v| {
+                o.cow.align = match v.word() {
+                    "partial-page" => models::strategy::CowAlign::PartialPage,
+                    _ => models::strategy::CowAlign::AlignedOnly,
+                }
+            },
         },
         Key {
             name: "sendpage_fixed",

@@ -981,6 +981,7 @@ fn resolve_strategies(
 ) -> Result<(Vec<WorkloadRun>, Vec<String>), ScenarioError> {
     let configure = |s: Strategy| match s {
         Strategy::PageLoan(_) => Strategy::PageLoan(options.loan),
+        Strategy::CowSend(_) => Strategy::CowSend(options.cow),
         Strategy::MmapLoan(_) => Strategy::MmapLoan(options.loan),
         Strategy::MmapSendpage { .. } => Strategy::MmapSendpage {
             fixed: options.sendpage_fixed,
