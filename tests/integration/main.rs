@@ -19,7 +19,7 @@ static SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// gone away before the child writes anything.
 fn run_zcsim(args: &[&str], close_stdout: bool) -> std::process::Output {
     use std::process::{Command, Stdio};
-    let mut child = {
+    let child = {
         let _one_at_a_time = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
         let mut child = Command::new(env!("CARGO_BIN_EXE_zcsim"))
             .args(args)
