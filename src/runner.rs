@@ -312,19 +312,25 @@ mod tests {
         // The progress path must not change a figure: for a bulk-send, a file server with
         // think time, a receive on gigabit and a stalled run, the sliced drive's report
         // serializes to the same JSON as models::report::simulate's.
+        let small = "workload.total=256KiB";
         let cases = [
-            ("embedded-100tx", "bulk-send", "page-loan", vec![]),
-            ("embedded-100tx", "file-server", "sendfile", vec![]),
-            ("gige-2002", "bulk-receive", "copy", vec![]),
+            ("embedded-100tx", "bulk-send", "page-loan", vec![small]),
+            (
+                "embedded-100tx",
+                "file-server",
+                "sendfile",
+                vec!["workload.requests=20"],
+            ),
+            ("gige-2002", "bulk-receive", "page-flip", vec![small]),
             (
                 "gige-2002",
                 "bulk-send",
                 "copy",
-                vec!["target.tx_ring_slots=4".to_owned()],
+                vec![small, "target.tx_ring_slots=4"],
             ),
         ];
-        for (preset, workload, strategy, mut sets) in cases {
-            sets.push("workload.total=256KiB".into());
+        for (preset, workload, strategy, sets) in cases {
+            let sets = sets.into_iter().map(str::to_owned).collect();
             let s = scenarios::load_default(&scenarios::Overrides {
                 preset: Some(preset.into()),
                 workload: Some(workload.into()),
