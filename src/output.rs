@@ -111,6 +111,12 @@ pub fn describe_workload(w: &Workload) -> String {
     }
 }
 
+/// What is said of a run that stopped before its work was done (after its strategy's name):
+/// its figures cover only what moved until then, and `why` names what everyone waited for.
+pub fn stalled_line(why: &str) -> String {
+    format!("did not finish, its figures cover only what moved until then: {why}")
+}
+
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -165,6 +171,11 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
     );
     for r in rows {
         let _ = writeln!(out, "{}", line(r));
+    }
+    for run in &r.runs {
+        if let Some(why) = &run.outcome.stalled {
+            let _ = writeln!(out, "{} {}", run.strategy, stalled_line(why));
+        }
     }
     if breakdown {
         let _ = writeln!(out);

@@ -1,12 +1,35 @@
-//! Running many independent simulations: on a rayon pool, each a separate deterministic run,
-//! collected in input order, so results are the same whatever the thread count.
+//! The one place runs are assembled. Every command that simulates builds [`Job`]s and hands
+//! them to a [`Runner`], which applies the options every run shares:
+//!
+//! - **invariant checking**: after every event in debug builds (as
+//!   [`RunOptions::default`] does), and in release builds with `--check-invariants`;
+//! - the hidden `--debug-inject-invariant-bug`, which breaks one invariant so tests can prove
+//!   a command really runs the checker;
+//! - **progress** on standard error when it is a terminal and a run lasts more than a moment;
+//! - narration and tracing for the commands that ask for them.
+//!
+//! Many runs go on a rayon pool, each a separate deterministic run collected in input order,
+//! so results are the same whatever the thread count.
+//!
+//! A run with progress is driven in slices of simulated time ([`drive`]); one without goes
+//! through [`models::report::simulate`]. Both handle the same events in the same order, so
+//! they report the same figures (a test below holds them to it).
 
-use models::report::{Report, RunOptions, RunReport, run};
-use models::strategy::Strategy;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use models::report::{Finished, Report, RunOptions, RunReport};
+use models::strategy::{DoesNotApply, Strategy};
 use models::workload::Workload;
-use models::world::{Narrator, WorldConfig};
+use models::world::{Narrator, Trace, WorldConfig};
 use rayon::prelude::*;
 use scenarios::Scenario;
+use sim::SimTime;
+
+/// Most worker threads `--threads` may ask for.
+pub const MAX_THREADS: usize = 256;
 
 /// One run to do.
 #[derive(Clone, Debug)]
@@ -16,56 +39,147 @@ pub struct Job {
     pub strategy: Strategy,
 }
 
-/// Runs one job, narrating if asked.
-pub fn run_job(job: &Job, narrator: Option<Narrator>) -> RunReport {
-    run(
-        &job.world,
-        &job.workload,
-        job.strategy,
+impl Job {
+    /// Workload `w` of scenario `s` with `strategy`.
+    pub fn of(s: &Scenario, workload: &Workload, strategy: Strategy) -> Job {
+        Job {
+            world: world_of(s),
+            workload: workload.clone(),
+            strategy,
+        }
+    }
+}
+
+/// The options every run of a command shares.
+#[derive(Clone, Copy, Debug)]
+pub struct Runner {
+    /// Check every invariant after every event.
+    pub check_invariants: bool,
+    /// Break an invariant on purpose (tests of the checker only).
+    pub inject_invariant_bug: bool,
+    /// Show progress on standard error (only ever drawn on a terminal).
+    pub progress: bool,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner {
+            check_invariants: RunOptions::default().check_invariants,
+            inject_invariant_bug: false,
+            progress: true,
+        }
+    }
+}
+
+impl Runner {
+    /// `--check-invariants` adds the check to release builds; debug builds always check.
+    pub fn new(check_invariants: bool, inject_invariant_bug: bool) -> Runner {
+        Runner {
+            check_invariants: Runner::default().check_invariants || check_invariants,
+            inject_invariant_bug,
+            ..Runner::default()
+        }
+    }
+
+    fn options(&self, narrator: Option<Narrator>, trace_records: Option<usize>) -> RunOptions {
         RunOptions {
+            check_invariants: self.check_invariants,
             narrator,
-            ..RunOptions::default()
-        },
-    )
-    .expect("scenario resolution only keeps strategies that apply")
-}
+            trace_records,
+            inject_invariant_bug: self.inject_invariant_bug,
+        }
+    }
 
-/// Runs one strategy on one workload of `s`, recording at most `max_records` trace records.
-pub fn traced(
-    s: &Scenario,
-    workload: &Workload,
-    strategy: Strategy,
-    max_records: usize,
-) -> (RunReport, models::world::Trace) {
-    let f = models::report::simulate(
-        &world_of(s),
-        workload,
-        strategy,
-        RunOptions {
-            trace_records: Some(max_records),
-            ..RunOptions::default()
-        },
-    )
-    .expect("scenario resolution only keeps strategies that apply");
-    (f.report, f.trace.expect("tracing was asked for"))
-}
+    fn finish(&self, job: &Job, opts: RunOptions, progress: Option<&Progress>) -> Finished {
+        let f = match progress {
+            Some(p) => drive(job, opts, &|bytes| p.advance(bytes)),
+            None => models::report::simulate(&job.world, &job.workload, job.strategy, opts),
+        };
+        // Scenario resolution keeps only strategies that apply to their workload.
+        let f = f.unwrap_or_else(|e| {
+            panic!("a resolved scenario ran a strategy that does not apply: {e}")
+        });
+        if let Some(p) = progress {
+            p.run_done();
+        }
+        f
+    }
 
-/// Runs every job on `threads` threads (0: rayon's default), calling `tick` after each, and
-/// returns the reports in job order.
-pub fn run_all(jobs: &[Job], threads: usize, tick: &(dyn Fn() + Sync)) -> Vec<RunReport> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool");
-    pool.install(|| {
-        jobs.par_iter()
-            .map(|j| {
-                let r = run_job(j, None);
-                tick();
-                r
+    /// Runs one job.
+    pub fn run(&self, job: &Job) -> RunReport {
+        self.run_all(std::slice::from_ref(job), 1).remove(0)
+    }
+
+    /// Runs one job, sending a line per narrated event to `narrator` (no progress bar: the
+    /// narration is the progress).
+    pub fn narrated(&self, job: &Job, narrator: Narrator) -> RunReport {
+        self.finish(job, self.options(Some(narrator), None), None)
+            .report
+    }
+
+    /// Runs one job recording at most `max_records` trace records.
+    pub fn traced(&self, job: &Job, max_records: usize) -> (RunReport, Trace) {
+        let progress = self.progress_for(std::slice::from_ref(job));
+        let f = self.finish(
+            job,
+            self.options(None, Some(max_records)),
+            progress.as_ref(),
+        );
+        if let Some(p) = progress {
+            p.clear();
+        }
+        (f.report, f.trace.expect("tracing was asked for"))
+    }
+
+    /// Runs every job on `threads` threads (0: one per core) and returns the reports in job
+    /// order.
+    pub fn run_all(&self, jobs: &[Job], threads: usize) -> Vec<RunReport> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.min(MAX_THREADS))
+            .build()
+            .expect("a thread pool");
+        let progress = self.progress_for(jobs);
+        let reports = pool.install(|| {
+            jobs.par_iter()
+                .map(|j| {
+                    self.finish(j, self.options(None, None), progress.as_ref())
+                        .report
+                })
+                .collect()
+        });
+        if let Some(p) = progress {
+            p.clear();
+        }
+        reports
+    }
+
+    /// Every (workload, strategy) of a scenario, as reports per workload.
+    pub fn scenario(&self, s: &Scenario, threads: usize) -> Vec<Report> {
+        let jobs: Vec<Job> = s
+            .runs
+            .iter()
+            .flat_map(|wr| wr.strategies.iter().map(|st| Job::of(s, &wr.workload, *st)))
+            .collect();
+        let mut results = self.run_all(&jobs, threads).into_iter();
+        s.runs
+            .iter()
+            .map(|wr| Report {
+                seed: s.seed,
+                target: s.target.name.clone(),
+                workload: wr.workload.id().to_owned(),
+                runs: results.by_ref().take(wr.strategies.len()).collect(),
             })
             .collect()
-    })
+    }
+
+    fn progress_for(&self, jobs: &[Job]) -> Option<Progress> {
+        (self.progress && std::io::stderr().is_terminal()).then(|| {
+            Progress::new(
+                jobs.iter().map(|j| payload_of(&j.workload)).sum(),
+                jobs.len(),
+            )
+        })
+    }
 }
 
 /// The scenario's world with its seed.
@@ -75,28 +189,180 @@ pub fn world_of(s: &Scenario) -> WorldConfig {
     w
 }
 
-/// Every (workload, strategy) of a scenario, as reports per workload.
-pub fn run_scenario(s: &Scenario, threads: usize) -> Vec<Report> {
-    let world = world_of(s);
-    let jobs: Vec<Job> = s
-        .runs
-        .iter()
-        .flat_map(|wr| {
-            wr.strategies.iter().map(|st| Job {
-                world: world.clone(),
-                workload: wr.workload.clone(),
-                strategy: *st,
+/// Payload bytes a workload moves in all (what a run's progress counts up to).
+pub fn payload_of(w: &Workload) -> u64 {
+    match *w {
+        Workload::BulkSend { total_bytes, .. }
+        | Workload::RewriteAfterWrite { total_bytes, .. }
+        | Workload::StampedPages { total_bytes, .. }
+        | Workload::FileMutation { total_bytes, .. }
+        | Workload::Straddle { total_bytes, .. }
+        | Workload::SharedPage { total_bytes, .. }
+        | Workload::BulkReceive { total_bytes, .. } => total_bytes,
+        Workload::FileServer {
+            file_bytes,
+            body_bytes,
+            requests,
+            header_bytes,
+            ..
+        } => requests.saturating_mul(header_bytes + body_bytes.min(file_bytes)),
+    }
+}
+
+/// Simulated time per slice of a driven run while events keep coming; an idle slice doubles
+/// the next, so a quiet stretch (or an empty queue) is crossed in a few dozen steps.
+const SLICE_NS: u64 = 1_000_000;
+
+/// [`models::report::simulate`], in slices of simulated time, calling `moved` with the
+/// payload bytes that moved in each. The same events run in the same order as in one
+/// `World::run`, so the report is the same.
+fn drive(job: &Job, opts: RunOptions, moved: &dyn Fn(u64)) -> Result<Finished, DoesNotApply> {
+    let mut world = job.workload.build(&job.world, job.strategy)?;
+    world.set_check_invariants(opts.check_invariants);
+    if let Some(n) = opts.narrator {
+        world.set_narrator(n);
+    }
+    if let Some(capacity) = opts.trace_records {
+        world.enable_trace(capacity);
+    }
+    if opts.inject_invariant_bug {
+        world.inject_invariant_bug();
+    }
+    let (mut limit, mut slice, mut reported) = (0u64, SLICE_NS, 0u64);
+    while limit < u64::MAX && world.stalled().is_none() {
+        limit = limit.saturating_add(slice);
+        let before = world.events_handled();
+        world.run_until(SimTime::from_nanos(limit));
+        let done = world.acked_bytes() + world.incoming_received_bytes();
+        if done > reported {
+            moved(done - reported);
+            reported = done;
+        }
+        slice = if world.events_handled() == before {
+            slice.saturating_mul(2)
+        } else {
+            SLICE_NS
+        };
+    }
+    // Nothing is left before SimTime::MAX: this only decides whether the run stalled.
+    world.run();
+    let report = RunReport::from_world(&world, job.strategy);
+    let trace = world.take_trace();
+    Ok(Finished { report, trace })
+}
+
+/// How long runs go before a progress bar appears: short commands stay quiet.
+const QUIET_FOR: Duration = Duration::from_millis(800);
+
+/// A progress bar over the payload bytes of a command's runs, on standard error.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    shown: AtomicBool,
+    runs: usize,
+    done: AtomicU64,
+}
+
+impl Progress {
+    fn new(total_bytes: u64, runs: usize) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:32} {binary_bytes}/{binary_total_bytes} simulated, {msg}, {elapsed} elapsed, about {eta} left",
+            )
+            .expect("a valid template"),
+        );
+        bar.set_message(format!("0/{runs} runs done"));
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: AtomicBool::new(false),
+            runs,
+            done: AtomicU64::new(0),
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.bar.inc(bytes);
+        if !self.shown.load(Ordering::Relaxed)
+            && self.started.elapsed() > QUIET_FOR
+            && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn run_done(&self) {
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.bar.set_message(format!("{n}/{} runs done", self.runs));
+        self.advance(0);
+    }
+
+    fn clear(self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driving_in_slices_reports_what_one_run_reports() {
+        // The progress path must not change a figure: for a bulk-send, a file server with
+        // think time, a receive on gigabit and a stalled run, the sliced drive's report
+        // serializes to the same JSON as models::report::simulate's.
+        let small = "workload.total=256KiB";
+        let cases = [
+            ("embedded-100tx", "bulk-send", "page-loan", vec![small]),
+            (
+                "embedded-100tx",
+                "file-server",
+                "sendfile",
+                vec!["workload.requests=20"],
+            ),
+            ("gige-2002", "bulk-receive", "page-flip", vec![small]),
+            (
+                "gige-2002",
+                "bulk-send",
+                "copy",
+                vec![small, "target.tx_ring_slots=4"],
+            ),
+        ];
+        for (preset, workload, strategy, sets) in cases {
+            let sets = sets.into_iter().map(str::to_owned).collect();
+            let s = scenarios::load_default(&scenarios::Overrides {
+                preset: Some(preset.into()),
+                workload: Some(workload.into()),
+                strategies: Some(vec![strategy.into()]),
+                sets,
+                ..Default::default()
             })
-        })
-        .collect();
-    let mut results = run_all(&jobs, threads, &|| {}).into_iter();
-    s.runs
-        .iter()
-        .map(|wr| Report {
-            seed: s.seed,
-            target: s.target.name.clone(),
-            workload: wr.workload.id().to_owned(),
-            runs: results.by_ref().take(wr.strategies.len()).collect(),
-        })
-        .collect()
+            .unwrap();
+            let job = Job::of(&s, &s.runs[0].workload, s.runs[0].strategies[0]);
+            let plain = models::report::simulate(
+                &job.world,
+                &job.workload,
+                job.strategy,
+                RunOptions::default(),
+            )
+            .unwrap();
+            let total = AtomicU64::new(0);
+            let sliced = drive(&job, RunOptions::default(), &|b| {
+                total.fetch_add(b, Ordering::Relaxed);
+            })
+            .unwrap();
+            let json = |r: &RunReport| serde_json::to_string(r).unwrap();
+            assert_eq!(
+                json(&plain.report),
+                json(&sliced.report),
+                "{preset} {workload} {strategy}"
+            );
+            assert_eq!(
+                total.load(Ordering::Relaxed),
+                sliced.report.payload_bytes,
+                "progress counts every payload byte"
+            );
+        }
+    }
 }

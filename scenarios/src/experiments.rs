@@ -3,6 +3,8 @@
 //! what the seed claims, where, the published figure, the tolerance and which check applies.
 //! `zcsim reproduce` runs them; users can read and copy them.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 /// Experiment names, in DESIGN's order, with their files' text.
@@ -41,56 +43,123 @@ pub const ALL: [(&str, &str); 8] = [
     ),
 ];
 
-/// The `[experiment]` table. Which fields matter depends on `check`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// The `[experiment]` table: what the seed claims, where it says so, and the check that
+/// decides the verdict (the table's `check` key picks the [`Check`] variant).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Experiment {
     pub title: String,
     pub claim: String,
     pub source: String,
-    pub check: String,
-    pub fit_param: Option<String>,
-    pub fit_strategy: Option<String>,
-    pub fit_kb_per_sec: Option<f64>,
-    pub predict_strategy: Option<String>,
-    pub published_kb_per_sec: Option<f64>,
-    pub published_mbit_per_sec: Option<f64>,
-    pub tolerance: Option<f64>,
-    pub bottlenecks: Option<std::collections::BTreeMap<String, String>>,
-    pub strategy: Option<String>,
-    pub numerator: Option<String>,
-    pub denominator: Option<String>,
-    pub published_ratio: Option<f64>,
-    pub at_least: Option<f64>,
-    pub slower: Option<String>,
-    pub faster: Option<String>,
-    pub expect: Option<Vec<SplatExpectation>>,
+    pub check: Check,
 }
 
-/// For the `splats` check: on workload `workload`, these strategies splat `none` or `some`.
+/// One kind of verdict, with the fields that kind needs. Written in the file as
+/// `check = "near-wire-limit"` next to the variant's fields; a field that the check does not
+/// use is an error.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "check", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Check {
+    /// Bisect the one fitted parameter (DESIGN allows only `target.memory_bus`) until
+    /// `fit_strategy` reaches `fit_kb_per_sec`, then run `predict_strategy` at that value.
+    FitAndPredict {
+        fit_param: String,
+        fit_strategy: String,
+        /// The published figure the fit aims at [KB/s, KB = 1024 bytes].
+        fit_kb_per_sec: f64,
+        predict_strategy: String,
+        /// The published figure the prediction is judged against [KB/s].
+        published_kb_per_sec: f64,
+        /// Largest relative miss of the prediction that passes (0.10 = 10%).
+        tolerance: f64,
+        /// Strategy id → the bottleneck its run must report.
+        #[serde(default)]
+        bottlenecks: BTreeMap<String, String>,
+    },
+    /// `strategy` reaches the wire's payload limit with no CPU copy.
+    NearWireLimit {
+        strategy: String,
+        /// The published figure [Mb/s].
+        published_mbit_per_sec: f64,
+        /// Largest relative distance from the wire's limit that passes.
+        tolerance: f64,
+    },
+    /// `numerator`'s throughput over `denominator`'s is at least `at_least`.
+    Ratio {
+        numerator: String,
+        denominator: String,
+        published_ratio: f64,
+        at_least: f64,
+    },
+    /// Which strategies splat on which of the scenario's workloads.
+    Splats { expect: Vec<SplatExpectation> },
+    /// `mmap-sendpage` with and without Miller's fix on the first workload.
+    Straddle {},
+    /// `slower` is strictly slower than `faster` on the first workload.
+    Slower { slower: String, faster: String },
+    /// `sendfile` on three file-server workloads (separate header write, cork, iovec).
+    HeaderPackets {},
+    /// `cow-send` on a page written while referenced (workload 0) and after (workload 1).
+    SharedPage {},
+}
+
+/// For the `splats` check: on workload `workload` (numbered from 0 in file order), these
+/// strategies splat `none` or `some`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SplatExpectation {
     pub workload: usize,
     pub strategies: Vec<String>,
-    pub splats: String,
+    pub splats: Splats,
 }
 
-#[derive(Deserialize)]
-struct Wrapper {
-    experiment: Experiment,
+/// Whether a run may splat.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Splats {
+    None,
+    Some,
+}
+
+impl Splats {
+    pub fn name(self) -> &'static str {
+        match self {
+            Splats::None => "none",
+            Splats::Some => "some",
+        }
+    }
+
+    /// Whether a run with `splats` splats meets this expectation.
+    pub fn holds(self, splats: u64) -> bool {
+        match self {
+            Splats::None => splats == 0,
+            Splats::Some => splats > 0,
+        }
+    }
 }
 
 /// The `[experiment]` table of an experiment file's text.
 pub fn parse(text: &str) -> Result<Experiment, String> {
-    let wrapper: Wrapper = toml::from_str::<toml::Table>(text)
-        .map_err(|e| e.to_string())
-        .and_then(|t| {
-            toml::Value::Table(t)
-                .try_into()
-                .map_err(|e: toml::de::Error| e.to_string())
-        })?;
-    Ok(wrapper.experiment)
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let Some(toml::Value::Table(mut table)) = doc.remove("experiment") else {
+        return Err("no [experiment] table".into());
+    };
+    let mut text_field = |key: &str| match table.remove(key) {
+        Some(toml::Value::String(s)) => Ok(s),
+        Some(other) => Err(format!("experiment.{key} = {other}: allowed: a string")),
+        None => Err(format!("[experiment] needs {key}")),
+    };
+    let title = text_field("title")?;
+    let claim = text_field("claim")?;
+    let source = text_field("source")?;
+    let check = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("[experiment]: {}", e.message()))?;
+    Ok(Experiment {
+        title,
+        claim,
+        source,
+        check,
+    })
 }
 
 /// The file text of a named experiment.
@@ -113,5 +182,35 @@ mod tests {
             let e = parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!e.claim.is_empty() && !e.source.is_empty(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_check_takes_exactly_its_own_fields() {
+        // The check kind decides which fields exist: a known kind with its fields parses to
+        // its typed variant, a field of another kind is refused by name, a missing field is
+        // named, and an unknown kind lists what is allowed.
+        let head = "[experiment]\ntitle = \"t\"\nclaim = \"c\"\nsource = \"s\"\n";
+        let e = parse(&format!(
+            "{head}check = \"slower\"\nslower = \"a\"\nfaster = \"b\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            e.check,
+            Check::Slower {
+                slower: "a".into(),
+                faster: "b".into()
+            }
+        );
+        let err = parse(&format!("{head}check = \"straddle\"\nslower = \"a\"\n")).unwrap_err();
+        assert!(err.contains("slower"), "{err}");
+        let err = parse(&format!("{head}check = \"slower\"\nslower = \"a\"\n")).unwrap_err();
+        assert!(err.contains("faster"), "{err}");
+        let err = parse(&format!("{head}check = \"vibes\"\n")).unwrap_err();
+        assert!(
+            err.contains("vibes") && err.contains("near-wire-limit"),
+            "{err}"
+        );
+        let err = parse("[experiment]\nclaim = \"c\"\n").unwrap_err();
+        assert!(err.contains("title"), "{err}");
     }
 }

@@ -35,7 +35,7 @@ fn big_app() -> App {
         view.events.len() >= 1_000_000,
         "the benchmark needs a million events"
     );
-    App::new("bench".into(), vec![view])
+    App::new("bench".into(), vec![view]).expect("one run")
 }
 
 fn frame(c: &mut Criterion) {

@@ -1,5 +1,7 @@
-//! Everything the user can ask for, and the keys that ask for it. Keys map to an [`Action`]
-//! through one table ([`KEYMAP`]); only `App::update` changes state.
+//! Everything the user can ask for, and the keys that ask for it. One table, [`KEYMAP`],
+//! holds every binding: [`action_for`] maps a key press through it, and the help overlay
+//! ([`help_lines`]) and the footer ([`footer_text`]) are written from it, so what the screen
+//! says is what the keys do. Only `App::update` changes state.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -29,71 +31,295 @@ pub enum Action {
     Resize(u16, u16),
 }
 
-/// (keys as shown in the help, what they do, the action). Digits are handled apart.
-pub const KEYMAP: &[(&str, &str, Action)] = &[
-    ("← h", "pan left", Action::PanLeft),
-    ("→ l", "pan right", Action::PanRight),
-    ("+ w", "zoom in", Action::ZoomIn),
-    ("- s", "zoom out", Action::ZoomOut),
-    ("n", "next event", Action::NextEvent),
-    ("p", "previous event", Action::PrevEvent),
-    ("N", "next event of the same kind", Action::NextSameKind),
-    ("P", "previous event of the same kind", Action::PrevSameKind),
-    ("Home", "first event", Action::First),
-    ("End", "last event", Action::Last),
-    ("Tab", "next panel", Action::NextPanel),
-    (
-        "c",
+/// A key a binding answers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// The key alone. For a character that is not a lowercase letter, Shift is allowed
+    /// (terminals report `N`, `+` or `?` with or without it).
+    Plain(KeyCode),
+    /// A second key for the same thing, left out of the help.
+    Alias(KeyCode),
+    /// Shift with a lowercase letter (some terminals report Shift+n rather than `N`); not
+    /// shown in the help, where the capital letter stands for it.
+    Shift(char),
+    /// Control with a letter, shown as `^C`.
+    Ctrl(char),
+    /// The digits 1-9: [`Action::Pick`] of the digit less one.
+    Digits,
+}
+
+impl Key {
+    /// The action this key gives for `ev`, if it matches (`bound` is the binding's action).
+    fn matches(self, ev: KeyEvent, bound: Action) -> Option<Action> {
+        let mods = ev.modifiers - KeyModifiers::SHIFT;
+        let shift = ev.modifiers.contains(KeyModifiers::SHIFT);
+        let hit = match self {
+            Key::Plain(code) | Key::Alias(code) => {
+                mods.is_empty()
+                    && ev.code == code
+                    && !(shift && matches!(code, KeyCode::Char(c) if c.is_ascii_lowercase()))
+            }
+            Key::Shift(c) => mods.is_empty() && shift && ev.code == KeyCode::Char(c),
+            Key::Ctrl(c) => mods == KeyModifiers::CONTROL && ev.code == KeyCode::Char(c),
+            Key::Digits => {
+                return match ev.code {
+                    KeyCode::Char(d @ '1'..='9') if mods.is_empty() => {
+                        Some(Action::Pick(d as usize - '1' as usize))
+                    }
+                    _ => None,
+                };
+            }
+        };
+        hit.then_some(bound)
+    }
+
+    /// How the help and the footer write the key; `None` for keys they leave out.
+    pub fn name(self) -> Option<String> {
+        match self {
+            Key::Plain(code) => Some(match code {
+                KeyCode::Left => "←".into(),
+                KeyCode::Right => "→".into(),
+                KeyCode::Home => "Home".into(),
+                KeyCode::End => "End".into(),
+                KeyCode::Tab => "Tab".into(),
+                KeyCode::Esc => "Esc".into(),
+                KeyCode::Char(' ') => "space".into(),
+                KeyCode::Char(c) => c.to_string(),
+                other => format!("{other:?}"),
+            }),
+            Key::Ctrl(c) => Some(format!("^{}", c.to_ascii_uppercase())),
+            Key::Digits => Some("1-9".into()),
+            Key::Alias(_) | Key::Shift(_) => None,
+        }
+    }
+}
+
+/// One line of the keymap.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding {
+    pub keys: &'static [Key],
+    /// What the keys do, as the help says it.
+    pub what: &'static str,
+    /// The footer's word for it; consecutive bindings with the same word share one entry
+    /// (`←/→ pan`). `None`: help only.
+    pub footer: Option<&'static str>,
+    /// The action (for [`Key::Digits`], the digit picks the strategy instead).
+    pub action: Action,
+}
+
+const fn bind(
+    keys: &'static [Key],
+    what: &'static str,
+    footer: Option<&'static str>,
+    action: Action,
+) -> Binding {
+    Binding {
+        keys,
+        what,
+        footer,
+        action,
+    }
+}
+
+use Key::{Alias, Ctrl, Digits, Plain, Shift};
+
+/// Every key binding, in the order the help and the footer list them. The first binding that
+/// matches a key press wins.
+pub const KEYMAP: &[Binding] = &[
+    bind(
+        &[Plain(KeyCode::Left), Plain(KeyCode::Char('h'))],
+        "pan left",
+        Some("pan"),
+        Action::PanLeft,
+    ),
+    bind(
+        &[Plain(KeyCode::Right), Plain(KeyCode::Char('l'))],
+        "pan right",
+        Some("pan"),
+        Action::PanRight,
+    ),
+    bind(
+        &[
+            Plain(KeyCode::Char('+')),
+            Alias(KeyCode::Char('=')),
+            Plain(KeyCode::Char('w')),
+        ],
+        "zoom in",
+        Some("zoom"),
+        Action::ZoomIn,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('-')), Plain(KeyCode::Char('s'))],
+        "zoom out",
+        Some("zoom"),
+        Action::ZoomOut,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('n'))],
+        "next event",
+        Some("event"),
+        Action::NextEvent,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('p'))],
+        "previous event",
+        Some("event"),
+        Action::PrevEvent,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('N')), Shift('n')],
+        "next event of the same kind",
+        Some("same kind"),
+        Action::NextSameKind,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('P')), Shift('p')],
+        "previous event of the same kind",
+        Some("same kind"),
+        Action::PrevSameKind,
+    ),
+    bind(
+        &[Digits],
+        "pick a strategy",
+        Some("strategy"),
+        Action::Pick(0),
+    ),
+    bind(&[Plain(KeyCode::Home)], "first event", None, Action::First),
+    bind(&[Plain(KeyCode::End)], "last event", None, Action::Last),
+    bind(
+        &[Plain(KeyCode::Tab)],
+        "next panel",
+        None,
+        Action::NextPanel,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('c'))],
         "compare with the previous strategy",
+        Some("compare"),
         Action::ToggleCompare,
     ),
-    ("space", "play / pause", Action::TogglePlay),
-    ("?", "this help", Action::ToggleHelp),
-    ("q Esc", "quit", Action::Quit),
+    bind(
+        &[Plain(KeyCode::Char(' '))],
+        "play / pause",
+        Some("play"),
+        Action::TogglePlay,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('?'))],
+        "this help",
+        Some("help"),
+        Action::ToggleHelp,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('q')), Plain(KeyCode::Esc), Ctrl('c')],
+        "quit",
+        Some("quit"),
+        Action::Quit,
+    ),
 ];
 
-/// The action for a key press, if any.
+/// The action for a key press, if any: the first binding of [`KEYMAP`] that matches.
 pub fn action_for(key: KeyEvent) -> Option<Action> {
-    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
-    Some(match key.code {
-        KeyCode::Left | KeyCode::Char('h') => Action::PanLeft,
-        KeyCode::Right | KeyCode::Char('l') => Action::PanRight,
-        KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Char('w') => Action::ZoomIn,
-        KeyCode::Char('-') | KeyCode::Char('s') => Action::ZoomOut,
-        KeyCode::Char('n') if !shift => Action::NextEvent,
-        KeyCode::Char('p') if !shift => Action::PrevEvent,
-        KeyCode::Char('N') | KeyCode::Char('n') => Action::NextSameKind,
-        KeyCode::Char('P') | KeyCode::Char('p') => Action::PrevSameKind,
-        KeyCode::Home => Action::First,
-        KeyCode::End => Action::Last,
-        KeyCode::Tab => Action::NextPanel,
-        KeyCode::Char('c') => Action::ToggleCompare,
-        KeyCode::Char(' ') => Action::TogglePlay,
-        KeyCode::Char('?') => Action::ToggleHelp,
-        KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
-        KeyCode::Char(d @ '1'..='9') => Action::Pick(d as usize - '1' as usize),
-        _ => return None,
-    })
+    KEYMAP
+        .iter()
+        .find_map(|b| b.keys.iter().find_map(|k| k.matches(key, b.action)))
+}
+
+/// The keys of a binding as the help shows them: `q Esc ^C`.
+pub fn keys_label(b: &Binding) -> String {
+    b.keys
+        .iter()
+        .filter_map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The help overlay's lines: keys right-aligned, then what they do.
+pub fn help_lines() -> Vec<String> {
+    KEYMAP
+        .iter()
+        .map(|b| format!("{:>8}  {}", keys_label(b), b.what))
+        .collect()
+}
+
+/// The footer: each footer word once, after the first key of every binding that has it.
+pub fn footer_text() -> String {
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for b in KEYMAP {
+        let (Some(word), Some(key)) = (b.footer, b.keys.iter().find_map(|k| k.name())) else {
+            continue;
+        };
+        match groups.last_mut() {
+            Some((w, keys)) if *w == word => keys.push(key),
+            _ => groups.push((word, vec![key])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(word, keys)| format!(" {} {word} ", keys.join("/")))
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn k(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
     #[test]
     fn keys_map_to_actions() {
-        let k = |c| KeyEvent::new(c, KeyModifiers::NONE);
         assert_eq!(action_for(k(KeyCode::Char('h'))), Some(Action::PanLeft));
+        assert_eq!(action_for(k(KeyCode::Char('='))), Some(Action::ZoomIn));
+        assert_eq!(action_for(k(KeyCode::Char('n'))), Some(Action::NextEvent));
         assert_eq!(
             action_for(k(KeyCode::Char('N'))),
+            Some(Action::NextSameKind)
+        );
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Char('N'), KeyModifiers::SHIFT)),
             Some(Action::NextSameKind)
         );
         assert_eq!(
             action_for(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::SHIFT)),
             Some(Action::NextSameKind)
         );
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT)),
+            Some(Action::ToggleHelp)
+        );
         assert_eq!(action_for(k(KeyCode::Char('3'))), Some(Action::Pick(2)));
         assert_eq!(action_for(k(KeyCode::Esc)), Some(Action::Quit));
         assert_eq!(action_for(k(KeyCode::Char('z'))), None);
+    }
+
+    #[test]
+    fn ctrl_c_quits_and_plain_c_compares() {
+        // In raw mode the terminal sends Ctrl-C as a key, not SIGINT: the table must turn it
+        // into Quit, while `c` alone (and Ctrl with another letter) keep their meaning.
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        assert_eq!(action_for(ctrl('c')), Some(Action::Quit));
+        assert_eq!(
+            action_for(k(KeyCode::Char('c'))),
+            Some(Action::ToggleCompare)
+        );
+        assert_eq!(action_for(ctrl('h')), None);
+    }
+
+    #[test]
+    fn the_footer_and_help_come_from_the_table() {
+        // The footer is the table's footer words in order, with their first keys; every
+        // binding has a help line naming its shown keys.
+        assert_eq!(
+            footer_text(),
+            " ←/→ pan  +/- zoom  n/p event  N/P same kind  1-9 strategy  c compare  space play  ? help  q quit"
+        );
+        let help = help_lines();
+        assert_eq!(help.len(), KEYMAP.len());
+        assert!(help.iter().any(|l| l == "q Esc ^C  quit"), "{help:?}");
+        assert!(help.iter().any(|l| l == "     + w  zoom in"), "{help:?}");
     }
 }

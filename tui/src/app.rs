@@ -38,13 +38,28 @@ pub struct App {
     pub frames_at_cursor: Vec<FrameState>,
 }
 
+/// [`App::new`] was given no run: there is nothing to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRuns;
+
+impl std::fmt::Display for NoRuns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no run to show: the timeline needs at least one strategy")
+    }
+}
+
+impl std::error::Error for NoRuns {}
+
 /// The narrowest window a zoom may reach, ns.
 const MIN_SPAN: u64 = 100;
 
 impl App {
-    /// Panics if `runs` is empty: there is nothing to show.
-    pub fn new(title: String, runs: Vec<RunView>) -> Self {
-        assert!(!runs.is_empty(), "the timeline needs at least one run");
+    /// The timeline over `runs`, the first selected; at least one run is needed, and every
+    /// index into `runs` stays below its length from then on.
+    pub fn new(title: String, runs: Vec<RunView>) -> Result<Self, NoRuns> {
+        if runs.is_empty() {
+            return Err(NoRuns);
+        }
         let span = runs.iter().map(|r| r.end).max().unwrap_or(1);
         let mut app = App {
             runs,
@@ -63,7 +78,7 @@ impl App {
             frames_at_cursor: Vec::new(),
         };
         app.refresh_frames();
-        app
+        Ok(app)
     }
 
     pub fn run(&self) -> &RunView {

@@ -25,7 +25,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
-use crate::action::KEYMAP;
+use crate::action::{footer_text, help_lines};
 use crate::app::{App, Panel};
 use crate::data::RunView;
 
@@ -159,9 +159,7 @@ fn header_line(app: &App) -> Line<'static> {
 
 fn footer_line(app: &App) -> Line<'static> {
     let dropped = app.run().dropped;
-    let mut text = String::from(
-        " ←/→ pan  +/- zoom  n/p event  N/P same kind  1-9 strategy  c compare  space play  ? help  q quit",
-    );
+    let mut text = footer_text();
     if dropped > 0 {
         text = format!(" trace dropped its {dropped} oldest records |{text}");
     }
@@ -462,20 +460,17 @@ impl Widget for FrameMap<'_> {
     }
 }
 
+/// The help overlay: one line per binding of the keymap, with a blank line under them.
 fn draw_help(f: &mut Frame, area: Rect) {
+    let lines: Vec<Line> = help_lines().into_iter().map(Line::raw).collect();
     let w = area.width.min(60);
-    let h = area.height.min(KEYMAP.len() as u16 + 4);
+    let h = area.height.min(lines.len() as u16 + 3);
     let popup = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
         w,
         h,
     );
-    let mut lines: Vec<Line> = KEYMAP
-        .iter()
-        .map(|(keys, what, _)| Line::raw(format!("{keys:>8}  {what}")))
-        .collect();
-    lines.push(Line::raw(format!("{:>8}  {}", "1-9", "pick a strategy")));
     f.render_widget(Clear, popup);
     f.render_widget(
         Paragraph::new(lines).block(

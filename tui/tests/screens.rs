@@ -31,7 +31,7 @@ fn app_for(sets: &[&str], strategies: Option<&[&str]>, workload: &str) -> App {
             RunView::new(st.id().to_owned(), r, t)
         })
         .collect();
-    App::new(format!("{} on {}", wr.workload.id(), sc.target.name), runs)
+    App::new(format!("{} on {}", wr.workload.id(), sc.target.name), runs).expect("at least one run")
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
@@ -93,8 +93,12 @@ fn help_overlay() {
     let mut app = default_app();
     app.update(Action::ToggleHelp);
     let s = screen(&app, 120, 40);
-    for (keys, what, _) in tui::action::KEYMAP {
-        assert!(s.contains(what), "help lists `{keys}`: {s}");
+    for b in tui::KEYMAP {
+        let keys = tui::action::keys_label(b);
+        assert!(
+            s.contains(&format!("{keys}  {}", b.what)),
+            "help lists `{keys}`: {s}"
+        );
     }
     insta::assert_snapshot!("help_120x40", s);
     insta::assert_snapshot!("help_80x24", screen(&app, 80, 24));

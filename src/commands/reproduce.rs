@@ -1,16 +1,56 @@
 //! `zcsim reproduce`: the seeds' claims (DESIGN section 9) as experiments with verdicts.
 //!
 //! Each experiment is a scenario file in `scenarios/experiments/`; its `[experiment]` table
-//! names the check. Fitting happens only in `fit-and-predict` (the NetBSD experiment), on the
-//! one parameter DESIGN allows.
+//! names the check, a [`Check`] variant with its typed fields. Fitting happens only in
+//! `fit-and-predict` (the NetBSD experiment), on the one parameter DESIGN allows.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
 
 use models::report::RunReport;
 use models::strategy::Strategy;
-use scenarios::experiments::{self, Experiment};
+use scenarios::experiments::{self, Check, Experiment};
 use scenarios::{Overrides, Scenario};
 use serde::Serialize;
 
-use crate::runner::{Job, run_job, world_of};
+use super::{Context, Failure, Format, Outcome as Exit};
+use crate::runner::{Job, Runner};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Experiment names (default: all eight).
+    pub experiments: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn execute(cx: &mut Context, a: Args) -> Exit {
+    let outcomes = reproduce(&cx.runner, &a.experiments).map_err(Failure::User)?;
+    let out = &mut *cx.out;
+    match a.format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&outcomes).expect("outcomes serialize")
+        )?,
+        Format::Csv => {
+            writeln!(out, "experiment,pass,published,simulated,tolerance")?;
+            for o in &outcomes {
+                writeln!(
+                    out,
+                    "{},{},\"{}\",\"{}\",\"{}\"",
+                    o.name, o.pass, o.published, o.simulated, o.tolerance
+                )?;
+            }
+        }
+        Format::Table => write!(out, "{}", table(&outcomes))?,
+    }
+    Ok(if outcomes.iter().any(|o| !o.pass) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
 
 /// One experiment's outcome.
 #[derive(Clone, Debug, Serialize)]
@@ -30,7 +70,11 @@ pub struct Outcome {
 fn load(name: &str, sets: &[String]) -> Result<(Scenario, Experiment), String> {
     let text = experiments::text(name).ok_or_else(|| {
         let names: Vec<&str> = experiments::ALL.iter().map(|e| e.0).collect();
-        format!("unknown experiment `{name}`; known: {}", names.join(", "))
+        format!(
+            "unknown experiment `{}`; known: {}",
+            super::shorten(name),
+            names.join(", ")
+        )
     })?;
     let path = format!("scenarios/experiments/{name}.toml");
     let o = Overrides {
@@ -42,23 +86,41 @@ fn load(name: &str, sets: &[String]) -> Result<(Scenario, Experiment), String> {
     Ok((s, e))
 }
 
-fn run(s: &Scenario, workload: usize, strategy: Strategy) -> RunReport {
-    run_job(
-        &Job {
-            world: world_of(s),
-            workload: s.runs[workload].workload.clone(),
-            strategy,
-        },
-        None,
-    )
+/// Runs what one experiment needs: its scenario's workloads by index, strategies by id.
+struct Lab<'a> {
+    runner: &'a Runner,
+    name: &'a str,
 }
 
-fn strategy(s: &Scenario, w: usize, id: &str) -> Strategy {
-    *s.runs[w]
-        .strategies
-        .iter()
-        .find(|x| x.id() == id)
-        .unwrap_or_else(|| panic!("experiment names strategy {id}, which its scenario lacks"))
+impl Lab<'_> {
+    fn run(&self, s: &Scenario, workload: usize, strategy: Strategy) -> Result<RunReport, String> {
+        let wr = s.runs.get(workload).ok_or_else(|| {
+            format!(
+                "{}: the experiment names workload {workload}, the scenario has {}",
+                self.name,
+                s.runs.len()
+            )
+        })?;
+        Ok(self.runner.run(&Job::of(s, &wr.workload, strategy)))
+    }
+
+    fn strategy(&self, s: &Scenario, w: usize, id: &str) -> Result<Strategy, String> {
+        s.runs
+            .get(w)
+            .and_then(|wr| wr.strategies.iter().find(|x| x.id() == id))
+            .copied()
+            .ok_or_else(|| {
+                format!(
+                    "{}: the experiment names strategy {id} on workload {w}, which its scenario lacks",
+                    self.name
+                )
+            })
+    }
+
+    /// Runs strategy `id` on workload `w`.
+    fn run_id(&self, s: &Scenario, w: usize, id: &str) -> Result<RunReport, String> {
+        self.run(s, w, self.strategy(s, w, id)?)
+    }
 }
 
 fn kbps(r: &RunReport) -> f64 {
@@ -66,17 +128,18 @@ fn kbps(r: &RunReport) -> f64 {
 }
 
 /// Runs the named experiments (all when `names` is empty).
-pub fn reproduce(names: &[String]) -> Result<Vec<Outcome>, String> {
+pub fn reproduce(runner: &Runner, names: &[String]) -> Result<Vec<Outcome>, String> {
     let names: Vec<String> = if names.is_empty() {
         experiments::ALL.iter().map(|e| e.0.to_owned()).collect()
     } else {
         names.to_vec()
     };
-    names.iter().map(|n| one(n)).collect()
+    names.iter().map(|n| one(runner, n)).collect()
 }
 
-fn one(name: &str) -> Result<Outcome, String> {
+fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
     let (s, e) = load(name, &[])?;
+    let lab = Lab { runner, name };
     let mut o = Outcome {
         name: name.to_owned(),
         title: e.title.clone(),
@@ -88,15 +151,15 @@ fn one(name: &str) -> Result<Outcome, String> {
         pass: false,
         details: Vec::new(),
     };
-    let need = |v: &Option<String>, what: &str| {
-        v.clone()
-            .ok_or_else(|| format!("{name}: [experiment] needs {what}"))
-    };
-    match e.check.as_str() {
-        "fit-and-predict" => fit_and_predict(name, &s, &e, &mut o)?,
-        "near-wire-limit" => {
-            let id = need(&e.strategy, "strategy")?;
-            let r = run(&s, 0, strategy(&s, 0, &id));
+    match &e.check {
+        Check::FitAndPredict { .. } => fit_and_predict(&lab, &s, &e.check, &mut o)?,
+        Check::NearWireLimit {
+            strategy,
+            published_mbit_per_sec,
+            tolerance,
+        } => {
+            let id = strategy;
+            let r = lab.run_id(&s, 0, id)?;
             let limit = s
                 .target
                 .world
@@ -104,9 +167,9 @@ fn one(name: &str) -> Result<Outcome, String> {
                 .payload_limit_bytes_per_sec()
                 .ok_or("near-wire-limit needs a wire")?;
             let mbit = |b: f64| b * 8.0 / 1e6;
-            let tol = e.tolerance.unwrap_or(0.02);
+            let tol = *tolerance;
             let off = r.throughput_bytes_per_sec / limit - 1.0;
-            o.published = format!("{:.0} Mb/s", e.published_mbit_per_sec.unwrap_or(0.0));
+            o.published = format!("{published_mbit_per_sec:.0} Mb/s");
             o.simulated = format!(
                 "{:.0} Mb/s, {} CPU copies",
                 mbit(r.throughput_bytes_per_sec),
@@ -127,23 +190,19 @@ fn one(name: &str) -> Result<Outcome, String> {
                 r.bottleneck.name()
             ));
         }
-        "ratio" => {
-            let (num, den) = (
-                need(&e.numerator, "numerator")?,
-                need(&e.denominator, "denominator")?,
-            );
-            let a = run(&s, 0, strategy(&s, 0, &num));
-            let b = run(&s, 0, strategy(&s, 0, &den));
+        Check::Ratio {
+            numerator: num,
+            denominator: den,
+            published_ratio,
+            at_least,
+        } => {
+            let a = lab.run_id(&s, 0, num)?;
+            let b = lab.run_id(&s, 0, den)?;
             let ratio = a.throughput_bytes_per_sec / b.throughput_bytes_per_sec;
-            let at_least = e.at_least.unwrap_or(1.8);
-            o.published = format!(
-                "{:.1}x ({})",
-                e.published_ratio.unwrap_or(2.0),
-                "\"more than 100% more\""
-            );
+            o.published = format!("{published_ratio:.1}x ({})", "\"more than 100% more\"");
             o.simulated = format!("{ratio:.2}x");
             o.tolerance = format!("at least {at_least}x");
-            o.pass = ratio >= at_least;
+            o.pass = ratio >= *at_least;
             o.details.push(format!(
                 "{num} {:.0} KB/s ({} copies), {den} {:.0} KB/s ({} copies)",
                 kbps(&a),
@@ -152,27 +211,20 @@ fn one(name: &str) -> Result<Outcome, String> {
                 human(b.copies.cpu_copy_bytes)
             ));
         }
-        "splats" => {
-            let expect = e
-                .expect
-                .clone()
-                .ok_or_else(|| format!("{name}: needs expect"))?;
+        Check::Splats { expect } => {
             let mut all = true;
             let mut cells = Vec::new();
-            for x in &expect {
+            for x in expect {
                 for id in &x.strategies {
-                    let r = run(&s, x.workload, strategy(&s, x.workload, id));
-                    let ok = match x.splats.as_str() {
-                        "none" => r.integrity.splats == 0,
-                        _ => r.integrity.splats > 0,
-                    };
+                    let r = lab.run_id(&s, x.workload, id)?;
+                    let ok = x.splats.holds(r.integrity.splats);
                     all &= ok;
                     let wname = crate::output::describe_workload(&s.runs[x.workload].workload);
                     o.details.push(format!(
                         "{id} on {wname}: {} splats ({} bytes), expected {}: {}",
                         r.integrity.splats,
                         r.integrity.corrupt_bytes,
-                        x.splats,
+                        x.splats.name(),
                         if ok { "ok" } else { "WRONG" }
                     ));
                     cells.push(format!("{id}:{}", r.integrity.splats));
@@ -185,9 +237,9 @@ fn one(name: &str) -> Result<Outcome, String> {
             o.tolerance = "exact".into();
             o.pass = all;
         }
-        "straddle" => {
-            let buggy = run(&s, 0, Strategy::MmapSendpage { fixed: false });
-            let fixed = run(&s, 0, Strategy::MmapSendpage { fixed: true });
+        Check::Straddle {} => {
+            let buggy = lab.run(&s, 0, Strategy::MmapSendpage { fixed: false })?;
+            let fixed = lab.run(&s, 0, Strategy::MmapSendpage { fixed: true })?;
             o.published = "wrong bytes with the bug, none fixed".into();
             o.simulated = format!(
                 "{} wrong bytes with the bug, {} fixed",
@@ -200,10 +252,10 @@ fn one(name: &str) -> Result<Outcome, String> {
                 buggy.vm.vma_lookups, buggy.integrity.splats, fixed.vm.vma_lookups
             ));
         }
-        "slower" => {
-            let (slow, fast) = (need(&e.slower, "slower")?, need(&e.faster, "faster")?);
-            let a = run(&s, 0, strategy(&s, 0, &slow));
-            let b = run(&s, 0, strategy(&s, 0, &fast));
+        Check::Slower { slower, faster } => {
+            let (slow, fast) = (slower, faster);
+            let a = lab.run_id(&s, 0, slow)?;
+            let b = lab.run_id(&s, 0, fast)?;
             o.published = format!("{slow} slower than {fast}");
             o.simulated = format!("{slow} {:.0} KB/s, {fast} {:.0} KB/s", kbps(&a), kbps(&b));
             o.tolerance = "strictly slower".into();
@@ -217,10 +269,10 @@ fn one(name: &str) -> Result<Outcome, String> {
                 b.bus_bytes_per_payload_byte
             ));
         }
-        "header-packets" => {
-            let packets: Vec<u64> = (0..3)
-                .map(|w| run(&s, w, strategy(&s, w, "sendfile")).net.packets)
-                .collect();
+        Check::HeaderPackets {} => {
+            let packets = (0..3)
+                .map(|w| lab.run_id(&s, w, "sendfile").map(|r| r.net.packets))
+                .collect::<Result<Vec<u64>, String>>()?;
             let responses = match s.runs[0].workload {
                 models::workload::Workload::FileServer { requests, .. } => requests,
                 _ => {
@@ -237,9 +289,9 @@ fn one(name: &str) -> Result<Outcome, String> {
             o.tolerance = "exact".into();
             o.pass = packets[0] == packets[1] + responses && packets[2] == packets[1];
         }
-        "shared-page" => {
-            let during = run(&s, 0, strategy(&s, 0, "cow-send"));
-            let after = run(&s, 1, strategy(&s, 1, "cow-send"));
+        Check::SharedPage {} => {
+            let during = lab.run_id(&s, 0, "cow-send")?;
+            let after = lab.run_id(&s, 1, "cow-send")?;
             o.published = "copied once if written while referenced, else never".into();
             o.simulated = format!(
                 "written while referenced: {} B copied ({} COW); after: {} B",
@@ -248,25 +300,27 @@ fn one(name: &str) -> Result<Outcome, String> {
             o.tolerance = "exact".into();
             o.pass = during.copies.cpu_copy_bytes == 4096 && after.copies.cpu_copy_bytes == 0;
         }
-        other => return Err(format!("{name}: unknown check `{other}`")),
     }
     Ok(o)
 }
 
 /// DESIGN section 9, item 1: bisect the one fitted parameter so the fit strategy hits its
 /// published figure, then run the predicted strategy at that value.
-fn fit_and_predict(
-    name: &str,
-    s: &Scenario,
-    e: &Experiment,
-    o: &mut Outcome,
-) -> Result<(), String> {
-    let param = e.fit_param.clone().ok_or("fit_param")?;
-    let fit_id = e.fit_strategy.clone().ok_or("fit_strategy")?;
-    let target = e.fit_kb_per_sec.ok_or("fit_kb_per_sec")?;
-    let pred_id = e.predict_strategy.clone().ok_or("predict_strategy")?;
-    let published = e.published_kb_per_sec.ok_or("published_kb_per_sec")?;
-    let tol = e.tolerance.unwrap_or(0.10);
+fn fit_and_predict(lab: &Lab, s: &Scenario, check: &Check, o: &mut Outcome) -> Result<(), String> {
+    let Check::FitAndPredict {
+        fit_param: param,
+        fit_strategy: fit_id,
+        fit_kb_per_sec: target,
+        predict_strategy: pred_id,
+        published_kb_per_sec: published,
+        tolerance: tol,
+        bottlenecks,
+    } = check
+    else {
+        unreachable!("called for fit-and-predict only");
+    };
+    let (target, published, tol) = (*target, *published, *tol);
+    let name = lab.name;
     if param != "target.memory_bus" {
         return Err(format!(
             "{name}: DESIGN allows fitting only target.memory_bus"
@@ -282,7 +336,7 @@ fn fit_and_predict(
     for _ in 0..26 {
         let mid = lo + (hi - lo) / 2;
         let sc = at(mid)?;
-        let got = kbps(&run(&sc, 0, strategy(&sc, 0, &fit_id)));
+        let got = kbps(&lab.run_id(&sc, 0, fit_id)?);
         let miss = ((got - target).abs() * 1000.0) as u64;
         if miss < best.0 {
             best = (miss, got, mid);
@@ -298,8 +352,8 @@ fn fit_and_predict(
     }
     let (_, fit_got, fitted) = best;
     let sc = at(fitted)?;
-    let fit_run = run(&sc, 0, strategy(&sc, 0, &fit_id));
-    let pred = run(&sc, 0, strategy(&sc, 0, &pred_id));
+    let fit_run = lab.run_id(&sc, 0, fit_id)?;
+    let pred = lab.run_id(&sc, 0, pred_id)?;
     let pred_kb = kbps(&pred);
     let off = pred_kb / published - 1.0;
     let mut pass = off.abs() <= tol && (fit_got / target - 1.0).abs() <= 0.01;
@@ -312,17 +366,15 @@ fn fit_and_predict(
         "predicted {pred_id}: {pred_kb:.0} KB/s against the published {published:.0} ({:+.1}%)",
         off * 100.0
     ));
-    if let Some(b) = &e.bottlenecks {
-        for (id, want) in b {
-            let got = if *id == fit_id { &fit_run } else { &pred };
-            let ok = got.bottleneck.name() == want;
-            pass &= ok;
-            o.details.push(format!(
-                "bottleneck of {id}: {} (expected {want}): {}",
-                got.bottleneck.name(),
-                if ok { "ok" } else { "WRONG" }
-            ));
-        }
+    for (id, want) in bottlenecks {
+        let got = if id == fit_id { &fit_run } else { &pred };
+        let ok = got.bottleneck.name() == want;
+        pass &= ok;
+        o.details.push(format!(
+            "bottleneck of {id}: {} (expected {want}): {}",
+            got.bottleneck.name(),
+            if ok { "ok" } else { "WRONG" }
+        ));
     }
     o.published = format!("{fit_id} {target:.0} KB/s, {pred_id} {published:.0} KB/s");
     o.simulated = format!(
@@ -340,7 +392,6 @@ fn human(b: u64) -> String {
 
 /// The verdict table.
 pub fn table(outcomes: &[Outcome]) -> String {
-    use std::fmt::Write as _;
     let mut out = String::new();
     let passed = outcomes.iter().filter(|o| o.pass).count();
     for o in outcomes {

@@ -1,0 +1,67 @@
+//! `zcsim explain STRATEGY`: where a strategy comes from, its steps and its in-flight
+//! semantics; `--dot` prints the data-path graph of a run on its default workload.
+
+use std::process::ExitCode;
+
+use models::strategy::{SourceKind, Strategy};
+use models::workload::{BulkSource, Workload};
+use scenarios::{Overrides, presets};
+
+use super::{Context, Failure, Outcome};
+use crate::output;
+use crate::runner::Job;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    pub strategy: String,
+    /// Print the data-path graph of a run on its default workload as Graphviz DOT.
+    #[arg(long)]
+    pub dot: bool,
+}
+
+pub fn execute(cx: &mut Context, a: Args) -> Outcome {
+    let id = a.strategy.as_str();
+    let s = Strategy::from_id(id).map_err(|e| Failure::User(e.to_string()))?;
+    let out = &mut *cx.out;
+    if a.dot {
+        let w = match s.source() {
+            SourceKind::Memory => Workload::default_for("bulk-send").expect("known"),
+            SourceKind::File => Workload::BulkSend {
+                total_bytes: 16 << 20,
+                write_size: 64 << 10,
+                source: BulkSource::File {
+                    file_bytes: 16 << 20,
+                    cold: false,
+                },
+            },
+            SourceKind::Receive => Workload::default_for("bulk-receive").expect("known"),
+        };
+        let preset = if s.source() == SourceKind::Receive {
+            "gige-2002"
+        } else {
+            presets::DEFAULT
+        };
+        let sc = scenarios::load_default(&Overrides {
+            preset: Some(preset.into()),
+            ..Overrides::default()
+        })?;
+        let r = cx.runner.run(&Job::of(&sc, &w, s));
+        write!(
+            out,
+            "{}",
+            r.data_path
+                .to_dot(&format!("{id}: {}", output::describe_workload(&w)))
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let e = s.explain();
+    writeln!(out, "{id}: {}", e.title)?;
+    writeln!(out, "origin: {}", e.origin)?;
+    writeln!(out, "sends from: {}", s.source().name())?;
+    writeln!(out, "steps:")?;
+    for (i, step) in e.steps.iter().enumerate() {
+        writeln!(out, "  {}. {step}", i + 1)?;
+    }
+    writeln!(out, "if the data changes in flight: {}", e.in_flight)?;
+    Ok(ExitCode::SUCCESS)
+}

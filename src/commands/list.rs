@@ -1,0 +1,79 @@
+//! `zcsim list`: strategies, workloads (with their parameters) or presets (with their keys).
+
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use models::strategy::{STRATEGY_IDS, Strategy};
+use models::workload::{WORKLOAD_IDS, Workload};
+use scenarios::presets;
+
+use super::{Context, Outcome};
+use crate::output;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(value_enum)]
+    pub what: What,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum What {
+    Strategies,
+    Workloads,
+    Presets,
+}
+
+pub fn execute(cx: &mut Context, a: Args) -> Outcome {
+    let out = &mut *cx.out;
+    match a.what {
+        What::Strategies => {
+            for id in STRATEGY_IDS {
+                let s = Strategy::from_id(id).expect("catalogue ids parse");
+                let e = s.explain();
+                writeln!(out, "{id:<14} {:<7} {}", s.source().name(), e.title)?;
+            }
+            writeln!(out)?;
+            writeln!(
+                out,
+                "planned, not modelled yet: {}",
+                models::strategy::FUTURE_IDS.join(", ")
+            )?;
+        }
+        What::Workloads => {
+            for id in WORKLOAD_IDS {
+                let w = Workload::default_for(id).expect("catalogue ids have defaults");
+                writeln!(out, "{id:<20} {}", w.describe())?;
+                writeln!(out, "  default: {}", output::describe_workload(&w))?;
+                for (key, allowed, doc) in scenarios::scenario::describe_workload_keys(id) {
+                    writeln!(out, "  {key:<24} {doc}; {allowed}")?;
+                }
+                writeln!(
+                    out,
+                    "  strategies: {}",
+                    scenarios::scenario::applicable(&w).join(", ")
+                )?;
+                writeln!(out)?;
+            }
+        }
+        What::Presets => {
+            for name in presets::NAMES {
+                let d = presets::description(name).unwrap_or_default();
+                let default = if name == presets::DEFAULT {
+                    " (default)"
+                } else {
+                    ""
+                };
+                writeln!(out, "{name:<16} {d}{default}")?;
+            }
+            writeln!(out)?;
+            writeln!(
+                out,
+                "target keys (any preset value can be overridden in [target] or with --set target.KEY=VALUE):"
+            )?;
+            for (key, allowed, doc) in scenarios::scenario::describe_target_keys() {
+                writeln!(out, "  {key:<24} {doc}; {allowed}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,211 @@
+//! One module per subcommand. Each holds its clap arguments (`Args`) and an `execute` that
+//! writes its result to `out` and reports how the process should end.
+//!
+//! | module | command |
+//! |---|---|
+//! | [`compare`] | every strategy (or those named) on the scenario's workloads |
+//! | [`run`] | one strategy, optionally narrated |
+//! | [`sweep`] | one parameter over many values |
+//! | [`reproduce`] | the seeds' claims as experiments with verdicts |
+//! | [`check`] | validate and summarize a scenario file |
+//! | [`list`] | strategies, workloads, presets |
+//! | [`explain`] | a strategy's origin and steps, or its data-path graph |
+//! | [`export`] | a Chrome trace for Perfetto |
+//! | [`tui`] | the interactive timeline |
+//!
+//! Every command that simulates goes through [`crate::runner::Runner`], which carries the
+//! options every run shares (invariant checking, progress on a terminal).
+
+pub mod check;
+pub mod compare;
+pub mod explain;
+pub mod export;
+pub mod list;
+pub mod reproduce;
+pub mod run;
+pub mod sweep;
+pub mod tui;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use models::report::Report;
+use scenarios::{Overrides, Scenario, ScenarioError};
+
+use crate::output;
+use crate::runner::Runner;
+
+/// What every command gets: where results go and how runs are made.
+pub struct Context<'a> {
+    pub out: &'a mut dyn Write,
+    pub runner: Runner,
+}
+
+/// Why a command did not end normally.
+#[derive(Debug)]
+pub enum Failure {
+    /// A user's mistake: printed as `error: ...`, exit 2.
+    User(String),
+    /// Standard output was closed by its reader (`zcsim list workloads | head -1`): nothing
+    /// is printed, exit [`CLOSED_PIPE`].
+    ClosedPipe,
+    /// Writing the results failed for another reason (a full disk): exit 1.
+    Output(io::Error),
+}
+
+/// Exit status when standard output's reader went away: 128 + SIGPIPE, what a shell reports
+/// for a process that SIGPIPE ended, so `set -o pipefail` scripts see the usual value.
+pub const CLOSED_PIPE: u8 = 141;
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Failure::ClosedPipe
+        } else {
+            Failure::Output(e)
+        }
+    }
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Self {
+        Failure::User(e.to_string())
+    }
+}
+
+/// What a command's `execute` returns.
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// The longest value an error message quotes in full.
+const QUOTE_MAX: usize = 60;
+
+/// `value`, cut to [`QUOTE_MAX`] characters with a count of what was left out, so a 50 MB
+/// argument is not echoed back.
+pub fn shorten(value: &str) -> String {
+    if value.chars().count() <= QUOTE_MAX {
+        return value.to_owned();
+    }
+    let head: String = value.chars().take(QUOTE_MAX).collect();
+    format!("{head}... ({} more bytes)", value.len() - head.len())
+}
+
+/// A flag's mistake: `--flag value: problem; allowed: what`, exit 2.
+pub fn flag_error(flag: &str, value: &str, problem: &str, allowed: &str) -> Failure {
+    Failure::User(format!(
+        "{flag} {}: {problem}; allowed: {allowed}",
+        shorten(value)
+    ))
+}
+
+/// Prints what the user should know that is not an error. A closed standard error is no
+/// reason to stop.
+pub fn note(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// The scenario flags most commands share.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ScenarioArgs {
+    /// A target preset (replaces the scenario's).
+    #[arg(long, conflicts_with = "scenario")]
+    pub preset: Option<String>,
+    /// A scenario file (TOML); default: the built-in default scenario.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Only this workload kind (its default parameters if the scenario has none).
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Comma-separated strategy ids.
+    #[arg(long, value_delimiter = ',')]
+    pub strategies: Option<Vec<String>>,
+    /// Override a scenario field: --set target.memory_bus=40MB/s (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Root seed.
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+}
+
+impl ScenarioArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            preset: self.preset.clone(),
+            workload: self.workload.clone(),
+            strategies: self.strategies.clone(),
+            seed: self.seed,
+            sets: self.sets.clone(),
+        }
+    }
+
+    /// Loads the scenario with `extra` `--set`s after the user's, printing its notes only
+    /// when `notes` is set (a sweep loads once per point).
+    pub fn load_with(&self, extra: &[String], notes: bool) -> Result<Scenario, Failure> {
+        let mut o = self.overrides();
+        o.sets.extend_from_slice(extra);
+        let s = match &self.scenario {
+            Some(path) => scenarios::load_file(path, &o)?,
+            None => scenarios::load_default(&o)?,
+        };
+        if notes {
+            for n in &s.notes {
+                note(n);
+            }
+        }
+        Ok(s)
+    }
+
+    /// Loads the scenario and prints its notes.
+    pub fn load(&self) -> Result<Scenario, Failure> {
+        self.load_with(&[], true)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+/// Reports of a scenario's workloads in the chosen format.
+pub fn print_reports(
+    out: &mut dyn Write,
+    s: &Scenario,
+    reports: &[Report],
+    format: Format,
+    breakdown: bool,
+) -> io::Result<()> {
+    match format {
+        Format::Json => write!(out, "{}", output::json(reports)),
+        Format::Csv => {
+            for r in reports {
+                for run in &r.runs {
+                    if let Some(why) = &run.outcome.stalled {
+                        note(&format!(
+                            "warning: {} on {} {}",
+                            run.strategy,
+                            r.workload,
+                            output::stalled_line(why)
+                        ));
+                    }
+                }
+            }
+            write!(out, "{}", output::csv(reports))
+        }
+        Format::Table => {
+            for (i, (r, wr)) in reports.iter().zip(&s.runs).enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                write!(
+                    out,
+                    "{}",
+                    output::table(r, &output::describe_workload(&wr.workload), breakdown)
+                )?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! `zcsim sweep`: one parameter over a list or a range of values, every strategy at every
+//! point, each point a separate deterministic run on a thread pool; a table, JSON or CSV, and
+//! an SVG plot of any report metric.
+//!
+//! Everything the user typed is checked before the first run: the parameter and its values
+//! ([`points`]), `--steps` and `--threads` against their bounds, the metric against the
+//! report's keys, the plot's path, and the scenario at every point.
+
+mod plot;
+pub mod points;
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use models::report::{Report, RunReport};
+use models::strategy::Strategy;
+use models::workload::{BulkSource, Workload};
+use serde::Serialize;
+
+use super::{Context, Failure, Format, Outcome, ScenarioArgs, flag_error, note, shorten};
+use crate::output;
+use crate::runner::{Job, MAX_THREADS, world_of};
+pub use points::Points;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The parameter's path, as for --set (target.memory_bus, workload.write_size, ...).
+    #[arg(long)]
+    pub param: String,
+    /// Values to visit, with units: --values 20MB/s,40MB/s,80MB/s (at most 10000).
+    #[arg(long, value_delimiter = ',', conflicts_with = "range")]
+    pub values: Option<Vec<String>>,
+    /// A range FROM..TO, with units: --range 10MB/s..100MB/s. Both ends run as typed.
+    #[arg(long, requires = "steps")]
+    pub range: Option<String>,
+    /// Points in the range, 2 to 10000.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Space the range's points evenly on a log scale (and plot a log axis).
+    #[arg(long)]
+    pub log: bool,
+    /// The report key to compare and plot (dotted: copies.cpu_copy_bytes).
+    #[arg(long, default_value = "throughput_bytes_per_sec")]
+    pub metric: String,
+    /// Write an SVG plot of the metric.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<String>,
+    /// Worker threads, 0 to 256 (0: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also show where CPU time and bus bytes went at every point.
+    #[arg(long)]
+    pub breakdown: bool,
+}
+
+pub fn execute(cx: &mut Context, a: Args) -> Outcome {
+    if a.threads > MAX_THREADS {
+        return Err(flag_error(
+            "--threads",
+            &a.threads.to_string(),
+            "too many",
+            &format!("0 (one per core) to {MAX_THREADS}"),
+        ));
+    }
+    let points = Points::new(
+        &a.param,
+        a.values.as_deref(),
+        a.range.as_deref(),
+        a.steps,
+        a.log,
+    )?;
+    let base = a.scenario.load()?;
+    check_metric(&base, &a.metric)?;
+    if let Some(path) = &a.plot {
+        check_plot_path(path)?;
+    }
+    // Every point's scenario, loaded (and so validated) before the first run.
+    let mut jobs = Vec::new();
+    let mut labels = Vec::new();
+    for (value, x) in points.values.iter().zip(&points.xs) {
+        let s = a
+            .scenario
+            .load_with(&[format!("{}={value}", points.param)], false)?;
+        for wr in &s.runs {
+            for st in &wr.strategies {
+                jobs.push(Job::of(&s, &wr.workload, *st));
+                labels.push((
+                    value.clone(),
+                    *x,
+                    wr.workload.id().to_owned(),
+                    st.id().to_owned(),
+                ));
+            }
+        }
+    }
+    let reports = cx.runner.run_all(&jobs, a.threads);
+    let rows: Vec<Row> = labels
+        .into_iter()
+        .zip(reports)
+        .map(|((value, x, workload, strategy), report)| Row {
+            metric: metric_of(&report, &a.metric),
+            value,
+            x,
+            workload,
+            strategy,
+            report,
+        })
+        .collect();
+    // The plot is written even when standard output has gone away; its error, if any, comes
+    // after the printing error.
+    let printed = print(cx.out, &a, &points, &base, &rows);
+    if let Some(path) = &a.plot {
+        plot::plot(&points, &a.metric, &base.target.name, &rows, path)
+            .map_err(|e| Failure::User(format!("--plot {}: {e}", shorten(path))))?;
+        note(&format!("wrote {path}"));
+    }
+    printed?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(
+    out: &mut dyn Write,
+    a: &Args,
+    points: &Points,
+    base: &scenarios::Scenario,
+    rows: &[Row],
+) -> std::io::Result<()> {
+    match a.format {
+        Format::Table => {
+            write!(out, "{}", table(points, &a.metric, rows))?;
+            if a.breakdown {
+                for value in &points.values {
+                    let runs: Vec<RunReport> = rows
+                        .iter()
+                        .filter(|r| &r.value == value)
+                        .map(|r| r.report.clone())
+                        .collect();
+                    let r = Report {
+                        seed: base.seed,
+                        target: base.target.name.clone(),
+                        workload: String::new(),
+                        runs,
+                    };
+                    writeln!(out, "\n{} = {value}", points.param)?;
+                    write!(out, "{}", output::breakdown_table(&r))?;
+                }
+            }
+        }
+        Format::Csv => {
+            for r in rows.iter() {
+                if let Some(why) = &r.report.outcome.stalled {
+                    note(&format!(
+                        "warning: {} = {}: {} {}",
+                        points.param,
+                        r.value,
+                        r.strategy,
+                        output::stalled_line(why)
+                    ));
+                }
+            }
+            write!(out, "{}", csv(points, &a.metric, rows))?
+        }
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "param": points.param,
+                "metric": a.metric,
+                "seed": base.seed,
+                "target": base.target.name,
+                "points": rows,
+            }))
+            .expect("rows serialize")
+        )?,
+    }
+    Ok(())
+}
+
+/// One run of a sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub value: String,
+    pub x: f64,
+    pub workload: String,
+    pub strategy: String,
+    pub metric: f64,
+    pub report: RunReport,
+}
+
+/// The dotted keys of `breakdown` whose last part is an activity: a run where the activity
+/// took nothing has no entry, which counts as 0.
+const BREAKDOWN_MAPS: [&str; 2] = ["breakdown.cpu_ns.", "breakdown.bus_bytes."];
+
+/// Checks `metric` before any run, against the keys every report has: a report of a world
+/// built on the scenario's target but not run (cheap: no event is handled).
+fn check_metric(base: &scenarios::Scenario, metric: &str) -> Result<(), Failure> {
+    let allowed = "a numeric report key, e.g. throughput_bytes_per_sec, copies.cpu_copy_bytes, utilization.memory_bus, breakdown.cpu_ns.copy";
+    if let Some(activity) = BREAKDOWN_MAPS.iter().find_map(|m| metric.strip_prefix(m)) {
+        return if models::machine::Activity::ALL
+            .iter()
+            .any(|a| a.name() == activity)
+        {
+            Ok(())
+        } else {
+            let names: Vec<&str> = models::machine::Activity::ALL
+                .iter()
+                .map(|a| a.name())
+                .collect();
+            Err(flag_error(
+                "--metric",
+                metric,
+                "no such activity",
+                &names.join(", "),
+            ))
+        };
+    }
+    let probe = Workload::BulkSend {
+        total_bytes: 4096,
+        write_size: 4096,
+        source: BulkSource::Memory,
+    };
+    let world = probe
+        .build(&world_of(base), Strategy::Copy)
+        .map_err(|e| Failure::User(format!("--metric {}: {e}", shorten(metric))))?;
+    let report = RunReport::from_world(&world, Strategy::Copy);
+    let v = serde_json::to_value(&report).expect("reports serialize");
+    let mut cur = &v;
+    for part in metric.split('.') {
+        cur = cur
+            .get(part)
+            .ok_or_else(|| flag_error("--metric", metric, "no such report key", allowed))?;
+    }
+    if cur.as_f64().is_none() {
+        return Err(flag_error("--metric", metric, "not a number", allowed));
+    }
+    Ok(())
+}
+
+/// The value of `metric` (a dotted report key, checked by [`check_metric`]) in `r`.
+pub fn metric_of(r: &RunReport, metric: &str) -> f64 {
+    let v = serde_json::to_value(r).expect("reports serialize");
+    let mut cur = &v;
+    for part in metric.split('.') {
+        match cur.get(part) {
+            Some(next) => cur = next,
+            // Only a breakdown entry can be absent: that activity took nothing.
+            None => return 0.0,
+        }
+    }
+    cur.as_f64().unwrap_or(0.0)
+}
+
+/// Checks before any run that the plot can be written where asked.
+fn check_plot_path(path: &str) -> Result<(), Failure> {
+    let p = Path::new(path);
+    let bad = |problem: &str| flag_error("--plot", path, problem, "a writable FILE.svg path");
+    if p.is_dir() {
+        return Err(bad("is a directory"));
+    }
+    let existed = p.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(p)
+        .map_err(|e| bad(&format!("cannot write: {e}")))?;
+    if !existed {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+/// Series keys in first-seen order: `strategy` (or `workload/strategy` with several).
+fn series(rows: &[Row]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        let k = (r.workload.clone(), r.strategy.clone());
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+fn series_name(key: &(String, String), many_workloads: bool) -> String {
+    if many_workloads {
+        format!("{}/{}", key.0, key.1)
+    } else {
+        key.1.clone()
+    }
+}
+
+/// A table: one row per value, one column per strategy; under it, any run that stalled.
+pub fn table(points: &Points, metric: &str, rows: &[Row]) -> String {
+    let keys = series(rows);
+    let many = keys.iter().any(|k| k.0 != keys[0].0);
+    let mut out = String::new();
+    let _ = writeln!(out, "{metric} by {}", points.param);
+    let names: Vec<String> = keys.iter().map(|k| series_name(k, many)).collect();
+    let w = names.iter().map(String::len).max().unwrap_or(8).max(12);
+    let _ = write!(out, "{:<16}", points.param.rsplit('.').next().unwrap_or(""));
+    for n in &names {
+        let _ = write!(out, " {n:>w$}");
+    }
+    let _ = writeln!(out);
+    for value in &points.values {
+        let _ = write!(out, "{value:<16}");
+        for k in &keys {
+            let m = rows
+                .iter()
+                .find(|r| &r.value == value && r.workload == k.0 && r.strategy == k.1)
+                .map(|r| r.metric);
+            let cell = m.map_or("-".to_owned(), |m| format!("{m:.4}"));
+            let _ = write!(out, " {cell:>w$}");
+        }
+        let _ = writeln!(out);
+    }
+    for r in rows {
+        if let Some(why) = &r.report.outcome.stalled {
+            let _ = writeln!(
+                out,
+                "at {} = {}: {} {}",
+                points.param,
+                r.value,
+                r.strategy,
+                output::stalled_line(why)
+            );
+        }
+    }
+    out
+}
+
+/// CSV, one line per run.
+pub fn csv(points: &Points, metric: &str, rows: &[Row]) -> String {
+    let mut out = format!(
+        "param,value,x,workload,strategy,{metric},throughput_bytes_per_sec,bottleneck,cpu_copy_bytes,bus_bytes_per_payload_byte,splats,util_cpu,util_memory_bus,util_wire\n"
+    );
+    for r in rows {
+        let p = &r.report;
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{:.3},{},{},{:.4},{},{:.4},{:.4},{:.4}",
+            points.param,
+            r.value,
+            r.x,
+            r.workload,
+            r.strategy,
+            r.metric,
+            p.throughput_bytes_per_sec,
+            p.bottleneck.name(),
+            p.copies.cpu_copy_bytes,
+            p.bus_bytes_per_payload_byte,
+            p.integrity.splats,
+            p.utilization.cpu,
+            p.utilization.memory_bus,
+            p.utilization.wire
+        );
+    }
+    out
+}
