@@ -11,22 +11,22 @@
 //! Many runs go on a rayon pool, each a separate deterministic run collected in input order,
 //! so results are the same whatever the thread count.
 //!
-//! A run with progress is driven in slices of simulated time ([`drive`]); one without goes
-//! through [`models::report::simulate`]. Both handle the same events in the same order, so
-//! they report the same figures (a test below holds them to it).
+//! A run with progress asks [`models::report::simulate`] to drive it in slices of simulated
+//! time and report the bytes moved; it handles the same events in the same order, so it
+//! reports the same figures (a test below holds it to that).
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use models::report::{Finished, Report, RunOptions, RunReport};
-use models::strategy::{DoesNotApply, Strategy};
+use models::strategy::Strategy;
 use models::workload::Workload;
 use models::world::{Narrator, Trace, WorldConfig};
 use rayon::prelude::*;
 use scenarios::Scenario;
-use sim::SimTime;
 
 /// Most worker threads `--threads` may ask for.
 pub const MAX_THREADS: usize = 256;
@@ -87,14 +87,21 @@ impl Runner {
             narrator,
             trace_records,
             inject_invariant_bug: self.inject_invariant_bug,
+            ..RunOptions::default()
         }
     }
 
-    fn finish(&self, job: &Job, opts: RunOptions, progress: Option<&Progress>) -> Finished {
-        let f = match progress {
-            Some(p) => drive(job, opts, &|bytes| p.advance(bytes)),
-            None => models::report::simulate(&job.world, &job.workload, job.strategy, opts),
-        };
+    fn finish(
+        &self,
+        job: &Job,
+        mut opts: RunOptions,
+        progress: Option<&Arc<Progress>>,
+    ) -> Finished {
+        if let Some(p) = progress {
+            let p = Arc::clone(p);
+            opts.progress = Some(Box::new(move |bytes| p.advance(bytes)));
+        }
+        let f = models::report::simulate(&job.world, &job.workload, job.strategy, opts);
         // Scenario resolution keeps only strategies that apply to their workload.
         let f = f.unwrap_or_else(|e| {
             panic!("a resolved scenario ran a strategy that does not apply: {e}")
@@ -172,12 +179,12 @@ impl Runner {
             .collect()
     }
 
-    fn progress_for(&self, jobs: &[Job]) -> Option<Progress> {
+    fn progress_for(&self, jobs: &[Job]) -> Option<Arc<Progress>> {
         (self.progress && std::io::stderr().is_terminal()).then(|| {
-            Progress::new(
+            Arc::new(Progress::new(
                 jobs.iter().map(|j| payload_of(&j.workload)).sum(),
                 jobs.len(),
-            )
+            ))
         })
     }
 }
@@ -207,48 +214,6 @@ pub fn payload_of(w: &Workload) -> u64 {
             ..
         } => requests.saturating_mul(header_bytes + body_bytes.min(file_bytes)),
     }
-}
-
-/// Simulated time per slice of a driven run while events keep coming; an idle slice doubles
-/// the next, so a quiet stretch (or an empty queue) is crossed in a few dozen steps.
-const SLICE_NS: u64 = 1_000_000;
-
-/// [`models::report::simulate`], in slices of simulated time, calling `moved` with the
-/// payload bytes that moved in each. The same events run in the same order as in one
-/// `World::run`, so the report is the same.
-fn drive(job: &Job, opts: RunOptions, moved: &dyn Fn(u64)) -> Result<Finished, DoesNotApply> {
-    let mut world = job.workload.build(&job.world, job.strategy)?;
-    world.set_check_invariants(opts.check_invariants);
-    if let Some(n) = opts.narrator {
-        world.set_narrator(n);
-    }
-    if let Some(capacity) = opts.trace_records {
-        world.enable_trace(capacity);
-    }
-    if opts.inject_invariant_bug {
-        world.inject_invariant_bug();
-    }
-    let (mut limit, mut slice, mut reported) = (0u64, SLICE_NS, 0u64);
-    while limit < u64::MAX && world.stalled().is_none() {
-        limit = limit.saturating_add(slice);
-        let before = world.events_handled();
-        world.run_until(SimTime::from_nanos(limit));
-        let done = world.acked_bytes() + world.incoming_received_bytes();
-        if done > reported {
-            moved(done - reported);
-            reported = done;
-        }
-        slice = if world.events_handled() == before {
-            slice.saturating_mul(2)
-        } else {
-            SLICE_NS
-        };
-    }
-    // Nothing is left before SimTime::MAX: this only decides whether the run stalled.
-    world.run();
-    let report = RunReport::from_world(&world, job.strategy);
-    let trace = world.take_trace();
-    Ok(Finished { report, trace })
 }
 
 /// How long runs go before a progress bar appears: short commands stay quiet.
@@ -298,7 +263,7 @@ impl Progress {
         self.advance(0);
     }
 
-    fn clear(self) {
+    fn clear(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -347,10 +312,19 @@ mod tests {
                 RunOptions::default(),
             )
             .unwrap();
-            let total = AtomicU64::new(0);
-            let sliced = drive(&job, RunOptions::default(), &|b| {
-                total.fetch_add(b, Ordering::Relaxed);
-            })
+            let total = Arc::new(AtomicU64::new(0));
+            let counter = Arc::clone(&total);
+            let sliced = models::report::simulate(
+                &job.world,
+                &job.workload,
+                job.strategy,
+                RunOptions {
+                    progress: Some(Box::new(move |b| {
+                        counter.fetch_add(b, Ordering::Relaxed);
+                    })),
+                    ..RunOptions::default()
+                },
+            )
             .unwrap();
             let json = |r: &RunReport| serde_json::to_string(r).unwrap();
             assert_eq!(

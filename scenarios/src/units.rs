@@ -212,11 +212,11 @@ struct Factor {
 impl Factor {
     fn of(mut n: u128) -> Factor {
         let mut f = Factor { twos: 0, fives: 0 };
-        while n > 1 && n % 2 == 0 {
+        while n > 1 && n.is_multiple_of(2) {
             n /= 2;
             f.twos += 1;
         }
-        while n > 1 && n % 5 == 0 {
+        while n > 1 && n.is_multiple_of(5) {
             n /= 5;
             f.fives += 1;
         }
@@ -241,7 +241,7 @@ fn scale(n: Decimal, factor: u128, divisor: u128, base: &'static str) -> Result<
         (5, den_fives - cancel_fives),
     ] {
         for _ in 0..times {
-            if digits % prime != 0 {
+            if !digits.is_multiple_of(prime) {
                 return Err(UnitError::NotWhole { base });
             }
             digits /= prime;

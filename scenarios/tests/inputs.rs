@@ -33,7 +33,7 @@ fn the_order_of_keys_never_changes_meaning() {
         }
         permute(k - 1, order, out);
         for i in 0..k - 1 {
-            let j = if k % 2 == 0 { i } else { 0 };
+            let j = if k.is_multiple_of(2) { i } else { 0 };
             order.swap(j, k - 1);
             permute(k - 1, order, out);
         }

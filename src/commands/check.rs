@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use scenarios::Overrides;
 
 use super::{Context, Outcome};
-use crate::output;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -24,7 +23,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     )?;
     for wr in &s.runs {
         let ids: Vec<&str> = wr.strategies.iter().map(|s| s.id()).collect();
-        writeln!(out, "  {}", output::describe_workload(&wr.workload))?;
+        writeln!(out, "  {}", wr.workload.summary())?;
         writeln!(out, "    strategies: {}", ids.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)

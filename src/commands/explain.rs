@@ -8,7 +8,6 @@ use models::workload::{BulkSource, Workload};
 use scenarios::{Overrides, presets};
 
 use super::{Context, Failure, Outcome};
-use crate::output;
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
@@ -49,14 +48,14 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         write!(
             out,
             "{}",
-            r.data_path
-                .to_dot(&format!("{id}: {}", output::describe_workload(&w)))
+            r.data_path.to_dot(&format!("{id}: {}", w.summary()))
         )?;
         return Ok(ExitCode::SUCCESS);
     }
     let e = s.explain();
     writeln!(out, "{id}: {}", e.title)?;
     writeln!(out, "origin: {}", e.origin)?;
+    writeln!(out, "source: {}", e.source)?;
     writeln!(out, "sends from: {}", s.source().name())?;
     writeln!(out, "steps:")?;
     for (i, step) in e.steps.iter().enumerate() {

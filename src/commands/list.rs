@@ -8,7 +8,6 @@ use models::workload::{WORKLOAD_IDS, Workload};
 use scenarios::presets;
 
 use super::{Context, Outcome};
-use crate::output;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -43,7 +42,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             for id in WORKLOAD_IDS {
                 let w = Workload::default_for(id).expect("catalogue ids have defaults");
                 writeln!(out, "{id:<20} {}", w.describe())?;
-                writeln!(out, "  default: {}", output::describe_workload(&w))?;
+                writeln!(out, "  default: {}", w.summary())?;
                 for (key, allowed, doc) in scenarios::scenario::describe_workload_keys(id) {
                     writeln!(out, "  {key:<24} {doc}; {allowed}")?;
                 }

@@ -202,7 +202,7 @@ pub fn print_reports(
                 write!(
                     out,
                     "{}",
-                    output::table(r, &output::describe_workload(&wr.workload), breakdown)
+                    output::table(r, &wr.workload.summary(), breakdown)
                 )?;
             }
             Ok(())

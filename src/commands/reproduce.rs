@@ -219,7 +219,7 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
                     let r = lab.run_id(&s, x.workload, id)?;
                     let ok = x.splats.holds(r.integrity.splats);
                     all &= ok;
-                    let wname = crate::output::describe_workload(&s.runs[x.workload].workload);
+                    let wname = s.runs[x.workload].workload.summary();
                     o.details.push(format!(
                         "{id} on {wname}: {} splats ({} bytes), expected {}: {}",
                         r.integrity.splats,

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::{Context, Failure, Outcome, ScenarioArgs};
-use crate::output;
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
@@ -49,11 +48,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             tui::RunView::new(st.id().to_owned(), report, trace)
         })
         .collect();
-    let title = format!(
-        "{} on {}",
-        output::describe_workload(&wr.workload),
-        s.target.name
-    );
+    let title = format!("{} on {}", wr.workload.summary(), s.target.name);
     let app =
         tui::App::new(title, runs).map_err(|e| Failure::User(format!("the timeline: {e}")))?;
     match tui::run(app).map_err(|e| Failure::User(format!("terminal: {e}")))? {
