@@ -188,3 +188,41 @@ pub fn json(reports: &[Report]) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::report::{RunOptions, run};
+    use models::strategy::Strategy;
+    use models::workload::{BulkSource, Workload};
+
+    #[test]
+    fn a_stalled_run_says_so_in_the_table_and_keeps_it_in_json() {
+        // No preset stalls any more (the model waits or reports instead), so a real run's
+        // report is given a stall diagnostic: the table must say the run did not finish and
+        // why, and the JSON keep the diagnostic under outcome.stalled.
+        let sc = scenarios::load_default(&scenarios::Overrides::default()).unwrap();
+        let w = Workload::BulkSend {
+            total_bytes: 64 << 10,
+            write_size: 64 << 10,
+            source: BulkSource::Memory,
+        };
+        let mut r = run(&sc.target.world, &w, Strategy::Copy, RunOptions::default()).unwrap();
+        let why =
+            "stalled at 1.000 s: nothing moved for 600.000 s; conn 0 has 512 bytes unacknowledged";
+        r.outcome.stalled = Some(why.to_owned());
+        let report = Report {
+            seed: 1,
+            target: "embedded-100tx".into(),
+            workload: w.id().into(),
+            runs: vec![r],
+        };
+        let t = table(&report, &w.summary(), false);
+        assert!(t.contains("copy did not finish") && t.contains(why), "{t}");
+        let j: serde_json::Value = serde_json::from_str(&json(&[report])).unwrap();
+        let kept = j
+            .pointer("/runs/0/outcome/stalled")
+            .or_else(|| j.pointer("/workloads/0/runs/0/outcome/stalled"));
+        assert_eq!(kept.and_then(|v| v.as_str()), Some(why), "{j}");
+    }
+}

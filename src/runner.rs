@@ -182,7 +182,7 @@ impl Runner {
     fn progress_for(&self, jobs: &[Job]) -> Option<Arc<Progress>> {
         (self.progress && std::io::stderr().is_terminal()).then(|| {
             Arc::new(Progress::new(
-                jobs.iter().map(|j| payload_of(&j.workload)).sum(),
+                jobs.iter().map(|j| j.workload.payload_bytes()).sum(),
                 jobs.len(),
             ))
         })
@@ -194,26 +194,6 @@ pub fn world_of(s: &Scenario) -> WorldConfig {
     let mut w = s.target.world.clone();
     w.seed = s.seed;
     w
-}
-
-/// Payload bytes a workload moves in all (what a run's progress counts up to).
-pub fn payload_of(w: &Workload) -> u64 {
-    match *w {
-        Workload::BulkSend { total_bytes, .. }
-        | Workload::RewriteAfterWrite { total_bytes, .. }
-        | Workload::StampedPages { total_bytes, .. }
-        | Workload::FileMutation { total_bytes, .. }
-        | Workload::Straddle { total_bytes, .. }
-        | Workload::SharedPage { total_bytes, .. }
-        | Workload::BulkReceive { total_bytes, .. } => total_bytes,
-        Workload::FileServer {
-            file_bytes,
-            body_bytes,
-            requests,
-            header_bytes,
-            ..
-        } => requests.saturating_mul(header_bytes + body_bytes.min(file_bytes)),
-    }
 }
 
 /// How long runs go before a progress bar appears: short commands stay quiet.

@@ -115,6 +115,27 @@ pub const WORKLOAD_IDS: [&str; 8] = [
 const MIB: u64 = 1 << 20;
 
 impl Workload {
+    /// Payload bytes the workload moves in all (what a run's progress counts up to): a
+    /// response body never runs past its file's end.
+    pub fn payload_bytes(&self) -> u64 {
+        match *self {
+            Workload::BulkSend { total_bytes, .. }
+            | Workload::RewriteAfterWrite { total_bytes, .. }
+            | Workload::StampedPages { total_bytes, .. }
+            | Workload::FileMutation { total_bytes, .. }
+            | Workload::Straddle { total_bytes, .. }
+            | Workload::SharedPage { total_bytes, .. }
+            | Workload::BulkReceive { total_bytes, .. } => total_bytes,
+            Workload::FileServer {
+                file_bytes,
+                body_bytes,
+                requests,
+                header_bytes,
+                ..
+            } => requests.saturating_mul(header_bytes + body_bytes.min(file_bytes)),
+        }
+    }
+
     /// The workload with its parameters, in one line (table headers, `list`, reports).
     pub fn summary(&self) -> String {
         let h = |b: u64| crate::world::human_bytes(b);

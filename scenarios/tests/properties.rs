@@ -87,7 +87,9 @@ fn scenario_text(c: &Case) -> String {
     )
 }
 
-/// The payload the workload moves, as the report counts it.
+/// The payload the workload moves, as the report counts it: computed here from the
+/// parameters, not by `Workload::payload_bytes`, so the oracle is independent of the code
+/// under test.
 fn expected_payload(w: &Workload) -> u64 {
     match *w {
         Workload::BulkSend { total_bytes, .. }

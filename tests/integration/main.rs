@@ -19,20 +19,25 @@ static SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// gone away before the child writes anything.
 fn run_zcsim(args: &[&str], close_stdout: bool) -> std::process::Output {
     use std::process::{Command, Stdio};
+    // A closed stdout is a pipe whose reader is gone before the child starts, so its first
+    // write meets EPIPE whatever the timing.
+    let stdout = if close_stdout {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        Stdio::from(writer)
+    } else {
+        Stdio::piped()
+    };
     let child = {
         let _one_at_a_time = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zcsim"))
+        Command::new(env!("CARGO_BIN_EXE_zcsim"))
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
-            .expect("the zcsim binary runs");
-        if close_stdout {
-            drop(child.stdout.take());
-        }
-        child
+            .expect("the zcsim binary runs")
     };
     child.wait_with_output().expect("zcsim ends")
 }
