@@ -108,15 +108,6 @@ fuzz_target!(|c: Case| {
     };
     let Some(r) = s.runs.first() else { return };
     let strategy = r.strategies[c.strategy as usize % r.strategies.len()];
-    // Known model bug, reported and kept as an ignored test in scenarios/tests/properties.rs:
-    // stamped pages with sub-page writes panic in the mmap strategies. Skipped so the fuzzer
-    // can look for other bugs.
-    if let models::workload::Workload::StampedPages { write_size, .. } = r.workload
-        && write_size < 4096
-        && strategy.id().starts_with("mmap-")
-    {
-        return;
-    }
     let opts = RunOptions {
         check_invariants: true,
         ..RunOptions::default()

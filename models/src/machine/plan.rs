@@ -1,0 +1,100 @@
+//! Plans: the steps a piece of kernel or application work is made of, which the machine runs
+//! on a CPU and the bus.
+
+use sim::SimDuration;
+
+use super::Activity;
+
+/// One unit of work in a [`Plan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Hold the CPU for a fixed time.
+    Cpu {
+        activity: Activity,
+        duration: SimDuration,
+    },
+    /// A CPU copy of `payload_bytes`: CPU held, `payload × copy_bus_factor` bus bytes capped at
+    /// the CPU's copy speed. Counted as a copy in the report. `fused_checksum` copies compute
+    /// the checksum on the way (same bus traffic).
+    Copy {
+        payload_bytes: u64,
+        fused_checksum: bool,
+    },
+    /// A checksum pass: CPU held, one bus byte per byte.
+    Checksum { bytes: u64 },
+    /// Zero-filling: CPU held, one bus byte per byte.
+    Zero { bytes: u64 },
+    /// The application writing its own memory: CPU held, one bus byte per byte.
+    AppWrite { bytes: u64 },
+    /// Read from disk into memory: the thread waits (CPU free) for the latency, then the
+    /// disk DMAs the bytes over the bus at most at its rate.
+    DiskRead { bytes: u64 },
+}
+
+/// A sequence of steps produced by model operations, run in order by one thread. Each piece
+/// of kernel work builds its own plan and hands it to [`Machine::submit`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Plan::default()
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.steps.clear();
+    }
+
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
+    /// Fixed CPU time; zero durations are dropped.
+    pub fn cpu(&mut self, activity: Activity, ns: u64) {
+        if ns > 0 {
+            self.steps.push(Step::Cpu {
+                activity,
+                duration: SimDuration::from_nanos(ns),
+            });
+        }
+    }
+
+    pub fn copy(&mut self, payload_bytes: u64) {
+        self.steps.push(Step::Copy {
+            payload_bytes,
+            fused_checksum: false,
+        });
+    }
+
+    /// Sum of fixed CPU time in the plan (bus steps excluded), for tests and narration.
+    pub fn fixed_cpu(&self) -> SimDuration {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Cpu { duration, .. } => *duration,
+                _ => SimDuration::ZERO,
+            })
+            .sum()
+    }
+
+    /// Payload bytes copied by the plan's copy steps.
+    pub fn copy_bytes(&self) -> u64 {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Copy { payload_bytes, .. } => *payload_bytes,
+                _ => 0,
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,231 @@
+//! Resolving a target: the blank target every key fills, presets, overrides and the
+//! checks that need several keys at once.
+
+use super::*;
+
+pub(super) fn blank_target() -> Target {
+    use models::machine::{CostTable, DiskConfig, MachineConfig};
+    use models::net::{LinkConfig, LinkKind, NicConfig, StackCosts, TcpConfig};
+    use sim::{ByteRate, SimDuration};
+    let r = ByteRate::from_bytes_per_sec(1);
+    Target {
+        name: String::new(),
+        description: String::new(),
+        linux_sendpage_fallback: false,
+        loopback: false,
+        link_rate: r,
+        world: models::world::WorldConfig {
+            machine: MachineConfig {
+                cpus: 1,
+                memory_bus: r,
+                costs: CostTable {
+                    syscall_ns: 0,
+                    context_switch_ns: 0,
+                    trap_ns: 0,
+                    minor_fault_ns: 0,
+                    major_fault_ns: 0,
+                    cow_fault_ns: 0,
+                    pte_update_ns: 0,
+                    tlb_flush_ns: 0,
+                    tlb_shootdown_per_cpu_ns: 0,
+                    vma_cache_hit_ns: 0,
+                    vma_per_level_ns: 0,
+                    mmap_ns: 0,
+                    mmap_per_page_ns: 0,
+                    munmap_ns: 0,
+                    munmap_per_page_ns: 0,
+                    loan_per_page_ns: 0,
+                    unloan_per_page_ns: 0,
+                    page_alloc_ns: 0,
+                    cpu_copy_rate: r,
+                    cpu_checksum_rate: r,
+                    cpu_zero_rate: r,
+                    write_allocate: false,
+                },
+                disk: DiskConfig {
+                    latency_ns: 0,
+                    rate: r,
+                },
+            },
+            link: LinkConfig {
+                kind: LinkKind::Loopback,
+                mtu_bytes: 1500,
+                tcp_timestamps: false,
+                rtt: SimDuration::ZERO,
+                loss: 0.0,
+            },
+            nic: NicConfig {
+                tx_ring_slots: 1,
+                rx_ring_slots: 1,
+                dma_rate: None,
+                scatter_gather: false,
+                max_frags: 1,
+                checksum_offload: false,
+                header_split: false,
+                tx_coalesce: 1,
+            },
+            tcp: TcpConfig {
+                send_buffer_bytes: 0,
+                recv_buffer_bytes: 0,
+                window_bytes: 0,
+                ack_every: 1,
+                delayed_ack: SimDuration::ZERO,
+                rto: SimDuration::ZERO,
+                initial_window_segments: 2,
+                congestion_control: true,
+                nodelay: false,
+            },
+            stack: StackCosts {
+                tcp_output_per_segment_ns: 0,
+                tcp_input_per_segment_ns: 0,
+                tcp_ack_ns: 0,
+                driver_per_frag_ns: 0,
+                interrupt_ns: 0,
+                tx_complete_per_packet_ns: 0,
+                mbuf_ns: 0,
+                socket_per_chunk_ns: 0,
+            },
+            fused_copy_checksum: false,
+            user_space_bytes: 0,
+            seed: 1,
+        },
+    }
+}
+
+/// The preset (named by `preset`, the default when no `[target]` is given), then the
+/// scenario's and the flags' keys over it; every key must end up set.
+pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, ScenarioError> {
+    // The descriptive keys are strings; `--set target.name=42` is a mistake, not a name.
+    for meta in TARGET_META {
+        if let Some(e) = table.get(meta)
+            && !e.value.is_str()
+        {
+            return Err(ScenarioError {
+                origin: e.origin.clone(),
+                field: format!("target.{meta}"),
+                value: Some(render(&e.value)),
+                problem: format!("must be a string in quotes, not {}", type_name(&e.value)),
+                allowed: Some(if meta == "preset" {
+                    presets::NAMES.join(", ")
+                } else {
+                    "any text in quotes".into()
+                }),
+            });
+        }
+    }
+    let user_link_rate = table.get("link_rate").cloned();
+    let preset = match table.remove("preset") {
+        Some(e) => {
+            let Some(name) = e.value.as_str() else {
+                return Err(ScenarioError {
+                    origin: e.origin,
+                    field: "target.preset".into(),
+                    value: Some(render(&e.value)),
+                    problem: "must be a preset name in quotes".into(),
+                    allowed: Some(presets::NAMES.join(", ")),
+                });
+            };
+            Some((name.to_owned(), e.origin))
+        }
+        None if table.is_empty() => Some((
+            presets::DEFAULT.to_owned(),
+            Origin::Whole { path: path.into() },
+        )),
+        None => None,
+    };
+    let mut merged = Table::new();
+    let mut name = String::from("custom");
+    let mut description = String::from("inline target");
+    if let Some((preset, origin)) = preset {
+        let Some(text) = presets::text(&preset) else {
+            return Err(ScenarioError {
+                origin,
+                field: "target.preset".into(),
+                value: Some(format!("\"{preset}\"")),
+                problem: "is not a preset".into(),
+                allowed: Some(presets::NAMES.join(", ")),
+            });
+        };
+        let preset_path = format!("scenarios/presets/{preset}.toml");
+        let src = Source::new(&preset_path, text);
+        let root = src.parse()?;
+        for (k, v) in root {
+            let key = k.into_inner().into_owned();
+            let e = src.entry(&format!("target.{key}"), v)?;
+            merged.insert(key, e);
+        }
+        name = preset.clone();
+        if let Some(d) = merged.get("description").and_then(|e| e.value.as_str()) {
+            description = d.to_owned();
+        }
+        if !table.is_empty() {
+            name = format!("{preset} (overridden)");
+        }
+    }
+    merged.extend(table);
+    for meta in TARGET_META {
+        merged.remove(meta);
+    }
+    let keys = target_keys();
+    let mut target = resolve_keys("target", &merged, blank_target(), &keys)?;
+    // The link rate is the Ethernet line's: on loopback it does not apply, so a rate the user
+    // wrote for a loopback target is a contradiction (a preset's rate, kept for when a user
+    // switches the link to Ethernet, is not the user's).
+    if target.loopback
+        && let Some(e) = user_link_rate
+    {
+        return Err(ScenarioError {
+            origin: e.origin,
+            field: "target.link_rate".into(),
+            value: Some(render(&e.value)),
+            problem: "does not apply to link = \"loopback\"".into(),
+            allowed: Some("link_rate only with link = \"ethernet\"".into()),
+        });
+    }
+    let missing: Vec<&str> = keys
+        .iter()
+        .map(|k| k.name)
+        // A loopback target has no line rate to set.
+        .filter(|n| !(merged.contains_key(*n) || target.loopback && *n == "link_rate"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ScenarioError {
+            origin: Origin::Whole { path: path.into() },
+            field: format!("target.{}", missing[0]),
+            value: None,
+            problem: format!(
+                "is required: without a preset, a target must set every parameter ({} missing)",
+                missing.len()
+            ),
+            allowed: Some(format!(
+                "preset = one of {}, or all of: {}",
+                presets::NAMES.join(", "),
+                missing.join(", ")
+            )),
+        });
+    }
+    target.finish();
+    target.name = name;
+    target.description = description;
+    // Cross-field sanity: a full segment must fit every buffer and window on its way, or TCP
+    // could never send one.
+    let mss = target.world.link.mss();
+    let tcp = &target.world.tcp;
+    for (key, bytes) in [
+        ("send_buffer", tcp.send_buffer_bytes),
+        ("recv_buffer", tcp.recv_buffer_bytes),
+        ("window", tcp.window_bytes),
+    ] {
+        if bytes < mss {
+            let e = &merged[key];
+            return Err(ScenarioError {
+                origin: e.origin.clone(),
+                field: format!("target.{key}"),
+                value: Some(render(&e.value)),
+                problem: format!("is smaller than one segment ({mss} bytes at this MTU)"),
+                allowed: Some(format!("at least {mss} bytes, or a smaller mtu_bytes")),
+            });
+        }
+    }
+    Ok(target)
+}
