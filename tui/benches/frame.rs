@@ -7,7 +7,6 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use models::report::{RunOptions, simulate};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use scenarios::Overrides;
@@ -23,7 +22,8 @@ fn big_app() -> App {
     })
     .expect("a valid scenario");
     let wr = &sc.runs[0];
-    let (report, trace) = traced(&sc.target.world, &wr.workload, wr.strategies[0], 4_000_000);
+    let (report, trace) =
+        tui::data::record(&sc.target.world, &wr.workload, wr.strategies[0], 4_000_000);
     let view = RunView::new("copy".into(), report, trace);
     eprintln!(
         "trace: {} events for the cursor, {} spans, {} counter samples",
@@ -64,23 +64,3 @@ fn frame(c: &mut Criterion) {
 
 criterion_group!(benches, frame);
 criterion_main!(benches);
-
-/// One traced run, as the CLI does it.
-fn traced(
-    world: &models::world::WorldConfig,
-    workload: &models::workload::Workload,
-    strategy: models::strategy::Strategy,
-    records: usize,
-) -> (models::report::RunReport, models::world::Trace) {
-    let f = simulate(
-        world,
-        workload,
-        strategy,
-        RunOptions {
-            trace_records: Some(records),
-            ..RunOptions::default()
-        },
-    )
-    .unwrap();
-    (f.report, f.trace.unwrap())
-}

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use models::report::RunReport;
+use models::report::{RunOptions, RunReport, simulate};
 use models::world::{FrameChange, FrameState, Trace};
 use sim::{SimTime, TraceRecord};
 
@@ -186,4 +186,25 @@ impl RunView {
             .flatten()
             .map(String::as_str)
     }
+}
+
+/// Runs `strategy` on `workload` on `world`, recording at most `records` trace records: what
+/// a timeline shows. Panics if the strategy does not apply (callers pass resolved runs).
+pub fn record(
+    world: &models::world::WorldConfig,
+    workload: &models::workload::Workload,
+    strategy: models::strategy::Strategy,
+    records: usize,
+) -> (RunReport, Trace) {
+    let f = simulate(
+        world,
+        workload,
+        strategy,
+        RunOptions {
+            trace_records: Some(records),
+            ..RunOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    (f.report, f.trace.expect("tracing was asked for"))
 }

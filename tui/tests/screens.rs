@@ -1,7 +1,6 @@
 //! Whole screens on a fixed-size `TestBackend`, driven by scripted actions, checked with
 //! insta; and random actions at random sizes, which must never panic.
 
-use models::report::{RunOptions, simulate};
 use proptest::prelude::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -27,7 +26,7 @@ fn app_for(sets: &[&str], strategies: Option<&[&str]>, workload: &str) -> App {
         .strategies
         .iter()
         .map(|st| {
-            let (r, t) = traced(&sc.target.world, &wr.workload, *st, 100_000);
+            let (r, t) = tui::data::record(&sc.target.world, &wr.workload, *st, 100_000);
             RunView::new(st.id().to_owned(), r, t)
         })
         .collect();
@@ -174,24 +173,4 @@ fn small_app() -> App {
         )
     })
     .clone()
-}
-
-/// One traced run, as the CLI does it.
-fn traced(
-    world: &models::world::WorldConfig,
-    workload: &models::workload::Workload,
-    strategy: models::strategy::Strategy,
-    records: usize,
-) -> (models::report::RunReport, models::world::Trace) {
-    let f = simulate(
-        world,
-        workload,
-        strategy,
-        RunOptions {
-            trace_records: Some(records),
-            ..RunOptions::default()
-        },
-    )
-    .unwrap();
-    (f.report, f.trace.unwrap())
 }
