@@ -255,7 +255,8 @@ mod tests {
     #[test]
     fn driving_in_slices_reports_what_one_run_reports() {
         // The progress path must not change a figure: for a bulk-send, a file server with
-        // think time, a receive on gigabit and a stalled run, the sliced drive's report
+        // think time, a receive on gigabit and a TX ring smaller than a chain (linearized),
+        // the sliced drive's report
         // serializes to the same JSON as models::report::simulate's.
         let small = "workload.total=256KiB";
         let cases = [

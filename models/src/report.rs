@@ -81,6 +81,7 @@ impl Bottleneck {
             .max_by_key(|(c, ns)| (*ns, std::cmp::Reverse(*c)));
         match stall {
             Some((c, _)) => Bottleneck::Stall(*c),
+            None if utilizations.is_empty() => Bottleneck::Stall(Cause::Idle),
             None => Self::pick(utilizations),
         }
     }
@@ -386,16 +387,17 @@ impl RunReport {
             cpus * t,
         );
         let account = w.time_account();
-        let bottleneck = Bottleneck::decide(
-            &[
-                (Bottleneck::Wire, utilization.wire),
-                (Bottleneck::MemoryBus, utilization.memory_bus),
-                (Bottleneck::Disk, utilization.disk),
-                (Bottleneck::Nic, utilization.nic),
-                (Bottleneck::Cpu, cpu_own),
-            ],
-            &account,
-        );
+        let moved_nothing = payload == 0;
+        let resources = [
+            (Bottleneck::Wire, utilization.wire),
+            (Bottleneck::MemoryBus, utilization.memory_bus),
+            (Bottleneck::Disk, utilization.disk),
+            (Bottleneck::Nic, utilization.nic),
+            (Bottleneck::Cpu, cpu_own),
+        ];
+        // A run that moved nothing has no measurement window: no resource can be judged.
+        let judged: &[(Bottleneck, f64)] = if moved_nothing { &[] } else { &resources };
+        let bottleneck = Bottleneck::decide(judged, &account);
         // The bus's share of the critical application's CPU time: the machine's stall ratio.
         let stall_ratio = m.cpu_bus_stall_ns as f64 / w.machine().cpu_busy_ns().max(1) as f64;
         let mut stalls: BTreeMap<&'static str, u64> = BTreeMap::new();

@@ -33,6 +33,11 @@ fn go(preset: &str, workload: Option<&str>, strategy: &str, sets: &[&str]) -> Ru
         r.outcome.stalled, None,
         "{strategy} on {preset} {sets:?} stalled"
     );
+    assert_eq!(
+        r.payload_bytes,
+        wr.workload.payload_bytes(),
+        "{strategy} on {preset} {sets:?} delivered everything"
+    );
     r
 }
 
@@ -45,7 +50,8 @@ fn one_percent_loss_costs_a_share_not_most_of_a_lan_transfer() {
     // 1% loss on a 100 Mb/s LAN with a ~5 ms loaded round trip: Mathis et al. allow about
     // MSS/RTT * 1.22/sqrt(p) = 1448 / 0.005 * 12.2 = 3.5 MB/s. Without fast retransmit
     // every loss waited for the RTO and copy fell to 14% of its lossless rate; with it the
-    // loss must cost well under half. The verdict must not blame a bus that is mostly idle.
+    // loss must cost well under half, and the time account must show the sender waiting
+    // for lost segments to be repaired.
     let clean = go("embedded-100tx", None, "copy", &[]);
     let lossy = go("embedded-100tx", None, "copy", &["target.loss=0.01"]);
     let share = kbps(&lossy) / kbps(&clean);
@@ -55,9 +61,8 @@ fn one_percent_loss_costs_a_share_not_most_of_a_lan_transfer() {
         "losses were repaired by fast retransmit"
     );
     assert!(lossy.net.fast_retransmits > lossy.net.rto_timeouts);
-    if lossy.bottleneck.name() == "memory_bus" {
-        assert!(lossy.utilization.memory_bus >= 0.5);
-    }
+    assert!(lossy.stalls["rto"] > 0, "{:?}", lossy.stalls);
+    assert_eq!(clean.stalls["rto"], 0);
 }
 
 #[test]
@@ -161,8 +166,8 @@ fn a_receive_at_line_rate_is_wire_bound() {
 #[test]
 fn a_file_server_waiting_on_timers_is_not_called_wire_bound() {
     // sendfile of 256 KiB responses on gige-2002 uses the wire 17% of the time: no resource
-    // reaches half its capacity, so the verdict names the stall, and the stall account
-    // covers the measurement window.
+    // reaches half its capacity, so the verdict names the stall, and that stall is one of
+    // the timers a response's short tail meets (Nagle holding it, the client's delayed ACK).
     let r = go(
         "gige-2002",
         Some("file-server"),
@@ -171,11 +176,9 @@ fn a_file_server_waiting_on_timers_is_not_called_wire_bound() {
     );
     assert!(r.utilization.wire < 0.5);
     let name = r.bottleneck.name();
-    assert!(name.starts_with("stall:"), "{name}");
-    let accounted: u64 = r.stalls.values().sum();
-    let window = r.sim_time_ns;
     assert!(
-        accounted <= window && accounted * 10 >= window * 9,
-        "{accounted} of {window}"
+        name == "stall:delayed_ack" || name == "stall:nagle",
+        "{name}: {:?}",
+        r.stalls
     );
 }

@@ -60,6 +60,9 @@ pub struct TcpSender {
     dupacks: u32,
     /// In fast recovery (or recovering after a timeout) until `una` reaches this.
     recover: Option<u64>,
+    /// The recovery began with a timeout (slow start from one segment), not with three
+    /// duplicate ACKs (fast recovery's inflated window).
+    after_timeout: bool,
     /// Retransmission timeouts in a row (the RTO is `rto << backoff`).
     backoff: u32,
     /// Congestion control on; off, only the peer's window limits the sender.
@@ -88,6 +91,7 @@ impl TcpSender {
             ssthresh: u64::MAX,
             dupacks: 0,
             recover: None,
+            after_timeout: false,
             backoff: 0,
             congestion_control,
             srtt_ns: None,
@@ -236,7 +240,7 @@ impl TcpSender {
         self.backoff = 0;
         match self.recover {
             Some(recover) if ack < recover => out.retransmit = self.partial_ack(out.acked, mss),
-            Some(_) => self.exit_recovery(),
+            Some(_) => self.exit_recovery(mss),
             None => self.open_window(mss),
         }
         out.all_acked = self.in_flight() == 0;
@@ -263,7 +267,9 @@ impl TcpSender {
         self.dupacks += 1;
         let mut out = AckOutcome::default();
         if self.recover.is_some() {
-            if self.congestion_control {
+            // Fast recovery inflates the window per duplicate (a segment left the network);
+            // after a timeout the window grows only by slow start.
+            if self.congestion_control && !self.after_timeout {
                 self.cwnd = self.cwnd.saturating_add(mss);
             }
         } else if self.dupacks == 3 {
@@ -272,6 +278,7 @@ impl TcpSender {
                 self.cwnd = self.ssthresh + 3 * mss;
             }
             self.recover = Some(self.nxt);
+            self.after_timeout = false;
             out.retransmit = Some(self.una);
             out.fast_retransmit = true;
         }
@@ -280,8 +287,12 @@ impl TcpSender {
 
     /// NewReno (RFC 3782): an ACK inside the recovery window means the next hole is lost too:
     /// retransmit it at once, deflate `cwnd` by what was acknowledged, add back one MSS.
+    /// After a timeout the same ACK is a slow-start step instead: the window opens by one
+    /// segment per ACK while the holes are retransmitted.
     fn partial_ack(&mut self, acked: u64, mss: u64) -> Option<u64> {
-        if self.congestion_control {
+        if self.after_timeout {
+            self.open_window(mss);
+        } else if self.congestion_control {
             self.cwnd = self.cwnd.saturating_sub(acked).max(mss) + mss;
         }
         Some(self.una)
@@ -289,11 +300,16 @@ impl TcpSender {
 
     /// Recovery ends when everything outstanding at its start is acknowledged: `cwnd`
     /// deflates to `ssthresh`.
-    fn exit_recovery(&mut self) {
+    /// After a timeout the window slow-starts on: this ACK of new data opens it by one more
+    /// segment, as any ACK in slow start does.
+    fn exit_recovery(&mut self, mss: u64) {
         self.recover = None;
-        if self.congestion_control {
+        if self.after_timeout {
+            self.open_window(mss);
+        } else if self.congestion_control {
             self.cwnd = self.ssthresh;
         }
+        self.after_timeout = false;
     }
 
     /// `ssthresh = max(flight / 2, 2 MSS)`.
@@ -314,6 +330,7 @@ impl TcpSender {
         self.dupacks = 0;
         self.backoff = (self.backoff + 1).min(6);
         self.recover = Some(self.nxt);
+        self.after_timeout = true;
         self.una
     }
 
@@ -373,7 +390,9 @@ impl TcpReceiver {
             return AckDecision::Now(self.nxt); // duplicate
         }
         if seq > self.nxt {
-            self.ooo.insert(seq, len);
+            // A shorter retransmission at the same place must not forget what is held.
+            let held = self.ooo.entry(seq).or_insert(0);
+            *held = (*held).max(len);
             return AckDecision::Now(self.nxt); // gap: duplicate ACK at once
         }
         let filled_gap = !self.ooo.is_empty();
@@ -549,6 +568,31 @@ mod tests {
         assert_eq!(s.backoff(), 2);
         s.on_ack(MSS, MSS, false, 0);
         assert_eq!(s.backoff(), 0);
+    }
+
+    #[test]
+    fn after_a_timeout_the_window_slow_starts_while_holes_are_repaired() {
+        // 8 MSS outstanding, the first segment lost, then a timeout: cwnd 1 MSS. Each
+        // partial ACK (one more segment acknowledged, still below the recovery point)
+        // retransmits the next hole and, as slow start, adds one MSS: 2, 3, ... A duplicate
+        // ACK adds nothing. The ACK that covers everything ends recovery and is one more
+        // step of the window (not a jump to ssthresh): at ssthresh (4 MSS, half the 8 in
+        // flight) that is congestion avoidance, MSS * MSS / cwnd = a quarter segment.
+        let mut s = TcpSender::new(8 * MSS, true);
+        s.wrote(8 * MSS);
+        s.sent(8 * MSS, 0);
+        s.on_timeout(MSS);
+        assert_eq!(s.cwnd(), MSS);
+        s.on_ack(0, MSS, false, 0);
+        assert_eq!(s.cwnd(), MSS, "no inflation after a timeout");
+        for k in 1..4 {
+            let out = s.on_ack(k * MSS, MSS, false, 0);
+            assert_eq!(out.retransmit, Some(k * MSS));
+            assert_eq!(s.cwnd(), (1 + k) * MSS);
+        }
+        s.on_ack(8 * MSS, MSS, false, 0);
+        assert!(!s.in_recovery());
+        assert_eq!(s.cwnd(), 4 * MSS + MSS * MSS / (4 * MSS));
     }
 
     #[test]

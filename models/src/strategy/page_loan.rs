@@ -183,12 +183,15 @@ pub(super) fn passes(
         let n = rest.min(opts.chunk_bytes);
         let span = pages_of(addr + taken, n).count() as u64 * PAGE_SIZE;
         if kva + span > opts.kva_cap_bytes {
+            // With nothing loaned the pass could never fit (a cap below one chunk): sleeping
+            // would wait for good, so it is copied.
+            let never_fits = kva == 0;
             match opts.at_kva_cap {
-                KvaCapPolicy::Sleep => {
+                KvaCapPolicy::Sleep if !never_fits => {
                     out.push(Pass::Sleep);
                     break;
                 }
-                KvaCapPolicy::Copy => out.push(Pass::Copy { n }),
+                _ => out.push(Pass::Copy { n }),
             }
         } else {
             kva += span;

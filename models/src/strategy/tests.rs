@@ -599,6 +599,27 @@ mod regressions {
     }
 
     #[test]
+    fn a_loan_kva_cap_below_one_chunk_copies_instead_of_sleeping_for_good() {
+        // With 4 KiB of kernel address space no 64 KiB loan can ever be mapped, and with
+        // nothing loaned no returned loan will ever wake a sleeper: sosend must copy. The
+        // run delivers everything (it used to report 0 bytes and a finished run). Only a
+        // ragged pass of at most one page still fits the cap and is loaned.
+        let w = bulk(BulkSource::Memory);
+        let opts = LoanOptions {
+            kva_cap_bytes: 4096,
+            ..LoanOptions::default()
+        };
+        let r = go_with(&target(), &w, Strategy::PageLoan(opts), true);
+        assert_eq!(r.outcome.stalled, None);
+        assert_eq!(r.payload_bytes, 16 * MIB);
+        assert!(
+            r.copies.cpu_copy_bytes > 15 * MIB,
+            "{}",
+            r.copies.cpu_copy_bytes
+        );
+    }
+
+    #[test]
     fn stamps_never_reach_past_a_short_request() {
         // With 8-byte writes the 16-byte stamp of the last request of the file would land
         // past the end of the mapping. The application stamps only the bytes it sends, so

@@ -26,6 +26,7 @@ use sim::SimTime;
 use super::app::Role;
 use super::{AppId, ConnId, World};
 use crate::machine::ThreadState;
+use crate::net::tcp::ShortSegments;
 
 /// What the critical application was doing or waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -141,11 +142,12 @@ impl Account {
         }
     }
 
-    /// Nanoseconds by cause up to the payload's last movement.
+    /// Nanoseconds by cause up to the payload's last movement (or, if none ever moved, up
+    /// to the last event: all of it was waiting).
     pub(super) fn totals(&self) -> impl Iterator<Item = (Cause, u64)> + '_ {
-        Cause::ALL
-            .iter()
-            .map(|&c| (c, self.at_progress[c as usize]))
+        let moved = self.at_progress.iter().any(|&ns| ns > 0);
+        let from = if moved { &self.at_progress } else { &self.ns };
+        Cause::ALL.iter().map(move |&c| (c, from[c as usize]))
     }
 }
 
@@ -187,7 +189,7 @@ impl World {
     fn wait_cause(&self, conn: ConnId, blocked_writer: bool) -> Cause {
         let c = &self.conns[conn.0 as usize];
         if c.remote.is_some() {
-            return if c.delack_armed {
+            return if c.delack_armed && c.receiving.unacked_segments > 0 {
                 Cause::DelayedAck
             } else {
                 Cause::Wire
@@ -209,12 +211,13 @@ impl World {
             // local reader, which has data to take or is taking it.
             return Cause::CpuWait;
         }
-        if c.delack_armed {
+        if c.delack_armed && c.receiving.unacked_segments > 0 {
             return Cause::DelayedAck;
         }
         let unsent = c.sender.written() - c.sender.nxt();
         let in_flight = c.sender.in_flight();
-        if unsent > 0 && unsent < self.cfg.link.mss() && in_flight > 0 && !c.corked {
+        let nagle = c.short_rule(self.cfg.tcp.nodelay) == ShortSegments::Nagle;
+        if nagle && unsent > 0 && unsent < self.cfg.link.mss() && in_flight > 0 {
             return Cause::Nagle;
         }
         if unsent > 0 && self.send_window(conn) <= in_flight {

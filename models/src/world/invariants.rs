@@ -137,7 +137,12 @@ impl World {
 
     /// Whether the run left nothing behind: no storage, loan, wiring or packet.
     pub fn is_clean(&self) -> bool {
-        self.exts.live() == 0
+        self.apps_done()
+            && self
+                .conns
+                .iter()
+                .all(|c| c.blocked_writer.is_none() && c.blocked_reader.is_none())
+            && self.exts.live() == 0
             && self.packets.is_empty()
             && self.rx_frames.is_empty()
             && self.rx_backlog.is_empty()

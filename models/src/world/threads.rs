@@ -69,6 +69,13 @@ impl World {
             Cont::Received { app, len } => self.received(app, len),
             Cont::Output { out } => self.output_done(out),
             Cont::AckDone { conn } => {
+                // Loans this ACK returned free kernel address space a writer on another
+                // connection may be asleep on (sokvafree wakes every waiter).
+                if std::mem::take(&mut self.lend_returned) {
+                    for i in (0..self.conns.len() as u32).filter(|&i| i != conn.0) {
+                        self.wake_writer(ConnId(i));
+                    }
+                }
                 self.wake_writer(conn);
                 self.schedule_output(conn, SOFTNET);
             }
