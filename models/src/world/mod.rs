@@ -222,7 +222,12 @@ struct Conn {
     /// Segments to retransmit at the next `tcp_output`: seq → len.
     rexmit_due: BTreeMap<u64, u64>,
     /// The retransmission timer, while it runs.
-    rexmit_timer: Option<sim::CancelToken>,
+    rexmit_timer: Option<SimTime>,
+    /// The retransmission-timer event in the queue, if any, and when it fires. The timer is
+    /// lazy: restarting it only moves `rexmit_timer`, and an event that fires before the
+    /// deadline re-arms itself for it, so an ACK costs no queue operation; stopping it
+    /// cancels the event, so none outlives the connection's data.
+    rexmit_event: Option<(SimTime, sim::CancelToken)>,
     /// `tcp_output` calls that built packets, and how many of them have reached the NIC;
     /// calls whose work finished early wait here for the earlier ones.
     output_tickets: u64,
@@ -576,6 +581,7 @@ impl World {
             ),
             rexmit_due: BTreeMap::new(),
             rexmit_timer: None,
+            rexmit_event: None,
             output_tickets: 0,
             output_released: 0,
             held_outputs: BTreeMap::new(),

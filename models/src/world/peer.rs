@@ -1,7 +1,7 @@
 //! The receiving end of our connections: the remote peer's (or the loopback reader's)
 //! `tcp_input`, its ACKs and delayed-ACK timer, and what an ACK does on our side.
 
-use sim::SimDuration;
+use sim::{SimDuration, SimTime};
 
 use super::{ConnId, Cont, Event, PacketId, SOFTNET, World};
 use crate::machine::{Activity, Plan};
@@ -166,20 +166,36 @@ impl World {
         }
     }
 
-    /// Starts the connection's retransmission timer: `rto << backoff`.
+    /// Starts the connection's retransmission timer: the RTO from now.
     pub(super) fn arm_retransmit_timer(&mut self, conn: ConnId) {
+        let now = self.queue.now();
         let c = &mut self.conns[conn.0 as usize];
         let rto = c.sender.rto_ns(self.cfg.tcp.rto.as_nanos());
-        let at = self.queue.now() + SimDuration::from_nanos(rto);
-        c.rexmit_timer = Some(
-            self.queue
-                .schedule_cancellable_at(at, Event::RetransmitTimer { conn }),
-        );
+        let at = now + SimDuration::from_nanos(rto);
+        c.rexmit_timer = Some(at);
+        self.queue_retransmit_event(conn, at);
+    }
+
+    /// Makes sure a timer event fires no later than `at`.
+    fn queue_retransmit_event(&mut self, conn: ConnId, at: SimTime) {
+        let c = &mut self.conns[conn.0 as usize];
+        if c.rexmit_event.is_some_and(|(t, _)| t <= at) {
+            return;
+        }
+        if let Some((_, token)) = c.rexmit_event.take() {
+            self.queue.cancel(token);
+        }
+        let token = self
+            .queue
+            .schedule_cancellable_at(at, Event::RetransmitTimer { conn });
+        self.conns[conn.0 as usize].rexmit_event = Some((at, token));
     }
 
     pub(super) fn stop_retransmit_timer(&mut self, conn: ConnId) {
-        if let Some(t) = self.conns[conn.0 as usize].rexmit_timer.take() {
-            self.queue.cancel(t);
+        let c = &mut self.conns[conn.0 as usize];
+        c.rexmit_timer = None;
+        if let Some((_, token)) = c.rexmit_event.take() {
+            self.queue.cancel(token);
         }
     }
 
@@ -187,8 +203,19 @@ impl World {
     /// from a one-segment window, and the timer backs off.
     pub(super) fn retransmit_timeout(&mut self, conn: ConnId) {
         let mss = self.cfg.link.mss();
+        let now = self.queue.now();
         let c = &mut self.conns[conn.0 as usize];
-        c.rexmit_timer = None;
+        c.rexmit_event = None;
+        match c.rexmit_timer {
+            None => return,
+            Some(deadline) if deadline > now => {
+                // Restarted since this event was queued: wait for the deadline.
+                self.queue_retransmit_event(conn, deadline);
+                return;
+            }
+            Some(_) => c.rexmit_timer = None,
+        }
+        let c = &mut self.conns[conn.0 as usize];
         if c.sender.in_flight() == 0 {
             return;
         }
