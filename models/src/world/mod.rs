@@ -224,9 +224,8 @@ struct Conn {
     /// The retransmission timer, while it runs.
     rexmit_timer: Option<SimTime>,
     /// The retransmission-timer event in the queue, if any, and when it fires. The timer is
-    /// lazy: restarting it only moves `rexmit_timer`, and an event that fires before the
-    /// deadline re-arms itself for it, so an ACK costs no queue operation; stopping it
-    /// cancels the event, so none outlives the connection's data.
+    /// lazy: restarting or stopping it only moves `rexmit_timer`, and an event that fires
+    /// before the deadline re-arms itself for it, so an ACK costs no queue operation.
     rexmit_event: Option<(SimTime, sim::CancelToken)>,
     /// `tcp_output` calls that built packets, and how many of them have reached the NIC;
     /// calls whose work finished early wait here for the earlier ones.

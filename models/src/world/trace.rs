@@ -176,6 +176,17 @@ impl World {
         let t = self.tracer.take()?;
         let frame_count = self.vm.frames().len() as u32;
         let (lanes, records, dropped) = t.sink.into_parts();
+        // The trace ends with its last record: a stopped retransmission timer's event may
+        // still fire later, doing nothing worth showing.
+        let end = records
+            .iter()
+            .map(|r| match r {
+                TraceRecord::Span(s) => s.end,
+                TraceRecord::Instant(i) => i.at,
+                TraceRecord::Counter(c) => c.at,
+            })
+            .max()
+            .unwrap_or_else(|| self.now());
         Some(Trace {
             lanes,
             records,
@@ -183,7 +194,7 @@ impl World {
             notes: t.notes,
             frames: t.frames,
             frame_count,
-            end: self.now(),
+            end,
         })
     }
 
