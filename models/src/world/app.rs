@@ -318,7 +318,7 @@ impl World {
         r.received += len;
         let conn = r.conn;
         self.last_recv = self.now();
-        self.after_read(conn, len);
+        self.after_read(conn);
         self.app_next(id);
     }
 

@@ -232,6 +232,9 @@ struct Conn {
     output_tickets: u64,
     output_released: u64,
     held_outputs: BTreeMap<u64, Vec<PacketId>>,
+    /// The receiving end's free buffer space when it last sent an ACK (the window it last
+    /// advertised); a read's window update is judged against it.
+    rcv_advertised: u64,
     /// End of the highest segment the wire lost (for the time account: until `una` passes
     /// it, the connection is repairing a loss).
     lost_end: u64,
@@ -585,6 +588,8 @@ impl World {
             output_released: 0,
             held_outputs: BTreeMap::new(),
             lost_end: 0,
+            // The SYN advertised the whole buffer.
+            rcv_advertised: self.cfg.tcp.recv_buffer_bytes,
             receiving: TcpReceiver::default(),
             remote: None,
             delack_armed: false,

@@ -40,6 +40,7 @@ impl World {
 
     /// Sends an ACK to the sender; `window_update` marks one sent only to open the window.
     pub(super) fn send_ack_as(&mut self, conn: ConnId, ack: u64, window_update: bool) {
+        self.note_advertised(conn);
         let delay = match self.cfg.link.kind {
             LinkKind::Loopback => SimDuration::ZERO,
             LinkKind::Ethernet { .. } => {
@@ -236,11 +237,11 @@ impl World {
         self.schedule_output(conn, SOFTNET);
     }
 
-    /// A reader took `len` bytes out of `conn`'s receive buffer. The receiving end answers
+    /// A reader took bytes out of `conn`'s receive buffer. The receiving end answers
     /// as a kernel does after `PRU_RCVD` / `tcp_cleanup_rbuf`: a delayed ACK that is pending
     /// goes now if the read emptied the buffer or opened the window enough
     /// ([`window_update_due`]), counted as a window update; and the sender may go on.
-    pub(super) fn after_read(&mut self, conn: ConnId, len: u64) {
+    pub(super) fn after_read(&mut self, conn: ConnId) {
         let mss = self.cfg.link.mss();
         let c = &mut self.conns[conn.0 as usize];
         let rcv = c
@@ -248,7 +249,8 @@ impl World {
             .as_ref()
             .expect("a reader's connection has a receive buffer");
         let (after, emptied) = (rcv.space(), rcv.bytes() == 0);
-        let due = window_update_due(after.saturating_sub(len), after, rcv.hiwat(), mss);
+        // BSD compares the window now with the one last advertised, not with this read's.
+        let due = window_update_due(c.rcv_advertised, after, rcv.hiwat(), mss);
         let ack = if emptied || due {
             c.receiving.delayed_ack()
         } else {
@@ -267,6 +269,14 @@ impl World {
             self.window_update(conn);
         } else {
             self.schedule_output(conn, SOFTNET);
+        }
+    }
+
+    /// The receiving end sends an ACK: the window it advertises is its free space now.
+    pub(super) fn note_advertised(&mut self, conn: ConnId) {
+        let c = &mut self.conns[conn.0 as usize];
+        if let Some(rcv) = &c.rcv {
+            c.rcv_advertised = rcv.space();
         }
     }
 }

@@ -277,6 +277,7 @@ impl World {
 
     /// Our ACK (or window update) reaches the remote half an RTT later.
     pub(super) fn ack_remote(&mut self, conn: ConnId, ack: u64) {
+        self.note_advertised(conn);
         let at = self.now() + self.half_rtt();
         self.queue.schedule_at(at, Event::RemoteAck { conn, ack });
     }
