@@ -91,23 +91,6 @@ impl Cause {
             Cause::Idle => "stall:idle",
         }
     }
-
-    /// The cause in words, for narration and the verdict.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Cause::Cpu => "running on a CPU",
-            Cause::CpuWait => "waiting for a CPU another thread holds",
-            Cause::Disk => "waiting for the disk",
-            Cause::Wire => "waiting for the wire",
-            Cause::Nic => "waiting for the NIC's DMA engine",
-            Cause::SendBuffer => "blocked on a full send buffer while data crosses the network",
-            Cause::ZeroWindow => "waiting for the receiver to open its window",
-            Cause::Nagle => "waiting while Nagle holds a short segment",
-            Cause::DelayedAck => "waiting for the receiver's delayed-ACK timer",
-            Cause::Rto => "waiting for a lost segment to be retransmitted",
-            Cause::Idle => "idle (thinking, or nothing to do)",
-        }
-    }
 }
 
 /// Time by cause; see the module docs.
