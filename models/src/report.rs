@@ -166,6 +166,10 @@ pub struct SchedReport {
     pub context_switches: u64,
     /// Blocked applications woken by socket events.
     pub wakeups: u64,
+    /// Wake-ups that interrupted another, idle CPU (each charged `ipi`).
+    pub ipis: u64,
+    /// Threads that ran on a CPU other than the one they last ran on.
+    pub migrations: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -460,6 +464,8 @@ impl RunReport {
             sched: SchedReport {
                 context_switches: m.context_switches,
                 wakeups: w.wakeups(),
+                ipis: m.ipis,
+                migrations: m.migrations,
             },
             integrity: Integrity {
                 splats: n.splats,

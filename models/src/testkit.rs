@@ -17,6 +17,7 @@ pub fn costs() -> CostTable {
     CostTable {
         syscall_ns: 1_000,
         context_switch_ns: 2_000,
+        ipi_ns: 700,
         trap_ns: 500,
         minor_fault_ns: 1_000,
         major_fault_ns: 3_000,
@@ -77,6 +78,7 @@ pub fn time_plan(plan: &Plan) -> SimDuration {
 pub fn drive(m: &mut Machine, q: &mut EventQueue<MachineEvent>, notices: &mut Vec<Notice>) {
     while let Some((_, ev)) = q.pop() {
         m.handle(q, ev, notices);
+        m.settle(q);
         m.check_invariants();
     }
     assert!(m.is_idle(), "machine left work behind");

@@ -275,6 +275,11 @@ pub fn target_keys() -> Vec<Key<Target>> {
             machine.costs.context_switch_ns
         ),
         cost!(
+            "ipi",
+            "an inter-processor interrupt waking an idle CPU for a woken thread",
+            machine.costs.ipi_ns
+        ),
+        cost!(
             "trap",
             "entering the kernel on a page fault",
             machine.costs.trap_ns

@@ -182,3 +182,45 @@ fn a_file_server_waiting_on_timers_is_not_called_wire_bound() {
         r.stalls
     );
 }
+
+#[test]
+fn a_loopback_pair_on_two_cpus_stays_put_and_pays_ipis_not_switches() {
+    // The writer and the reader of a loopback connection. On one CPU they take turns: every
+    // turn is a context switch, and no IPI can happen. On two CPUs each keeps its own CPU (no
+    // migration, no switch), and a wake-up comes from the other side's softirq on the other
+    // CPU, so it is an IPI: one per wake-up that found the woken thread's CPU idle, hence at
+    // least one and at most one per wake-up.
+    let one = go("pc-2003", None, "read-write", &[]);
+    assert!(one.sched.context_switches > 100, "{:?}", one.sched);
+    assert_eq!(one.sched.ipis, 0, "one CPU has nobody to interrupt");
+    let two = go("pc-2003", None, "read-write", &["target.cpus=2"]);
+    assert_eq!(
+        (two.sched.context_switches, two.sched.migrations),
+        (0, 0),
+        "{:?}",
+        two.sched
+    );
+    assert!(
+        two.sched.ipis > 0 && two.sched.ipis <= two.sched.wakeups,
+        "{:?}",
+        two.sched
+    );
+}
+
+#[test]
+fn tux_workers_are_kernel_threads_and_switch_for_free() {
+    // kernel-server to one client on a one-CPU loopback target with a local reader: TUX's
+    // workers are kernel threads, which borrow the reader's address space (lazy TLB), so
+    // switching between the worker and the reader costs nothing, while sendfile's user-space
+    // server pays a switch every time the two take turns. (With several clients the readers
+    // are processes that switch among themselves either way.)
+    let one = ["workload.clients=1"];
+    let tux = go("pc-2003", Some("file-server"), "kernel-server", &one);
+    let sendfile = go("pc-2003", Some("file-server"), "sendfile", &one);
+    assert_eq!(tux.sched.context_switches, 0, "{:?}", tux.sched);
+    assert!(
+        sendfile.sched.context_switches > 0,
+        "{:?}",
+        sendfile.sched
+    );
+}

@@ -79,6 +79,9 @@ pub struct CostTable {
     pub syscall_ns: u64,
     /// Switching between two processes on one CPU, ns.
     pub context_switch_ns: u64,
+    /// An inter-processor interrupt that wakes an idle CPU to run a woken thread: what the
+    /// woken CPU spends handling it before the thread runs, ns.
+    pub ipi_ns: u64,
     /// Entering the kernel on a page fault (the trap, before any service), ns.
     pub trap_ns: u64,
     /// Servicing a minor fault: page found in the cache, PTE installed (not the trap), ns.

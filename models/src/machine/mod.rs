@@ -17,10 +17,26 @@
 //! | DMA (disk, NIC) | 1 | no |
 //!
 //! ## Scheduling
-//! Threads submit plans with a [`Priority`]. A free CPU takes the highest-priority waiting
-//! thread (FIFO within a priority). A thread keeps its CPU from step to step until its plan
-//! ends, unless a thread of strictly higher priority is waiting (an interrupt), in which case it
-//! yields between steps and resumes first among its peers.
+//! Threads submit plans with a [`Priority`]. Kernel work (softnet, interrupt handlers) waits
+//! in one FIFO per class that every CPU serves first, as if interrupts were spread across the
+//! CPUs. User threads (processes, and kernel threads such as TUX's workers, registered with
+//! [`Machine::set_kernel_thread`]) wait in a FIFO run queue *per CPU*:
+//! - A waking thread goes back to the CPU it last ran on if that CPU is idle, else to any idle
+//!   CPU (a migration, counted), else to its last CPU's queue: the shape of Linux's
+//!   `select_task_rq_fair` / `select_idle_sibling` and of FreeBSD ULE's `sched_pickcpu`.
+//! - A wake-up that puts a thread on an idle CPU other than the waker's sends that CPU an
+//!   inter-processor interrupt (`ipi`), which it handles before the thread runs (counted).
+//! - A CPU whose own queue is empty takes the oldest thread of the longest other queue that
+//!   waits behind another process (idle balancing, a migration); a thread waiting only for
+//!   kernel work raised on its own CPU stays.
+//! - A thread keeps its CPU from step to step until its plan ends, unless kernel work of a
+//!   higher class is waiting, in which case it yields between steps and resumes first.
+//! - A plan is one system call's work, so the time slice is one system call: a thread that
+//!   submits again goes behind the threads already waiting on its CPU. A real scheduler lets a
+//!   thread that never sleeps run for a 10-100 ms slice; the threads here sleep in almost every
+//!   call, and a woken reader or writer preempts at the next return to user mode in both 4.4BSD
+//!   (its sleep priority beats `PUSER`) and Linux (wake-up preemption), which a one-call slice
+//!   approximates. No priorities among user threads, no cache-affinity cost for a migration.
 
 mod costs;
 mod plan;
@@ -128,12 +144,21 @@ enum BusUser {
 struct Job {
     thread: ThreadId,
     priority: Priority,
+    /// Kernel work raised by a CPU's own work runs on that CPU (a softirq runs where it was
+    /// raised); `None` for work from a device, which any CPU takes.
+    cpu: Option<u32>,
     steps: VecDeque<Step>,
 }
 
 #[derive(Clone, Debug, Default)]
 struct Cpu {
     running: Option<Job>,
+    /// User-class threads waiting for this CPU, FIFO.
+    queue: VecDeque<Job>,
+    /// The user thread whose plan just ended here, while its owner handles the completion:
+    /// the CPU stays its own until [`Machine::settle`], so a thread that goes on to its next
+    /// system call keeps its CPU rather than losing it to whatever was dispatched first.
+    held: Option<ThreadId>,
     /// The user thread that last ran here: another one starting pays a context switch.
     last_user: Option<ThreadId>,
     /// When the current step began holding the CPU.
@@ -161,6 +186,20 @@ pub struct MachineStats {
     pub cpu_bus_stall_ns: u64,
     /// Switches from one user thread to another on a CPU (each charged `context_switch`).
     pub context_switches: u64,
+    /// Wake-ups that interrupted another, idle CPU (each charged `ipi` on that CPU).
+    pub ipis: u64,
+    /// User threads that ran on a CPU other than the one they last ran on.
+    pub migrations: u64,
+}
+
+/// What the scheduler remembers of a thread between plans.
+#[derive(Clone, Copy, Debug, Default)]
+struct ThreadInfo {
+    /// The CPU it last ran on.
+    last_cpu: Option<u32>,
+    /// A kernel thread scheduled like a process: it neither pays nor causes a context switch
+    /// (it borrows the address space it finds, as Linux's lazy TLB mode does).
+    kernel: bool,
 }
 
 impl MachineStats {
@@ -177,8 +216,13 @@ impl MachineStats {
 pub struct Machine {
     config: MachineConfig,
     cpus: Vec<Cpu>,
-    /// Waiting threads per priority, FIFO; index = `Priority as usize`.
-    ready: [VecDeque<Job>; 3],
+    /// Waiting kernel work, FIFO per class: index 0 [`Priority::Kernel`], 1
+    /// [`Priority::Interrupt`]. User threads wait in their CPU's queue.
+    kernel_ready: [VecDeque<Job>; 2],
+    /// Per thread, indexed by `ThreadId`.
+    info: Vec<ThreadInfo>,
+    /// The CPU whose work is waking threads now (see [`Machine::set_waker`]).
+    waker: Option<u32>,
     blocked: BTreeMap<ThreadId, Job>,
     /// When each blocked thread's disk read began.
     disk_started: BTreeMap<ThreadId, SimTime>,
@@ -198,7 +242,9 @@ impl Machine {
         assert!(config.cpus >= 1, "a machine needs at least one CPU");
         Machine {
             cpus: vec![Cpu::default(); config.cpus as usize],
-            ready: Default::default(),
+            kernel_ready: Default::default(),
+            info: Vec::new(),
+            waker: None,
             blocked: BTreeMap::new(),
             disk_started: BTreeMap::new(),
             bus: FluidResource::new(config.memory_bus),
@@ -238,8 +284,10 @@ impl Machine {
 
     /// Whether nothing is running, waiting, blocked or on the bus.
     pub fn is_idle(&self) -> bool {
-        self.cpus.iter().all(|c| c.running.is_none())
-            && self.ready.iter().all(VecDeque::is_empty)
+        self.cpus
+            .iter()
+            .all(|c| c.running.is_none() && c.queue.is_empty())
+            && self.kernel_ready.iter().all(VecDeque::is_empty)
             && self.blocked.is_empty()
             && self.bus.active_count() == 0
     }
@@ -254,7 +302,7 @@ impl Machine {
             ThreadState::Running
         } else if self.blocked.contains_key(&thread) {
             ThreadState::Disk
-        } else if self.ready.iter().flatten().any(|j| j.thread == thread) {
+        } else if self.waiting().any(|j| j.thread == thread) {
             ThreadState::Ready
         } else {
             ThreadState::Idle
@@ -266,8 +314,42 @@ impl Machine {
         self.cpus
             .iter()
             .any(|c| c.running.as_ref().is_some_and(|j| j.thread == thread))
-            || self.ready.iter().flatten().any(|j| j.thread == thread)
+            || self.waiting().any(|j| j.thread == thread)
             || self.blocked.contains_key(&thread)
+    }
+
+    /// Every job waiting for a CPU.
+    fn waiting(&self) -> impl Iterator<Item = &Job> {
+        self.kernel_ready
+            .iter()
+            .flatten()
+            .chain(self.cpus.iter().flat_map(|c| c.queue.iter()))
+    }
+
+    fn info(&mut self, thread: ThreadId) -> &mut ThreadInfo {
+        let i = thread.0 as usize;
+        if self.info.len() <= i {
+            self.info.resize(i + 1, ThreadInfo::default());
+        }
+        &mut self.info[i]
+    }
+
+    /// Marks `thread` a kernel thread scheduled like a process (TUX's workers): see
+    /// [`ThreadInfo`].
+    pub fn set_kernel_thread(&mut self, thread: ThreadId) {
+        self.info(thread).kernel = true;
+    }
+
+    /// The CPU `thread` last ran on, if it ran.
+    pub fn last_cpu(&self, thread: ThreadId) -> Option<u32> {
+        self.info.get(thread.0 as usize).and_then(|i| i.last_cpu)
+    }
+
+    /// Says which CPU's work submits the plans that follow (the CPU a finished plan ran on,
+    /// while its owner handles the completion), or `None` for a device or timer event. A
+    /// wake-up onto another, idle CPU then costs an IPI. Returns the previous waker.
+    pub fn set_waker(&mut self, cpu: Option<u32>) -> Option<u32> {
+        std::mem::replace(&mut self.waker, cpu)
     }
 
     /// Queues `plan` to run as `thread`. An empty plan completes at once (`PlanDone` is pushed
@@ -289,12 +371,59 @@ impl Machine {
             notices.push(Notice::PlanDone(thread));
             return;
         }
-        self.ready[priority as usize].push_back(Job {
+        let job = Job {
             thread,
             priority,
+            cpu: self.waker,
             steps: plan.steps().iter().copied().collect(),
-        });
+        };
+        match priority {
+            Priority::User => self.wake(job),
+            _ => self.kernel_ready[priority as usize - 1].push_back(job),
+        }
         self.dispatch(q, notices);
+    }
+
+    /// Queues a user thread's job on the CPU the scheduler picks (module docs), with the IPI
+    /// the wake-up needs.
+    fn wake(&mut self, mut job: Job) {
+        let last = self.info(job.thread).last_cpu;
+        if let Some(l) = last
+            && self.cpus[l as usize].held == Some(job.thread)
+        {
+            // Still on its CPU: it runs on, behind any thread already waiting there.
+            let c = &mut self.cpus[l as usize];
+            c.held = None;
+            c.queue.push_back(job);
+            return;
+        }
+        let idle = |c: &Cpu| c.running.is_none() && c.queue.is_empty() && c.held.is_none();
+        let cpu = match last {
+            Some(l) if idle(&self.cpus[l as usize]) => l as usize,
+            _ => match self.cpus.iter().position(idle) {
+                Some(c) => c,
+                None => last.map_or_else(
+                    || {
+                        // A thread that never ran: the shortest queue, lowest CPU first.
+                        let shortest = self.cpus.iter().enumerate().min_by_key(|(_, c)| c.queue.len());
+                        shortest.map_or(0, |(i, _)| i)
+                    },
+                    |l| l as usize,
+                ),
+            },
+        };
+        let c = &self.cpus[cpu];
+        if self.waker.is_some_and(|w| w as usize != cpu) && c.running.is_none() {
+            self.stats.ipis += 1;
+            let ns = self.config.costs.ipi_ns;
+            if ns > 0 {
+                job.steps.push_front(Step::Cpu {
+                    activity: Activity::Interrupt,
+                    duration: SimDuration::from_nanos(ns),
+                });
+            }
+        }
+        self.cpus[cpu].queue.push_back(job);
     }
 
     /// Starts a device DMA of `bytes` over the bus at most at `cap` (the engine's burst rate).
@@ -322,6 +451,7 @@ impl Machine {
     }
 
     /// Handles one of the machine's events, appending what the owner must know to `notices`.
+    /// The owner handles them, then calls [`Machine::settle`].
     pub fn handle<E: From<MachineEvent>>(
         &mut self,
         q: &mut EventQueue<E>,
@@ -385,7 +515,7 @@ impl Machine {
                             if job.steps.is_empty() {
                                 notices.push(Notice::PlanDone(thread));
                             } else {
-                                self.ready[job.priority as usize].push_back(job);
+                                self.requeue_front(job);
                             }
                         }
                         BusUser::Dma { tag } => {
@@ -422,7 +552,17 @@ impl Machine {
                 self.reschedule_bus(q);
             }
         }
-        self.dispatch(q, notices);
+    }
+
+    /// After the owner has handled an event's notices: CPUs held for threads that did not go
+    /// on to another plan are free, and every free CPU takes waiting work.
+    pub fn settle<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
+        for c in &mut self.cpus {
+            c.held = None;
+        }
+        let mut none = Vec::new();
+        self.dispatch(q, &mut none);
+        debug_assert!(none.is_empty(), "dispatching finishes no plan");
     }
 
     /// Puts waiting threads on free CPUs.
@@ -432,17 +572,65 @@ impl Machine {
         notices: &mut Vec<Notice>,
     ) {
         for cpu in 0..self.cpus.len() {
-            if self.cpus[cpu].running.is_some() {
+            if self.cpus[cpu].running.is_some() || self.cpus[cpu].held.is_some() {
                 continue;
             }
-            let Some(mut job) = self.ready.iter_mut().rev().find_map(VecDeque::pop_front) else {
-                return;
+            let job = match self.take_kernel_work(cpu as u32) {
+                Some(job) => Some(job),
+                None => self.cpus[cpu].queue.pop_front().or_else(|| self.steal(cpu)),
             };
+            let Some(mut job) = job else { continue };
             if job.priority == Priority::User {
                 self.switch_to(cpu, &mut job);
             }
+            self.info(job.thread).last_cpu = Some(cpu as u32);
             self.cpus[cpu].running = Some(job);
             self.start_step(q, cpu as u32, notices);
+        }
+    }
+
+    /// The oldest kernel work of the highest class that `cpu` may run.
+    fn take_kernel_work(&mut self, cpu: u32) -> Option<Job> {
+        self.kernel_ready.iter_mut().rev().find_map(|q| {
+            let i = q.iter().position(|j| j.cpu.is_none_or(|c| c == cpu))?;
+            q.remove(i)
+        })
+    }
+
+    /// Whether kernel work of a class above `priority` waits for `cpu`.
+    fn kernel_work_waits(&self, cpu: u32, priority: Priority) -> bool {
+        self.kernel_ready[priority as usize..]
+            .iter()
+            .flatten()
+            .any(|j| j.cpu.is_none_or(|c| c == cpu))
+    }
+
+    /// Idle balancing: the oldest job of the longest other queue, for an idle `cpu`.
+    fn steal(&mut self, cpu: usize) -> Option<Job> {
+        let (from, _) = self
+            .cpus
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                // Only from behind another process: a thread waiting out a softirq raised on
+                // its own CPU resumes there (in a real kernel it is still running).
+                *i != cpu
+                    && !c.queue.is_empty()
+                    && c.running.as_ref().is_some_and(|j| j.priority == Priority::User)
+            })
+            .max_by_key(|(i, c)| (c.queue.len(), std::cmp::Reverse(*i)))?;
+        self.cpus[from].queue.pop_front()
+    }
+
+    /// Puts a job that was running (preempted, or back from the disk) at the head of its
+    /// queue: its last CPU's for a user thread, its class's for kernel work.
+    fn requeue_front(&mut self, job: Job) {
+        match job.priority {
+            Priority::User => {
+                let cpu = self.info(job.thread).last_cpu.unwrap_or(0) as usize;
+                self.cpus[cpu].queue.push_front(job);
+            }
+            p => self.kernel_ready[p as usize - 1].push_front(job),
         }
     }
 
@@ -452,12 +640,16 @@ impl Machine {
     /// context they find (a software interrupt), so they neither pay nor cause a switch; a
     /// thread resuming where nothing else ran pays nothing.
     ///
-    /// Scheduling policy: one FIFO run queue per priority shared by all CPUs (an idle CPU
-    /// takes the oldest waiter of the highest class); a user thread runs until it blocks or
-    /// a higher class is waiting at a step boundary. Simpler than a real scheduler: no time
-    /// slices between user threads of equal priority, no per-CPU queues or affinity, and no
-    /// IPI for a wake-up on another CPU.
+    /// A kernel thread scheduled like a process pays nothing and leaves `last_user` alone.
+    /// A user thread starting on a CPU it did not last run on is a migration.
     fn switch_to(&mut self, cpu: usize, job: &mut Job) {
+        let info = *self.info(job.thread);
+        if info.last_cpu.is_some_and(|l| l as usize != cpu) {
+            self.stats.migrations += 1;
+        }
+        if info.kernel {
+            return;
+        }
         let c = &mut self.cpus[cpu];
         let switch = c.last_user.is_some_and(|t| t != job.thread);
         c.last_user = Some(job.thread);
@@ -485,14 +677,17 @@ impl Machine {
         job.steps.pop_front();
         if job.steps.is_empty() {
             let thread = job.thread;
+            if job.priority == Priority::User {
+                c.held = Some(thread);
+            }
             c.running = None;
             notices.push(Notice::PlanDone(thread));
-            return; // dispatch() fills the CPU
+            return; // settle() fills the CPU
         }
-        let prio = job.priority as usize;
-        if self.ready[prio + 1..].iter().any(|r| !r.is_empty()) {
-            let job = c.running.take().expect("checked");
-            self.ready[prio].push_front(job);
+        let prio = job.priority;
+        if self.kernel_work_waits(cpu, prio) {
+            let job = self.cpus[cpu as usize].running.take().expect("checked");
+            self.requeue_front(job);
             return;
         }
         self.start_step(q, cpu, notices);
@@ -622,8 +817,29 @@ impl Machine {
         );
         let mut seen = std::collections::BTreeSet::new();
         let running = self.cpus.iter().filter_map(|c| c.running.as_ref());
+        for (class, queue) in self.kernel_ready.iter().enumerate() {
+            for job in queue {
+                assert_eq!(
+                    job.priority as usize,
+                    class + 1,
+                    "{:?} waits in the wrong class",
+                    job.thread
+                );
+            }
+        }
+        for (cpu, c) in self.cpus.iter().enumerate() {
+            assert!(c.held.is_none(), "cpu{cpu} is still held after settle");
+            for job in &c.queue {
+                assert_eq!(
+                    job.priority,
+                    Priority::User,
+                    "kernel work {:?} waits in cpu{cpu}'s user queue",
+                    job.thread
+                );
+            }
+        }
         for job in running
-            .chain(self.ready.iter().flatten())
+            .chain(self.waiting())
             .chain(self.blocked.values())
         {
             assert!(seen.insert(job.thread), "{:?} is in two places", job.thread);
@@ -678,6 +894,7 @@ mod tests {
         }
         while let Some((now, ev)) = q.pop() {
             m.handle(&mut q, ev, &mut notices);
+            m.settle(&mut q);
             m.check_invariants();
             for n in notices.drain(..) {
                 if let Notice::PlanDone(ThreadId(t)) = n {
@@ -825,6 +1042,7 @@ mod tests {
         let mut ends = Vec::new();
         while let Some((now, ev)) = q.pop() {
             m.handle(&mut q, ev, &mut notices);
+            m.settle(&mut q);
             ends.extend(notices.drain(..).map(|n| (n, now.as_nanos())));
         }
         assert_eq!(
@@ -868,5 +1086,113 @@ mod tests {
             drive(&mut m, &mut q, &mut n);
         }
         assert_eq!(m.stats().context_switches, 2, "1 -> 2 and 2 -> 1 only");
+    }
+
+    /// Drives `m`, calling `on_done(m, q, thread, cpu)` for each finished plan before the
+    /// machine settles, as the world does; returns (thread, end ns) per plan.
+    fn drive_owner(
+        m: &mut Machine,
+        q: &mut EventQueue<MachineEvent>,
+        mut on_done: impl FnMut(&mut Machine, &mut EventQueue<MachineEvent>, ThreadId),
+    ) -> Vec<(u32, u64)> {
+        let mut notices = Vec::new();
+        let mut done = Vec::new();
+        while let Some((now, ev)) = q.pop() {
+            m.handle(q, ev, &mut notices);
+            for n in notices.drain(..).collect::<Vec<_>>() {
+                if let Notice::PlanDone(t) = n {
+                    done.push((t.0, now.as_nanos()));
+                    let before = m.set_waker(m.last_cpu(t));
+                    on_done(m, q, t);
+                    m.set_waker(before);
+                }
+            }
+            m.settle(q);
+            m.check_invariants();
+        }
+        done
+    }
+
+    #[test]
+    fn a_wake_onto_another_idle_cpu_costs_an_ipi_and_a_local_one_does_not() {
+        // Two CPUs: thread 1 runs on cpu0, thread 2 on cpu1. When 1's plan ends, it wakes 2
+        // (now idle on cpu1) from cpu0: an IPI (700 ns in the test costs) runs on cpu1 first,
+        // so 2's 1000 ns plan ends at 1000 + 700 + 1000 = 2700. When 2's plan ends it wakes
+        // itself again from its own cpu1: no IPI, ending 1000 ns later at 3700.
+        let mut m = Machine::new(testkit::machine_config(2));
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut n = Vec::new();
+        m.submit(&mut q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
+        m.submit(&mut q, ThreadId(2), Priority::User, &plan(&[cpu(500)]), &mut n);
+        let mut rounds = 0;
+        let done = drive_owner(&mut m, &mut q, |m, q, t| {
+            let mut n = Vec::new();
+            if t == ThreadId(1) || (t == ThreadId(2) && rounds == 1) {
+                rounds += 1;
+                m.submit(q, ThreadId(2), Priority::User, &plan(&[cpu(1000)]), &mut n);
+            }
+        });
+        assert_eq!(done, vec![(2, 500), (1, 1000), (2, 2700), (2, 3700)]);
+        assert_eq!((m.stats().ipis, m.stats().migrations), (1, 0));
+    }
+
+    #[test]
+    fn a_thread_that_goes_on_keeps_its_cpu_and_its_softirq_runs_there_first() {
+        // Two CPUs, cpu1 idle. Thread 1's plan ends on cpu0; handling it raises kernel work
+        // (a softirq, 300 ns) and thread 1 goes on to its next call (1000 ns). The softirq
+        // runs on cpu0 where it was raised, then thread 1 resumes there: nothing migrates to
+        // the idle cpu1, no switch, and thread 1 ends at 1000 + 300 + 1000 = 2300.
+        let mut m = Machine::new(testkit::machine_config(2));
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut n = Vec::new();
+        m.submit(&mut q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
+        let mut first = true;
+        let done = drive_owner(&mut m, &mut q, |m, q, t| {
+            let mut n = Vec::new();
+            if t == ThreadId(1) && std::mem::take(&mut first) {
+                m.submit(q, ThreadId(0), Priority::Kernel, &plan(&[cpu(300)]), &mut n);
+                m.submit(q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
+            }
+        });
+        assert_eq!(done, vec![(1, 1000), (0, 1300), (1, 2300)]);
+        let s = m.stats();
+        assert_eq!((s.migrations, s.context_switches, s.ipis), (0, 0, 0));
+    }
+
+    #[test]
+    fn an_idle_cpu_takes_a_thread_waiting_behind_another_process() {
+        // Two CPUs busy with threads 1 and 2 (1000 ns each); thread 3 waits on cpu0's queue
+        // behind thread 1 (it never ran: shortest queue, lowest CPU). Thread 2 ends first at
+        // 500 ns, and cpu1 pulls thread 3 rather than idle: 3 ends at 500 + 2000 (switch from
+        // 2) + 1000 = 3500, one switch, no migration (3 had no CPU before).
+        let mut m = Machine::new(testkit::machine_config(2));
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut n = Vec::new();
+        m.submit(&mut q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
+        m.submit(&mut q, ThreadId(2), Priority::User, &plan(&[cpu(500)]), &mut n);
+        m.submit(&mut q, ThreadId(3), Priority::User, &plan(&[cpu(1000)]), &mut n);
+        let done = drive_owner(&mut m, &mut q, |_, _, _| {});
+        assert_eq!(done, vec![(2, 500), (1, 1000), (3, 3500)]);
+        assert_eq!(m.stats().context_switches, 1);
+    }
+
+    #[test]
+    fn a_kernel_thread_neither_pays_nor_causes_a_switch() {
+        // One CPU: user thread 1, kernel thread 5 (TUX's worker), user thread 1 again. Kernel
+        // threads borrow the address space they find, so 1 -> 5 -> 1 costs no switch; with 5
+        // an ordinary process the same sequence costs two.
+        for (kernel, switches) in [(true, 0), (false, 2)] {
+            let mut m = Machine::new(testkit::machine_config(1));
+            if kernel {
+                m.set_kernel_thread(ThreadId(5));
+            }
+            let mut q: EventQueue<MachineEvent> = EventQueue::new();
+            let mut n = Vec::new();
+            for t in [1, 5, 1] {
+                m.submit(&mut q, ThreadId(t), Priority::User, &plan(&[cpu(1000)]), &mut n);
+                drive(&mut m, &mut q, &mut n);
+            }
+            assert_eq!(m.stats().context_switches, switches, "kernel thread: {kernel}");
+        }
     }
 }

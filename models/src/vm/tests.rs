@@ -440,6 +440,7 @@ fn a_two_page_copy_sharing_the_bus_with_dma_takes_the_fluid_time() {
         let mut ends = Vec::new();
         while let Some((now, ev)) = q.pop() {
             m.handle(&mut q, ev, &mut notices);
+            m.settle(&mut q);
             m.check_invariants();
             ends.extend(notices.drain(..).map(|n| (n, now.as_nanos())));
         }

@@ -191,6 +191,9 @@ impl World {
     pub fn add_app(&mut self, spec: AppSpec) -> AppId {
         let id = AppId(self.apps.len() as u32);
         let asid = self.vm.new_address_space();
+        // TUX's workers are kernel threads: no address space of their own to switch.
+        let kernel_thread =
+            matches!(&spec, AppSpec::Sender(s) if s.strategy == Strategy::KernelServer);
         let role = match spec {
             AppSpec::Sender(s) => Role::Sender(Box::new(SenderState::new(s))),
             AppSpec::Receiver {
@@ -227,8 +230,12 @@ impl World {
                 addr: None,
             }),
         };
+        let thread = ThreadId(super::FIRST_APP_THREAD + id.0);
+        if kernel_thread {
+            self.machine.set_kernel_thread(thread);
+        }
         self.apps.push(App {
-            thread: ThreadId(super::FIRST_APP_THREAD + id.0),
+            thread,
             asid,
             role,
             done: false,

@@ -683,6 +683,7 @@ impl World {
                     }
                 }
                 self.notices = notices;
+                self.machine.settle(&mut self.queue);
             }
             Event::WireDone => self.wire_done(),
             Event::SegmentArrive { conn, seq, len } => self.segment_arrive(conn, seq, len),

@@ -47,13 +47,22 @@ impl World {
         self.machine
             .submit(&mut self.queue, thread, prio, &plan, &mut notices);
         self.notices = notices;
-        // An empty plan completes at once.
+        // An empty plan completes at once, on the CPU doing the current work.
         while let Some(Notice::PlanDone(t)) = self.notices.pop() {
-            self.plan_done(t);
+            self.finish_plan(t);
         }
     }
 
+    /// `thread`'s plan ended on the machine: what its completion wakes is woken from the CPU
+    /// it ran on (an IPI if that wakes another, idle CPU).
     pub(super) fn plan_done(&mut self, thread: ThreadId) {
+        let cpu = self.machine.last_cpu(thread);
+        let before = self.machine.set_waker(cpu);
+        self.finish_plan(thread);
+        self.machine.set_waker(before);
+    }
+
+    fn finish_plan(&mut self, thread: ThreadId) {
         let tq = self.threads.get_mut(&thread).expect("thread ran a plan");
         let cont = tq.running.take().expect("a plan was running");
         if let Some((plan, next, note)) = tq.pending.pop_front() {

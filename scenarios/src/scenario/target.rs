@@ -21,6 +21,7 @@ pub(super) fn blank_target() -> Target {
                 costs: CostTable {
                     syscall_ns: 0,
                     context_switch_ns: 0,
+                    ipi_ns: 0,
                     trap_ns: 0,
                     minor_fault_ns: 0,
                     major_fault_ns: 0,
