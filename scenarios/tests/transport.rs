@@ -218,9 +218,5 @@ fn tux_workers_are_kernel_threads_and_switch_for_free() {
     let tux = go("pc-2003", Some("file-server"), "kernel-server", &one);
     let sendfile = go("pc-2003", Some("file-server"), "sendfile", &one);
     assert_eq!(tux.sched.context_switches, 0, "{:?}", tux.sched);
-    assert!(
-        sendfile.sched.context_switches > 0,
-        "{:?}",
-        sendfile.sched
-    );
+    assert!(sendfile.sched.context_switches > 0, "{:?}", sendfile.sched);
 }

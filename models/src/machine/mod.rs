@@ -405,7 +405,11 @@ impl Machine {
                 None => last.map_or_else(
                     || {
                         // A thread that never ran: the shortest queue, lowest CPU first.
-                        let shortest = self.cpus.iter().enumerate().min_by_key(|(_, c)| c.queue.len());
+                        let shortest = self
+                            .cpus
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, c)| c.queue.len());
                         shortest.map_or(0, |(i, _)| i)
                     },
                     |l| l as usize,
@@ -616,7 +620,9 @@ impl Machine {
                 // its own CPU resumes there (in a real kernel it is still running).
                 *i != cpu
                     && !c.queue.is_empty()
-                    && c.running.as_ref().is_some_and(|j| j.priority == Priority::User)
+                    && c.running
+                        .as_ref()
+                        .is_some_and(|j| j.priority == Priority::User)
             })
             .max_by_key(|(i, c)| (c.queue.len(), std::cmp::Reverse(*i)))?;
         self.cpus[from].queue.pop_front()
@@ -838,10 +844,7 @@ impl Machine {
                 );
             }
         }
-        for job in running
-            .chain(self.waiting())
-            .chain(self.blocked.values())
-        {
+        for job in running.chain(self.waiting()).chain(self.blocked.values()) {
             assert!(seen.insert(job.thread), "{:?} is in two places", job.thread);
             assert!(
                 !job.steps.is_empty(),
@@ -1099,7 +1102,7 @@ mod tests {
         let mut done = Vec::new();
         while let Some((now, ev)) = q.pop() {
             m.handle(q, ev, &mut notices);
-            for n in notices.drain(..).collect::<Vec<_>>() {
+            for n in std::mem::take(&mut notices) {
                 if let Notice::PlanDone(t) = n {
                     done.push((t.0, now.as_nanos()));
                     let before = m.set_waker(m.last_cpu(t));
@@ -1122,8 +1125,20 @@ mod tests {
         let mut m = Machine::new(testkit::machine_config(2));
         let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
-        m.submit(&mut q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
-        m.submit(&mut q, ThreadId(2), Priority::User, &plan(&[cpu(500)]), &mut n);
+        m.submit(
+            &mut q,
+            ThreadId(1),
+            Priority::User,
+            &plan(&[cpu(1000)]),
+            &mut n,
+        );
+        m.submit(
+            &mut q,
+            ThreadId(2),
+            Priority::User,
+            &plan(&[cpu(500)]),
+            &mut n,
+        );
         let mut rounds = 0;
         let done = drive_owner(&mut m, &mut q, |m, q, t| {
             let mut n = Vec::new();
@@ -1145,7 +1160,13 @@ mod tests {
         let mut m = Machine::new(testkit::machine_config(2));
         let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
-        m.submit(&mut q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
+        m.submit(
+            &mut q,
+            ThreadId(1),
+            Priority::User,
+            &plan(&[cpu(1000)]),
+            &mut n,
+        );
         let mut first = true;
         let done = drive_owner(&mut m, &mut q, |m, q, t| {
             let mut n = Vec::new();
@@ -1168,9 +1189,27 @@ mod tests {
         let mut m = Machine::new(testkit::machine_config(2));
         let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
-        m.submit(&mut q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
-        m.submit(&mut q, ThreadId(2), Priority::User, &plan(&[cpu(500)]), &mut n);
-        m.submit(&mut q, ThreadId(3), Priority::User, &plan(&[cpu(1000)]), &mut n);
+        m.submit(
+            &mut q,
+            ThreadId(1),
+            Priority::User,
+            &plan(&[cpu(1000)]),
+            &mut n,
+        );
+        m.submit(
+            &mut q,
+            ThreadId(2),
+            Priority::User,
+            &plan(&[cpu(500)]),
+            &mut n,
+        );
+        m.submit(
+            &mut q,
+            ThreadId(3),
+            Priority::User,
+            &plan(&[cpu(1000)]),
+            &mut n,
+        );
         let done = drive_owner(&mut m, &mut q, |_, _, _| {});
         assert_eq!(done, vec![(2, 500), (1, 1000), (3, 3500)]);
         assert_eq!(m.stats().context_switches, 1);
@@ -1189,10 +1228,20 @@ mod tests {
             let mut q: EventQueue<MachineEvent> = EventQueue::new();
             let mut n = Vec::new();
             for t in [1, 5, 1] {
-                m.submit(&mut q, ThreadId(t), Priority::User, &plan(&[cpu(1000)]), &mut n);
+                m.submit(
+                    &mut q,
+                    ThreadId(t),
+                    Priority::User,
+                    &plan(&[cpu(1000)]),
+                    &mut n,
+                );
                 drive(&mut m, &mut q, &mut n);
             }
-            assert_eq!(m.stats().context_switches, switches, "kernel thread: {kernel}");
+            assert_eq!(
+                m.stats().context_switches,
+                switches,
+                "kernel thread: {kernel}"
+            );
         }
     }
 }

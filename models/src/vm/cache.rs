@@ -23,6 +23,7 @@ impl Vm {
                 let v = self.fresh_version();
                 let pfn = self.frames.alloc(FrameKind::PageCache { file, index }, v);
                 self.frames.get_mut(pfn).kernel_refs = 1; // the cache's own reference
+                self.note_cache((file, index));
                 self.page_cache.insert((file, index), pfn);
             }
         }
@@ -46,6 +47,7 @@ impl Vm {
         let v = self.fresh_version();
         let pfn = self.frames.alloc(FrameKind::PageCache { file, index }, v);
         self.frames.get_mut(pfn).kernel_refs = 1;
+        self.note_cache((file, index));
         self.page_cache.insert((file, index), pfn);
         Some(pfn)
     }
@@ -75,6 +77,7 @@ impl Vm {
         let pfn = self.alloc(FrameKind::PageCache { file, index }, v, plan);
         plan.push(Step::DiskRead { bytes: PAGE_SIZE });
         self.frames.get_mut(pfn).kernel_refs = 1;
+        self.note_cache((file, index));
         self.page_cache.insert((file, index), pfn);
         pfn
     }
@@ -109,6 +112,7 @@ impl Vm {
         };
         let new = self.alloc(old_frame.kind, old_frame.version, plan);
         plan.copy(PAGE_SIZE);
+        self.note_cache((file, index));
         self.page_cache.insert((file, index), new);
         self.frames.get_mut(new).kernel_refs = 1;
         let o = self.frames.get_mut(old);
@@ -141,6 +145,7 @@ impl Vm {
             let v = self.fresh_version();
             let pfn = self.alloc(FrameKind::PageCache { file: new, index }, v, plan);
             self.frames.get_mut(pfn).kernel_refs = 1;
+            self.note_cache((new, index));
             self.page_cache.insert((new, index), pfn);
         }
         plan.copy(size);
@@ -151,6 +156,7 @@ impl Vm {
             .map(|(&(_, i), &p)| (i, p))
             .collect();
         for (index, pfn) in old_pages {
+            self.note_cache((old, index));
             self.page_cache.remove(&(old, index));
             let f = self.frames.get_mut(pfn);
             f.kind = FrameKind::Kernel;

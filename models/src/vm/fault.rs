@@ -177,6 +177,7 @@ impl Vm {
             let FrameKind::PageCache { file, index } = old_frame.kind else {
                 unreachable!()
             };
+            self.note_cache((file, index));
             self.page_cache.insert((file, index), new);
             let o = self.frames.get_mut(old);
             o.kind = FrameKind::Kernel;

@@ -76,6 +76,8 @@ pub struct FrameTable {
     /// Frames changed since the last [`FrameTable::drain_touched`], when tracking is on (for
     /// traces of the page-frame map).
     touched: Option<Vec<Pfn>>,
+    /// Frames changed since the last incremental invariant check, when checking is on.
+    dirty: Option<Vec<Pfn>>,
 }
 
 impl FrameTable {
@@ -84,10 +86,30 @@ impl FrameTable {
     }
 
     pub fn get_mut(&mut self, pfn: Pfn) -> &mut Frame {
+        self.note(pfn);
+        &mut self.frames[pfn.0 as usize]
+    }
+
+    fn note(&mut self, pfn: Pfn) {
         if let Some(t) = &mut self.touched {
             t.push(pfn);
         }
-        &mut self.frames[pfn.0 as usize]
+        if let Some(d) = &mut self.dirty {
+            d.push(pfn);
+        }
+    }
+
+    /// Starts or stops remembering which frames change for the invariant checker.
+    pub(super) fn set_dirty_tracking(&mut self, on: bool) {
+        self.dirty = on.then(Vec::new);
+    }
+
+    /// Takes the frames changed since the last call, sorted, without repeats.
+    pub(super) fn take_dirty(&mut self) -> Vec<Pfn> {
+        let mut d = self.dirty.as_mut().map(std::mem::take).unwrap_or_default();
+        d.sort_unstable();
+        d.dedup();
+        d
     }
 
     /// Starts or stops remembering which frames change.
@@ -131,9 +153,7 @@ impl FrameTable {
             self.frames.push(Frame::free());
             pfn
         });
-        if let Some(t) = &mut self.touched {
-            t.push(pfn);
-        }
+        self.note(pfn);
         let f = &mut self.frames[pfn.0 as usize];
         debug_assert_eq!(f.kind, FrameKind::Free);
         f.kind = kind;
@@ -149,9 +169,7 @@ impl FrameTable {
         }
         assert!(!f.is_lent(), "freeing {pfn:?} while loaned or wired");
         *f = Frame::free();
-        if let Some(t) = &mut self.touched {
-            t.push(pfn);
-        }
+        self.note(pfn);
         self.free.push(pfn);
         true
     }

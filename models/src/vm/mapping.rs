@@ -69,6 +69,7 @@ impl Vm {
         );
         space.mapped_bytes += len;
         self.counters.mmaps += 1;
+        self.note_space(asid);
         Ok(start)
     }
 
@@ -84,6 +85,9 @@ impl Vm {
             .remove(&addr)
             .unwrap_or_else(|| panic!("munmap: no VMA starts at {addr:#x} in {asid:?}"));
         space.mapped_bytes -= vma.len_bytes();
+        if let Some(d) = &mut self.dirty {
+            d.spaces.push(asid);
+        }
         if space.lookup_cache == Some(addr) {
             space.lookup_cache = None;
         }
@@ -163,6 +167,8 @@ impl Vm {
         c.vmas = vmas;
         c.mapped_bytes = mapped;
         c.ptes = ptes.into_iter().collect();
+        self.note_space(parent);
+        self.note_space(child);
         self.tlb_flush(plan);
         child
     }

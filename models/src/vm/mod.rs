@@ -235,6 +235,9 @@ pub struct Vm {
     next_vma: u32,
     next_version: u64,
     counters: VmCounters,
+    /// What changed since the last incremental check; `None` unless
+    /// [`Vm::set_incremental_checks`] turned it on.
+    dirty: Option<invariants::Dirty>,
 }
 
 impl Vm {
@@ -248,6 +251,7 @@ impl Vm {
             next_vma: 0,
             next_version: 1,
             counters: VmCounters::default(),
+            dirty: None,
         }
     }
 

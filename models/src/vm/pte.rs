@@ -4,6 +4,7 @@ use super::*;
 
 impl Vm {
     pub(super) fn pte_mut(&mut self, asid: AsId, vpn: u64) -> &mut Pte {
+        self.note_pte(asid, vpn);
         self.spaces[asid.0 as usize]
             .ptes
             .get_mut(&vpn)
@@ -11,6 +12,7 @@ impl Vm {
     }
 
     pub(super) fn map(&mut self, asid: AsId, vpn: u64, pfn: Pfn, writable: bool, cow: bool) {
+        self.note_pte(asid, vpn);
         let f = self.frames.get_mut(pfn);
         f.mappings.push((asid, vpn));
         let lent = f.is_lent();
@@ -28,6 +30,7 @@ impl Vm {
     }
 
     pub(super) fn unmap(&mut self, asid: AsId, vpn: u64) -> Pfn {
+        self.note_pte(asid, vpn);
         let pte = self.spaces[asid.0 as usize]
             .ptes
             .remove(&vpn)

@@ -346,8 +346,9 @@ pub struct World {
     lend_returned: bool,
 }
 
-/// Events after each of which the invariant check runs; later ones are sampled.
-pub const FULL_CHECK_EVENTS: u64 = 10_000;
+/// Every this many events the invariant check also walks the whole VM (every frame and PTE);
+/// after the others it checks only what changed.
+pub const FULL_VM_CHECK_EVERY: u64 = 1 << 16;
 
 /// Simulated time without any byte moving after which a run is declared stalled. Long enough
 /// for the longest backed-off retransmission timer, think time or disk queue of any preset.
@@ -415,6 +416,7 @@ impl World {
     /// `report::RunOptions` keeps that default for every command).
     pub fn set_check_invariants(&mut self, on: bool) {
         self.check_every_event = on;
+        self.vm.set_incremental_checks(on);
     }
 
     pub fn config(&self) -> &WorldConfig {
@@ -630,22 +632,13 @@ impl World {
                 // Tests prove a command runs the checker: one descriptor appears from nowhere.
                 self.nic.corrupt();
             }
-            if self.check_every_event && self.check_due() {
-                self.check_invariants();
+            if self.check_every_event {
+                self.check_after_event();
             }
             if self.events.is_multiple_of(4096) {
                 self.watch_progress();
             }
         }
-    }
-
-    /// Whether the invariant check runs after this event: after every one of the first
-    /// [`FULL_CHECK_EVENTS`], then after every 1024th. The check walks all state (every frame,
-    /// storage and connection), so checking each of a long run's millions of events in a
-    /// debug build would take minutes; the first events cover every code path a run takes,
-    /// and a broken invariant persists, so the sampled checks still catch it later.
-    fn check_due(&self) -> bool {
-        self.events <= FULL_CHECK_EVENTS || self.events.is_multiple_of(1024)
     }
 
     /// Tests only: breaks the TX-descriptor conservation invariant after the next event.
