@@ -101,7 +101,7 @@ impl Lab<'_> {
                 s.runs.len()
             )
         })?;
-        Ok(self.runner.run(&Job::of(s, &wr.workload, strategy)))
+        Ok(self.runner.run(&Job::of(s, wr, strategy)))
     }
 
     fn strategy(&self, s: &Scenario, w: usize, id: &str) -> Result<Strategy, String> {
