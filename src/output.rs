@@ -71,11 +71,44 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
             let _ = writeln!(out, "{} {}", run.strategy, stalled_line(why));
         }
     }
+    if let Some(note) = data_production_line(&r.runs) {
+        let _ = writeln!(out, "{note}");
+    }
     if breakdown {
         let _ = writeln!(out);
         let _ = write!(out, "{}", breakdown_table(r));
     }
     out
+}
+
+/// What the table says when some runs produced their data and others did not (zbuf always
+/// does; the other memory strategies only with `workload.fill_each_write`): the comparison
+/// is then not like for like, and the reader is told so.
+pub fn data_production_line(runs: &[RunReport]) -> Option<String> {
+    let (built, reused): (Vec<&RunReport>, Vec<&RunReport>) =
+        runs.iter().partition(|r| r.vm.data_pages_built > 0);
+    if built.is_empty() {
+        return None;
+    }
+    let names = |v: &[&RunReport]| {
+        v.iter()
+            .map(|r| format!("{} ({} pages)", r.strategy, r.vm.data_pages_built))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut line = format!(
+        "data production: {} wrote their data before sending it, in the figures above",
+        names(&built)
+    );
+    if !reused.is_empty() {
+        let ids: Vec<&str> = reused.iter().map(|r| r.strategy).collect();
+        let _ = write!(
+            line,
+            "; {} did not (a buffer filled once, or a file): not like for like, set workload.fill_each_write = true for memory sources",
+            ids.join(", ")
+        );
+    }
+    Some(line)
 }
 
 fn row(r: &RunReport) -> Vec<String> {
@@ -224,5 +257,37 @@ mod tests {
             .pointer("/runs/0/outcome/stalled")
             .or_else(|| j.pointer("/workloads/0/runs/0/outcome/stalled"));
         assert_eq!(kept.and_then(|v| v.as_str()), Some(why), "{j}");
+    }
+
+    #[test]
+    fn a_comparison_with_zbuf_states_its_data_production() {
+        // zbuf's application writes every byte it sends; copy reuses a buffer filled once.
+        // The table must say which runs produced their data and that the rest did not, and
+        // say nothing of the kind once every memory run produces its data
+        // (fill_each_write). 256 KiB is 64 pages for copy's reused buffer.
+        let sc = scenarios::load_default(&scenarios::Overrides::default()).unwrap();
+        let w = Workload::BulkSend {
+            total_bytes: 256 << 10,
+            write_size: 64 << 10,
+            source: BulkSource::Memory,
+        };
+        let go = |s: Strategy, fill_each_write: bool| {
+            let o = RunOptions {
+                workload: models::workload::WorkloadOptions { fill_each_write },
+                ..RunOptions::default()
+            };
+            run(&sc.target.world, &w, s, o).unwrap()
+        };
+        let line = data_production_line(&[go(Strategy::Copy, false), go(Strategy::Zbuf, false)])
+            .expect("zbuf produced its data");
+        assert!(
+            line.contains("zbuf (") && line.contains("copy did not"),
+            "{line}"
+        );
+        let line = data_production_line(&[go(Strategy::Copy, true), go(Strategy::Zbuf, true)])
+            .expect("both produced their data");
+        assert!(line.contains("copy (64 pages)"), "{line}");
+        assert!(!line.contains("did not"), "{line}");
+        assert_eq!(data_production_line(&[go(Strategy::Copy, false)]), None);
     }
 }

@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use models::report::{Finished, Report, RunOptions, RunReport};
 use models::strategy::Strategy;
-use models::workload::Workload;
+use models::workload::{Workload, WorkloadOptions};
 use models::world::{Narrator, Trace, WorldConfig};
 use rayon::prelude::*;
-use scenarios::Scenario;
+use scenarios::{Scenario, WorkloadRun};
 
 /// Most worker threads `--threads` may ask for.
 pub const MAX_THREADS: usize = 256;
@@ -36,15 +36,26 @@ pub const MAX_THREADS: usize = 256;
 pub struct Job {
     pub world: WorldConfig,
     pub workload: Workload,
+    /// What applies to every strategy alike (`workload.fill_each_write`).
+    pub options: WorkloadOptions,
     pub strategy: Strategy,
 }
 
 impl Job {
-    /// Workload `w` of scenario `s` with `strategy`.
-    pub fn of(s: &Scenario, workload: &Workload, strategy: Strategy) -> Job {
+    /// Workload run `wr` of scenario `s` (its workload and options) with `strategy`.
+    pub fn of(s: &Scenario, wr: &WorkloadRun, strategy: Strategy) -> Job {
+        Job {
+            options: wr.options,
+            ..Job::of_workload(s, &wr.workload, strategy)
+        }
+    }
+
+    /// A workload with default options on scenario `s`'s target, with `strategy`.
+    pub fn of_workload(s: &Scenario, workload: &Workload, strategy: Strategy) -> Job {
         Job {
             world: world_of(s),
             workload: workload.clone(),
+            options: WorkloadOptions::default(),
             strategy,
         }
     }
@@ -101,6 +112,7 @@ impl Runner {
             let p = Arc::clone(p);
             opts.progress = Some(Box::new(move |bytes| p.advance(bytes)));
         }
+        opts.workload = job.options;
         let f = models::report::simulate(&job.world, &job.workload, job.strategy, opts);
         // Scenario resolution keeps only strategies that apply to their workload.
         let f = f.unwrap_or_else(|e| {
@@ -165,7 +177,7 @@ impl Runner {
         let jobs: Vec<Job> = s
             .runs
             .iter()
-            .flat_map(|wr| wr.strategies.iter().map(|st| Job::of(s, &wr.workload, *st)))
+            .flat_map(|wr| wr.strategies.iter().map(|st| Job::of(s, wr, *st)))
             .collect();
         let mut results = self.run_all(&jobs, threads).into_iter();
         s.runs
@@ -285,7 +297,7 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-            let job = Job::of(&s, &s.runs[0].workload, s.runs[0].strategies[0]);
+            let job = Job::of(&s, &s.runs[0], s.runs[0].strategies[0]);
             let plain = models::report::simulate(
                 &job.world,
                 &job.workload,

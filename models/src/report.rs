@@ -446,7 +446,7 @@ impl RunReport {
                 pages_loaned: vm.pages_loaned + vm.pages_wired,
                 peak_wired_pages: vm.peak_wired_pages,
                 kva_waits: vm.kva_waits,
-                data_pages_built: vm.zbuf_pages_built,
+                data_pages_built: vm.data_pages_built,
             },
             net: NetReport {
                 syscalls: w.syscalls(),

@@ -35,8 +35,9 @@ pub struct WorkloadOptions {
     /// writes every byte of the request into its buffer just before sending it), as a `zbuf`
     /// application always does. Off, the memory strategies reuse a buffer filled once, and
     /// only `zbuf` pays for producing its data; on, every memory strategy pays alike.
-    /// Applies to the memory-sourced workloads (bulk-send from memory, rewrite-after-write);
-    /// `zbuf` already produces its data in its fill and gets nothing more.
+    /// Applies to the workloads that send a private buffer from memory (bulk-send from
+    /// memory, rewrite-after-write; the others ignore it); `zbuf` already produces its data in
+    /// its fill and gets nothing more.
     pub fill_each_write: bool,
 }
 
@@ -480,17 +481,15 @@ impl Workload {
             });
         }
         let mut w = World::new(cfg.clone());
-        // fill_each_write: a whole-page stamp on every page of each request from memory is
-        // the application writing all of it just before the send.
+        // fill_each_write: the application writes every request into its buffer just before
+        // sending it. Only the workloads that send a private buffer from memory take it
+        // (bulk-send from memory, rewrite-after-write); zbuf produces its data in its fill.
         let fresh = opts.fill_each_write && strategy != Strategy::Zbuf;
         let sender = |conns, source: SendSource, requests| SenderSpec {
             strategy,
             conns,
-            stamp_bytes: if fresh && matches!(source, SendSource::Memory { .. }) {
-                PAGE_SIZE
-            } else {
-                0
-            },
+            stamp_bytes: 0,
+            fill_each_write: false,
             source,
             requests,
             rewrite_bytes: 0,
@@ -512,14 +511,16 @@ impl Workload {
                     }
                     .warm_unless(&mut w, cold),
                 };
-                w.add_app(AppSpec::Sender(sender(
+                let mut s = sender(
                     vec![conn],
                     source,
                     Requests::Bulk {
                         total_bytes,
                         write_size,
                     },
-                )));
+                );
+                s.fill_each_write = fresh && matches!(s.source, SendSource::Memory { .. });
+                w.add_app(AppSpec::Sender(s));
             }
             Workload::RewriteAfterWrite {
                 total_bytes,
@@ -539,6 +540,7 @@ impl Workload {
                     },
                 );
                 s.rewrite_bytes = rewrite_bytes;
+                s.fill_each_write = fresh;
                 w.add_app(AppSpec::Sender(s));
             }
             Workload::StampedPages {

@@ -75,13 +75,25 @@ pub enum Check {
         #[serde(default)]
         bottlenecks: BTreeMap<String, String>,
     },
-    /// `strategy` reaches the wire's payload limit with no CPU copy.
+    /// `strategy` reaches the wire's payload limit with no CPU copy; with `cpu_baseline`, its
+    /// CPU time per payload byte is also at most `cpu_per_byte_at_most` times the baseline's
+    /// on the same workload (the claim is about what the copy costs the CPU, which
+    /// throughput alone cannot show when both are wire-bound).
     NearWireLimit {
         strategy: String,
         /// The published figure [Mb/s].
         published_mbit_per_sec: f64,
         /// Largest relative distance from the wire's limit that passes.
         tolerance: f64,
+        /// The strategy whose CPU use is the reference (`copy`).
+        #[serde(default)]
+        cpu_baseline: Option<String>,
+        /// Largest ratio of CPU time per payload byte, strategy over baseline, that passes.
+        #[serde(default)]
+        cpu_per_byte_at_most: Option<f64>,
+        /// Where that ratio comes from.
+        #[serde(default)]
+        cpu_source: Option<String>,
     },
     /// `numerator`'s throughput over `denominator`'s is at least `at_least`.
     Ratio {
@@ -209,6 +221,19 @@ mod tests {
         assert!(
             err.contains("vibes") && err.contains("near-wire-limit"),
             "{err}"
+        );
+        // near-wire-limit's CPU comparison is optional: present, it parses to its fields.
+        let e = parse(&format!(
+            "{head}check = \"near-wire-limit\"\nstrategy = \"cow-send\"\npublished_mbit_per_sec = 986\ntolerance = 0.02\ncpu_baseline = \"copy\"\ncpu_per_byte_at_most = 0.85\n"
+        ))
+        .unwrap();
+        assert!(
+            matches!(
+                e.check,
+                Check::NearWireLimit { cpu_baseline: Some(ref b), cpu_per_byte_at_most: Some(x), .. }
+                    if b == "copy" && x == 0.85
+            ),
+            "{e:?}"
         );
         let err = parse("[experiment]\nclaim = \"c\"\n").unwrap_err();
         assert!(err.contains("title"), "{err}");

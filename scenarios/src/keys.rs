@@ -627,6 +627,12 @@ const WRITE_SIZE: Param = param(
     "bytes per write()",
 );
 
+const FILL_EACH_WRITE: Param = param(
+    "fill_each_write",
+    Kind::Bool,
+    "the application writes every byte of each request just before sending it, as a zbuf application must (default: false, a buffer filled once); memory sources only",
+);
+
 /// The parameters of one workload kind (besides `kind`), in the order `zcsim list` shows
 /// them; empty for an unknown kind.
 pub fn workload_keys(kind: &str) -> Vec<Param> {
@@ -649,6 +655,7 @@ pub fn workload_keys(kind: &str) -> Vec<Param> {
                 Kind::Bool,
                 "the file is not in the page cache, source = \"file\" only (default: false)",
             ),
+            FILL_EACH_WRITE,
         ],
         "rewrite-after-write" => vec![
             TOTAL,
@@ -658,6 +665,7 @@ pub fn workload_keys(kind: &str) -> Vec<Param> {
                 size(1, 1 << 30),
                 "bytes overwritten after each write()",
             ),
+            FILL_EACH_WRITE,
         ],
         "stamped-pages" => vec![
             TOTAL,

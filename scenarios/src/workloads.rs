@@ -12,7 +12,7 @@
 use models::strategy::HeaderMode;
 #[cfg(test)]
 use models::workload::WORKLOAD_IDS;
-use models::workload::{BulkSource, MutationMode, Workload};
+use models::workload::{BulkSource, MutationMode, Workload, WorkloadOptions};
 use sim::SimDuration;
 
 use crate::error::{Origin, ScenarioError};
@@ -93,9 +93,13 @@ macro_rules! specs {
 
 specs! {
     /// `kind = "bulk-send"`: ttcp / netperf.
-    BulkSend(BulkSendSpec) = "bulk-send" { total, write_size, source, file_size, cold }
+    BulkSend(BulkSendSpec) = "bulk-send" {
+        total, write_size, source, file_size, cold, fill_each_write
+    }
     /// `kind = "rewrite-after-write"`.
-    RewriteAfterWrite(RewriteAfterWriteSpec) = "rewrite-after-write" { total, write_size, rewrite }
+    RewriteAfterWrite(RewriteAfterWriteSpec) = "rewrite-after-write" {
+        total, write_size, rewrite, fill_each_write
+    }
     /// `kind = "stamped-pages"`.
     StampedPages(StampedPagesSpec) = "stamped-pages" { total, write_size, stamp }
     /// `kind = "file-server"`.
@@ -124,13 +128,18 @@ impl WorkloadSpec {
     /// Whether `--set workload.KEY` should land on this workload: it has the key and the key
     /// applies to it (a bulk send from memory, written `source = "memory"`, takes no file keys).
     pub fn takes(&self, key: &str) -> bool {
-        if let WorkloadSpec::BulkSend(s) = self
-            && matches!(key, "file_size" | "cold")
-        {
-            return s
-                .source
-                .as_ref()
-                .is_none_or(|e| e.value.as_str() != Some("memory"));
+        if let WorkloadSpec::BulkSend(s) = self {
+            match key {
+                "file_size" | "cold" => {
+                    return s
+                        .source
+                        .as_ref()
+                        .is_none_or(|e| e.value.as_str() != Some("memory"));
+                }
+                // The application produces data only for a buffer in memory.
+                "fill_each_write" => return s.file_key().is_none(),
+                _ => {}
+            }
         }
         self.has(key)
     }
@@ -161,12 +170,38 @@ impl WorkloadSpec {
     }
 
     /// The model's workload: DESIGN's defaults, with every field that was written checked
-    /// against its range and applied by name.
-    pub fn resolve(&self, section: &str) -> Result<Workload, ScenarioError> {
+    /// against its range and applied by name; and the options that apply to every strategy
+    /// alike (`fill_each_write`).
+    pub fn resolve(&self, section: &str) -> Result<(Workload, WorkloadOptions), ScenarioError> {
         let c = Checker {
             section,
             params: workload_keys(self.kind()),
         };
+        let mut opts = WorkloadOptions::default();
+        let fill = match self {
+            WorkloadSpec::BulkSend(s) => {
+                if let (Some(e), Some((key, at))) = (&s.fill_each_write, s.file_key()) {
+                    return Err(ScenarioError {
+                        origin: e.origin.clone(),
+                        field: format!("{section}.fill_each_write"),
+                        value: Some(crate::scenario::render(&e.value)),
+                        problem: format!(
+                            "does not apply to a bulk-send from a file ({key} set at {at}): the file's data is not produced by the application"
+                        ),
+                        allowed: Some(
+                            "fill_each_write only with source = \"memory\" (or no source and no file key), or in a rewrite-after-write"
+                                .into(),
+                        ),
+                    });
+                }
+                &s.fill_each_write
+            }
+            WorkloadSpec::RewriteAfterWrite(s) => &s.fill_each_write,
+            _ => &None,
+        };
+        if let Some(v) = c.get("fill_each_write", fill)? {
+            opts.fill_each_write = v.bool();
+        }
         let mut w = Workload::default_for(self.kind()).expect("every spec kind is a workload");
         match (self, &mut w) {
             (
@@ -331,7 +366,21 @@ impl WorkloadSpec {
             }
             _ => unreachable!("a spec's default workload is of its own kind"),
         }
-        Ok(w)
+        Ok((w, opts))
+    }
+}
+
+impl BulkSendSpec {
+    /// The key that makes this bulk send read a file, and where it was written: `source =
+    /// "file"`, or no source but `file_size` or `cold`. `None` for a send from memory.
+    fn file_key(&self) -> Option<(&'static str, &Origin)> {
+        match &self.source {
+            Some(e) if e.value.as_str() == Some("file") => Some(("source", &e.origin)),
+            Some(_) => None,
+            None => [("file_size", &self.file_size), ("cold", &self.cold)]
+                .into_iter()
+                .find_map(|(k, f)| f.as_ref().map(|e| (k, &e.origin))),
+        }
     }
 }
 

@@ -110,6 +110,31 @@ const BAD: &[(&str, &str, usize, &[&str])] = &[
         3,
         &["is not a whole number of bytes per second"],
     ),
+    // fill_each_write (issue 14) is about a buffer the application fills: next to a file
+    // source it is a contradiction, whatever the order of the keys.
+    (
+        "fill_each_write_from_a_file.toml",
+        "workloads[0].fill_each_write",
+        3,
+        &[
+            "does not apply to a bulk-send from a file (source set at",
+            "fill_each_write only with source = \"memory\"",
+        ],
+    ),
+    // A yes/no key takes a TOML boolean, not a word.
+    (
+        "fill_each_write_not_a_bool.toml",
+        "workloads[0].fill_each_write",
+        3,
+        &["true or false"],
+    ),
+    // A file server serves files: the key is not one of its parameters.
+    (
+        "fill_each_write_on_a_file_server.toml",
+        "workloads[0].fill_each_write",
+        3,
+        &["is not a parameter of workload `file-server`"],
+    ),
     // Found by the scenario_bytes and scenario_structured fuzz targets (`""="="`): an empty
     // key gave an error with an empty field name. Keys that are not bare are shown quoted.
     ("empty_key.toml", "\"\"", 1, &["is not a known field"]),
@@ -302,4 +327,34 @@ fn too_many_workloads_is_refused_before_any_is_read() {
     let e = load_text(&text, &[]).unwrap_err();
     assert_eq!(e.field, "workloads");
     assert!(e.problem.contains("more than 100000"), "{e}");
+}
+
+#[test]
+fn fill_each_write_by_flag_lands_only_on_memory_sources() {
+    // The default scenario has a bulk send from memory and one from a file: the flag must
+    // reach the memory one only (a file's data is not produced by the application), and a
+    // scenario with only a file source refuses it by name.
+    let s = scenarios::load_default(&Overrides {
+        sets: vec!["workload.fill_each_write=true".into()],
+        ..Overrides::default()
+    })
+    .unwrap();
+    let fills: Vec<bool> = s.runs.iter().map(|r| r.options.fill_each_write).collect();
+    assert_eq!(fills, [true, false]);
+    let e = load_text(
+        "[[workloads]]\nkind = \"bulk-send\"\nsource = \"file\"\n",
+        &["workload.fill_each_write=true"],
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "workload.fill_each_write");
+    assert!(e.problem.contains("fill_each_write one from memory"), "{e}");
+    // Without the key nothing changes: the option is off.
+    let s = load_text("[[workloads]]\nkind = \"rewrite-after-write\"\n", &[]).unwrap();
+    assert!(!s.runs[0].options.fill_each_write);
+    let s = load_text(
+        "[[workloads]]\nkind = \"rewrite-after-write\"\nfill_each_write = true\n",
+        &[],
+    )
+    .unwrap();
+    assert!(s.runs[0].options.fill_each_write);
 }

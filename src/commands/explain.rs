@@ -44,7 +44,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             preset: Some(preset.into()),
             ..Overrides::default()
         })?;
-        let r = cx.runner.run(&Job::of(&sc, &w, s));
+        let r = cx.runner.run(&Job::of_workload(&sc, &w, s));
         write!(
             out,
             "{}",

@@ -101,7 +101,7 @@ impl Lab<'_> {
                 s.runs.len()
             )
         })?;
-        Ok(self.runner.run(&Job::of(s, &wr.workload, strategy)))
+        Ok(self.runner.run(&Job::of(s, wr, strategy)))
     }
 
     fn strategy(&self, s: &Scenario, w: usize, id: &str) -> Result<Strategy, String> {
@@ -157,6 +157,9 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
             strategy,
             published_mbit_per_sec,
             tolerance,
+            cpu_baseline,
+            cpu_per_byte_at_most,
+            cpu_source,
         } => {
             let id = strategy;
             let r = lab.run_id(&s, 0, id)?;
@@ -189,6 +192,41 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
                 off * 100.0,
                 r.bottleneck.name()
             ));
+            match (cpu_baseline, cpu_per_byte_at_most) {
+                (None, None) => {}
+                (Some(base), Some(at_most)) => {
+                    let b = lab.run_id(&s, 0, base)?;
+                    // CPU time per payload byte: busy share of the run times its length, over
+                    // the bytes moved.
+                    let per_byte = |r: &RunReport| {
+                        r.utilization.cpu * r.sim_time_ns as f64 / r.payload_bytes.max(1) as f64
+                    };
+                    let ratio = per_byte(&r) / per_byte(&b);
+                    o.pass &= ratio <= *at_most;
+                    o.published.push_str(&format!(
+                        "; CPU per byte at most {at_most:.2}x {base}'s (derived, see the last line)"
+                    ));
+                    o.simulated
+                        .push_str(&format!("; CPU per byte {ratio:.2}x {base}'s"));
+                    o.details.push(format!(
+                        "CPU: {id} busy {:.0}% for {:.2} ns per byte, {base} busy {:.0}% for {:.2} ns per byte at {:.1} Mb/s ({} copied): {ratio:.2}x, at most {at_most:.2}x passes",
+                        r.utilization.cpu * 100.0,
+                        per_byte(&r),
+                        b.utilization.cpu * 100.0,
+                        per_byte(&b),
+                        mbit(b.throughput_bytes_per_sec),
+                        human(b.copies.cpu_copy_bytes)
+                    ));
+                    if let Some(src) = cpu_source {
+                        o.details.push(format!("CPU bound from: {src}"));
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "{name}: near-wire-limit needs both cpu_baseline and cpu_per_byte_at_most, or neither"
+                    ));
+                }
+            }
         }
         Check::Ratio {
             numerator: num,

@@ -32,7 +32,7 @@ pub fn execute(cx: &mut Context, mut a: Args) -> Outcome {
     for wr in &s.runs {
         let mut runs = Vec::new();
         for st in &wr.strategies {
-            let job = Job::of(&s, &wr.workload, *st);
+            let job = Job::of(&s, wr, *st);
             runs.push(if a.verbose {
                 cx.runner.narrated(&job, Box::new(narrate))
             } else {

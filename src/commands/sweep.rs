@@ -89,7 +89,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             .load_with(&[format!("{}={value}", points.param)], false)?;
         for wr in &s.runs {
             for st in &wr.strategies {
-                jobs.push(Job::of(&s, &wr.workload, *st));
+                jobs.push(Job::of(&s, wr, *st));
                 labels.push((
                     value.clone(),
                     *x,

@@ -42,9 +42,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         .strategies
         .iter()
         .map(|st| {
-            let (report, trace) = cx
-                .runner
-                .traced(&Job::of(&s, &wr.workload, *st), max_records);
+            let (report, trace) = cx.runner.traced(&Job::of(&s, wr, *st), max_records);
             tui::RunView::new(st.id().to_owned(), report, trace)
         })
         .collect();

@@ -8,7 +8,7 @@
 //!
 //! Data production: a zbuf application has no buffer to reuse, so it writes every byte of
 //! every message into fresh buffers, charged as application writes (one bus byte per byte,
-//! two with write-allocate) and counted in `VmCounters::zbuf_pages_built`. The other memory
+//! two with write-allocate) and counted in `VmCounters::data_pages_built`. The other memory
 //! strategies reuse a pre-filled buffer unless the workload sets `fill_each_write`; a
 //! comparison with them is like for like only then.
 
@@ -70,7 +70,7 @@ pub(super) fn fill(k: &mut Kernel<'_>, len: u64) {
         pages += 1;
     }
     let (vm, _) = k.vm();
-    vm.count_zbuf_pages(pages);
+    vm.count_data_pages(pages);
     if k.narrating() {
         k.narrate(format_args!(
             "zbuf: the application wrote {len} B into {pages} fresh buffers and handed them to the socket (no copy, no remap)"

@@ -219,9 +219,9 @@ pub struct VmCounters {
     /// Times a writer slept for kernel address space to map loaned pages (NetBSD
     /// `sokvaalloc` sleeping on `socurkva` at `SOMAXKVA`).
     pub kva_waits: u64,
-    /// Pages a zbuf application produced its data into (the zbuf room's data production,
-    /// which the memory strategies only do with `fill_each_write`).
-    pub zbuf_pages_built: u64,
+    /// Pages an application produced its data into: a zbuf application always, any memory
+    /// sender with `fill_each_write`.
+    pub data_pages_built: u64,
 }
 
 /// The VM subsystem. See the module docs; invariants are on [`Frame`] and
@@ -260,9 +260,10 @@ impl Vm {
         self.counters.kva_waits += 1;
     }
 
-    /// A zbuf application built its data in `pages` kernel pages.
-    pub fn count_zbuf_pages(&mut self, pages: u64) {
-        self.counters.zbuf_pages_built += pages;
+    /// An application built its data in `pages` pages (zbuf's kernel pages, or its own
+    /// buffer with `fill_each_write`).
+    pub fn count_data_pages(&mut self, pages: u64) {
+        self.counters.data_pages_built += pages;
     }
 
     pub fn counters(&self) -> &VmCounters {

@@ -70,6 +70,10 @@ pub struct SenderSpec {
     pub rewrite_bytes: u64,
     /// Bytes the application writes into each page of a request's data just before it.
     pub stamp_bytes: u64,
+    /// `workload.fill_each_write`: the application writes every byte of each request into its
+    /// buffer just before sending it (fresh data for every write, as a `zbuf` application
+    /// does), charged as application writes and counted as data pages built.
+    pub fill_each_write: bool,
 }
 
 /// How a receiver takes data out of its socket.

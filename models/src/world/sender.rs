@@ -277,7 +277,14 @@ impl World {
         s.conn = conn;
         s.file = file;
         let mut ops: VecDeque<Op> = s.spec.strategy.request(&request).into();
-        if s.spec.stamp_bytes > 0 {
+        // A stamp into each page, or (fill_each_write) the whole request written afresh: a
+        // whole-page write of every page it spans.
+        let per_page = if s.spec.fill_each_write {
+            PAGE_SIZE
+        } else {
+            s.spec.stamp_bytes
+        };
+        if per_page > 0 {
             let at = if s.spec.strategy.maps_file() {
                 Addr::Mapping(request.off)
             } else {
@@ -285,7 +292,7 @@ impl World {
             };
             let stamp = Op::UserWrite {
                 at,
-                len: s.spec.stamp_bytes,
+                len: per_page,
                 span: request.len,
                 per_page: true,
             };
@@ -455,11 +462,18 @@ impl World {
                     // The stamp goes into the bytes about to be sent: never past the end of
                     // the request (a short last write stamps what it has).
                     let end = addr + span;
+                    let mut pages = 0;
                     for page in crate::vm::pages_of(addr, span) {
                         let a = (page * PAGE_SIZE).max(addr);
                         self.vm
                             .user_write(asid, a, len.min(end - a), &mut plan)
                             .expect("the source is mapped writable");
+                        pages += 1;
+                    }
+                    if self.sender(id).spec.fill_each_write {
+                        // Only fill_each_write writes per page for a memory sender: the
+                        // application produced this request's data.
+                        self.vm.count_data_pages(pages);
                     }
                 } else {
                     self.vm

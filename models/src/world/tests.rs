@@ -24,6 +24,7 @@ fn memory_sender(conn: ConnId, total: u64, write: u64) -> SenderSpec {
         },
         rewrite_bytes: 0,
         stamp_bytes: 0,
+        fill_each_write: false,
     }
 }
 

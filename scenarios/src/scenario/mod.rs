@@ -11,7 +11,7 @@ use target::*;
 use std::collections::BTreeMap;
 
 use models::strategy::{STRATEGY_IDS, Strategy};
-use models::workload::{WORKLOAD_IDS, Workload};
+use models::workload::{WORKLOAD_IDS, Workload, WorkloadOptions};
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -43,6 +43,8 @@ pub struct Scenario {
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkloadRun {
     pub workload: Workload,
+    /// What applies to every strategy alike (`fill_each_write`).
+    pub options: WorkloadOptions,
     pub strategies: Vec<Strategy>,
 }
 
@@ -170,7 +172,7 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
     let options = resolve_keys("options", &options, Options::default(), &option_keys())?;
     let mut resolved = Vec::new();
     for (i, (origin, spec)) in workloads.iter().enumerate() {
-        let w = spec.resolve(&format!("workloads[{i}]"))?;
+        let (w, opts) = spec.resolve(&format!("workloads[{i}]"))?;
         if let Err(problem) = w.check_target(&target.world) {
             return Err(ScenarioError {
                 origin: (*origin).clone(),
@@ -180,7 +182,7 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
                 allowed: Some("a sending workload, or a target with link = \"ethernet\"".into()),
             });
         }
-        resolved.push((origin, w));
+        resolved.push((origin, w, opts));
     }
     let (runs, notes) = resolve_strategies(&resolved, &strategies, &target, &options)?;
     Ok(Scenario {
@@ -269,7 +271,7 @@ fn apply_set(
             if !hit {
                 let kinds: Vec<&str> = workloads.iter().map(|(_, w)| w.kind()).collect();
                 let problem = if workloads.iter().any(|(_, w)| w.has(key)) {
-                    "applies to none of this scenario's workloads as written (file_size and cold need a bulk-send from a file)"
+                    "applies to none of this scenario's workloads as written (file_size and cold need a bulk-send from a file, fill_each_write one from memory)"
                 } else {
                     "is not a parameter of any workload in this scenario"
                 };
@@ -334,7 +336,7 @@ fn resolve_keys<T>(
 /// to none of the workloads is an error naming both; a workload that none of the listed
 /// strategies fits is skipped with a note (an error if that leaves nothing to run).
 fn resolve_strategies(
-    workloads: &[(&Origin, Workload)],
+    workloads: &[(&Origin, Workload, WorkloadOptions)],
     listed: &Option<(Origin, Vec<(Origin, String)>)>,
     target: &Target,
     options: &Options,
@@ -363,10 +365,13 @@ fn resolve_strategies(
             })?;
             if let Some(Err(e)) = workloads
                 .iter()
-                .map(|(_, w)| w.check(&s))
+                .map(|(_, w, _)| w.check(&s))
                 .reduce(|a, b| if a.is_ok() { a } else { b })
             {
-                let fits: Vec<&str> = workloads.iter().flat_map(|(_, w)| applicable(w)).collect();
+                let fits: Vec<&str> = workloads
+                    .iter()
+                    .flat_map(|(_, w, _)| applicable(w))
+                    .collect();
                 return Err(ScenarioError {
                     origin: origin.clone(),
                     field: "strategies".into(),
@@ -385,7 +390,7 @@ fn resolve_strategies(
     }
     let mut runs = Vec::new();
     let mut notes = Vec::new();
-    for (origin, w) in workloads {
+    for (origin, w, options) in workloads {
         let strategies: Vec<Strategy> = chosen
             .iter()
             .copied()
@@ -401,6 +406,7 @@ fn resolve_strategies(
         }
         runs.push(WorkloadRun {
             workload: w.clone(),
+            options: *options,
             strategies,
         });
     }
