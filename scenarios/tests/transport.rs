@@ -220,3 +220,45 @@ fn tux_workers_are_kernel_threads_and_switch_for_free() {
     assert_eq!(tux.sched.context_switches, 0, "{:?}", tux.sched);
     assert!(sendfile.sched.context_switches > 0, "{:?}", sendfile.sched);
 }
+
+#[test]
+fn run_verbose_tells_a_delayed_ack_stall_and_why() {
+    // gige-2002's file server, four responses: the last segment of the run waits at the
+    // receiver for its delayed ACK (100 ms on that preset), and nothing else is in flight.
+    // The narration must say so in one line: how long the application waited (most of the
+    // timer: more than 50 ms, at most 100 ms) and the reason (the receiver's delayed-ACK
+    // timer holding the ACK), so a user reading `run --verbose` sees why the run is slow.
+    let lines = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let sc = load_default(&Overrides {
+        preset: Some("gige-2002".to_owned()),
+        workload: Some("file-server".to_owned()),
+        strategies: Some(vec!["sendfile".to_owned()]),
+        seed: None,
+        sets: vec!["workload.requests=4".to_owned()],
+    })
+    .unwrap();
+    let wr = &sc.runs[0];
+    let mut world = sc.target.world.clone();
+    world.seed = sc.seed;
+    let opts = RunOptions {
+        narrator: Some(Box::new(move |l: &str| {
+            sink.borrow_mut().push(l.to_owned())
+        })),
+        ..RunOptions::default()
+    };
+    run(&world, &wr.workload, wr.strategies[0], opts).unwrap();
+    let lines = lines.borrow();
+    let stall = lines
+        .iter()
+        .find(|l| l.contains("waited") && l.contains("for a delayed ACK"))
+        .unwrap_or_else(|| panic!("no delayed-ACK stall told in {} lines", lines.len()));
+    assert!(stall.contains("delayed-ACK timer"), "{stall}");
+    let ms: f64 = stall
+        .split("waited ")
+        .nth(1)
+        .and_then(|r| r.split(" ms").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("a wait in ms: {stall}"));
+    assert!(ms > 50.0 && ms <= 100.0, "{stall}");
+}

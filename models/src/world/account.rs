@@ -21,11 +21,13 @@
 //!
 //! Simplified: one application's path, not a true critical-path analysis across threads.
 
-use sim::SimTime;
+use sim::{SimDuration, SimTime};
 
 use super::app::Role;
+use super::path::human_bytes;
 use super::{AppId, ConnId, World};
 use crate::machine::ThreadState;
+use crate::net::LinkKind;
 use crate::net::tcp::ShortSegments;
 
 /// What the critical application was doing or waiting for.
@@ -93,12 +95,44 @@ impl Cause {
     }
 }
 
+/// Stalls shorter than this are not narrated (a round trip on a fast link is not news).
+const NARRATED_STALL: SimDuration = SimDuration::from_micros(10);
+
+impl Cause {
+    /// Whether this cause is a stall worth narrating: waiting on something other than the
+    /// application's own CPU work, a CPU, or its own pace.
+    fn is_stall(self) -> bool {
+        !matches!(self, Cause::Cpu | Cause::CpuWait | Cause::Idle)
+    }
+
+    /// What the application waits for, in words.
+    fn waiting_for(self) -> &'static str {
+        match self {
+            Cause::Cpu => "its own CPU work",
+            Cause::CpuWait => "a CPU",
+            Cause::Disk => "the disk",
+            Cause::Wire => "the wire",
+            Cause::Nic => "the NIC's DMA engine",
+            Cause::SendBuffer => "room in the send buffer",
+            Cause::ZeroWindow => "the receiver's window to open",
+            Cause::Nagle => "Nagle's algorithm to release a short segment",
+            Cause::DelayedAck => "a delayed ACK",
+            Cause::Rto => "a lost segment's retransmission",
+            Cause::Idle => "nothing",
+        }
+    }
+}
+
 /// Time by cause; see the module docs.
 #[derive(Clone, Debug)]
 pub(super) struct Account {
     ns: [u64; Cause::ALL.len()],
     current: Cause,
     since: SimTime,
+    /// When the current cause began.
+    cause_since: SimTime,
+    /// While narrating: why the current stall began, in words.
+    stall_why: Option<String>,
     /// The account as of the last time payload moved.
     at_progress: [u64; Cause::ALL.len()],
 }
@@ -109,6 +143,8 @@ impl Default for Account {
             ns: [0; Cause::ALL.len()],
             current: Cause::Idle,
             since: SimTime::ZERO,
+            cause_since: SimTime::ZERO,
+            stall_why: None,
             at_progress: [0; Cause::ALL.len()],
         }
     }
@@ -119,6 +155,9 @@ impl Account {
     pub(super) fn step(&mut self, now: SimTime, cause: Cause, progress: bool) {
         self.ns[self.current as usize] += now.duration_since(self.since).as_nanos();
         self.since = now;
+        if cause != self.current {
+            self.cause_since = now;
+        }
         self.current = cause;
         if progress {
             self.at_progress = self.ns;
@@ -213,12 +252,95 @@ impl World {
         }
     }
 
-    /// After an event: close the interval of the cause that held over it.
+    /// After an event: close the interval of the cause that held over it. While narrating,
+    /// a stall that ends is told with its length and the reason it had when it began.
     pub(super) fn account_event(&mut self) {
         let now = self.now();
         let cause = self.cause_now();
         let progress = self.payload_done_at() == now;
+        let (before, since) = (self.account.current, self.account.cause_since);
+        if cause != before && self.narrating() {
+            self.narrate_stall(before, since, cause);
+        }
         self.account.step(now, cause, progress);
+    }
+
+    /// Tells the stall `before` (since `since`) that ends now, and notes why `next` began.
+    fn narrate_stall(&mut self, before: Cause, since: SimTime, next: Cause) {
+        let waited = self.now().duration_since(since);
+        if let Some(why) = self.account.stall_why.take()
+            && waited >= NARRATED_STALL
+        {
+            let line = format!("app 0 waited {waited} for {}: {why}", before.waiting_for());
+            let note = self.narrate(format_args!("{line}"));
+            self.trace_span(|l| l.stalls, since, "stall", before.name().into(), note);
+        }
+        if next.is_stall() {
+            self.account.stall_why = Some(self.stall_reason(next));
+        }
+    }
+
+    /// Why the critical application's connection waits on `cause` now, from its state.
+    fn stall_reason(&self, cause: Cause) -> String {
+        let conn = match self.apps.first().map(|a| &a.role) {
+            Some(Role::Sender(s)) => s.conn(),
+            Some(Role::Receiver(r)) => r.conn(),
+            _ => return "no connection".to_owned(),
+        };
+        let c = &self.conns[conn.0 as usize];
+        let tcp = &self.cfg.tcp;
+        let unsent = c.sender.written() - c.sender.nxt();
+        let in_flight = c.sender.in_flight();
+        let nagle_holds = c.short_rule(tcp.nodelay) == ShortSegments::Nagle
+            && unsent > 0
+            && unsent < self.cfg.link.mss();
+        match cause {
+            Cause::DelayedAck => {
+                let mut why = format!(
+                    "the receiver holds its ACK of {} segment(s) on its {} delayed-ACK timer",
+                    c.receiving.unacked_segments, tcp.delayed_ack
+                );
+                if nagle_holds {
+                    why += &format!(
+                        ", and Nagle holds the last {} (a partial segment) until that ACK comes",
+                        human_bytes(unsent)
+                    );
+                }
+                why
+            }
+            Cause::Nagle => format!(
+                "Nagle holds {} (less than one {}-byte segment) while {} are unacknowledged",
+                human_bytes(unsent),
+                self.cfg.link.mss(),
+                human_bytes(in_flight)
+            ),
+            Cause::ZeroWindow => format!(
+                "the receiver's window of {} is full with {} in flight",
+                human_bytes(self.send_window(conn)),
+                human_bytes(in_flight)
+            ),
+            Cause::SendBuffer => format!(
+                "the send buffer holds {} of {}, all waiting to be sent or acknowledged",
+                human_bytes(c.snd.bytes()),
+                human_bytes(c.snd.hiwat())
+            ),
+            Cause::Rto => format!(
+                "the segment at byte {} was lost; only the retransmission timer can repair it",
+                c.sender.una()
+            ),
+            Cause::Wire => match self.cfg.link.kind {
+                LinkKind::Ethernet { rate } => format!(
+                    "{} in flight on a {} link with a {} round trip",
+                    human_bytes(in_flight),
+                    rate,
+                    self.cfg.link.rtt
+                ),
+                LinkKind::Loopback => format!("{} in flight over loopback", human_bytes(in_flight)),
+            },
+            Cause::Nic => "the NIC's DMA engine is busy moving frames".to_owned(),
+            Cause::Disk => "a disk read is in progress".to_owned(),
+            Cause::Cpu | Cause::CpuWait | Cause::Idle => String::new(),
+        }
     }
 
     /// The critical application's time by cause, up to the payload's last movement.

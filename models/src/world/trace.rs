@@ -106,6 +106,8 @@ pub(super) struct Lanes {
     pub(super) wire: LaneId,
     pub(super) disk: LaneId,
     pub(super) events: LaneId,
+    /// The critical application's stalls, each with its narration.
+    pub(super) stalls: LaneId,
 }
 
 pub(super) struct Tracer {
@@ -154,6 +156,7 @@ impl World {
             wire: lane(&mut sink, "wire"),
             disk: lane(&mut sink, "disk"),
             events: lane(&mut sink, "events"),
+            stalls: lane(&mut sink, "stalls"),
         };
         self.machine.set_logging(true);
         self.vm.frames_mut().set_tracking(true);
