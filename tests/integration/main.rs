@@ -4,6 +4,7 @@
 mod cli;
 mod engine;
 mod experiments;
+mod quiz;
 
 /// Runs the `zcsim` binary from the workspace root.
 fn zcsim(args: &[&str]) -> std::process::Output {
