@@ -2,6 +2,7 @@
 //! layer seen from outside its crate.
 
 mod cli;
+mod docs;
 mod engine;
 mod experiments;
 mod quiz;
