@@ -14,8 +14,8 @@
 //!   bench`, `time ...`, fuzzing) are build and benchmark commands and are not run here.
 //! - a TUI capture: an HTML comment `<!-- tui WxH: ARGS; keys: KEYS; until: KIND -->` right
 //!   before a fenced block. The timeline for `zcsim tui ARGS` is drawn on a W×H test
-//!   terminal after pressing KEYS (characters, as typed) and then `n` until the cursor sits
-//!   on an event of kind KIND; the block must be that screen.
+//!   terminal after pressing KEYS (characters, as typed) and pressing `n` until the cursor
+//!   sits on an event of kind KIND, in the order the fields are written; the block must be that screen.
 //!
 //! Commands run in a scratch directory holding the files of `tests/docs/` (`bad.toml`,
 //! `my-scenario.toml`), so files they write land there.
@@ -298,14 +298,13 @@ fn tui_screen(spec: &str) -> Vec<String> {
     let (w, h): (u16, u16) = (w.parse().expect("a width"), h.parse().expect("a height"));
     let mut fields = rest.split(';').map(str::trim);
     let args = words(fields.next().unwrap_or(""));
-    let (mut keys, mut until) = (String::new(), None);
-    for f in fields {
-        match f.split_once(':') {
-            Some(("keys", k)) => keys = k.trim().to_owned(),
-            Some(("until", k)) => until = Some(k.trim().to_owned()),
+    // `keys` and `until` steps, applied in the order written.
+    let steps: Vec<(&str, String)> = fields
+        .map(|f| match f.split_once(':') {
+            Some((k @ ("keys" | "until"), v)) => (k, v.trim().to_owned()),
             _ => panic!("unknown TUI capture field `{f}`"),
-        }
-    }
+        })
+        .collect();
     let mut o = scenarios::Overrides::default();
     let mut scenario = None;
     let mut it = args.iter();
@@ -339,22 +338,16 @@ fn tui_screen(spec: &str) -> Vec<String> {
         .collect();
     let title = format!("{} on {}", wr.workload.summary(), sc.target.name);
     let mut app = tui::App::new(title, runs).expect("runs to show");
-    for c in keys.chars().filter(|c| !c.is_whitespace()) {
-        let mods = if c.is_ascii_uppercase() {
-            KeyModifiers::SHIFT
+    for (step, value) in steps {
+        if step == "keys" {
+            press(&mut app, &value);
         } else {
-            KeyModifiers::NONE
-        };
-        let action = tui::action_for(KeyEvent::new(KeyCode::Char(c), mods))
-            .unwrap_or_else(|| panic!("no action for key `{c}`"));
-        app.update(action);
-    }
-    if let Some(kind) = until {
-        let mut steps = 0;
-        while app.run().events.get(app.cursor).map(|e| e.kind) != Some(kind.as_str()) {
-            app.update(tui::Action::NextEvent);
-            steps += 1;
-            assert!(steps < 1_000_000, "no `{kind}` event in the trace");
+            let mut n = 0;
+            while app.run().events.get(app.cursor).map(|e| e.kind) != Some(value.as_str()) {
+                app.update(tui::Action::NextEvent);
+                n += 1;
+                assert!(n < 1_000_000, "no `{value}` event in the trace");
+            }
         }
     }
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
@@ -369,6 +362,20 @@ fn tui_screen(spec: &str) -> Vec<String> {
             line.trim_end().to_owned()
         })
         .collect()
+}
+
+/// Presses each key of `keys` (as typed; capitals with Shift).
+fn press(app: &mut tui::App, keys: &str) {
+    for c in keys.chars().filter(|c| !c.is_whitespace()) {
+        let mods = if c.is_ascii_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        let action = tui::action_for(KeyEvent::new(KeyCode::Char(c), mods))
+            .unwrap_or_else(|| panic!("no action for key `{c}`"));
+        app.update(action);
+    }
 }
 
 /// Rewrites the mismatched places with what the code prints now (bottom up, so earlier
