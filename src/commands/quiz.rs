@@ -35,6 +35,7 @@ pub struct Args {
     /// List the topics and stop.
     #[arg(long)]
     pub list: bool,
+    /// Text, or JSON for autograders (the answers with -c or --grade).
     #[arg(long, value_enum, default_value_t = QuizFormat::Text)]
     pub format: QuizFormat,
 }
@@ -77,14 +78,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         }
     }
     let answers_text = match &a.grade {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-            flag_error(
-                "--grade",
-                path,
-                &format!("cannot be read ({e})"),
-                "a text file",
-            )
-        })?),
+        Some(path) => Some(read_answers(path)?),
         None => None,
     };
     let problems = quiz::problems(a.seed, a.count, &topics);
@@ -136,6 +130,42 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// Largest answer file read: far above any real one, small enough that `--grade /dev/zero`
+/// stops at once.
+const MAX_ANSWER_BYTES: u64 = 1 << 20;
+
+fn read_answers(path: &str) -> Result<String, Failure> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| {
+        flag_error(
+            "--grade",
+            path,
+            &format!("cannot be read ({e})"),
+            "a text file",
+        )
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_ANSWER_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_ANSWER_BYTES {
+        return Err(flag_error(
+            "--grade",
+            path,
+            "is larger than 1 MiB",
+            "a text file of answers, one per line",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        flag_error(
+            "--grade",
+            path,
+            "is not UTF-8 text",
+            "a text file of answers, one per line",
+        )
     })
 }
 

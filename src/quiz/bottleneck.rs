@@ -33,6 +33,7 @@ fn make(d: &mut Draw) -> Problem {
     let (preset, buses): (&'static str, &[u64]) = d.pick(&[
         ("embedded-100tx", &[30u64, 60, 120, 240][..]),
         ("gige-2002", &[300, 600, 1200][..]),
+        ("server-2024", &[5000, 20000, 40000][..]),
     ]);
     let bus_mb = d.pick(buses);
     let strategy = d.pick(&["copy", "page-loan", "cow-send", "zbuf"]);
@@ -81,7 +82,7 @@ fn solve(lab: &Lab, spec: &Spec) -> Solved {
         .stalls
         .iter()
         .filter(|(_, ns)| **ns > 0)
-        .map(|(k, ns)| format!("{k} {:.1} ms", *ns as f64 / 1e6))
+        .map(|(k, ns)| format!("{k} {}", sim::SimDuration::from_nanos(*ns)))
         .collect();
     let why = format!(
         "Over the {:.1} ms it took to move {} the CPU was {:.0}% busy ({:.0}% of it waiting for \

@@ -149,3 +149,19 @@ fn grade_accepts_other_units_and_explains_wrong_answers() {
     assert!(text.contains(&format!("Why: {start}")), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_bad_answer_file_is_a_flag_error() {
+    // An endless file stops at the size limit, a directory and a missing file are named:
+    // each exits 2 with the flag and the path, none hangs or panics.
+    for (path, says) in [
+        ("/dev/zero", "is larger than 1 MiB"),
+        ("/", "cannot be read"),
+        ("/no/such/answers.txt", "cannot be read"),
+    ] {
+        let out = zcsim(&["quiz", "--grade", path]);
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("--grade {path}: {says}")), "{err}");
+    }
+}
