@@ -35,7 +35,8 @@ pub struct Args {
     /// List the topics and stop.
     #[arg(long)]
     pub list: bool,
-    /// Text, or JSON for autograders (the answers with -c or --grade).
+    /// Text, or JSON for autograders (answers, with -c or --grade, in bytes and bytes per
+    /// second; `shown` as printed).
     #[arg(long, value_enum, default_value_t = QuizFormat::Text)]
     pub format: QuizFormat,
 }
