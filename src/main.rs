@@ -18,6 +18,7 @@
 
 mod commands;
 mod output;
+mod quiz;
 mod runner;
 
 use std::process::ExitCode;
@@ -63,6 +64,8 @@ enum Command {
     Reproduce(commands::reproduce::Args),
     /// Sweep one parameter and compare the strategies at every point.
     Sweep(commands::sweep::Args),
+    /// Homework problems from a seed (-s); -c prints answers computed by running the model.
+    Quiz(commands::quiz::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Export(a) => commands::export::execute(&mut cx, a),
         Command::Reproduce(a) => commands::reproduce::execute(&mut cx, a),
         Command::Sweep(a) => commands::sweep::execute(&mut cx, a),
+        Command::Quiz(a) => commands::quiz::execute(&mut cx, a),
     }
     .and_then(|code| {
         cx.out.flush()?;

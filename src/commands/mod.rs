@@ -12,6 +12,7 @@
 //! | [`explain`] | a strategy's origin and steps, or its data-path graph |
 //! | [`export`] | a Chrome trace for Perfetto |
 //! | [`tui`] | the interactive timeline |
+//! | [`quiz`] | homework problems with computed answers |
 //!
 //! Every command that simulates goes through [`crate::runner::Runner`], which carries the
 //! options every run shares (invariant checking, progress on a terminal).
@@ -21,6 +22,7 @@ pub mod compare;
 pub mod explain;
 pub mod export;
 pub mod list;
+pub mod quiz;
 pub mod reproduce;
 pub mod run;
 pub mod sweep;

@@ -2,8 +2,10 @@
 //! layer seen from outside its crate.
 
 mod cli;
+mod docs;
 mod engine;
 mod experiments;
+mod quiz;
 
 /// Runs the `zcsim` binary from the workspace root.
 fn zcsim(args: &[&str]) -> std::process::Output {
