@@ -244,7 +244,7 @@ impl Lab {
         .unwrap_or_else(|e| panic!("a quiz template made a bad scenario: {e}"));
         let wr = &sc.runs[0];
         let strategy: Strategy = wr.strategies[0];
-        let job = Job::of(&sc, &wr.workload, strategy);
+        let job = Job::of(&sc, wr, strategy);
         let kept = Rc::new(RefCell::new(Vec::new()));
         let report = if keep == 0 {
             self.runner.run(&job)
