@@ -10,6 +10,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sim::phold::{PholdConfig, run};
+use sim::queue::{PendingSet, QuaternaryHeap};
 use sim::rng::{RngStreams, exp_duration};
 use sim::{ByteRate, EventQueue, FluidResource, SimDuration, SimTime};
 
@@ -23,25 +24,38 @@ fn delays(n: usize) -> Vec<SimDuration> {
         .collect()
 }
 
+/// The hold model on one of the engine's pending sets: `n` events, then pop-and-push.
+fn hold_on<S: PendingSet<u32>>(mut q: EventQueue<u32, S>, n: usize, ds: &[SimDuration]) -> SimTime {
+    for i in 0..n {
+        q.schedule_at(SimTime::from_nanos(ds[i % ds.len()].as_nanos()), i as u32);
+    }
+    for d in ds {
+        let (now, e) = q.pop().unwrap();
+        q.schedule_at(now + *d, e);
+    }
+    q.now()
+}
+
 fn hold(c: &mut Criterion) {
     let mut g = c.benchmark_group("hold");
     g.throughput(Throughput::Elements(HOLD_OPS));
     let ds = delays(HOLD_OPS as usize);
     for population in [64usize, 1024, 65_536] {
         g.bench_with_input(
+            BenchmarkId::new("EventQueue-radix", population),
+            &population,
+            |b, &n| b.iter(|| black_box(hold_on(EventQueue::<u32>::new(), n, &ds))),
+        );
+        g.bench_with_input(
             BenchmarkId::new("EventQueue-4ary", population),
             &population,
             |b, &n| {
                 b.iter(|| {
-                    let mut q = EventQueue::with_capacity(n);
-                    for i in 0..n {
-                        q.schedule_at(SimTime::from_nanos(ds[i % ds.len()].as_nanos()), i as u32);
-                    }
-                    for d in &ds {
-                        let (now, e) = q.pop().unwrap();
-                        q.schedule_at(now + *d, e);
-                    }
-                    black_box(q.now())
+                    black_box(hold_on(
+                        EventQueue::<u32, QuaternaryHeap<u32>>::over(),
+                        n,
+                        &ds,
+                    ))
                 })
             },
         );

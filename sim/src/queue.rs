@@ -3,21 +3,29 @@
 //! # Ordering guarantee
 //! Events leave the queue in increasing `(time, seq)` order, where `seq` is the order in which
 //! they were scheduled. Two events for the same instant therefore come out **first scheduled,
-//! first delivered (FIFO)**, whatever the heap's shape; this is what makes a run deterministic
-//! without any tie-breaking by payload.
+//! first delivered (FIFO)**, whatever the representation; this is what makes a run
+//! deterministic without any tie-breaking by payload.
 //!
 //! # Cancellation
 //! [`EventQueue::schedule_cancellable_at`] returns a [`CancelToken`] naming a *slot* and the
-//! slot's *generation*. Cancelling bumps the slot's generation, so the entry still in the heap
-//! no longer matches and is dropped when it reaches the top: cancellation is O(1) and never
-//! searches the heap. A slot is reused once its event fires or is cancelled, so memory is bounded
-//! by the number of cancellable events pending at once. Events scheduled without a token pay
-//! nothing for this.
+//! slot's *generation*. Cancelling bumps the slot's generation, so the entry still pending no
+//! longer matches and is dropped when it comes out: cancellation is O(1) and never searches.
+//! A slot is reused once its event fires or is cancelled, so memory is bounded by the number
+//! of cancellable events pending at once. Events scheduled without a token pay nothing for
+//! this.
 //!
 //! # Representation
-//! A 4-ary min-heap over a packed `u128` key (`time << 64 | seq`): one integer comparison per
-//! step and half the depth of a binary heap. `benches/engine.rs` measures it against
-//! `std::collections::BinaryHeap` on the PHOLD hold model.
+//! Two [`PendingSet`]s, measured against each other and `std`'s `BinaryHeap` by
+//! `benches/engine.rs` and the `phold` example:
+//! - [`RadixHeap`] (the default): simulated time never goes backwards, so a radix heap
+//!   (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) applies: bucket `b` holds the entries whose time
+//!   first differs from the last time popped at bit `b - 1`. A push is an `xor`, a
+//!   leading-zero count and a `Vec` push; a pop takes from bucket 0 or, when it is empty,
+//!   re-files the lowest non-empty bucket, each entry at most once per bit. FIFO among equal
+//!   times needs no sequence number: entries keep their push order through every re-filing.
+//! - [`QuaternaryHeap`]: a 4-ary min-heap over a packed `u128` key (`time << 64 | seq`).
+
+use std::collections::VecDeque;
 
 use crate::time::{SimDuration, SimTime};
 
@@ -31,10 +39,10 @@ pub struct CancelToken {
 }
 
 const NO_SLOT: u32 = u32::MAX;
-const ARITY: usize = 4;
 
-struct Entry<E> {
-    key: u128,
+/// One pending event with its cancellation slot.
+pub struct Entry<E> {
+    time: u64,
     slot: u32,
     generation: u32,
     event: E,
@@ -42,43 +50,254 @@ struct Entry<E> {
 
 impl<E> Entry<E> {
     fn time(&self) -> SimTime {
-        SimTime::from_nanos((self.key >> 64) as u64)
+        SimTime::from_nanos(self.time)
     }
 }
 
-/// A deterministic future-event list. See the module docs for the ordering guarantee.
+/// How pending entries are kept: the earliest time first, FIFO among equal times. `now` is
+/// the time of the last entry popped; every push is at or after it.
+pub trait PendingSet<E>: Default {
+    fn push(&mut self, entry: Entry<E>);
+    /// The earliest entry (the first pushed among equal times).
+    fn pop(&mut self) -> Option<Entry<E>>;
+    /// The earliest entry, without removing it.
+    fn peek(&mut self) -> Option<&Entry<E>>;
+    /// Every entry, in no particular order.
+    fn for_each(&self, f: impl FnMut(&Entry<E>));
+    /// Panics if the representation's own invariant is broken.
+    fn check(&self);
+}
+
+/// A radix heap over times; see the module docs.
 ///
-/// Invariants (checked by [`EventQueue::check_invariants`]): the heap property holds on the
-/// packed keys; every live entry is at or after [`EventQueue::now`]; `live` equals the number of
-/// entries whose slot generation still matches.
-pub struct EventQueue<E> {
-    heap: Vec<Entry<E>>,
+/// Invariant ([`PendingSet::check`]): every entry in `buckets[b]` (`b` ≥ 1) has
+/// `64 - (time ^ last).leading_zeros() == b`, `current` holds exactly the entries at `last`,
+/// and each keeps push order.
+pub struct RadixHeap<E> {
+    /// The entries at `last`, FIFO (bucket 0).
+    current: VecDeque<Entry<E>>,
+    /// Index `b - 1` holds bucket `b`.
+    buckets: [Vec<Entry<E>>; 64],
+    last: u64,
+}
+
+impl<E> Default for RadixHeap<E> {
+    fn default() -> Self {
+        RadixHeap {
+            current: VecDeque::new(),
+            buckets: std::array::from_fn(|_| Vec::new()),
+            last: 0,
+        }
+    }
+}
+
+impl<E> RadixHeap<E> {
+    #[inline]
+    fn bucket_of(last: u64, time: u64) -> usize {
+        (64 - (time ^ last).leading_zeros()) as usize
+    }
+
+    #[inline]
+    fn file(&mut self, entry: Entry<E>) {
+        match Self::bucket_of(self.last, entry.time) {
+            0 => self.current.push_back(entry),
+            b => self.buckets[b - 1].push(entry),
+        }
+    }
+
+    /// Makes `current` non-empty if anything is pending: re-files the lowest non-empty
+    /// bucket around its earliest time. Each entry moves to a strictly lower bucket.
+    #[inline]
+    fn refill(&mut self) -> bool {
+        if !self.current.is_empty() {
+            return true;
+        }
+        let Some(b) = self.buckets.iter().position(|v| !v.is_empty()) else {
+            return false;
+        };
+        let mut moving = std::mem::take(&mut self.buckets[b]);
+        self.last = moving.iter().map(|e| e.time).min().expect("non-empty");
+        for e in moving.drain(..) {
+            self.file(e);
+        }
+        // Keep the emptied bucket's allocation for later pushes.
+        self.buckets[b] = moving;
+        true
+    }
+}
+
+impl<E> PendingSet<E> for RadixHeap<E> {
+    #[inline]
+    fn push(&mut self, entry: Entry<E>) {
+        self.file(entry);
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Entry<E>> {
+        if !self.refill() {
+            return None;
+        }
+        self.current.pop_front()
+    }
+
+    fn peek(&mut self) -> Option<&Entry<E>> {
+        if !self.refill() {
+            return None;
+        }
+        self.current.front()
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&Entry<E>)) {
+        self.current.iter().for_each(&mut f);
+        self.buckets.iter().flatten().for_each(f);
+    }
+
+    fn check(&self) {
+        for e in &self.current {
+            assert_eq!(e.time, self.last, "bucket 0 holds an entry at {}", e.time);
+        }
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            for e in bucket {
+                assert_eq!(
+                    Self::bucket_of(self.last, e.time),
+                    i + 1,
+                    "entry at {} in the wrong bucket",
+                    e.time
+                );
+            }
+        }
+    }
+}
+
+/// A 4-ary min-heap; see the module docs. Invariant: the heap property on `(time, seq)`.
+pub struct QuaternaryHeap<E> {
+    heap: Vec<(u128, Entry<E>)>,
+    next_seq: u64,
+}
+
+impl<E> Default for QuaternaryHeap<E> {
+    fn default() -> Self {
+        QuaternaryHeap {
+            heap: Vec::new(),
+            next_seq: 0,
+        }
+    }
+}
+
+const ARITY: usize = 4;
+
+impl<E> PendingSet<E> for QuaternaryHeap<E> {
+    #[inline]
+    fn push(&mut self, entry: Entry<E>) {
+        let key = ((entry.time as u128) << 64) | self.next_seq as u128;
+        self.next_seq += 1;
+        self.heap.push((key, entry));
+        let mut i = self.heap.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.heap[parent].0 <= key {
+                break;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Entry<E>> {
+        let last = self.heap.pop()?;
+        if self.heap.is_empty() {
+            return Some(last.1);
+        }
+        let top = std::mem::replace(&mut self.heap[0], last);
+        let len = self.heap.len();
+        let key = self.heap[0].0;
+        let mut i = 0;
+        loop {
+            let first = i * ARITY + 1;
+            if first >= len {
+                break;
+            }
+            let end = (first + ARITY).min(len);
+            let mut best = first;
+            for c in first + 1..end {
+                if self.heap[c].0 < self.heap[best].0 {
+                    best = c;
+                }
+            }
+            if key <= self.heap[best].0 {
+                break;
+            }
+            self.heap.swap(i, best);
+            i = best;
+        }
+        Some(top.1)
+    }
+
+    fn peek(&mut self) -> Option<&Entry<E>> {
+        self.heap.first().map(|(_, e)| e)
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&Entry<E>)) {
+        self.heap.iter().for_each(|(_, e)| f(e));
+    }
+
+    fn check(&self) {
+        for i in 1..self.heap.len() {
+            let parent = (i - 1) / ARITY;
+            assert!(
+                self.heap[parent].0 <= self.heap[i].0,
+                "heap property broken at index {i}"
+            );
+        }
+    }
+}
+
+/// A deterministic future-event list over the pending set `S` ([`RadixHeap`] unless a
+/// benchmark picks [`QuaternaryHeap`]). See the module docs for the ordering guarantee.
+///
+/// Invariants (checked by [`EventQueue::check_invariants`]): the pending set's own; every live
+/// entry is at or after [`EventQueue::now`]; `live` equals the number of entries whose slot
+/// generation still matches.
+pub struct EventQueue<E, S: PendingSet<E> = RadixHeap<E>> {
+    pending: S,
     next_seq: u64,
     now: SimTime,
     live: usize,
     slot_generation: Vec<u32>,
     free_slots: Vec<u32>,
+    _event: std::marker::PhantomData<E>,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E, S: PendingSet<E>> Default for EventQueue<E, S> {
     fn default() -> Self {
-        Self::new()
+        Self::over()
     }
 }
 
 impl<E> EventQueue<E> {
+    /// An empty queue over a [`RadixHeap`].
     pub fn new() -> Self {
-        Self::with_capacity(0)
+        Self::over()
     }
 
-    pub fn with_capacity(capacity: usize) -> Self {
+    /// A queue for about `capacity` pending events (the sets grow on demand either way).
+    pub fn with_capacity(_capacity: usize) -> Self {
+        Self::over()
+    }
+}
+
+impl<E, S: PendingSet<E>> EventQueue<E, S> {
+    /// An empty queue over the pending set `S`.
+    pub fn over() -> Self {
         EventQueue {
-            heap: Vec::with_capacity(capacity),
+            pending: S::default(),
             next_seq: 0,
             now: SimTime::ZERO,
             live: 0,
             slot_generation: Vec::new(),
             free_slots: Vec::new(),
+            _event: std::marker::PhantomData,
         }
     }
 
@@ -145,11 +364,15 @@ impl<E> EventQueue<E> {
         true
     }
 
+    fn is_live(&self, e: &Entry<E>) -> bool {
+        e.slot == NO_SLOT || self.slot_generation[e.slot as usize] == e.generation
+    }
+
     /// Removes and returns the earliest live event, advancing [`Self::now`] to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         loop {
-            let entry = self.pop_entry()?;
+            let entry = self.pending.pop()?;
             if entry.slot != NO_SLOT {
                 let g = &mut self.slot_generation[entry.slot as usize];
                 if *g != entry.generation {
@@ -167,28 +390,26 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest live event, discarding cancelled entries on top.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        while let Some(top) = self.heap.first() {
-            if top.slot != NO_SLOT && self.slot_generation[top.slot as usize] != top.generation {
-                self.pop_entry();
-                continue;
+        loop {
+            let top = self.pending.peek()?;
+            let (time, live) = (
+                top.time(),
+                top.slot == NO_SLOT || self.slot_generation[top.slot as usize] == top.generation,
+            );
+            if live {
+                return Some(time);
             }
-            return Some(top.time());
+            self.pending.pop();
         }
-        None
     }
 
     /// Panics with a message if an invariant of the type docs does not hold. O(n); for tests
     /// and debug builds.
     pub fn check_invariants(&self) {
+        self.pending.check();
         let mut live = 0;
-        for (i, e) in self.heap.iter().enumerate() {
-            if i > 0 {
-                let parent = &self.heap[(i - 1) / ARITY];
-                assert!(parent.key <= e.key, "heap property broken at index {i}");
-            }
-            let is_live =
-                e.slot == NO_SLOT || self.slot_generation[e.slot as usize] == e.generation;
-            if is_live {
+        self.pending.for_each(|e| {
+            if self.is_live(e) {
                 live += 1;
                 assert!(
                     e.time() >= self.now,
@@ -197,7 +418,7 @@ impl<E> EventQueue<E> {
                     self.now
                 );
             }
-        }
+        });
         assert_eq!(live, self.live, "live-event count drifted");
     }
 
@@ -208,67 +429,14 @@ impl<E> EventQueue<E> {
             "event scheduled at {time}, before now {}",
             self.now
         );
-        let key = ((time.as_nanos() as u128) << 64) | self.next_seq as u128;
         self.next_seq += 1;
         self.live += 1;
-        self.heap.push(Entry {
-            key,
+        self.pending.push(Entry {
+            time: time.as_nanos(),
             slot,
             generation,
             event,
         });
-        self.sift_up(self.heap.len() - 1);
-    }
-
-    #[inline]
-    fn pop_entry(&mut self) -> Option<Entry<E>> {
-        let last = self.heap.pop()?;
-        if self.heap.is_empty() {
-            return Some(last);
-        }
-        let top = std::mem::replace(&mut self.heap[0], last);
-        self.sift_down(0);
-        Some(top)
-    }
-
-    #[inline]
-    fn sift_up(&mut self, mut i: usize) {
-        let key = self.heap[i].key;
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            if self.heap[parent].key <= key {
-                break;
-            }
-            self.heap.swap(i, parent);
-            i = parent;
-        }
-    }
-
-    #[inline]
-    fn sift_down(&mut self, mut i: usize) {
-        let len = self.heap.len();
-        let key = self.heap[i].key;
-        loop {
-            let first = i * ARITY + 1;
-            if first >= len {
-                break;
-            }
-            let end = (first + ARITY).min(len);
-            let mut best = first;
-            let mut best_key = self.heap[first].key;
-            for c in first + 1..end {
-                let k = self.heap[c].key;
-                if k < best_key {
-                    best = c;
-                    best_key = k;
-                }
-            }
-            if key <= best_key {
-                break;
-            }
-            self.heap.swap(i, best);
-            i = best;
-        }
     }
 }
 
@@ -280,7 +448,7 @@ mod tests {
         SimTime::from_nanos(ns)
     }
 
-    fn drain(q: &mut EventQueue<u32>) -> Vec<(u64, u32)> {
+    fn drain<S: PendingSet<u32>>(q: &mut EventQueue<u32, S>) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
         while let Some((time, e)) = q.pop() {
             q.check_invariants();
@@ -359,6 +527,52 @@ mod tests {
         q.schedule_at(t(2), 2);
         q.cancel(a);
         assert_eq!(q.peek_time(), Some(t(2)));
+    }
+
+    #[test]
+    fn both_pending_sets_give_the_same_order() {
+        // A hold model with ties, cancellations and far-future outliers, run on the radix heap
+        // and on the 4-ary heap side by side: the ordering guarantee is the representation's
+        // whole contract, so any divergence in (time, payload) order is a bug in one of them.
+        use crate::rng::{RngStreams, below};
+        let mut rng = RngStreams::new(7).stream(3);
+        let mut radix: EventQueue<u32> = EventQueue::new();
+        let mut quad: EventQueue<u32, QuaternaryHeap<u32>> = EventQueue::over();
+        let mut tokens = Vec::new();
+        for i in 0..2000u32 {
+            let when = t(below(&mut rng, 50));
+            radix.schedule_at(when, i);
+            quad.schedule_at(when, i);
+        }
+        for step in 0..20_000u32 {
+            let (a, b) = (radix.pop(), quad.pop());
+            assert_eq!(a, b, "step {step}");
+            let Some((now, e)) = a else { break };
+            // Ties (delay 0), near and far (bit 40) times, and some cancellable ones.
+            let delay = match below(&mut rng, 10) {
+                0 => 0,
+                1 => 1 << 40,
+                _ => below(&mut rng, 1000),
+            };
+            if below(&mut rng, 4) == 0 {
+                let ta = radix.schedule_cancellable_at(now + SimDuration::from_nanos(delay), e);
+                let tb = quad.schedule_cancellable_at(now + SimDuration::from_nanos(delay), e);
+                tokens.push((ta, tb));
+            } else {
+                radix.schedule_in(SimDuration::from_nanos(delay), e);
+                quad.schedule_in(SimDuration::from_nanos(delay), e);
+            }
+            if below(&mut rng, 3) == 0 && !tokens.is_empty() {
+                let (ta, tb) = tokens.swap_remove(below(&mut rng, tokens.len() as u64) as usize);
+                assert_eq!(radix.cancel(ta), quad.cancel(tb));
+            }
+            if step % 1000 == 0 {
+                radix.check_invariants();
+                quad.check_invariants();
+                assert_eq!(radix.peek_time(), quad.peek_time());
+            }
+        }
+        assert_eq!(radix.len(), quad.len());
     }
 
     #[test]
