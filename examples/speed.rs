@@ -59,6 +59,21 @@ fn main() {
         "simulated throughput {:.1} MB/s",
         r.throughput_bytes_per_sec / 1e6
     );
-    println!("events_per_sec={}", (r.events as f64 / secs) as u64);
+    let rate = r.events as f64 / secs;
+    // The reference in the same run: PHOLD on a bare BinaryHeap + ChaCha8 loop, as many events.
+    let bare_cfg = sim::phold::PholdConfig {
+        events: r.events,
+        ..sim::phold::PholdConfig::default()
+    };
+    let wall = Instant::now();
+    let bare = sim::phold::run_bare(&bare_cfg);
+    let bare_rate = bare.events as f64 / wall.elapsed().as_secs_f64();
+    println!(
+        "model {:.2} M events/s against a bare BinaryHeap loop's {:.2} M events/s: {:.2}x (goal: 0.8x)",
+        rate / 1e6,
+        bare_rate / 1e6,
+        rate / bare_rate
+    );
+    println!("events_per_sec={}", rate as u64);
     println!("peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
 }
