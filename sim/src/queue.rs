@@ -78,6 +78,8 @@ pub struct RadixHeap<E> {
     current: VecDeque<Entry<E>>,
     /// Index `b - 1` holds bucket `b`.
     buckets: [Vec<Entry<E>>; 64],
+    /// Bit `b - 1` set when bucket `b` is non-empty: the lowest is one `trailing_zeros` away.
+    nonempty: u64,
     last: u64,
 }
 
@@ -86,6 +88,7 @@ impl<E> Default for RadixHeap<E> {
         RadixHeap {
             current: VecDeque::new(),
             buckets: std::array::from_fn(|_| Vec::new()),
+            nonempty: 0,
             last: 0,
         }
     }
@@ -101,7 +104,10 @@ impl<E> RadixHeap<E> {
     fn file(&mut self, entry: Entry<E>) {
         match Self::bucket_of(self.last, entry.time) {
             0 => self.current.push_back(entry),
-            b => self.buckets[b - 1].push(entry),
+            b => {
+                self.buckets[b - 1].push(entry);
+                self.nonempty |= 1 << (b - 1);
+            }
         }
     }
 
@@ -112,9 +118,11 @@ impl<E> RadixHeap<E> {
         if !self.current.is_empty() {
             return true;
         }
-        let Some(b) = self.buckets.iter().position(|v| !v.is_empty()) else {
+        if self.nonempty == 0 {
             return false;
-        };
+        }
+        let b = self.nonempty.trailing_zeros() as usize;
+        self.nonempty &= !(1 << b);
         let mut moving = std::mem::take(&mut self.buckets[b]);
         self.last = moving.iter().map(|e| e.time).min().expect("non-empty");
         for e in moving.drain(..) {
@@ -157,6 +165,12 @@ impl<E> PendingSet<E> for RadixHeap<E> {
             assert_eq!(e.time, self.last, "bucket 0 holds an entry at {}", e.time);
         }
         for (i, bucket) in self.buckets.iter().enumerate() {
+            assert_eq!(
+                self.nonempty >> i & 1 == 1,
+                !bucket.is_empty(),
+                "bucket {} non-empty bit is wrong",
+                i + 1
+            );
             for e in bucket {
                 assert_eq!(
                     Self::bucket_of(self.last, e.time),
