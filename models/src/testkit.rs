@@ -109,6 +109,7 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
             checksum_offload: true,
             header_split: false,
             tx_coalesce: 4,
+            tso: false,
         },
         tcp: TcpConfig {
             send_buffer_bytes: 256 << 10,

@@ -476,6 +476,12 @@ pub fn target_keys() -> Vec<Key<Target>> {
             apply: |t, v| t.world.nic.tx_coalesce = v.u64() as u32,
         },
         Key {
+            name: "tso",
+            kind: Kind::Bool,
+            doc: "TCP segmentation offload: the stack hands the NIC super-packets of up to 64 KiB, the NIC cuts the MSS frames",
+            apply: |t, v| t.world.nic.tso = v.bool(),
+        },
+        Key {
             name: "send_buffer",
             kind: Kind::Size {
                 min: 4 << 10,

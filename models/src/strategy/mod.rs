@@ -615,3 +615,5 @@ mod basics {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_modern;

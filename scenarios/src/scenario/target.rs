@@ -63,6 +63,7 @@ pub(super) fn blank_target() -> Target {
                 checksum_offload: false,
                 header_split: false,
                 tx_coalesce: 1,
+                tso: false,
             },
             tcp: TcpConfig {
                 send_buffer_bytes: 0,
