@@ -759,6 +759,10 @@ pub struct Options {
     pub cow: models::strategy::CowOptions,
     /// `mmap-sendpage` with the straddle bug fixed.
     pub sendpage_fixed: bool,
+    /// `msg-zerocopy`: the application's buffers, error-queue polling, waiting, memlock.
+    pub zerocopy: models::strategy::ZcOptions,
+    /// `io-uring-send-zc`: registered buffers, batching, waiting for each notification.
+    pub send_zc: models::strategy::UringZcOptions,
 }
 
 pub fn option_keys() -> Vec<Key<Options>> {
@@ -814,6 +818,57 @@ pub fn option_keys() -> Vec<Key<Options>> {
             kind: Kind::Bool,
             doc: "mmap-sendpage looks up every VMA a write spans (Miller's bug fixed)",
             apply: |o, v| o.sendpage_fixed = v.bool(),
+        },
+        Key {
+            name: "zerocopy_buffers",
+            kind: Kind::Count { min: 1, max: 4096 },
+            doc: "msg-zerocopy, io-uring-send-zc: buffers of one write each the application cycles over, reusing one only after its completion (8)",
+            apply: |o, v| {
+                o.zerocopy.buffers = v.u64();
+                o.send_zc.buffers = v.u64();
+            },
+        },
+        Key {
+            name: "zerocopy_poll_every",
+            kind: Kind::Count {
+                min: 1,
+                max: 1 << 20,
+            },
+            doc: "msg-zerocopy: read the error queue (recvmsg(MSG_ERRQUEUE) until EAGAIN) after every this many sends (1)",
+            apply: |o, v| o.zerocopy.poll_every = v.u64(),
+        },
+        Key {
+            name: "zerocopy_wait",
+            kind: Kind::Bool,
+            doc: "msg-zerocopy: wait for each send's completion before going on, so a rewrite is safe (false)",
+            apply: |o, v| o.zerocopy.wait_completion = v.bool(),
+        },
+        Key {
+            name: "zerocopy_memlock",
+            kind: size(4096, 1 << 40),
+            doc: "msg-zerocopy, io-uring-send-zc (plain buffers): RLIMIT_MEMLOCK the pinned pages are charged against, ENOBUFS past it (8 MiB)",
+            apply: |o, v| {
+                o.zerocopy.memlock_bytes = v.u64();
+                o.send_zc.memlock_bytes = v.u64();
+            },
+        },
+        Key {
+            name: "send_zc_fixed_buffers",
+            kind: Kind::Bool,
+            doc: "io-uring-send-zc: send from registered buffers, no per-send pin or page refcount (true)",
+            apply: |o, v| o.send_zc.fixed_buffers = v.bool(),
+        },
+        Key {
+            name: "send_zc_batch",
+            kind: Kind::Count { min: 1, max: 4096 },
+            doc: "io-uring-send-zc: SQEs submitted per io_uring_enter (1)",
+            apply: |o, v| o.send_zc.batch = v.u64(),
+        },
+        Key {
+            name: "send_zc_wait_each",
+            kind: Kind::Bool,
+            doc: "io-uring-send-zc: wait for each notification CQE before the next send, the anti-pattern (false)",
+            apply: |o, v| o.send_zc.wait_each = v.bool(),
         },
     ]
 }

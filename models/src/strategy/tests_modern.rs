@@ -95,3 +95,214 @@ fn tso_copies_land_in_page_frags_not_one_descriptor_per_cluster() {
     assert_eq!(r.copies.cpu_copy_bytes, 4 * MIB);
     assert_eq!(r.net.packets, (4 * MIB).div_ceil(1448));
 }
+
+fn bulk_mem(total: u64, write: u64) -> Workload {
+    Workload::BulkSend {
+        total_bytes: total,
+        write_size: write,
+        source: BulkSource::Memory,
+    }
+}
+
+fn rewrite(total: u64) -> Workload {
+    Workload::RewriteAfterWrite {
+        total_bytes: total,
+        write_size: 64 << 10,
+        rewrite_bytes: 4096,
+    }
+}
+
+fn zc(o: ZcOptions) -> Strategy {
+    Strategy::MsgZerocopy(o)
+}
+
+fn uring(o: UringZcOptions) -> Strategy {
+    Strategy::IoUringSendZc(o)
+}
+
+#[test]
+fn msg_zerocopy_pins_every_page_copies_nothing_and_completes_every_byte_once() {
+    // With scatter-gather and checksum offload skb_zerocopy_iter_stream pins the pages: no
+    // CPU copy at all, one pin per page of payload (4 MiB = 1024 pages, each write
+    // page-aligned), one key per send (64 sends of 64 KiB). Every send completes exactly once
+    // (a second completion of a key would underflow its reference count and panic), and the
+    // completions cover exactly the payload; none is flagged COPIED.
+    let total = 4 * MIB;
+    let r = go(
+        &gige(),
+        &bulk_mem(total, 64 << 10),
+        zc(ZcOptions::default()),
+    );
+    let z = &r.zerocopy;
+    assert_eq!(r.copies.cpu_copy_bytes, 0);
+    assert_eq!(z.pages_pinned, total / 4096);
+    assert_eq!(z.sends, 64);
+    assert_eq!(z.completions, 64);
+    assert_eq!(z.completed_bytes, total);
+    assert_eq!(z.completions_copied, 0);
+    assert_eq!(
+        r.integrity.splats, 0,
+        "bulk-send never rewrites its buffers"
+    );
+    // Every notification read is a recvmsg(MSG_ERRQUEUE) syscall, plus one EAGAIN per drain,
+    // on top of one send per write.
+    assert_eq!(
+        r.net.syscalls,
+        64 + z.errqueue_reads + z.errqueue_empty_reads + z.completion_waits
+    );
+}
+
+#[test]
+fn msg_zerocopy_copies_everything_over_loopback_and_without_scatter_gather() {
+    // Without NETIF_F_SG tcp_sendmsg_locked sets uarg->zerocopy = 0 and copies: the whole
+    // payload is copied once, nothing is pinned, and every completion says COPIED. Over
+    // loopback the pages are pinned, then skb_copy_ubufs copies them when the skb is looped
+    // to the local socket: the sender copies the payload once (the local reader's recv()
+    // copies it once more), and again every completion is COPIED.
+    let total = 2 * MIB;
+    let w = bulk_mem(total, 64 << 10);
+    let mut no_sg = gige();
+    no_sg.nic.scatter_gather = false;
+    // A Linux stack (the model's flag for it): tcp_sendmsg builds linear skbs without SG,
+    // so the driver has nothing to coalesce and the only copy is the send's.
+    no_sg.fused_copy_checksum = true;
+    let r = go(&no_sg, &w, zc(ZcOptions::default()));
+    assert_eq!(r.copies.cpu_copy_bytes, total);
+    assert_eq!(r.zerocopy.pages_pinned, 0);
+    assert_eq!(r.zerocopy.completions_copied, r.zerocopy.sends);
+    assert_eq!(r.zerocopy.completed_bytes, total);
+
+    let mut lo = gige();
+    lo.link.kind = crate::net::LinkKind::Loopback;
+    let r = go(&lo, &w, zc(ZcOptions::default()));
+    assert_eq!(
+        r.copies.cpu_copy_bytes,
+        2 * total,
+        "deferred copy + reader's copy"
+    );
+    assert_eq!(r.zerocopy.pages_pinned, total / 4096);
+    assert_eq!(r.zerocopy.completions_copied, r.zerocopy.sends);
+    assert_eq!(r.zerocopy.completed_bytes, total);
+}
+
+#[test]
+fn contiguous_completions_merge_into_one_error_queue_entry() {
+    // Reading the error queue only every 32 sends lets completions pile up; consecutive keys
+    // completing in order extend the tail entry (skb_zerocopy_notify_extend), so there are
+    // far fewer entries than completions, and each recvmsg returns one entry.
+    let o = ZcOptions {
+        poll_every: 32,
+        buffers: 64,
+        ..ZcOptions::default()
+    };
+    let r = go(&gige(), &bulk_mem(8 * MIB, 64 << 10), zc(o));
+    let z = &r.zerocopy;
+    assert_eq!(z.completions, 128);
+    assert!(
+        z.notifications * 4 < z.completions,
+        "{} entries for {} completions",
+        z.notifications,
+        z.completions
+    );
+    assert!(z.errqueue_reads <= z.notifications);
+}
+
+#[test]
+fn memlock_limit_refuses_pins_as_an_outcome() {
+    // Each 16 KiB send charges (16 KiB >> 12) + 2 = 6 pages (24 KiB) against
+    // RLIMIT_MEMLOCK. With a 40 KiB limit a second send while one is in flight is refused
+    // (ENOBUFS): the application waits for a completion and calls again, so refusals happen
+    // and the charge never passes the limit. With 16 KiB no send fits even alone: every one
+    // goes out by copy.
+    let w = bulk_mem(MIB, 16 << 10);
+    let o = ZcOptions {
+        memlock_bytes: 40 << 10,
+        ..ZcOptions::default()
+    };
+    let r = go(&gige(), &w, zc(o));
+    assert!(r.zerocopy.memlock_refusals > 0);
+    assert!(r.zerocopy.memlock_peak_bytes <= 40 << 10);
+    assert_eq!(r.zerocopy.memlock_fallbacks, 0);
+    assert_eq!(r.copies.cpu_copy_bytes, 0);
+    assert_eq!(r.zerocopy.completed_bytes, MIB);
+
+    let o = ZcOptions {
+        memlock_bytes: 16 << 10,
+        ..ZcOptions::default()
+    };
+    let r = go(&gige(), &w, zc(o));
+    assert_eq!(r.zerocopy.memlock_fallbacks, 64);
+    assert_eq!(r.zerocopy.sends, 0);
+    assert_eq!(r.copies.cpu_copy_bytes, MIB);
+}
+
+#[test]
+fn io_uring_registered_buffers_pin_nothing_per_send() {
+    // Registered buffers: io_sg_from_iter fills frags without pinning or refcounting, so no
+    // page is pinned per send; the 8 buffers of 64 KiB (128 pages) are pinned once at
+    // registration. Plain buffers pin every page of every send (1024 pages for 4 MiB).
+    // Either way nothing is copied and each send posts a result CQE and a notification.
+    let w = bulk_mem(4 * MIB, 64 << 10);
+    let r = go(&gige(), &w, uring(UringZcOptions::default()));
+    assert_eq!(r.zerocopy.pages_pinned, 0);
+    assert_eq!(r.zerocopy.pages_registered, 8 * 16);
+    assert_eq!(r.copies.cpu_copy_bytes, 0);
+    assert_eq!(r.zerocopy.result_cqes, 64);
+    assert_eq!(r.zerocopy.notifications, 64);
+    let plain = UringZcOptions {
+        fixed_buffers: false,
+        ..UringZcOptions::default()
+    };
+    let r = go(&gige(), &w, uring(plain));
+    assert_eq!(r.zerocopy.pages_pinned, 1024);
+    assert_eq!(r.zerocopy.pages_registered, 0);
+}
+
+#[test]
+fn rewrite_reaches_the_wire_unless_the_application_waits_for_the_completion() {
+    // rewrite-after-write overwrites the first page of the buffer it just sent. Pinned pages
+    // are not protected, so the NIC reads the new bytes: splats. Waiting for the completion
+    // before the rewrite (zerocopy_wait, send_zc_wait_each) means the NIC has read the page
+    // already: none. page-loan breaks the loan on the write and copy owns a copy: never.
+    let w = rewrite(2 * MIB);
+    let splats = |s| go(&gige(), &w, s).integrity.splats;
+    assert!(splats(zc(ZcOptions::default())) > 0);
+    assert!(splats(uring(UringZcOptions::default())) > 0);
+    let wait = ZcOptions {
+        wait_completion: true,
+        ..ZcOptions::default()
+    };
+    assert_eq!(splats(zc(wait)), 0);
+    let wait_each = UringZcOptions {
+        wait_each: true,
+        ..UringZcOptions::default()
+    };
+    assert_eq!(splats(uring(wait_each)), 0);
+    assert_eq!(splats(Strategy::Copy), 0);
+    let loan = LoanOptions {
+        on_multiprocessor: true,
+        ..LoanOptions::default()
+    };
+    assert_eq!(splats(Strategy::PageLoan(loan)), 0);
+}
+
+#[test]
+fn waiting_for_each_notification_serializes_sends_on_the_round_trip() {
+    // Pipelined, several sends are in flight; waiting for each notification leaves one send
+    // per round trip plus the TX completion (oferchen/rsync #7600's anti-pattern), so the
+    // same transfer takes longer.
+    let w = bulk_mem(4 * MIB, 64 << 10);
+    let piped = go(&gige(), &w, uring(UringZcOptions::default()));
+    let each = UringZcOptions {
+        wait_each: true,
+        ..UringZcOptions::default()
+    };
+    let waited = go(&gige(), &w, uring(each));
+    assert!(
+        waited.sim_time_ns > piped.sim_time_ns * 3 / 2,
+        "{} ns waiting vs {} ns pipelined",
+        waited.sim_time_ns,
+        piped.sim_time_ns
+    );
+    assert_eq!(waited.zerocopy.completion_waits, 64);
+}

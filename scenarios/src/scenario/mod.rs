@@ -349,6 +349,8 @@ fn resolve_strategies(
         Strategy::Sendfile { .. } => Strategy::Sendfile {
             linux_fallback: target.linux_sendpage_fallback,
         },
+        Strategy::MsgZerocopy(_) => Strategy::MsgZerocopy(options.zerocopy),
+        Strategy::IoUringSendZc(_) => Strategy::IoUringSendZc(options.send_zc),
         other => other,
     };
     let mut chosen: Vec<Strategy> = Vec::new();
