@@ -763,6 +763,8 @@ pub struct Options {
     pub zerocopy: models::strategy::ZcOptions,
     /// `io-uring-send-zc`: registered buffers, batching, waiting for each notification.
     pub send_zc: models::strategy::UringZcOptions,
+    /// `splice`, `vmsplice-gift`: bytes the pipe holds (0: the default, 16 pages).
+    pub pipe_bytes: u64,
 }
 
 pub fn option_keys() -> Vec<Key<Options>> {
@@ -851,6 +853,12 @@ pub fn option_keys() -> Vec<Key<Options>> {
                 o.zerocopy.memlock_bytes = v.u64();
                 o.send_zc.memlock_bytes = v.u64();
             },
+        },
+        Key {
+            name: "pipe_size",
+            kind: size(4096, 1 << 20),
+            doc: "splice, vmsplice-gift: bytes the pipe holds, moved per splice pair (64 KiB: 16 buffers; F_SETPIPE_SZ up to pipe-max-size, 1 MiB)",
+            apply: |o, v| o.pipe_bytes = v.u64(),
         },
         Key {
             name: "send_zc_fixed_buffers",

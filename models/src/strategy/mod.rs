@@ -43,6 +43,8 @@ mod page_loan;
 mod read_write;
 mod recv_copy;
 mod sendfile;
+mod splice;
+mod vmsplice_gift;
 mod zbuf;
 pub(crate) mod zerocopy;
 
@@ -138,6 +140,14 @@ pub enum Strategy {
     MsgZerocopy(ZcOptions),
     /// io_uring `IORING_OP_SEND_ZC`.
     IoUringSendZc(UringZcOptions),
+    /// `splice` file → pipe → socket; the pipe holds `pipe_bytes`.
+    Splice {
+        pipe_bytes: u64,
+    },
+    /// `vmsplice(SPLICE_F_GIFT)` then `splice` to the socket.
+    VmspliceGift {
+        pipe_bytes: u64,
+    },
 }
 
 /// One option of a strategy, as the catalogue documents it.
@@ -169,7 +179,7 @@ impl Entry {
 
 /// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
 /// `list`, `explain` and the TUI read it.
-pub const CATALOGUE: [&Entry; 14] = [
+pub const CATALOGUE: [&Entry; 16] = [
     &copy::ENTRY,
     &page_loan::ENTRY,
     &cow_send::ENTRY,
@@ -182,6 +192,8 @@ pub const CATALOGUE: [&Entry; 14] = [
     &kernel_server::ENTRY,
     &recv_copy::ENTRY,
     &page_flip::ENTRY,
+    &splice::ENTRY,
+    &vmsplice_gift::ENTRY,
     &msg_zerocopy::ENTRY,
     &io_uring_send_zc::ENTRY,
 ];
@@ -198,7 +210,7 @@ pub const STRATEGY_IDS: [&str; CATALOGUE.len()] = {
 };
 
 /// Ids named in DESIGN for later; rejected with a clear message until they exist.
-pub const FUTURE_IDS: [&str; 4] = ["splice", "vmsplice-gift", "tcp-zerocopy-receive", "af-xdp"];
+pub const FUTURE_IDS: [&str; 2] = ["tcp-zerocopy-receive", "af-xdp"];
 
 /// A strategy id that names nothing (or nothing yet).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,6 +281,8 @@ impl Strategy {
             Strategy::PageFlip => &page_flip::ENTRY,
             Strategy::MsgZerocopy(_) => &msg_zerocopy::ENTRY,
             Strategy::IoUringSendZc(_) => &io_uring_send_zc::ENTRY,
+            Strategy::Splice { .. } => &splice::ENTRY,
+            Strategy::VmspliceGift { .. } => &vmsplice_gift::ENTRY,
         }
     }
 
@@ -360,6 +374,12 @@ impl Strategy {
             Strategy::IoUringSendZc(o) => {
                 io_uring_send_zc::request(r, *o, header_in_call, &mut ops)
             }
+            Strategy::Splice { pipe_bytes } => {
+                splice::request(r, *pipe_bytes, header_in_call, &mut ops)
+            }
+            Strategy::VmspliceGift { pipe_bytes } => {
+                vmsplice_gift::request(r, *pipe_bytes, header_in_call, &mut ops)
+            }
             Strategy::KernelServer => unreachable!("handled above"),
             Strategy::RecvCopy | Strategy::PageFlip => {
                 unreachable!("receive strategies make no send requests")
@@ -421,6 +441,10 @@ pub(crate) enum Fill {
     /// `MSG_ZEROCOPY` / `SEND_ZC`: user pages pinned into frags (or, for `fixed`, a
     /// registered buffer's pages): [`zerocopy`].
     ZeroCopy { at: Addr, fixed: bool },
+    /// Page-cache pages of the source file at this offset through a pipe: [`splice`].
+    Splice { off: u64 },
+    /// Gifted user pages through a pipe: [`vmsplice_gift`].
+    Gift { at: Addr },
 }
 
 /// One kernel-visible step of a request.
@@ -491,7 +515,7 @@ impl SendOp {
         let unit = match self.how {
             Fill::Loan { opts, .. } => page_loan::room(opts, cpus, self.left),
             Fill::CowWire { .. } => cow_send::room(),
-            Fill::ZeroCopy { .. } => zerocopy::room(),
+            Fill::ZeroCopy { .. } | Fill::Gift { .. } => zerocopy::room(),
             _ => copy::room(),
         };
         (unit.0.min(self.left), unit.1)
@@ -537,6 +561,8 @@ pub(crate) fn fill(k: &mut Kernel<'_>, op: &mut SendOp, len: u64) {
             mmap_sendpage::fill(k, at, done, len, fixed, &mut op.sendpage)
         }
         Fill::ZeroCopy { at, fixed } => zerocopy::fill(k, at, done, len, fixed),
+        Fill::Splice { off } => splice::fill(k, off + done, len),
+        Fill::Gift { at } => vmsplice_gift::fill(k, at, done, len),
     }
 }
 
@@ -607,7 +633,7 @@ mod basics {
             assert_eq!(s.id(), id);
             assert!(!s.explain().steps.is_empty());
         }
-        let e = Strategy::from_id("splice").unwrap_err();
+        let e = Strategy::from_id("af-xdp").unwrap_err();
         assert!(e.planned && e.to_string().contains("planned"));
         let e = Strategy::from_id("sendfiel").unwrap_err();
         assert!(!e.planned && e.to_string().contains("known: copy"));

@@ -53,6 +53,9 @@ pub(crate) enum ZcOp {
     Poll { every: u64 },
     /// Wait for the completion of every send made so far, then read them.
     Wait,
+    /// `vmsplice(SPLICE_F_GIFT)` of `[off, off + len)` of the buffer: refused (`EINVAL`)
+    /// unless page-aligned and whole pages ([`super::vmsplice_gift`]).
+    Gift { off: u64, len: u64 },
 }
 
 /// What the sender does after a [`ZcOp`].
@@ -95,6 +98,9 @@ pub struct ZcCounters {
     pub memlock_peak_bytes: u64,
     /// Times the application slept for a completion before reusing a buffer.
     pub completion_waits: u64,
+    /// `vmsplice(SPLICE_F_GIFT)` calls refused with `EINVAL` (not whole pages); the
+    /// application then sent the bytes with `write()`.
+    pub gifts_refused: u64,
 }
 
 impl ZcCounters {
@@ -143,6 +149,8 @@ struct ZcApp {
     /// A refused call is retried (a new syscall).
     retry: bool,
     uring: bool,
+    /// The current request's gift was refused: its bytes go by `write()`.
+    gift_refused: bool,
 }
 
 /// Every application's zero-copy state, and which storage belongs to which send.
@@ -181,6 +189,11 @@ impl ZcState {
             }
         }
     }
+}
+
+/// Whether the current request's `vmsplice` gift was refused (its bytes are copied).
+pub(super) fn gift_refused(k: &mut Kernel<'_>) -> bool {
+    app(k).gift_refused
 }
 
 fn app<'z>(k: &'z mut Kernel<'_>) -> &'z mut ZcApp {
@@ -239,6 +252,22 @@ pub(crate) fn app_op(k: &mut Kernel<'_>, op: ZcOp) -> ZcStep {
             if a.sends_since_poll >= every.max(1) {
                 a.sends_since_poll = 0;
                 read_queue(k);
+            }
+            ZcStep::Go
+        }
+        ZcOp::Gift { off, len } => {
+            let addr = k.buffer().0 + off;
+            let fits = super::vmsplice_gift::gift_fits(addr, len);
+            app(k).gift_refused = !fits;
+            if fits {
+                return ZcStep::Go;
+            }
+            k.syscall();
+            k.zc().counters.gifts_refused += 1;
+            if k.narrating() {
+                k.narrate(format_args!(
+                    "vmsplice(SPLICE_F_GIFT) of {len} B at {addr:#x}: EINVAL, a gift must be page-aligned whole pages; the application falls back to write()"
+                ));
             }
             ZcStep::Go
         }

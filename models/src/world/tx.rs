@@ -55,7 +55,8 @@ impl World {
                 (s.max(una), end - s.max(una), true)
             } else if let Some(l) = tso_segment(&c.sender, window, mss, goal, c.short_rule(nodelay))
             {
-                (c.sender.nxt(), l, false)
+                let nxt = c.sender.nxt();
+                (nxt, self.fit_frags(conn, nxt, l, mss), false)
             } else {
                 break;
             };
@@ -448,6 +449,26 @@ impl World {
         } else {
             mss
         }
+    }
+
+    /// A super-packet shortened, whole MSS at a time, until its fragments fit the driver's
+    /// limit (Linux never builds a TSO skb past `MAX_SKB_FRAGS`); a one-MSS segment is left
+    /// as it is (the driver coalesces it if it must).
+    fn fit_frags(&self, conn: ConnId, seq: u64, len: u64, mss: u64) -> u64 {
+        let limit = u64::from(self.cfg.nic.max_frags.min(self.cfg.nic.tx_ring_slots));
+        let c = &self.conns[conn.0 as usize];
+        let mut len = len;
+        let mut pieces = Vec::new();
+        while len > mss {
+            pieces.clear();
+            c.snd.pieces(seq - c.sender.una(), len, &mut pieces);
+            // One descriptor for the headers, one per payload fragment.
+            if self.data_frags(&pieces) < limit {
+                break;
+            }
+            len = (len - 1) / mss * mss;
+        }
+        len
     }
 
     /// DMA descriptors the payload `pieces` need: one per physically contiguous piece.
