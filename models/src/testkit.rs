@@ -38,6 +38,7 @@ pub fn costs() -> CostTable {
         cpu_copy_rate: ByteRate::from_bytes_per_sec(500_000_000),
         cpu_checksum_rate: ByteRate::from_bytes_per_sec(1_000_000_000),
         cpu_zero_rate: ByteRate::from_bytes_per_sec(1_000_000_000),
+        cpu_crypto_rate: ByteRate::from_bytes_per_sec(250_000_000),
         write_allocate: false,
     }
 }

@@ -264,6 +264,14 @@ pub fn target_keys() -> Vec<Key<Target>> {
                 t.world.machine.costs.cpu_zero_rate = ByteRate::from_bytes_per_sec(v.u64())
             },
         },
+        Key {
+            name: "cpu_crypto_rate",
+            kind: CPU_RATE,
+            doc: "payload a CPU encrypts per second (AES-GCM, software kTLS) on an idle bus",
+            apply: |t, v| {
+                t.world.machine.costs.cpu_crypto_rate = ByteRate::from_bytes_per_sec(v.u64())
+            },
+        },
         cost!(
             "syscall",
             "system call entry and exit",
@@ -765,6 +773,8 @@ pub struct Options {
     pub send_zc: models::strategy::UringZcOptions,
     /// `splice`, `vmsplice-gift`: bytes the pipe holds (0: the default, 16 pages).
     pub pipe_bytes: u64,
+    /// `sendfile-ktls`: who encrypts, and `TLS_TX_ZEROCOPY_RO`.
+    pub ktls: models::strategy::KtlsOptions,
 }
 
 pub fn option_keys() -> Vec<Key<Options>> {
@@ -859,6 +869,23 @@ pub fn option_keys() -> Vec<Key<Options>> {
             kind: size(4096, 1 << 20),
             doc: "splice, vmsplice-gift: bytes the pipe holds, moved per splice pair (64 KiB: 16 buffers; F_SETPIPE_SZ up to pipe-max-size, 1 MiB)",
             apply: |o, v| o.pipe_bytes = v.u64(),
+        },
+        Key {
+            name: "tls_mode",
+            kind: Kind::Choice(&["software", "nic-offload"]),
+            doc: "sendfile-ktls: the CPU encrypts (TLS_SW) or the NIC does (TLS_HW) (software)",
+            apply: |o, v| {
+                o.ktls.mode = match v.word() {
+                    "nic-offload" => models::strategy::TlsMode::NicOffload,
+                    _ => models::strategy::TlsMode::Software,
+                }
+            },
+        },
+        Key {
+            name: "tls_zerocopy_ro",
+            kind: Kind::Bool,
+            doc: "sendfile-ktls: TLS_TX_ZEROCOPY_RO, NIC offload sends the page cache without the in-kernel copy (false)",
+            apply: |o, v| o.ktls.zerocopy_ro = v.bool(),
         },
         Key {
             name: "send_zc_fixed_buffers",

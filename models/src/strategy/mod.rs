@@ -43,6 +43,7 @@ mod page_loan;
 mod read_write;
 mod recv_copy;
 mod sendfile;
+mod sendfile_ktls;
 mod splice;
 mod vmsplice_gift;
 mod zbuf;
@@ -112,6 +113,7 @@ pub use cow_send::{CowAlign, CowOptions};
 pub use io_uring_send_zc::UringZcOptions;
 pub use msg_zerocopy::ZcOptions;
 pub use page_loan::{KvaCapPolicy, LoanOptions};
+pub use sendfile_ktls::{KtlsOptions, TlsMode};
 pub use zerocopy::{ZcCounters, ZcState};
 
 /// A strategy with its options: one variant per room.
@@ -148,6 +150,8 @@ pub enum Strategy {
     VmspliceGift {
         pipe_bytes: u64,
     },
+    /// `sendfile` on a kTLS socket.
+    SendfileKtls(KtlsOptions),
 }
 
 /// One option of a strategy, as the catalogue documents it.
@@ -179,7 +183,7 @@ impl Entry {
 
 /// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
 /// `list`, `explain` and the TUI read it.
-pub const CATALOGUE: [&Entry; 16] = [
+pub const CATALOGUE: [&Entry; 17] = [
     &copy::ENTRY,
     &page_loan::ENTRY,
     &cow_send::ENTRY,
@@ -196,6 +200,7 @@ pub const CATALOGUE: [&Entry; 16] = [
     &vmsplice_gift::ENTRY,
     &msg_zerocopy::ENTRY,
     &io_uring_send_zc::ENTRY,
+    &sendfile_ktls::ENTRY,
 ];
 
 /// Every strategy id, in catalogue order (read off [`CATALOGUE`]).
@@ -283,6 +288,7 @@ impl Strategy {
             Strategy::IoUringSendZc(_) => &io_uring_send_zc::ENTRY,
             Strategy::Splice { .. } => &splice::ENTRY,
             Strategy::VmspliceGift { .. } => &vmsplice_gift::ENTRY,
+            Strategy::SendfileKtls(_) => &sendfile_ktls::ENTRY,
         }
     }
 
@@ -380,6 +386,7 @@ impl Strategy {
             Strategy::VmspliceGift { pipe_bytes } => {
                 vmsplice_gift::request(r, *pipe_bytes, header_in_call, &mut ops)
             }
+            Strategy::SendfileKtls(o) => sendfile_ktls::request(r, *o, header_in_call, &mut ops),
             Strategy::KernelServer => unreachable!("handled above"),
             Strategy::RecvCopy | Strategy::PageFlip => {
                 unreachable!("receive strategies make no send requests")
@@ -445,6 +452,8 @@ pub(crate) enum Fill {
     Splice { off: u64 },
     /// Gifted user pages through a pipe: [`vmsplice_gift`].
     Gift { at: Addr },
+    /// The source file at this offset as kTLS records: [`sendfile_ktls`].
+    Ktls { off: u64, opts: KtlsOptions },
 }
 
 /// One kernel-visible step of a request.
@@ -563,6 +572,7 @@ pub(crate) fn fill(k: &mut Kernel<'_>, op: &mut SendOp, len: u64) {
         Fill::ZeroCopy { at, fixed } => zerocopy::fill(k, at, done, len, fixed),
         Fill::Splice { off } => splice::fill(k, off + done, len),
         Fill::Gift { at } => vmsplice_gift::fill(k, at, done, len),
+        Fill::Ktls { off, opts } => sendfile_ktls::fill(k, off + done, len, opts),
     }
 }
 

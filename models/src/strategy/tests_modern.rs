@@ -377,3 +377,75 @@ fn vmsplice_gift_refuses_unaligned_buffers_as_an_outcome_and_splats_on_rewrite()
     );
     assert!(r.integrity.splats > 0);
 }
+
+#[test]
+fn software_ktls_doubles_the_bus_bytes_of_sendfile_from_disk() {
+    // From a cold file plain sendfile moves each byte twice over the bus: the disk's DMA
+    // writes it into the page cache and the NIC's DMA reads it (2 bus bytes per byte, the
+    // Netflix rule). Software kTLS adds an encryption pass that reads the plaintext and
+    // writes the ciphertext (2 more on a bus without write-allocate): 4, twice sendfile, and
+    // all of it on the CPU as crypto. NIC offload with TLS_TX_ZEROCOPY_RO is back to 2 and
+    // no crypto; NIC offload without it still copies the plaintext into its records (4).
+    let w = Workload::BulkSend {
+        total_bytes: 2 * MIB,
+        write_size: 64 << 10,
+        source: BulkSource::File {
+            file_bytes: 2 * MIB,
+            cold: true,
+        },
+    };
+    let cfg = gige();
+    let per_byte = |s| go(&cfg, &w, s).bus_bytes_per_payload_byte;
+    let ktls = |mode, zerocopy_ro| Strategy::SendfileKtls(KtlsOptions { mode, zerocopy_ro });
+    let sf = per_byte(Strategy::Sendfile {
+        linux_fallback: false,
+    });
+    let sw = go(&cfg, &w, ktls(TlsMode::Software, false));
+    let ro = per_byte(ktls(TlsMode::NicOffload, true));
+    let hw = go(&cfg, &w, ktls(TlsMode::NicOffload, false));
+    // Headers are DMAed too, so each figure is a little above its whole number.
+    assert!((2.0..2.05).contains(&sf), "sendfile {sf}");
+    assert!((4.0..4.05).contains(&sw.bus_bytes_per_payload_byte));
+    assert!((2.0..2.05).contains(&ro), "zerocopy_ro {ro}");
+    assert!((4.0..4.05).contains(&hw.bus_bytes_per_payload_byte));
+    assert!(sw.breakdown.cpu_ns.contains_key("crypto"));
+    assert!(!hw.breakdown.cpu_ns.contains_key("crypto"));
+    assert_eq!(hw.copies.cpu_copy_bytes, 2 * MIB);
+    assert_eq!(
+        sw.copies.cpu_copy_bytes, 0,
+        "encryption is not counted as a copy"
+    );
+}
+
+#[test]
+fn ktls_zerocopy_ro_sends_file_changes_in_flight_and_the_copying_modes_do_not() {
+    // With TLS_TX_ZEROCOPY_RO the NIC reads the page cache, so a file written in place while
+    // it waits goes out changed; software kTLS encrypted (and plain offload copied) the bytes
+    // at the call, so later changes do not reach the wire.
+    let w = Workload::FileMutation {
+        total_bytes: 4 * MIB,
+        write_size: 64 << 10,
+        file_bytes: MIB,
+        mode: crate::workload::MutationMode::InPlace,
+        every: sim::SimDuration::from_micros(500),
+    };
+    let ktls = |mode, zerocopy_ro| Strategy::SendfileKtls(KtlsOptions { mode, zerocopy_ro });
+    assert!(
+        go(&gige(), &w, ktls(TlsMode::NicOffload, true))
+            .integrity
+            .splats
+            > 0
+    );
+    assert_eq!(
+        go(&gige(), &w, ktls(TlsMode::NicOffload, false))
+            .integrity
+            .splats,
+        0
+    );
+    assert_eq!(
+        go(&gige(), &w, ktls(TlsMode::Software, false))
+            .integrity
+            .splats,
+        0
+    );
+}

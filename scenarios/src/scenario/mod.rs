@@ -351,6 +351,7 @@ fn resolve_strategies(
         },
         Strategy::MsgZerocopy(_) => Strategy::MsgZerocopy(options.zerocopy),
         Strategy::IoUringSendZc(_) => Strategy::IoUringSendZc(options.send_zc),
+        Strategy::SendfileKtls(_) => Strategy::SendfileKtls(options.ktls),
         Strategy::Splice { pipe_bytes } => Strategy::Splice {
             pipe_bytes: if options.pipe_bytes > 0 {
                 options.pipe_bytes

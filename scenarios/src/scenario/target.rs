@@ -40,6 +40,7 @@ pub(super) fn blank_target() -> Target {
                     cpu_copy_rate: r,
                     cpu_checksum_rate: r,
                     cpu_zero_rate: r,
+                    cpu_crypto_rate: r,
                     write_allocate: false,
                 },
                 disk: DiskConfig {
