@@ -556,6 +556,10 @@ pub(crate) fn released(k: &mut Kernel<'_>, ext: ExtId) {
 
 /// Drops one reference of send `key`; the last one completes it (`msg_zerocopy_callback`).
 fn put(k: &mut Kernel<'_>, id: AppId, key: u64) {
+    // The callback's own work: msg_zerocopy_callback allocates and queues an error-queue skb
+    // (an mbuf plus socket-layer work); io_uring runs task work to post the CQE (socket-layer
+    // work).
+    let stack = k.config().stack;
     let z = k.zc();
     let a = z.apps.get_mut(&id).expect("a send's app");
     let s = a.sends.get_mut(&key).expect("a live send");
@@ -565,8 +569,10 @@ fn put(k: &mut Kernel<'_>, id: AppId, key: u64) {
     }
     s.status = Status::Queued;
     let (bytes, copied, memlock) = (s.bytes, s.copied, s.memlock);
+
     a.memlock_used -= memlock;
     let uring = a.uring;
+    let work = stack.socket_per_chunk_ns + if uring { 0 } else { stack.mbuf_ns };
     let merged = match a.queue.back_mut() {
         Some((_, hi)) if !uring && *hi + 1 == key => {
             *hi = key;
@@ -578,7 +584,8 @@ fn put(k: &mut Kernel<'_>, id: AppId, key: u64) {
         }
     };
     let (lo, hi) = *a.queue.back().expect("just queued");
-    let c = &mut z.counters;
+    k.plan().cpu(Activity::Protocol, work);
+    let c = &mut k.zc().counters;
     c.completions += 1;
     c.completed_bytes += bytes;
     c.completions_copied += u64::from(copied);
