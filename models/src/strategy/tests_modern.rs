@@ -449,3 +449,41 @@ fn ktls_zerocopy_ro_sends_file_changes_in_flight_and_the_copying_modes_do_not() 
         0
     );
 }
+
+#[test]
+fn completions_are_trace_events_with_their_narration() {
+    // The trace (the TUI's events row, Perfetto) gets one `completion` instant per send and an
+    // `errqueue read` instant per drain that returned something, each pointing at its
+    // narration line: 16 sends of 64 KiB, 16 completions.
+    let w = bulk_mem(MIB, 64 << 10);
+    let f = crate::report::simulate(
+        &gige(),
+        &w,
+        zc(ZcOptions::default()),
+        RunOptions {
+            trace_records: Some(1 << 20),
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let trace = f.trace.expect("a trace was asked for");
+    let instants: Vec<&sim::trace::Instant> = trace
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            sim::trace::TraceRecord::Instant(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    let completions: Vec<_> = instants.iter().filter(|i| i.kind == "completion").collect();
+    assert_eq!(completions.len() as u64, f.report.zerocopy.completions);
+    assert_eq!(completions.len(), 16);
+    for c in &completions {
+        assert!(trace.notes[c.detail as usize].contains("msg_zerocopy_callback"));
+    }
+    let reads = instants
+        .iter()
+        .filter(|i| i.kind == "errqueue read")
+        .count() as u64;
+    assert!(reads > 0 && reads <= f.report.zerocopy.errqueue_reads);
+}
