@@ -14,8 +14,9 @@
 //!
 //! Simplified: records of `TLS_MAX_PAYLOAD_SIZE` (16 KiB) cost one socket-layer step each;
 //! their 5-byte header, 8-byte nonce and 16-byte tag (29 B per 16 KiB, 0.18%) are not carried
-//! on the wire; a splat under `ZEROCOPY_RO` stands for the hazard (the model does not follow
-//! which transmission of a record the receiver keeps).
+//! on the wire. Under `ZEROCOPY_RO` every NIC read of a page is compared with the first read
+//! of it: a difference (a retransmission, or the other part of a split page, after the file
+//! changed) is counted as a record that fails authentication (`tls_auth_failures`).
 
 use super::{Entry, Explanation, Fill, Kernel, Op, OptionDoc, Request, SourceKind, Strategy};
 use crate::machine::{Activity, Step};
@@ -104,7 +105,11 @@ pub(super) fn fill(k: &mut Kernel<'_>, off: u64, len: u64, o: KtlsOptions) {
     let per_record = k.config().stack.socket_per_chunk_ns;
     k.plan().cpu(Activity::Protocol, per_record * records);
     if o.mode == TlsMode::NicOffload && o.zerocopy_ro {
+        let before = k.filled();
         super::sendfile::cache_ref(k, file, off, len, None);
+        for e in k.filled_since(before) {
+            k.zc().track_tls_ro(e);
+        }
         return;
     }
     let (vm, plan) = k.vm();

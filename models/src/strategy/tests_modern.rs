@@ -487,3 +487,27 @@ fn completions_are_trace_events_with_their_narration() {
         .count() as u64;
     assert!(reads > 0 && reads <= f.report.zerocopy.errqueue_reads);
 }
+
+#[test]
+fn ktls_zerocopy_ro_lets_a_changed_file_break_record_authentication() {
+    // TLS_TX_ZEROCOPY_RO: the NIC encrypts whatever it reads from the page cache, each time
+    // it reads it. With the file rewritten in place every 200 us and 2% of frames lost, a
+    // retransmission (or the second half of a page split between segments) reads other bytes
+    // than the first read of the same record data: the receiver's authentication fails.
+    // Software kTLS encrypted a private copy at the call: nothing to re-read, no failure.
+    let w = Workload::FileMutation {
+        total_bytes: 4 * MIB,
+        write_size: 64 << 10,
+        file_bytes: MIB,
+        mode: crate::workload::MutationMode::InPlace,
+        every: sim::SimDuration::from_micros(200),
+    };
+    let mut lossy = gige();
+    lossy.link.loss = 0.02;
+    let ktls = |mode, zerocopy_ro| Strategy::SendfileKtls(KtlsOptions { mode, zerocopy_ro });
+    let ro = go(&lossy, &w, ktls(TlsMode::NicOffload, true));
+    assert!(ro.net.retransmits > 0);
+    assert!(ro.zerocopy.tls_auth_failures > 0);
+    let sw = go(&lossy, &w, ktls(TlsMode::Software, false));
+    assert_eq!(sw.zerocopy.tls_auth_failures, 0);
+}

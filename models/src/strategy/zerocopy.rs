@@ -101,6 +101,11 @@ pub struct ZcCounters {
     /// `vmsplice(SPLICE_F_GIFT)` calls refused with `EINVAL` (not whole pages); the
     /// application then sent the bytes with `write()`.
     pub gifts_refused: u64,
+    /// kTLS with `TLS_TX_ZEROCOPY_RO`: page reads by the NIC that found other bytes than an
+    /// earlier read of the same record data (a retransmission, or the other part of a page
+    /// split between segments, after the file changed): the receiver's record
+    /// authentication fails.
+    pub tls_auth_failures: u64,
 }
 
 impl ZcCounters {
@@ -158,10 +163,31 @@ struct ZcApp {
 pub struct ZcState {
     apps: BTreeMap<AppId, ZcApp>,
     owners: BTreeMap<ExtId, (AppId, u64, u64)>,
+    /// kTLS `ZEROCOPY_RO` storage, with the content version the NIC first read of each of
+    /// its pages.
+    tls_ro: BTreeMap<ExtId, BTreeMap<crate::vm::Pfn, crate::vm::Version>>,
     pub counters: ZcCounters,
 }
 
 impl ZcState {
+    /// Marks `ext` as kTLS `ZEROCOPY_RO` storage: the NIC encrypts what it reads, so every
+    /// read of its data must find the same bytes.
+    pub(crate) fn track_tls_ro(&mut self, ext: ExtId) {
+        self.tls_ro.insert(ext, BTreeMap::new());
+    }
+
+    /// The NIC read `pfn` of `ext` holding content `now`: a different content than an
+    /// earlier read of the same page of that storage is a record that will not authenticate.
+    pub(crate) fn nic_read(&mut self, ext: ExtId, pfn: crate::vm::Pfn, now: crate::vm::Version) {
+        let Some(reads) = self.tls_ro.get_mut(&ext) else {
+            return;
+        };
+        let first = *reads.entry(pfn).or_insert(now);
+        if first != now {
+            self.counters.tls_auth_failures += 1;
+        }
+    }
+
     /// Storage pieces still owned by a send (for the invariant check: each is live).
     pub fn owned(&self) -> impl Iterator<Item = ExtId> + '_ {
         self.owners.keys().copied()
@@ -546,6 +572,7 @@ fn pin(k: &mut Kernel<'_>, addr: u64, len: u64, fixed: bool) -> Vec<PagePromise>
 /// A storage's last reference dropped: if a zero-copy send owns it, that send loses a
 /// reference (and its pages' unpin is charged).
 pub(crate) fn released(k: &mut Kernel<'_>, ext: ExtId) {
+    k.zc().tls_ro.remove(&ext);
     let Some((id, key, pinned)) = k.zc().owners.remove(&ext) else {
         return;
     };

@@ -225,6 +225,7 @@ impl World {
             let ext = self.exts.get(p.ext);
             for (page, bytes) in ext.page_ranges(p.off, p.len) {
                 let now = self.vm.frame(page.pfn).version;
+                self.zc.nic_read(p.ext, page.pfn, now);
                 if now != page.expected {
                     self.net.splats += 1;
                     self.net.corrupt_bytes += bytes;
