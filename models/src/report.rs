@@ -245,6 +245,10 @@ pub struct RunReport {
     /// `disk`, `wire`, `nic`, `send_buffer`, `zero_window`, `nagle`, `delayed_ack`, `rto`,
     /// `idle` (see `world::account`).
     pub stalls: BTreeMap<&'static str, u64>,
+    /// Zero-copy sends and their completions (`msg-zerocopy`, `io-uring-send-zc`); absent
+    /// when the run made none.
+    #[serde(skip_serializing_if = "crate::strategy::ZcCounters::is_empty")]
+    pub zerocopy: crate::strategy::ZcCounters,
     #[serde(skip)]
     pub data_path: DataPath,
 }
@@ -489,6 +493,7 @@ impl RunReport {
                 bus_bytes: by_name(&m.bus_bytes),
             },
             events: w.events_handled(),
+            zerocopy: w.zc_counters().clone(),
             stalls,
             data_path: w.data_path(),
         }

@@ -39,6 +39,7 @@ pub fn costs() -> CostTable {
         cpu_copy_rate: ByteRate::from_bytes_per_sec(500_000_000),
         cpu_checksum_rate: ByteRate::from_bytes_per_sec(1_000_000_000),
         cpu_zero_rate: ByteRate::from_bytes_per_sec(1_000_000_000),
+        cpu_crypto_rate: ByteRate::from_bytes_per_sec(250_000_000),
         write_allocate: false,
     }
 }
@@ -111,6 +112,7 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
             checksum_offload: true,
             header_split: false,
             tx_coalesce: 4,
+            tso: false,
         },
         tcp: TcpConfig {
             send_buffer_bytes: 256 << 10,

@@ -503,7 +503,7 @@ impl Workload {
                 let conn = w.open_conn();
                 let source = match source {
                     BulkSource::Memory => SendSource::Memory {
-                        buffer_bytes: write_size,
+                        buffer_bytes: write_size * strategy.buffers_cycled(),
                         shared_file: None,
                     },
                     BulkSource::File { file_bytes, cold } => SendSource::Files {
@@ -531,7 +531,7 @@ impl Workload {
                 let mut s = sender(
                     vec![conn],
                     SendSource::Memory {
-                        buffer_bytes: write_size,
+                        buffer_bytes: write_size * strategy.buffers_cycled(),
                         shared_file: None,
                     },
                     Requests::Bulk {

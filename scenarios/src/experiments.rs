@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// Experiment names, in DESIGN's order, with their files' text.
-pub const ALL: [(&str, &str); 8] = [
+pub const ALL: [(&str, &str); 11] = [
     (
         "netbsd-page-loan",
         include_str!("../experiments/netbsd-page-loan.toml"),
@@ -40,6 +40,16 @@ pub const ALL: [(&str, &str); 8] = [
     (
         "shared-page",
         include_str!("../experiments/shared-page.toml"),
+    ),
+    // The modern chapter (issue 16): see `experiments_modern`.
+    ("ktls-bus", include_str!("../experiments/ktls-bus.toml")),
+    (
+        "zerocopy-break-even",
+        include_str!("../experiments/zerocopy-break-even.toml"),
+    ),
+    (
+        "send-zc-wait",
+        include_str!("../experiments/send-zc-wait.toml"),
     ),
 ];
 
@@ -103,15 +113,24 @@ pub enum Check {
         at_least: f64,
     },
     /// Which strategies splat on which of the scenario's workloads.
-    Splats { expect: Vec<SplatExpectation> },
+    Splats {
+        expect: Vec<SplatExpectation>,
+    },
     /// `mmap-sendpage` with and without Miller's fix on the first workload.
     Straddle {},
     /// `slower` is strictly slower than `faster` on the first workload.
-    Slower { slower: String, faster: String },
+    Slower {
+        slower: String,
+        faster: String,
+    },
     /// `sendfile` on three file-server workloads (separate header write, cork, iovec).
     HeaderPackets {},
     /// `cow-send` on a page written while referenced (workload 0) and after (workload 1).
     SharedPage {},
+    /// The modern chapter's checks, in [`crate::experiments_modern`].
+    KtlsBus(crate::experiments_modern::KtlsBus),
+    ZerocopyBreakEven(crate::experiments_modern::ZerocopyBreakEven),
+    SendZcWait(crate::experiments_modern::SendZcWait),
 }
 
 /// For the `splats` check: on workload `workload` (numbered from 0 in file order), these

@@ -264,6 +264,14 @@ pub fn target_keys() -> Vec<Key<Target>> {
                 t.world.machine.costs.cpu_zero_rate = ByteRate::from_bytes_per_sec(v.u64())
             },
         },
+        Key {
+            name: "cpu_crypto_rate",
+            kind: CPU_RATE,
+            doc: "payload a CPU encrypts per second (AES-GCM, software kTLS) on an idle bus",
+            apply: |t, v| {
+                t.world.machine.costs.cpu_crypto_rate = ByteRate::from_bytes_per_sec(v.u64())
+            },
+        },
         cost!(
             "syscall",
             "system call entry and exit",
@@ -479,6 +487,12 @@ pub fn target_keys() -> Vec<Key<Target>> {
             kind: Kind::Count { min: 1, max: 4096 },
             doc: "TX completions per interrupt",
             apply: |t, v| t.world.nic.tx_coalesce = v.u64() as u32,
+        },
+        Key {
+            name: "tso",
+            kind: Kind::Bool,
+            doc: "TCP segmentation offload: the stack hands the NIC super-packets of up to 64 KiB, the NIC cuts the MSS frames",
+            apply: |t, v| t.world.nic.tso = v.bool(),
         },
         Key {
             name: "send_buffer",
@@ -766,6 +780,14 @@ pub struct Options {
     pub cow: models::strategy::CowOptions,
     /// `mmap-sendpage` with the straddle bug fixed.
     pub sendpage_fixed: bool,
+    /// `msg-zerocopy`: the application's buffers, error-queue polling, waiting, memlock.
+    pub zerocopy: models::strategy::ZcOptions,
+    /// `io-uring-send-zc`: registered buffers, batching, waiting for each notification.
+    pub send_zc: models::strategy::UringZcOptions,
+    /// `splice`, `vmsplice-gift`: bytes the pipe holds (0: the default, 16 pages).
+    pub pipe_bytes: u64,
+    /// `sendfile-ktls`: who encrypts, and `TLS_TX_ZEROCOPY_RO`.
+    pub ktls: models::strategy::KtlsOptions,
 }
 
 pub fn option_keys() -> Vec<Key<Options>> {
@@ -821,6 +843,80 @@ pub fn option_keys() -> Vec<Key<Options>> {
             kind: Kind::Bool,
             doc: "mmap-sendpage looks up every VMA a write spans (Miller's bug fixed)",
             apply: |o, v| o.sendpage_fixed = v.bool(),
+        },
+        Key {
+            name: "zerocopy_buffers",
+            kind: Kind::Count { min: 1, max: 4096 },
+            doc: "msg-zerocopy, io-uring-send-zc: buffers of one write each the application cycles over, reusing one only after its completion (8)",
+            apply: |o, v| {
+                o.zerocopy.buffers = v.u64();
+                o.send_zc.buffers = v.u64();
+            },
+        },
+        Key {
+            name: "zerocopy_poll_every",
+            kind: Kind::Count {
+                min: 1,
+                max: 1 << 20,
+            },
+            doc: "msg-zerocopy: read the error queue (recvmsg(MSG_ERRQUEUE) until EAGAIN) after every this many sends (1)",
+            apply: |o, v| o.zerocopy.poll_every = v.u64(),
+        },
+        Key {
+            name: "zerocopy_wait",
+            kind: Kind::Bool,
+            doc: "msg-zerocopy: wait for each send's completion before going on, so a rewrite is safe (false)",
+            apply: |o, v| o.zerocopy.wait_completion = v.bool(),
+        },
+        Key {
+            name: "zerocopy_memlock",
+            kind: size(4096, 1 << 40),
+            doc: "msg-zerocopy, io-uring-send-zc (plain buffers): RLIMIT_MEMLOCK the pinned pages are charged against, ENOBUFS past it (8 MiB)",
+            apply: |o, v| {
+                o.zerocopy.memlock_bytes = v.u64();
+                o.send_zc.memlock_bytes = v.u64();
+            },
+        },
+        Key {
+            name: "pipe_size",
+            kind: size(4096, 1 << 20),
+            doc: "splice, vmsplice-gift: bytes the pipe holds, moved per splice pair (64 KiB: 16 buffers; F_SETPIPE_SZ up to pipe-max-size, 1 MiB)",
+            apply: |o, v| o.pipe_bytes = v.u64(),
+        },
+        Key {
+            name: "tls_mode",
+            kind: Kind::Choice(&["software", "nic-offload"]),
+            doc: "sendfile-ktls: the CPU encrypts (TLS_SW) or the NIC does (TLS_HW) (software)",
+            apply: |o, v| {
+                o.ktls.mode = match v.word() {
+                    "nic-offload" => models::strategy::TlsMode::NicOffload,
+                    _ => models::strategy::TlsMode::Software,
+                }
+            },
+        },
+        Key {
+            name: "tls_zerocopy_ro",
+            kind: Kind::Bool,
+            doc: "sendfile-ktls: TLS_TX_ZEROCOPY_RO, NIC offload sends the page cache without the in-kernel copy (false)",
+            apply: |o, v| o.ktls.zerocopy_ro = v.bool(),
+        },
+        Key {
+            name: "send_zc_fixed_buffers",
+            kind: Kind::Bool,
+            doc: "io-uring-send-zc: send from registered buffers, no per-send pin or page refcount (true)",
+            apply: |o, v| o.send_zc.fixed_buffers = v.bool(),
+        },
+        Key {
+            name: "send_zc_batch",
+            kind: Kind::Count { min: 1, max: 4096 },
+            doc: "io-uring-send-zc: SQEs submitted per io_uring_enter (1)",
+            apply: |o, v| o.send_zc.batch = v.u64(),
+        },
+        Key {
+            name: "send_zc_wait_each",
+            kind: Kind::Bool,
+            doc: "io-uring-send-zc: wait for each notification CQE before the next send, the anti-pattern (false)",
+            apply: |o, v| o.send_zc.wait_each = v.bool(),
         },
     ]
 }

@@ -22,6 +22,7 @@
 
 pub mod error;
 pub mod experiments;
+pub mod experiments_modern;
 pub mod keys;
 pub mod presets;
 pub mod scenario;

@@ -29,7 +29,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             for id in STRATEGY_IDS {
                 let s = Strategy::from_id(id).expect("catalogue ids parse");
                 let e = s.explain();
-                writeln!(out, "{id:<14} {:<7} {}", s.source().name(), e.title)?;
+                writeln!(out, "{id:<16} {:<7} {}", s.source().name(), e.title)?;
             }
             writeln!(out)?;
             writeln!(

@@ -18,7 +18,7 @@ use crate::runner::{Job, Runner};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Experiment names (default: all eight).
+    /// Experiment names (default: all of them).
     pub experiments: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -326,6 +326,20 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
             );
             o.tolerance = "exact".into();
             o.pass = packets[0] == packets[1] + responses && packets[2] == packets[1];
+        }
+        Check::KtlsBus(_) | Check::ZerocopyBreakEven(_) | Check::SendZcWait(_) => {
+            let run = |s: &Scenario, w: usize, st: Strategy| lab.run(s, w, st);
+            let v = match &e.check {
+                Check::KtlsBus(c) => c.evaluate(&s, &run)?,
+                Check::ZerocopyBreakEven(c) => c.evaluate(&s, &run)?,
+                Check::SendZcWait(c) => c.evaluate(&s, &run)?,
+                _ => unreachable!("matched above"),
+            };
+            o.published = v.published;
+            o.simulated = v.simulated;
+            o.tolerance = v.tolerance;
+            o.pass = v.pass;
+            o.details = v.details;
         }
         Check::SharedPage {} => {
             let during = lab.run_id(&s, 0, "cow-send")?;

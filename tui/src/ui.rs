@@ -50,6 +50,7 @@ pub fn kind_color(kind: &str) -> Color {
         "dma" | "frame" | "disk" => Color::LightBlue,
         "lost" | "splat" | "loss" => Color::LightRed,
         "ack" => Color::Green,
+        "completion" | "errqueue read" => Color::LightGreen,
         _ => Color::White,
     }
 }
@@ -62,6 +63,8 @@ fn instant_mark(kind: &str) -> char {
         "loan break" => 'B',
         "cow fault" => 'C',
         "splat" => '!',
+        "completion" => 'Z',
+        "errqueue read" => 'E',
         _ => '*',
     }
 }

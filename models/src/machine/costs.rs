@@ -32,10 +32,12 @@ pub enum Activity {
     App,
     /// Device DMA (bus only; no CPU).
     Dma,
+    /// Encrypting payload on the CPU (software kTLS).
+    Crypto,
 }
 
 impl Activity {
-    pub const ALL: [Activity; 13] = [
+    pub const ALL: [Activity; 14] = [
         Activity::Syscall,
         Activity::Copy,
         Activity::Checksum,
@@ -49,6 +51,7 @@ impl Activity {
         Activity::Interrupt,
         Activity::App,
         Activity::Dma,
+        Activity::Crypto,
     ];
 
     /// Stable snake_case name, used as a report key.
@@ -67,6 +70,7 @@ impl Activity {
             Activity::Interrupt => "interrupt",
             Activity::App => "app",
             Activity::Dma => "dma",
+            Activity::Crypto => "crypto",
         }
     }
 }
@@ -120,6 +124,9 @@ pub struct CostTable {
     pub cpu_checksum_rate: ByteRate,
     /// Bytes per second one CPU zero-fills when the bus is idle.
     pub cpu_zero_rate: ByteRate,
+    /// Payload bytes per second one CPU encrypts (AES-GCM, kTLS) when the bus is idle; the
+    /// pass reads the plaintext and writes the ciphertext, as a copy does.
+    pub cpu_crypto_rate: ByteRate,
     /// The caches allocate a line on write, so a copy reads the destination too: 3 bus
     /// bytes per payload byte instead of 2.
     pub write_allocate: bool,

@@ -751,6 +751,10 @@ impl Machine {
                 let f = costs.write_bus_factor();
                 bus(Activity::App, bytes * f, costs.cpu_copy_rate, f)
             }
+            Step::Encrypt { bytes } => {
+                let f = costs.copy_bus_factor();
+                bus(Activity::Crypto, bytes * f, costs.cpu_crypto_rate, f)
+            }
         };
         c.step_started = now;
         c.step_activity = Some(activity);

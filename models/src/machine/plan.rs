@@ -26,6 +26,9 @@ pub enum Step {
     Zero { bytes: u64 },
     /// The application writing its own memory: CPU held, one bus byte per byte.
     AppWrite { bytes: u64 },
+    /// Encrypting `bytes` into a new buffer (software kTLS): CPU held, bus bytes as a copy
+    /// (read the plaintext, write the ciphertext), capped at the CPU's crypto speed.
+    Encrypt { bytes: u64 },
     /// Read from disk into memory: the thread waits (CPU free) for the latency, then the
     /// disk DMAs the bytes over the bus at most at its rate.
     DiskRead { bytes: u64 },

@@ -126,6 +126,26 @@ pub struct NicConfig {
     pub header_split: bool,
     /// TX completions per interrupt (interrupt coalescing); at least 1.
     pub tx_coalesce: u32,
+    /// TCP segmentation offload (Linux TSO/GSO): `tcp_output` hands the NIC super-packets of
+    /// up to [`GSO_MAX_BYTES`] and the NIC cuts them into MSS frames on the wire, so the
+    /// stack's per-packet work is paid once per super-packet (Ethernet only).
+    pub tso: bool,
+}
+
+/// Largest super-packet TSO hands the NIC (Linux `GSO_MAX_SIZE`, 64 KiB; `gso_max_size`
+/// per device since 5.19, with BIG TCP above it, not modelled).
+pub const GSO_MAX_BYTES: u64 = 65_536;
+
+/// The page frags Linux `tcp_sendmsg` copies into when the device does scatter-gather
+/// (`sk_page_frag`, order-3 pages: `SKB_FRAG_PAGE_ORDER`, 32 KiB): a copied super-packet is a
+/// few frags, not one per 2 KiB cluster.
+pub const SKB_FRAG_PAGE_BYTES: u64 = 32 << 10;
+
+/// The payload lengths of the frames a (super-)packet of `len` bytes becomes on the wire:
+/// MSS-sized frames and a shorter tail.
+pub fn frames_of(len: u64, mss: u64) -> impl Iterator<Item = u64> {
+    let mss = mss.max(1);
+    (0..len.div_ceil(mss)).map(move |i| mss.min(len - i * mss))
 }
 
 /// TCP and socket-buffer settings.

@@ -32,6 +32,9 @@ pub struct TxNic {
     irq_pending: bool,
     /// Descriptors that interrupt is reclaiming (free again when it ends).
     reclaiming_slots: u32,
+    /// When the wire began its current (super-)packet, ns: under TSO each MSS frame of it
+    /// leaves at its own time after that.
+    wire_started_ns: u64,
 }
 
 impl TxNic {
@@ -46,6 +49,7 @@ impl TxNic {
             completed: Vec::new(),
             irq_pending: false,
             reclaiming_slots: 0,
+            wire_started_ns: 0,
         }
     }
 
@@ -97,6 +101,16 @@ impl TxNic {
         let id = self.wire_queue.pop_front()?;
         self.wire_active = Some(id);
         Some(id)
+    }
+
+    /// Records when the wire began the packet [`TxNic::start_wire`] returned.
+    pub fn wire_started_at(&mut self, now_ns: u64) {
+        self.wire_started_ns = now_ns;
+    }
+
+    /// When the wire began its current packet, ns.
+    pub fn wire_started_ns(&self) -> u64 {
+        self.wire_started_ns
     }
 
     /// The wire finished its frame; the packet awaits its completion interrupt.

@@ -92,6 +92,7 @@ impl World {
     fn check_all_but_vm(&self) {
         self.machine.check_invariants();
         self.exts.check_invariants();
+        self.zc.check_invariants();
         let mut holders: BTreeMap<ExtId, u32> = BTreeMap::new();
         for (i, c) in self.conns.iter().enumerate() {
             c.sender.check_invariants();

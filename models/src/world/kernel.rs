@@ -57,6 +57,53 @@ impl<'a> Kernel<'a> {
         self.app.expect("this kernel work runs for an application")
     }
 
+    /// The application the work is for.
+    pub fn app_id(&self) -> AppId {
+        self.app()
+    }
+
+    /// The zero-copy sends, their completions and the queues they wait in.
+    pub fn zc(&mut self) -> &mut crate::strategy::ZcState {
+        &mut self.w.zc
+    }
+
+    /// The application enters and leaves the kernel once (counted with every syscall).
+    pub fn syscall(&mut self) {
+        self.w.syscalls += 1;
+        self.plan
+            .cpu(Activity::Syscall, self.w.cfg.machine.costs.syscall_ns);
+    }
+
+    /// Socket-layer work of one call (`sock_recvmsg` bookkeeping, an error-queue read).
+    pub fn socket_work(&mut self) {
+        self.plan
+            .cpu(Activity::Protocol, self.w.cfg.stack.socket_per_chunk_ns);
+    }
+
+    /// The sender's data buffer: its start address and length.
+    pub fn buffer(&mut self) -> (u64, u64) {
+        let app = self.app();
+        self.w.sender_buffer(app)
+    }
+
+    /// Storage this fill has produced so far.
+    pub fn filled(&self) -> usize {
+        self.out.as_ref().map_or(0, |o| o.len())
+    }
+
+    /// Storage a fill produced, by index (see [`Kernel::filled`]).
+    pub fn filled_since(&self, from: usize) -> Vec<ExtId> {
+        self.out
+            .as_ref()
+            .map_or(Vec::new(), |o| o[from..].iter().map(|e| e.0).collect())
+    }
+
+    /// Storage came back to an application (a zero-copy completion): a writer asleep on its
+    /// connection may go on, as after a loan's return.
+    pub fn storage_returned(&mut self) {
+        self.w.lend_returned = true;
+    }
+
     pub fn config(&self) -> &WorldConfig {
         &self.w.cfg
     }

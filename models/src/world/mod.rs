@@ -344,6 +344,8 @@ pub struct World {
     account: account::Account,
     /// Lent pages came back since the last TX reclaim (a writer may be asleep on loan KVA).
     lend_returned: bool,
+    /// Zero-copy sends (`MSG_ZEROCOPY`, `SEND_ZC`) and their completions.
+    zc: crate::strategy::ZcState,
 }
 
 /// Every this many events the invariant check also walks the whole VM (every frame and PTE);
@@ -408,6 +410,7 @@ impl World {
             inject_bug: false,
             account: account::Account::default(),
             lend_returned: false,
+            zc: crate::strategy::ZcState::default(),
             cfg,
         }
     }
@@ -556,6 +559,11 @@ impl World {
     /// Payload bytes the peer has received in order, over all connections.
     pub fn delivered_bytes(&self) -> u64 {
         self.conns.iter().map(|c| c.receiving.received).sum()
+    }
+
+    /// Zero-copy sends' counters (completions, error-queue reads, pinned pages).
+    pub fn zc_counters(&self) -> &crate::strategy::ZcCounters {
+        &self.zc.counters
     }
 
     /// Events handled so far.
@@ -711,7 +719,13 @@ impl World {
     /// (an `mbuf_ns`, and an unloan per lent page) to `plan`.
     fn unref_ext(&mut self, ext: ExtId, plan: &mut Plan) {
         plan.cpu(Activity::Protocol, self.cfg.stack.mbuf_ns);
-        match self.exts.unref(ext) {
+        let release = self.exts.unref(ext);
+        if release.is_some() {
+            // A zero-copy send owning this storage loses a reference (its completion).
+            let mut k = kernel::Kernel::for_work(self, None, plan);
+            crate::strategy::zerocopy::released(&mut k, ext);
+        }
+        match release {
             None | Some(Release::Memory) => {}
             Some(Release::EndLend { kind, pages }) => {
                 self.lend_returned = true;

@@ -59,6 +59,7 @@ pub(super) fn describe_plan(plan: &Plan, cfg: &WorldConfig) -> String {
             Step::Zero { bytes } => add("zero-fill", bytes),
             Step::AppWrite { bytes } => add("app write", bytes),
             Step::DiskRead { bytes } => add("disk read", bytes),
+            Step::Encrypt { bytes } => add("encrypt", bytes),
         }
     }
     let costs = &cfg.machine.costs;

@@ -304,9 +304,11 @@ impl World {
             ops.insert(pos, stamp);
         }
         if s.spec.rewrite_bytes > 0 {
+            // The buffer just sent (the only one, unless a zero-copy sender cycles several).
+            let off = request.off.min(s.buf_len);
             ops.push_back(Op::UserWrite {
-                at: Addr::Buffer(0),
-                len: s.spec.rewrite_bytes.min(s.buf_len),
+                at: Addr::Buffer(off),
+                len: s.spec.rewrite_bytes.min(s.buf_len - off),
                 span: 0,
                 per_page: false,
             });
@@ -506,8 +508,28 @@ impl World {
             Op::Send { len, how } => {
                 self.sender(id).cur = Some(SendOp::new(len, how));
             }
+            Op::Zc(z) => {
+                let mut plan = std::mem::take(&mut self.sender(id).pending);
+                let mut k = super::kernel::Kernel::for_work(self, Some(id), &mut plan);
+                let step = crate::strategy::zerocopy::app_op(&mut k, z);
+                let s = self.sender(id);
+                s.pending = plan;
+                if step == crate::strategy::zerocopy::ZcStep::Block {
+                    // Asleep until storage comes back (an ACK or TX completion wakes it).
+                    s.ops.push_front(op);
+                    let conn = s.conn;
+                    self.conns[conn.0 as usize].blocked_writer = Some(id);
+                    return true;
+                }
+            }
         }
         false
+    }
+
+    /// The sender's data buffer: its start and length.
+    pub(super) fn sender_buffer(&mut self, id: AppId) -> (u64, u64) {
+        let s = self.sender(id);
+        (s.buf, s.buf_len)
     }
 
     /// The file of `id`'s current request.

@@ -8,7 +8,8 @@ use super::{ConnId, Cont, Event, IRQ, Output, Packet, PacketId, World};
 use crate::machine::{Activity, DmaTag, Plan, Step, ThreadId};
 use crate::net::mbuf::ExtKind;
 use crate::net::sockbuf::Piece;
-use crate::net::{ETHER_HEADER, LinkKind};
+use crate::net::tcp::{ShortSegments, TcpSender};
+use crate::net::{ETHER_HEADER, GSO_MAX_BYTES, LinkKind, SKB_FRAG_PAGE_BYTES, frames_of};
 
 impl World {
     /// Decides `tcp_output` for `conn` now and runs its work on `thread`; its packets reach
@@ -37,6 +38,7 @@ impl World {
     /// retransmissions first. Charges their CPU work to `plan` and returns the packets.
     pub(super) fn tcp_output(&mut self, conn: ConnId, plan: &mut Plan) -> Output {
         let mss = self.cfg.link.mss();
+        let goal = self.tso_goal();
         let window = self.send_window(conn);
         let nodelay = self.cfg.tcp.nodelay;
         let mut packets = Vec::new();
@@ -51,8 +53,10 @@ impl World {
                 }
                 c.rexmit_due.insert(s.max(una), end - s.max(una));
                 (s.max(una), end - s.max(una), true)
-            } else if let Some(l) = c.sender.next_segment(window, mss, c.short_rule(nodelay)) {
-                (c.sender.nxt(), l, false)
+            } else if let Some(l) = tso_segment(&c.sender, window, mss, goal, c.short_rule(nodelay))
+            {
+                let nxt = c.sender.nxt();
+                (nxt, self.fit_frags(conn, nxt, l, mss), false)
             } else {
                 break;
             };
@@ -66,7 +70,16 @@ impl World {
             }
             if self.narrating() {
                 let kind = if rexmit { "retransmits" } else { "sends" };
-                let short = if len < mss { " (short)" } else { "" };
+                let short = if len < mss {
+                    " (short)".to_owned()
+                } else if len > mss {
+                    format!(
+                        " (a TSO super-packet the NIC cuts into {} frames)",
+                        len.div_ceil(mss)
+                    )
+                } else {
+                    String::new()
+                };
                 self.narrate(format_args!(
                     "tcp_output: conn {} {kind} segment {seq}..{} of {len} bytes{short}",
                     conn.0,
@@ -115,10 +128,7 @@ impl World {
         let mut pieces = Vec::new();
         let c = &self.conns[conn.0 as usize];
         c.snd.pieces(seq - c.sender.una(), len, &mut pieces);
-        let data_frags: u64 = pieces
-            .iter()
-            .map(|p| self.exts.get(p.ext).pieces(p.off, p.len))
-            .sum();
+        let data_frags = self.data_frags(&pieces);
         let frags = 1 + data_frags;
         let nic = self.cfg.nic;
         // A chain with more fragments than the driver takes, or than the whole ring holds,
@@ -215,6 +225,7 @@ impl World {
             let ext = self.exts.get(p.ext);
             for (page, bytes) in ext.page_ranges(p.off, p.len) {
                 let now = self.vm.frame(page.pfn).version;
+                self.zc.nic_read(p.ext, page.pfn, now);
                 if now != page.expected {
                     self.net.splats += 1;
                     self.net.corrupt_bytes += bytes;
@@ -312,10 +323,16 @@ impl World {
         let Some(id) = self.nic.start_wire() else {
             return;
         };
-        let bytes = self.cfg.link.wire_bytes(self.packets[&id].len);
+        // Under TSO the NIC cuts the super-packet into MSS frames, each with its own headers,
+        // preamble and gap: the wire carries exactly what separate segments would.
+        let mss = self.cfg.link.mss();
+        let bytes: u64 = frames_of(self.packets[&id].len, mss)
+            .map(|f| self.cfg.link.wire_bytes(f))
+            .sum();
         let serialize = self.link_rate().time_for(bytes);
         self.wire_busy_ns += serialize.as_nanos();
         let now = self.now();
+        self.nic.wire_started_at(now.as_nanos());
         if let Some(t) = &mut self.tracer {
             t.wire_started = now;
         }
@@ -325,48 +342,71 @@ impl World {
 
     pub(super) fn wire_done(&mut self) {
         let id = self.nic.finish_wire();
-        self.net.packets += 1;
         self.last_tx = self.now();
         let (conn, seq, len) = {
             let p = &self.packets[&id];
             (p.conn, p.seq, p.len)
         };
-        let lost =
-            self.cfg.link.loss > 0.0 && sim::rng::chance(&mut self.loss_rng, self.cfg.link.loss);
         let half_rtt = SimDuration::from_nanos(self.cfg.link.rtt.as_nanos() / 2);
+        let mss = self.cfg.link.mss();
+        let rate = self.link_rate();
+        let started = self.nic.wire_started_ns();
+        // One frame per MSS of the packet (one frame without TSO): each may be lost on its
+        // own, and each reaches the peer half an RTT after it left the wire.
+        let mut frame_seq = seq;
+        let mut wire_so_far = 0;
+        let mut lost_any = false;
+        for f in frames_of(len, mss) {
+            wire_so_far += self.cfg.link.wire_bytes(f);
+            self.net.packets += 1;
+            let lost = self.cfg.link.loss > 0.0
+                && sim::rng::chance(&mut self.loss_rng, self.cfg.link.loss);
+            if lost {
+                lost_any = true;
+                self.net.lost += 1;
+                let c = &mut self.conns[conn.0 as usize];
+                c.lost_end = c.lost_end.max(frame_seq + f);
+            } else {
+                let left = sim::SimTime::from_nanos(started) + rate.time_for(wire_so_far);
+                self.queue.schedule_at(
+                    left.max(self.now()) + half_rtt,
+                    Event::SegmentArrive {
+                        conn,
+                        seq: frame_seq,
+                        len: f,
+                    },
+                );
+            }
+            frame_seq += f;
+        }
         let mut wire_note = 0;
         if self.narrating() {
-            let fate = if lost {
-                "is lost; the sender learns it from duplicate ACKs or its retransmission timer"
+            let fate = if lost_any {
+                "is lost (in part); the sender learns it from duplicate ACKs or its retransmission timer"
                     .to_owned()
             } else {
                 "is on its way to the peer".to_owned()
             };
-            let wire = self.cfg.link.wire_bytes(len);
+            let frames = len.div_ceil(mss);
+            let cut = if frames > 1 {
+                format!(", cut by the NIC into {frames} frames (TSO)")
+            } else {
+                String::new()
+            };
             wire_note = self.narrate(format_args!(
-                "wire: conn {} segment {seq}..{} ({len} B payload, {wire} B of wire time with headers, preamble and gap) {fate}",
+                "wire: conn {} segment {seq}..{} ({len} B payload{cut}, {wire_so_far} B of wire time with headers, preamble and gap) {fate}",
                 conn.0,
                 seq + len
             ));
         }
         if let Some(t) = &self.tracer {
             let start = t.wire_started;
-            let kind = if lost { "lost" } else { "frame" };
+            let kind = if lost_any { "lost" } else { "frame" };
             let label = format!("segment {seq}..{}", seq + len);
             self.trace_span(|l| l.wire, start, kind, label.clone().into(), wire_note);
-            if lost {
+            if lost_any {
                 self.trace_instant("loss", format!("{label} lost").into(), wire_note);
             }
-        }
-        if lost {
-            self.net.lost += 1;
-            let c = &mut self.conns[conn.0 as usize];
-            c.lost_end = c.lost_end.max(seq + len);
-        } else {
-            self.queue.schedule_at(
-                self.now() + half_rtt,
-                Event::SegmentArrive { conn, seq, len },
-            );
         }
         self.kick_wire();
         if self.nic.interrupt_due(self.cfg.nic.tx_coalesce) {
@@ -398,4 +438,92 @@ impl World {
         self.nic.reclaiming(slots);
         self.submit(IRQ, plan, Cont::TxReclaimed { slots });
     }
+}
+
+impl World {
+    /// The most payload one segment `tcp_output` builds may carry: a whole super-packet under
+    /// TSO on a wire, one MSS otherwise.
+    fn tso_goal(&self) -> u64 {
+        let mss = self.cfg.link.mss();
+        if self.cfg.nic.tso && self.cfg.link.kind != LinkKind::Loopback {
+            (GSO_MAX_BYTES / mss).max(1) * mss
+        } else {
+            mss
+        }
+    }
+
+    /// A super-packet shortened, whole MSS at a time, until its fragments fit the driver's
+    /// limit (Linux never builds a TSO skb past `MAX_SKB_FRAGS`); a one-MSS segment is left
+    /// as it is (the driver coalesces it if it must).
+    fn fit_frags(&self, conn: ConnId, seq: u64, len: u64, mss: u64) -> u64 {
+        let limit = u64::from(self.cfg.nic.max_frags.min(self.cfg.nic.tx_ring_slots));
+        let c = &self.conns[conn.0 as usize];
+        let mut len = len;
+        let mut pieces = Vec::new();
+        while len > mss {
+            pieces.clear();
+            c.snd.pieces(seq - c.sender.una(), len, &mut pieces);
+            // One descriptor for the headers, one per payload fragment.
+            if self.data_frags(&pieces) < limit {
+                break;
+            }
+            len = (len - 1) / mss * mss;
+        }
+        len
+    }
+
+    /// DMA descriptors the payload `pieces` need: one per physically contiguous piece.
+    /// Under TSO (a modern Linux stack), data `tcp_sendmsg` copied sits in 32 KiB page
+    /// frags, not 2 KiB clusters: a run of copied pieces takes one descriptor per frag page.
+    fn data_frags(&self, pieces: &[Piece]) -> u64 {
+        if !self.cfg.nic.tso {
+            return pieces
+                .iter()
+                .map(|p| self.exts.get(p.ext).pieces(p.off, p.len))
+                .sum();
+        }
+        let mut frags = 0;
+        let mut run = 0;
+        for p in pieces {
+            let e = self.exts.get(p.ext);
+            if matches!(e.kind, ExtKind::Cluster { .. }) {
+                run += p.len;
+            } else {
+                frags += run.div_ceil(SKB_FRAG_PAGE_BYTES) + e.pieces(p.off, p.len);
+                run = 0;
+            }
+        }
+        frags + run.div_ceil(SKB_FRAG_PAGE_BYTES)
+    }
+}
+
+/// The next new segment's length: what [`TcpSender::next_segment`] allows, grown under TSO
+/// (`goal` > `mss`) to as many whole MSS as the data and the window allow, up to `goal`
+/// (Linux `tcp_write_xmit` with `tcp_tso_autosize` at its 64 KiB cap and
+/// `tcp_mss_split_point`). A short tail rides along only when the short-segment rule would
+/// let it leave now (Nagle: nothing in flight before this super-packet). Simplified: no
+/// `tcp_tso_should_defer`, so an ACK-clocked sender sends what each ACK opened at once.
+fn tso_segment(
+    sender: &TcpSender,
+    window: u64,
+    mss: u64,
+    goal: u64,
+    rule: ShortSegments,
+) -> Option<u64> {
+    let first = sender.next_segment(window, mss, rule)?;
+    if goal <= mss || first < mss {
+        return Some(first);
+    }
+    let usable = sender
+        .usable_window(window)
+        .saturating_sub(sender.in_flight());
+    let pending = sender.written() - sender.nxt();
+    let len = pending.min(usable).min(goal);
+    let tail_ok = len == pending
+        && match rule {
+            ShortSegments::Always => true,
+            ShortSegments::Nagle => sender.in_flight() == 0,
+            ShortSegments::Never => false,
+        };
+    Some(if tail_ok { len } else { len / mss * mss })
 }

@@ -351,6 +351,23 @@ fn resolve_strategies(
         Strategy::Sendfile { .. } => Strategy::Sendfile {
             linux_fallback: target.linux_sendpage_fallback,
         },
+        Strategy::MsgZerocopy(_) => Strategy::MsgZerocopy(options.zerocopy),
+        Strategy::IoUringSendZc(_) => Strategy::IoUringSendZc(options.send_zc),
+        Strategy::SendfileKtls(_) => Strategy::SendfileKtls(options.ktls),
+        Strategy::Splice { pipe_bytes } => Strategy::Splice {
+            pipe_bytes: if options.pipe_bytes > 0 {
+                options.pipe_bytes
+            } else {
+                pipe_bytes
+            },
+        },
+        Strategy::VmspliceGift { pipe_bytes } => Strategy::VmspliceGift {
+            pipe_bytes: if options.pipe_bytes > 0 {
+                options.pipe_bytes
+            } else {
+                pipe_bytes
+            },
+        },
         other => other,
     };
     let mut chosen: Vec<Strategy> = Vec::new();

@@ -41,6 +41,7 @@ pub(super) fn blank_target() -> Target {
                     cpu_copy_rate: r,
                     cpu_checksum_rate: r,
                     cpu_zero_rate: r,
+                    cpu_crypto_rate: r,
                     write_allocate: false,
                 },
                 disk: DiskConfig {
@@ -64,6 +65,7 @@ pub(super) fn blank_target() -> Target {
                 checksum_offload: false,
                 header_split: false,
                 tx_coalesce: 1,
+                tso: false,
             },
             tcp: TcpConfig {
                 send_buffer_bytes: 0,
