@@ -19,6 +19,6 @@ pub struct Args {
 pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let s = a.scenario.load()?;
     let reports = cx.runner.scenario(&s, 0);
-    print_reports(cx.out, &s, &reports, a.format, a.breakdown)?;
+    print_reports(cx.out, "compare", &s, &reports, a.format, a.breakdown)?;
     Ok(ExitCode::SUCCESS)
 }

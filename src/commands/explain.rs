@@ -3,11 +3,11 @@
 
 use std::process::ExitCode;
 
-use models::strategy::{SourceKind, Strategy};
+use models::strategy::SourceKind;
 use models::workload::{BulkSource, Workload};
 use scenarios::{Overrides, presets};
 
-use super::{Context, Failure, Outcome};
+use super::{Context, Outcome};
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
@@ -20,7 +20,7 @@ pub struct Args {
 
 pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let id = a.strategy.as_str();
-    let s = Strategy::from_id(id).map_err(|e| Failure::User(e.to_string()))?;
+    let s = super::unknown_strategy(id)?;
     let out = &mut *cx.out;
     if a.dot {
         let w = match s.source() {

@@ -70,8 +70,30 @@ impl From<io::Error> for Failure {
 
 impl From<ScenarioError> for Failure {
     fn from(e: ScenarioError) -> Self {
-        Failure::User(e.to_string())
+        Failure::User(render_error(&e))
     }
+}
+
+/// A scenario error as printed: its line, and the file's line with a caret under the place.
+pub fn render_error(e: &ScenarioError) -> String {
+    e.render()
+}
+
+/// `" (did you mean `x`?)"` when `word` is a likely typo of one of `known`, else nothing.
+pub fn did_you_mean(word: &str, known: &[&str]) -> String {
+    scenarios::error::closest(word, known.iter().copied())
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+/// A strategy id that names no strategy: the model's message and a likely intended id.
+pub fn unknown_strategy(id: &str) -> Result<models::strategy::Strategy, Failure> {
+    models::strategy::Strategy::from_id(id).map_err(|e| {
+        Failure::User(format!(
+            "{e}{}",
+            did_you_mean(id, &models::strategy::STRATEGY_IDS)
+        ))
+    })
 }
 
 /// What a command's `execute` returns.
@@ -169,16 +191,18 @@ pub enum Format {
     Csv,
 }
 
-/// Reports of a scenario's workloads in the chosen format.
+/// Reports of a scenario's workloads in the chosen format; `command` names the command in
+/// the JSON document.
 pub fn print_reports(
     out: &mut dyn Write,
+    command: &'static str,
     s: &Scenario,
     reports: &[Report],
     format: Format,
     breakdown: bool,
 ) -> io::Result<()> {
     match format {
-        Format::Json => write!(out, "{}", output::json(reports)),
+        Format::Json => write!(out, "{}", output::json(command, s, reports)),
         Format::Csv => {
             for r in reports {
                 for run in &r.runs {
@@ -192,18 +216,15 @@ pub fn print_reports(
                     }
                 }
             }
-            write!(out, "{}", output::csv(reports))
+            write!(out, "{}", output::csv(s, reports))
         }
         Format::Table => {
             for (i, (r, wr)) in reports.iter().zip(&s.runs).enumerate() {
                 if i > 0 {
                     writeln!(out)?;
                 }
-                write!(
-                    out,
-                    "{}",
-                    output::table(r, &wr.workload.summary(), breakdown)
-                )?;
+                let describe = format!("{}: {}", wr.name, wr.workload.summary());
+                write!(out, "{}", output::table(r, &describe, breakdown))?;
             }
             Ok(())
         }

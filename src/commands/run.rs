@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub fn execute(cx: &mut Context, mut a: Args) -> Outcome {
-    let strategy = Strategy::from_id(&a.strategy).map_err(|e| Failure::User(e.to_string()))?;
+    let strategy = super::unknown_strategy(&a.strategy)?;
     a.scenario.strategies = Some(vec![a.strategy.clone()]);
     let s = load_for_strategy(&a.scenario, strategy)?;
     let mut reports = Vec::new();
@@ -46,7 +46,7 @@ pub fn execute(cx: &mut Context, mut a: Args) -> Outcome {
             runs,
         });
     }
-    print_reports(cx.out, &s, &reports, a.format, false)?;
+    print_reports(cx.out, "run", &s, &reports, a.format, false)?;
     Ok(ExitCode::SUCCESS)
 }
 

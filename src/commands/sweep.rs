@@ -93,7 +93,8 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
                 labels.push((
                     value.clone(),
                     *x,
-                    wr.workload.id().to_owned(),
+                    wr.name.clone(),
+                    wr.workload.id(),
                     st.id().to_owned(),
                 ));
             }
@@ -103,10 +104,11 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let rows: Vec<Row> = labels
         .into_iter()
         .zip(reports)
-        .map(|((value, x, workload, strategy), report)| Row {
+        .map(|((value, x, name, workload, strategy), report)| Row {
             metric: metric_of(&report, &a.metric),
             value,
             x,
+            name,
             workload,
             strategy,
             report,
@@ -164,22 +166,38 @@ fn print(
                     ));
                 }
             }
-            write!(out, "{}", csv(points, &a.metric, rows))?
+            write!(out, "{}", csv(points, &a.metric, base, rows))?
         }
-        Format::Json => writeln!(
+        Format::Json => write!(
             out,
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "param": points.param,
-                "metric": a.metric,
-                "seed": base.seed,
-                "target": base.target.name,
-                "points": rows,
-            }))
-            .expect("rows serialize")
+            output::Document::new(
+                "sweep",
+                Some(scenarios::config::Config::of(base)),
+                SweepBody {
+                    param: &points.param,
+                    metric: &a.metric,
+                    seed: base.seed,
+                    target: &base.target.name,
+                    points: rows,
+                },
+            )
+            .to_json()
         )?,
     }
     Ok(())
+}
+
+/// A sweep's results in the JSON document: the swept path and the metric, the base
+/// scenario's seed and target (`config` holds the base scenario; each point sets `param` to
+/// its `value` on top of it), and one entry per run.
+#[derive(Serialize)]
+struct SweepBody<'a> {
+    param: &'a str,
+    metric: &'a str,
+    seed: u64,
+    target: &'a str,
+    points: &'a [Row],
 }
 
 /// One run of a sweep.
@@ -187,7 +205,10 @@ fn print(
 pub struct Row {
     pub value: String,
     pub x: f64,
-    pub workload: String,
+    /// The workload's name in the scenario.
+    pub name: String,
+    /// The workload's kind.
+    pub workload: &'static str,
     pub strategy: String,
     pub metric: f64,
     pub report: RunReport,
@@ -279,7 +300,7 @@ fn check_plot_path(path: &str) -> Result<(), Failure> {
 fn series(rows: &[Row]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for r in rows {
-        let k = (r.workload.clone(), r.strategy.clone());
+        let k = (r.name.clone(), r.strategy.clone());
         if !out.contains(&k) {
             out.push(k);
         }
@@ -313,7 +334,7 @@ pub fn table(points: &Points, metric: &str, rows: &[Row]) -> String {
         for k in &keys {
             let m = rows
                 .iter()
-                .find(|r| &r.value == value && r.workload == k.0 && r.strategy == k.1)
+                .find(|r| &r.value == value && r.name == k.0 && r.strategy == k.1)
                 .map(|r| r.metric);
             let cell = m.map_or("-".to_owned(), |m| format!("{m:.4}"));
             let _ = write!(out, " {cell:>w$}");
@@ -335,31 +356,14 @@ pub fn table(points: &Points, metric: &str, rows: &[Row]) -> String {
     out
 }
 
-/// CSV, one line per run.
-pub fn csv(points: &Points, metric: &str, rows: &[Row]) -> String {
-    let mut out = format!(
-        "param,value,x,workload,strategy,{metric},throughput_bytes_per_sec,bottleneck,cpu_copy_bytes,bus_bytes_per_payload_byte,splats,util_cpu,util_memory_bus,util_wire\n"
-    );
-    for r in rows {
-        let p = &r.report;
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{:.3},{},{},{:.4},{},{:.4},{:.4},{:.4}",
-            points.param,
-            r.value,
-            r.x,
-            r.workload,
-            r.strategy,
-            r.metric,
-            p.throughput_bytes_per_sec,
-            p.bottleneck.name(),
-            p.copies.cpu_copy_bytes,
-            p.bus_bytes_per_payload_byte,
-            p.integrity.splats,
-            p.utilization.cpu,
-            p.utilization.memory_bus,
-            p.utilization.wire
-        );
-    }
-    out
+/// CSV, one line per run, with the columns of every command's CSV.
+pub fn csv(points: &Points, metric: &str, base: &scenarios::Scenario, rows: &[Row]) -> String {
+    output::write_csv(rows.iter().map(|r| output::CsvRow {
+        param: Some(&points.param),
+        value: Some(&r.value),
+        x: Some(r.x),
+        metric: Some(metric),
+        metric_value: Some(r.metric),
+        ..output::CsvRow::new(&r.name, r.workload, base.seed, &base.target.name, &r.report)
+    }))
 }

@@ -29,8 +29,13 @@ fn default_comparison_json() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    // Two workloads: the documented {"workloads": [...]} shape.
+    // Two workloads, named apart, in the one documented shape, with its version and the
+    // configuration used.
     assert_eq!(v["workloads"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["workloads"][0]["name"], "from-memory");
+    assert_eq!(v["workloads"][1]["name"], "from-file");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["config"]["target"]["values"]["memory_bus"], "29.76 MB/s");
     insta::assert_snapshot!("default_json", text);
 }
 
@@ -403,10 +408,17 @@ fn a_float_range_runs_the_values_the_user_typed() {
         }
         let o = zcsim(&args);
         assert!(o.status.success(), "{}", stderr(&o));
-        stdout(&o)
+        let text = stdout(&o);
+        let column = text
             .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .position(|c| c == "value")
+            .expect("a value column");
+        text.lines()
             .skip(1)
-            .map(|l| l.split(',').nth(1).unwrap().to_owned())
+            .map(|l| l.split(',').nth(column).unwrap().to_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(

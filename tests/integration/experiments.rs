@@ -24,8 +24,10 @@ fn reproduce_names_and_rejects_unknown_experiments() {
     let o = zcsim(&["reproduce", "shared-page", "--format", "json"]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v.as_array().map(Vec::len), Some(1));
-    assert_eq!(v[0]["pass"], true);
+    // The one report document: its version, and the experiments under `experiments`.
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["experiments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["experiments"][0]["pass"], true);
     let o = zcsim(&["reproduce", "cold-fusion"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("netbsd-page-loan"));
@@ -74,9 +76,16 @@ fn copy_rises_with_the_bus_while_page_loan_sits_at_the_wire() {
     let csv = sweep_csv("0");
     let mut copy = Vec::new();
     let mut loan = Vec::new();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (s, t, b) = (
+        col("strategy"),
+        col("throughput_bytes_per_sec"),
+        col("bottleneck"),
+    );
     for line in csv.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        let (strategy, thr, bottleneck) = (f[4], f[6].parse::<f64>().unwrap(), f[7]);
+        let (strategy, thr, bottleneck) = (f[s], f[t].parse::<f64>().unwrap(), f[b]);
         match strategy {
             "copy" => copy.push((thr, bottleneck.to_owned())),
             "page-loan" => loan.push((thr, bottleneck.to_owned())),

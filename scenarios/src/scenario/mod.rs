@@ -25,7 +25,7 @@ use crate::workloads::WorkloadSpec;
 
 /// The built-in default scenario (`zcsim` with no arguments).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../examples/default.toml");
-const DEFAULT_NAME: &str = "scenarios/examples/default.toml";
+pub(crate) const DEFAULT_NAME: &str = "scenarios/examples/default.toml";
 
 /// A validated scenario, ready to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +42,9 @@ pub struct Scenario {
 /// One workload and the strategies to run it with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkloadRun {
+    /// The name the scenario gave the workload, or its kind and its index among the
+    /// scenario's workloads (`bulk-send-1`); distinct within a scenario.
+    pub name: String,
     pub workload: Workload,
     pub strategies: Vec<Strategy>,
 }
@@ -96,6 +99,7 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         mut target,
         mut options,
         mut workloads,
+        names,
         mut strategies,
     } = read_doc(&src)?;
     let mut seed = seed.unwrap_or(1);
@@ -182,7 +186,8 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         }
         resolved.push((origin, w));
     }
-    let (runs, notes) = resolve_strategies(&resolved, &strategies, &target, &options)?;
+    let (mut runs, notes) = resolve_strategies(&resolved, &strategies, &target, &options)?;
+    name_workloads(&resolved, &names, &mut runs)?;
     Ok(Scenario {
         seed,
         target,
@@ -267,7 +272,13 @@ fn apply_set(
                 }
             }
             if !hit {
-                let kinds: Vec<&str> = workloads.iter().map(|(_, w)| w.kind()).collect();
+                let kinds = dedup(workloads.iter().map(|(_, w)| w.kind()).collect());
+                let params = dedup(
+                    kinds
+                        .iter()
+                        .flat_map(|k| workload_keys(k).into_iter().map(|p| p.name))
+                        .collect(),
+                );
                 let problem = if workloads.iter().any(|(_, w)| w.has(key)) {
                     "applies to none of this scenario's workloads as written (file_size and cold need a bulk-send from a file)"
                 } else {
@@ -279,7 +290,8 @@ fn apply_set(
                         &format!("workload.{key}"),
                         problem,
                         &format!(
-                            "a parameter of {} (see `zcsim list workloads`)",
+                            "{} (the parameters of {}; see `zcsim list workloads`)",
+                            params.join(", "),
                             kinds.join(", ")
                         ),
                     )
@@ -400,11 +412,49 @@ fn resolve_strategies(
             continue;
         }
         runs.push(WorkloadRun {
+            name: String::new(),
             workload: w.clone(),
             strategies,
         });
     }
     Ok((runs, notes))
+}
+
+/// Gives each run its workload's name: the one written, else kind and index. Two workloads
+/// may not share a name (reports could not tell them apart).
+fn name_workloads(
+    resolved: &[(&Origin, Workload)],
+    names: &[(Origin, String)],
+    runs: &mut [WorkloadRun],
+) -> Result<(), ScenarioError> {
+    let mut given: Vec<(String, &Origin)> = Vec::new();
+    for (i, (origin, w)) in resolved.iter().enumerate() {
+        let name = names
+            .iter()
+            .find(|(o, _)| o == *origin)
+            .map_or_else(|| format!("{}-{i}", w.id()), |(_, n)| n.clone());
+        if let Some((_, first)) = given.iter().find(|(n, _)| *n == name) {
+            return Err(ScenarioError {
+                origin: (*origin).clone(),
+                field: format!("workloads[{i}].name"),
+                value: Some(format!("\"{name}\"")),
+                problem: format!("is already the name of the workload at {first}"),
+                allowed: Some("a name no other workload of the scenario has".into()),
+            });
+        }
+        given.push((name, origin));
+    }
+    // Runs keep the workloads' order, skipping those no listed strategy fits.
+    let mut names = given.into_iter().zip(resolved);
+    for run in runs {
+        let (name, _) = names
+            .find(|(_, (_, w))| *w == run.workload)
+            .expect("every run is one of the resolved workloads, in order")
+            .0
+            .clone();
+        run.name = name;
+    }
+    Ok(())
 }
 
 fn dedup(mut v: Vec<&str>) -> Vec<&str> {

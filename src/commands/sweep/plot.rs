@@ -75,7 +75,7 @@ pub fn plot(
                 let color = palette[i % palette.len()].stroke_width(2);
                 let pts: Vec<(f64, f64)> = rows
                     .iter()
-                    .filter(|r| r.workload == k.0 && r.strategy == k.1)
+                    .filter(|r| r.name == k.0 && r.strategy == k.1)
                     .map(|r| (r.x, r.metric))
                     .collect();
                 let legend_color = palette[i % palette.len()];
