@@ -63,6 +63,9 @@ enum Command {
     Reproduce(commands::reproduce::Args),
     /// Sweep one parameter and compare the strategies at every point.
     Sweep(commands::sweep::Args),
+    /// Print the effective configuration (preset, file and overrides resolved) as a scenario
+    /// file that --scenario loads back.
+    Config(commands::config::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Export(a) => commands::export::execute(&mut cx, a),
         Command::Reproduce(a) => commands::reproduce::execute(&mut cx, a),
         Command::Sweep(a) => commands::sweep::execute(&mut cx, a),
+        Command::Config(a) => commands::config::execute(&mut cx, a),
     }
     .and_then(|code| {
         cx.out.flush()?;

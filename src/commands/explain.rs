@@ -11,7 +11,13 @@ use super::{Context, Outcome};
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim explain page-loan
+  zcsim explain mmap-sendpage --dot | dot -Tsvg > path.svg")]
 pub struct Args {
+    /// A strategy id (see `zcsim list strategies`).
+    #[arg(value_name = "STRATEGY")]
     pub strategy: String,
     /// Print the data-path graph of a run on its default workload as Graphviz DOT.
     #[arg(long)]

@@ -12,6 +12,10 @@ use crate::runner::Job;
 pub const MAX_RECORDS: usize = 100_000_000;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim export --chrome trace.json --strategies copy,page-loan --set workload.total=1MiB
+  # then open trace.json in https://ui.perfetto.dev or chrome://tracing")]
 pub struct Args {
     /// The file to write.
     #[arg(long, value_name = "FILE.json")]

@@ -10,15 +10,24 @@ use scenarios::presets;
 use super::{Context, Outcome};
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim list strategies
+  zcsim list workloads      # every parameter with its range and default
+  zcsim list presets        # every target key of every preset")]
 pub struct Args {
+    /// What to list.
     #[arg(value_enum)]
     pub what: What,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum What {
+    /// Every strategy id with what it sends from and its one-line title.
     Strategies,
+    /// Every workload kind with its parameters.
     Workloads,
+    /// Every target preset, and the target keys a scenario may set.
     Presets,
 }
 

@@ -8,6 +8,7 @@
 //! | [`sweep`] | one parameter over many values |
 //! | [`reproduce`] | the seeds' claims as experiments with verdicts |
 //! | [`check`] | validate and summarize a scenario file |
+//! | [`config`] | the effective configuration, as a scenario file |
 //! | [`list`] | strategies, workloads, presets |
 //! | [`explain`] | a strategy's origin and steps, or its data-path graph |
 //! | [`export`] | a Chrome trace for Perfetto |
@@ -18,6 +19,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod config;
 pub mod explain;
 pub mod export;
 pub mod list;

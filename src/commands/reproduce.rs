@@ -17,9 +17,22 @@ use super::{Context, Failure, Format, Outcome as Exit};
 use crate::runner::{Job, Runner};
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim reproduce                                # all eight; exit 1 if any fails
+  zcsim reproduce netbsd-page-loan laight-thorpe
+  cp scenarios/experiments/freebsd-986.toml mine.toml   # edit it, then:
+  zcsim check mine.toml && zcsim reproduce mine.toml
+
+An experiment file is a scenario with an [experiment] table: title, claim, source and a
+`check` with its fields (docs/experiments.md lists them).")]
 pub struct Args {
-    /// Experiment names (default: all eight).
+    /// Built-in experiment names (`zcsim list` shows none: see docs/experiments.md) or paths
+    /// of experiment files (FILE.toml); default: all eight built-in ones.
+    #[arg(value_name = "NAME|FILE.toml")]
     pub experiments: Vec<String>,
+    /// table (for reading), json (one document with the configuration; see
+    /// docs/report-schema.md) or csv (one row per run, the same columns for every command).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

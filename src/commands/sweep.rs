@@ -25,6 +25,13 @@ use crate::runner::{Job, MAX_THREADS, world_of};
 pub use points::Points;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim sweep --param target.memory_bus --range 15MB/s..60MB/s --steps 10 \\
+      --workload bulk-send --strategies copy,page-loan --plot bus.svg
+  zcsim sweep --param workload.rewrite --values 0B,1KiB,4KiB --workload rewrite-after-write
+  zcsim sweep --param target.loss --range 0.0001..0.05 --steps 8 --log --plot loss.svg
+  zcsim sweep --param workload.write_size --values 4KiB,64KiB --metric copies.cpu_copy_bytes")]
 pub struct Args {
     /// The parameter's path, as for --set (target.memory_bus, workload.write_size, ...).
     #[arg(long)]
@@ -52,6 +59,8 @@ pub struct Args {
     pub threads: usize,
     #[command(flatten)]
     pub scenario: ScenarioArgs,
+    /// table (for reading), json (one document with the configuration; see
+    /// docs/report-schema.md) or csv (one row per run, the same columns for every command).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Also show where CPU time and bus bytes went at every point.

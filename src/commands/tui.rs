@@ -8,6 +8,13 @@ use super::{Context, Failure, Outcome, ScenarioArgs};
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim tui
+  zcsim tui --strategies copy,page-loan --set workload.total=1MiB
+  zcsim tui --preset gige-2002 --workload bulk-receive
+
+Keys: ? shows them all; q or Ctrl-C quits.")]
 pub struct Args {
     /// Most records kept per run, 1 to 100000000.
     #[arg(long, default_value_t = 1_000_000)]

@@ -510,3 +510,158 @@ fn flag_errors_name_the_flag_a_shortened_value_and_what_is_allowed() {
         "{err}"
     );
 }
+
+#[test]
+fn a_printed_configuration_runs_the_same_report_byte_for_byte() {
+    // `zcsim config` must print every value the run used: fed back with --scenario, the
+    // JSON report (figures, names and the embedded configuration) is byte-identical. The
+    // overrides touch the target, a workload parameter, an option and the seed, so a value
+    // the printout dropped would change a figure or the configuration.
+    let flags = [
+        "--preset",
+        "gige-2002",
+        "--set",
+        "target.mtu_bytes=1500",
+        "--set",
+        "workload.total=1MiB",
+        "--set",
+        "options.loan_threshold=8KiB",
+        "--seed",
+        "7",
+        "--strategies",
+        "copy,page-loan,sendfile",
+    ];
+    let mut args = vec!["config"];
+    args.extend(flags);
+    let o = zcsim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = std::env::temp_dir().join(format!("zcsim-config-{}.toml", std::process::id()));
+    std::fs::write(&path, &o.stdout).unwrap();
+    let mut direct = vec!["compare", "--format", "json"];
+    direct.extend(flags);
+    let again = [
+        "compare",
+        "--format",
+        "json",
+        "--scenario",
+        path.to_str().unwrap(),
+    ];
+    let (a, b) = (zcsim(&direct), zcsim(&again));
+    let _ = std::fs::remove_file(&path);
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn misspelt_names_get_a_suggestion_and_file_errors_a_snippet() {
+    // A near miss of a key, strategy, preset, workload or experiment names the intended
+    // one; an error in a file shows the line with a caret under the column it names.
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["compare", "--set", "target.memroy_bus=40MB/s"],
+            "did you mean `memory_bus`?",
+        ),
+        (
+            &["compare", "--strategies", "copy,page-laon"],
+            "did you mean `page-loan`?",
+        ),
+        (&["run", "sendfiel"], "did you mean `sendfile`?"),
+        (
+            &["compare", "--preset", "gige-2020"],
+            "did you mean `gige-2002`?",
+        ),
+        (
+            &["compare", "--workload", "bulk-recieve"],
+            "did you mean `bulk-receive`?",
+        ),
+        (
+            &["reproduce", "netbsd-page-laon"],
+            "did you mean `netbsd-page-loan`?",
+        ),
+    ];
+    for (args, hint) in cases {
+        let o = zcsim(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(hint), "{args:?}: {}", stderr(&o));
+    }
+    let path = std::env::temp_dir().join(format!("zcsim-typo-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[target]\npreset = \"pc-2003\"\n\n[[workloads]]\nkind = \"bulk-send\"\nwirte_size = \"8 KiB\"\n",
+    )
+    .unwrap();
+    let o = zcsim(&["check", path.to_str().unwrap()]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    // Line 6, column 14 (its value): the line itself and a caret under that column.
+    assert!(e.contains("did you mean `write_size`?"), "{e}");
+    assert!(
+        e.contains("6 | wirte_size = \"8 KiB\"\n  |              ^"),
+        "{e}"
+    );
+    // Fixed, the next one: a top-level key that TOML put in the workload.
+    std::fs::write(
+        &path,
+        "[target]\npreset = \"pc-2003\"\n\n[[workloads]]\nkind = \"bulk-send\"\nstrategies = [\"copy\"]\n",
+    )
+    .unwrap();
+    let o = zcsim(&["check", path.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        stderr(&o).contains("comes after a [[workloads]] header"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_default_scenarios_commented_strategies_line_works_uncommented() {
+    // The default file shows how to pick strategies; uncommented as it stands, the line must
+    // load (it sits above the first table, so TOML keeps it at the top level).
+    let text = scenarios::scenario::DEFAULT_SCENARIO;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("# strategies = "))
+        .expect("the commented line");
+    let uncommented = text.replacen(line, line.trim_start_matches("# "), 1);
+    let s = scenarios::load_str("default.toml", &uncommented, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.runs.iter().all(|wr| wr.strategies.len() >= 2));
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    // A new user learns a command from its --help: each must show at least one example of
+    // itself, and every argument must carry a description (clap's short help prints an
+    // argument without one as a bare name with nothing after it).
+    for cmd in [
+        "compare",
+        "run",
+        "list",
+        "explain",
+        "check",
+        "tui",
+        "export",
+        "reproduce",
+        "sweep",
+        "config",
+    ] {
+        let o = zcsim(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd}");
+        let help = stdout(&o);
+        let examples = help.split("Examples:").nth(1).unwrap_or("");
+        assert!(
+            examples.contains(&format!("zcsim {cmd}")),
+            "{cmd} --help has no example of itself:\n{help}"
+        );
+        // The short help puts each argument and its description on one line.
+        let short = stdout(&zcsim(&[cmd, "-h"]));
+        let options = short.split("Examples:").next().unwrap_or("");
+        for line in options.lines() {
+            let t = line.trim_start();
+            let bare = (t.starts_with('-') || t.starts_with('<') || t.starts_with('['))
+                && !t.contains("  ");
+            assert!(!bare, "{cmd}: undocumented argument `{t}`");
+        }
+    }
+}
