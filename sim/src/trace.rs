@@ -90,6 +90,9 @@ pub struct RingSink {
     records: VecDeque<TraceRecord>,
     lanes: Vec<String>,
     dropped: u64,
+    /// The newest dropped sample of each counter series: counters hold running values, so
+    /// a viewer needs it to read a series right before its first kept sample.
+    dropped_counters: std::collections::BTreeMap<&'static str, Counter>,
 }
 
 impl RingSink {
@@ -101,6 +104,7 @@ impl RingSink {
             records: VecDeque::with_capacity(capacity.min(1 << 16)),
             lanes: Vec::new(),
             dropped: 0,
+            dropped_counters: std::collections::BTreeMap::new(),
         }
     }
 
@@ -118,8 +122,17 @@ impl RingSink {
         self.dropped
     }
 
+    /// The lanes, the records and how many were dropped. The records are the newest
+    /// `capacity`, preceded by the newest dropped sample of each counter series (in series
+    /// order), so every series has its value from the first kept record on.
     pub fn into_parts(self) -> (Vec<String>, Vec<TraceRecord>, u64) {
-        (self.lanes, self.records.into(), self.dropped)
+        let mut records: Vec<TraceRecord> = self
+            .dropped_counters
+            .into_values()
+            .map(TraceRecord::Counter)
+            .collect();
+        records.extend(self.records);
+        (self.lanes, records, self.dropped)
     }
 }
 
@@ -134,7 +147,9 @@ impl TraceSink for RingSink {
 
     fn record(&mut self, record: TraceRecord) {
         if self.records.len() == self.capacity {
-            self.records.pop_front();
+            if let Some(TraceRecord::Counter(c)) = self.records.pop_front() {
+                self.dropped_counters.insert(c.series, c);
+            }
             self.dropped += 1;
         }
         self.records.push_back(record);

@@ -17,7 +17,7 @@ Examples:
   zcsim export --chrome trace.json --strategies copy,page-loan --set workload.total=1MiB
   # then open trace.json in https://ui.perfetto.dev or chrome://tracing")]
 pub struct Args {
-    /// The file to write.
+    /// The file to write, or `-` for standard output.
     #[arg(long, value_name = "FILE.json")]
     pub chrome: String,
     /// Most records kept per run, 1 to 100000000 (older ones are dropped, and the count is
@@ -47,20 +47,26 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let path = &a.chrome;
     let io_err =
         |e: std::io::Error| Failure::User(format!("--chrome {}: {e}", super::shorten(path)));
-    let file = std::fs::File::create(path).map_err(|e| {
-        Failure::User(format!(
-            "--chrome {}: cannot create: {e}",
-            super::shorten(path)
-        ))
-    })?;
-    let mut w = ChromeTraceWriter::new(std::io::BufWriter::new(file)).map_err(io_err)?;
+    // `-` is standard output, as for most Unix tools.
+    let sink: Box<dyn std::io::Write + '_> = if path == "-" {
+        Box::new(&mut *cx.out)
+    } else {
+        let file = std::fs::File::create(path).map_err(|e| {
+            Failure::User(format!(
+                "--chrome {}: cannot create: {e}",
+                super::shorten(path)
+            ))
+        })?;
+        Box::new(std::io::BufWriter::new(file))
+    };
+    let mut w = ChromeTraceWriter::new(sink).map_err(io_err)?;
     let mut pid = 1;
     for wr in &s.runs {
         for st in &wr.strategies {
             let (report, trace) = cx
                 .runner
                 .traced(&Job::of(&s, &wr.workload, *st), max_records);
-            w.begin_process(pid, &format!("{} on {}", st.id(), wr.workload.id()));
+            w.begin_process(pid, &format!("{} on {}", st.id(), wr.name));
             let recorded = trace.records.len();
             for (i, name) in trace.lanes.iter().enumerate() {
                 w.declare_lane(LaneId(i as u32), name);
@@ -86,8 +92,13 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         }
     }
     w.finish().map_err(io_err)?;
+    let wrote = if path == "-" {
+        "wrote the trace to standard output".to_owned()
+    } else {
+        format!("wrote {path}")
+    };
     note(&format!(
-        "wrote {path}: open it at https://ui.perfetto.dev (Open trace file) or chrome://tracing"
+        "{wrote}: open it at https://ui.perfetto.dev (Open trace file) or chrome://tracing"
     ));
     Ok(ExitCode::SUCCESS)
 }

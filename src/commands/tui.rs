@@ -45,17 +45,32 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             "zcsim tui needs a terminal on standard output".into(),
         ));
     }
+    // Recording shows a progress bar (after a moment); indexing a large trace takes seconds
+    // too, so each step is named on standard error before the screen takes over.
+    let n = wr.strategies.len();
     let runs = wr
         .strategies
         .iter()
-        .map(|st| {
+        .enumerate()
+        .map(|(i, st)| {
+            super::note(&format!("recording {} ({}/{n})...", st.id(), i + 1));
             let (report, trace) = cx
                 .runner
                 .traced(&Job::of(&s, &wr.workload, *st), max_records);
+            super::note(&format!(
+                "indexing {} trace records of {}...",
+                trace.records.len(),
+                st.id()
+            ));
             tui::RunView::new(st.id().to_owned(), report, trace)
         })
         .collect();
-    let title = format!("{} on {}", wr.workload.summary(), s.target.name);
+    let title = format!(
+        "{}: {} on {}",
+        wr.name,
+        wr.workload.summary(),
+        s.target.name
+    );
     let app =
         tui::App::new(title, runs).map_err(|e| Failure::User(format!("the timeline: {e}")))?;
     match tui::run(app).map_err(|e| Failure::User(format!("terminal: {e}")))? {
