@@ -185,6 +185,21 @@ impl ScenarioArgs {
     }
 }
 
+/// A workload as a title says it: its summary, after its name when the scenario gave it one
+/// (a default name, kind and index, would only repeat the kind).
+pub fn workload_title(wr: &scenarios::WorkloadRun) -> String {
+    let default = wr
+        .name
+        .strip_prefix(wr.workload.id())
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|i| i.bytes().all(|b| b.is_ascii_digit()));
+    if default {
+        wr.workload.summary()
+    } else {
+        format!("{}: {}", wr.name, wr.workload.summary())
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     #[default]
@@ -225,7 +240,7 @@ pub fn print_reports(
                 if i > 0 {
                     writeln!(out)?;
                 }
-                let describe = format!("{}: {}", wr.name, wr.workload.summary());
+                let describe = workload_title(wr);
                 write!(out, "{}", output::table(r, &describe, breakdown))?;
             }
             Ok(())
