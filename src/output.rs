@@ -157,7 +157,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// What every `--format json` output is: the schema version, the zcsim version, the command,
 /// the effective configuration (absent for `reproduce`, whose experiments carry their own),
 /// and the command's results (`workloads`, a sweep's `points`, or `experiments`).
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Document<B: Serialize> {
     pub schema_version: u32,
     pub zcsim_version: &'static str,
@@ -189,16 +189,17 @@ impl<B: Serialize> Document<B> {
 
 /// One workload's runs: its name and parameters, then the report's own keys (`seed`,
 /// `target`, `workload` (the kind), `runs`).
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct WorkloadReport<'a> {
     pub name: &'a str,
+    #[schemars(with = "BTreeMap<String, scenarios::config::Scalar>")]
     pub parameters: BTreeMap<String, toml::Value>,
     #[serde(flatten)]
     pub report: &'a Report,
 }
 
 /// The body of `compare` and `run`.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Workloads<'a> {
     pub workloads: Vec<WorkloadReport<'a>>,
 }
@@ -215,6 +216,28 @@ pub fn json(command: &'static str, s: &Scenario, reports: &[Report]) -> String {
         })
         .collect();
     Document::new(command, Some(Config::of(s)), Workloads { workloads }).to_json()
+}
+
+/// The JSON Schema of every document: one of the three bodies (a comparison or run's
+/// workloads, a sweep's points, reproduce's experiments), generated from the types that
+/// write them. `docs/report-schema.json` is this, and a test keeps it so.
+pub fn json_schema() -> serde_json::Value {
+    let mut g = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let bodies = [
+        g.subschema_for::<Document<Workloads<'static>>>(),
+        g.subschema_for::<Document<crate::commands::sweep::SweepBody<'static>>>(),
+        g.subschema_for::<Document<crate::commands::reproduce::Experiments<'static>>>(),
+    ];
+    let defs = g.take_definitions(true);
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "zcsim report",
+        "description": format!(
+            "What zcsim compare, run, sweep and reproduce write with --format json, schema version {SCHEMA_VERSION} (docs/report-schema.md)"
+        ),
+        "oneOf": bodies,
+        "$defs": defs,
+    })
 }
 
 /// One CSV row: a run with every counter of its report, flat. Every command's CSV has these
@@ -429,6 +452,22 @@ mod tests {
         // The CSV keeps it too, in its own column.
         let c = csv(&sc, &[]);
         assert!(c.lines().next().unwrap().ends_with(",stalled"), "{c}");
+    }
+
+    #[test]
+    fn the_published_schema_is_the_one_the_types_generate() {
+        // docs/report-schema.json is what users validate against: it must be exactly what
+        // the types that write the documents generate (ZCSIM_UPDATE_SCHEMA=1 rewrites it).
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report-schema.json");
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("ZCSIM_UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let published = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "docs/report-schema.json is stale: run ZCSIM_UPDATE_SCHEMA=1 cargo test --bin zcsim"
+        );
     }
 
     #[test]

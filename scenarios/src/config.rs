@@ -14,19 +14,33 @@ use crate::keys::{Options, option_keys, target_keys, workload_keys};
 use crate::scenario::Scenario;
 use crate::units::fmt_size;
 
+/// How the JSON Schema describes a value of the configuration: what a scenario file writes,
+/// a string (with its unit), a number or a boolean.
+pub struct Scalar;
+
+impl schemars::JsonSchema for Scalar {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scalar".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
 /// A scenario's effective configuration.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Config {
     pub seed: u64,
     /// Every strategy that runs on at least one workload, in catalogue order.
     pub strategies: Vec<String>,
     pub target: TargetConfig,
     /// Every `[options]` key with its value.
+    #[schemars(with = "BTreeMap<String, Scalar>")]
     pub options: BTreeMap<String, toml::Value>,
     pub workloads: Vec<WorkloadConfig>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TargetConfig {
     /// As reports name it: the preset, `PRESET (overridden)`, or `custom`.
     pub name: String,
@@ -34,14 +48,16 @@ pub struct TargetConfig {
     /// The preset it started from, if any.
     pub preset: Option<String>,
     /// Every target key, as written in the preset or the override that set it last.
+    #[schemars(with = "BTreeMap<String, Scalar>")]
     pub values: BTreeMap<String, toml::Value>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WorkloadConfig {
     pub name: String,
     pub kind: String,
     /// Every parameter of the kind, defaults included, with units.
+    #[schemars(with = "BTreeMap<String, Scalar>")]
     pub parameters: BTreeMap<String, toml::Value>,
 }
 

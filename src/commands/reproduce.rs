@@ -64,8 +64,8 @@ pub fn execute(cx: &mut Context, a: Args) -> Exit {
 }
 
 /// The body of `reproduce`'s JSON document.
-#[derive(Serialize)]
-struct Experiments<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Experiments<'a> {
     experiments: &'a [Outcome],
 }
 
@@ -98,7 +98,7 @@ fn csv(outcomes: &[Outcome]) -> String {
 }
 
 /// One experiment's outcome.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// The built-in name, or the file's path.
     pub name: String,

@@ -200,8 +200,8 @@ fn print(
 /// A sweep's results in the JSON document: the swept path and the metric, the base
 /// scenario's seed and target (`config` holds the base scenario; each point sets `param` to
 /// its `value` on top of it), and one entry per run.
-#[derive(Serialize)]
-struct SweepBody<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct SweepBody<'a> {
     param: &'a str,
     metric: &'a str,
     seed: u64,
@@ -210,7 +210,7 @@ struct SweepBody<'a> {
 }
 
 /// One run of a sweep.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Row {
     pub value: String,
     pub x: f64,

@@ -665,3 +665,158 @@ fn every_subcommand_help_has_examples() {
         }
     }
 }
+
+/// Checks `v` against JSON Schema `s` (the part of draft 2020-12 that schemars writes:
+/// `$ref`, `type`, `properties`, `required`, `additionalProperties`, `items`, `anyOf`,
+/// `oneOf`, `enum`, `const`, `minimum`), strictly: an object key the schema does not declare
+/// is an error, so an undocumented key cannot slip into a report.
+fn conforms(
+    v: &serde_json::Value,
+    s: &serde_json::Value,
+    root: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").expect("local refs");
+        return conforms(v, &root["$defs"][name], root, at);
+    }
+    if let Some(options) = s
+        .get("anyOf")
+        .or_else(|| s.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        let passing = options
+            .iter()
+            .filter(|o| conforms(v, o, root, at).is_ok())
+            .count();
+        let one_of = s.get("oneOf").is_some();
+        if passing == 0 || (one_of && passing > 1) {
+            return Err(format!("{at}: {passing} of the alternatives match"));
+        }
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(x) => vec![x.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let fits = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            _ => false,
+        });
+        if !fits {
+            return Err(format!("{at}: {v} is not {types:?}"));
+        }
+    }
+    if let Some(e) = s.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        return Err(format!("{at}: {v} not in {e:?}"));
+    }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        return Err(format!("{at}: {v} is not {c}"));
+    }
+    if let (Some(min), Some(x)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && x < min
+    {
+        return Err(format!("{at}: {x} < {min}"));
+    }
+    if let Some(obj) = v.as_object()
+        && (s.get("properties").is_some() || s.get("additionalProperties").is_some())
+    {
+        let props = s.get("properties").and_then(Value::as_object);
+        for req in s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let k = req.as_str().unwrap();
+            if !obj.contains_key(k) {
+                return Err(format!("{at}: required key {k} missing"));
+            }
+        }
+        for (k, x) in obj {
+            let sub = props
+                .and_then(|p| p.get(k))
+                .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()));
+            match sub {
+                Some(sub) => conforms(x, sub, root, &format!("{at}/{k}"))?,
+                None => return Err(format!("{at}: key {k} is not in the schema")),
+            }
+        }
+    }
+    if let (Some(items), Some(a)) = (s.get("items"), v.as_array()) {
+        for (i, x) in a.iter().enumerate() {
+            conforms(x, items, root, &format!("{at}/{i}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_commands_json_conforms_to_the_published_schema() {
+    // The published JSON Schema is the contract: the JSON of compare (one workload and two),
+    // run, sweep and reproduce must each conform to it, key for key, and carry the schema
+    // version. A key added to a report without the schema being regenerated fails here.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report-schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let small = ["--set", "workload.total=64KiB"];
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["compare", "--strategies", "copy,sendfile"],
+        vec!["compare", "--workload", "bulk-send", "--strategies", "copy"],
+        vec!["run", "page-loan"],
+        vec![
+            "compare",
+            "--preset",
+            "gige-2002",
+            "--workload",
+            "bulk-receive",
+        ],
+        vec![
+            "sweep",
+            "--param",
+            "target.memory_bus",
+            "--values",
+            "20MB/s,40MB/s",
+            "--workload",
+            "bulk-send",
+            "--strategies",
+            "copy",
+        ],
+    ];
+    for mut args in commands {
+        args.extend(small);
+        args.extend(["--format", "json"]);
+        let o = zcsim(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema_version"], 1, "{args:?}");
+        conforms(&v, &schema, &schema, "").unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
+    let o = zcsim(&["reproduce", "shared-page", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    conforms(&v, &schema, &schema, "").unwrap_or_else(|e| panic!("reproduce: {e}"));
+    // And the validator is not vacuous: an unknown key and a wrong type are refused.
+    let mut bad = v.clone();
+    bad["experiments"][0]["surprise"] = 1.into();
+    assert!(conforms(&bad, &schema, &schema, "").is_err());
+    let mut bad = v;
+    bad["experiments"][0]["pass"] = "yes".into();
+    assert!(conforms(&bad, &schema, &schema, "").is_err());
+}
