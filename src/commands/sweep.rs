@@ -6,7 +6,7 @@
 //! ([`points`]), `--steps` and `--threads` against their bounds, the metric against the
 //! report's keys, the plot's path, and the scenario at every point.
 
-mod plot;
+pub(crate) mod plot;
 pub mod points;
 
 use std::fmt::Write as _;
@@ -287,7 +287,7 @@ pub fn metric_of(r: &RunReport, metric: &str) -> f64 {
 }
 
 /// Checks before any run that the plot can be written where asked.
-fn check_plot_path(path: &str) -> Result<(), Failure> {
+pub(crate) fn check_plot_path(path: &str) -> Result<(), Failure> {
     let p = Path::new(path);
     let bad = |problem: &str| flag_error("--plot", path, problem, "a writable FILE.svg path");
     if p.is_dir() {

@@ -820,3 +820,41 @@ fn every_commands_json_conforms_to_the_published_schema() {
     bad["experiments"][0]["pass"] = "yes".into();
     assert!(conforms(&bad, &schema, &schema, "").is_err());
 }
+
+#[test]
+fn compare_plot_draws_a_bar_per_run_in_both_panels() {
+    // The comparison's chart has two panels (throughput, bus bytes per payload byte), each
+    // with one bar per run, labelled with the strategy: 2 strategies give 4 filled bars.
+    let path = std::env::temp_dir().join(format!("zcsim-bars-{}.svg", std::process::id()));
+    let o = zcsim(&[
+        "compare",
+        "--workload",
+        "bulk-send",
+        "--strategies",
+        "copy,page-loan",
+        "--set",
+        "workload.total=64KiB",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+    // Bars are the filled rectangles in the palette's first two colours (copy, page-loan).
+    let bars = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| matches!(n.attribute("fill"), Some("#1F77B4") | Some("#FF7F0E")))
+        .count();
+    assert_eq!(bars, 4, "{svg}");
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    for label in [
+        "copy",
+        "page-loan",
+        "throughput (KB/s, KB = 1024 bytes)",
+        "memory-bus bytes per payload byte",
+    ] {
+        assert!(texts.iter().any(|t| t.contains(label)), "missing {label}");
+    }
+}

@@ -332,6 +332,99 @@ pub fn plot(
     root.present().map_err(|e| e.to_string())
 }
 
+/// One bar of a comparison: its label and its two figures.
+pub struct Bar {
+    pub label: String,
+    /// Position of the strategy in the catalogue, so a strategy keeps its colour.
+    pub colour: usize,
+    pub throughput_bytes_per_sec: f64,
+    pub bus_bytes_per_payload_byte: f64,
+}
+
+/// The comparison's SVG: throughput (left) and memory-bus bytes per payload byte (right), a
+/// horizontal bar per run, labelled with its strategy (and workload when there are several).
+pub fn bars(title: &str, bars: &[Bar], path: &str) -> Result<(), String> {
+    let n = bars.len().max(1);
+    let height = (140 + 34 * n as u32).max(320);
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let root = root
+        .titled(title, ("sans-serif", 20))
+        .map_err(|e| e.to_string())?;
+    let (left, right) = root.split_horizontally(WIDTH * 11 / 20);
+    let max_t = bars
+        .iter()
+        .map(|b| b.throughput_bytes_per_sec)
+        .fold(0.0, f64::max);
+    let (div, unit) = y_scale("throughput_bytes_per_sec", max_t);
+    let max_b = bars
+        .iter()
+        .map(|b| b.bus_bytes_per_payload_byte)
+        .fold(0.0, f64::max);
+    let panels: [(&DrawingArea<_, _>, String, f64, bool); 2] = [
+        (&left, format!("throughput ({unit})"), max_t / div, true),
+        (
+            &right,
+            "memory-bus bytes per payload byte".to_owned(),
+            max_b,
+            false,
+        ),
+    ];
+    for (area, desc, max, labels) in panels {
+        let mut chart = ChartBuilder::on(area)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(if labels { 190 } else { 10 })
+            .build_cartesian_2d(0.0..max * 1.12 + f64::MIN_POSITIVE, -0.5..n as f64 - 0.5)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc(desc.as_str())
+            .x_label_formatter(&|x| plain(*x))
+            .y_labels(n)
+            .y_label_formatter(&|y| {
+                let i = y.round();
+                if labels && (y - i).abs() < 1e-6 && i >= 0.0 {
+                    bars.get(n - 1 - i as usize)
+                        .map_or(String::new(), |b| b.label.clone())
+                } else {
+                    String::new()
+                }
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (k, b) in bars.iter().enumerate() {
+            let v = if labels {
+                b.throughput_bytes_per_sec / div
+            } else {
+                b.bus_bytes_per_payload_byte
+            };
+            // The first bar on top.
+            let y = (n - 1 - k) as f64;
+            let c = PALETTE[b.colour % PALETTE.len()];
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y - 0.35), (v, y + 0.35)],
+                    c.filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    if labels {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v:.2}")
+                    },
+                    (v, y + 0.15),
+                    ("sans-serif", 13).into_font(),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    root.present().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
