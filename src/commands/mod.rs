@@ -185,6 +185,28 @@ impl ScenarioArgs {
     }
 }
 
+/// The target keys whose values differ from the preset's, as `key = value (preset: value)`.
+pub fn overrides(s: &Scenario) -> Vec<String> {
+    let Some(preset) = s
+        .target
+        .preset
+        .as_deref()
+        .and_then(scenarios::presets::text)
+        .and_then(|t| toml::from_str::<toml::Table>(t).ok())
+    else {
+        return Vec::new();
+    };
+    s.target
+        .values
+        .iter()
+        .filter_map(|(k, v)| match preset.get(k) {
+            Some(p) if p == v => None,
+            Some(p) => Some(format!("{k} = {v} (preset: {p})")),
+            None => Some(format!("{k} = {v}")),
+        })
+        .collect()
+}
+
 /// A workload as a title says it: its summary, after its name when the scenario gave it one
 /// (a default name, kind and index, would only repeat the kind).
 pub fn workload_title(wr: &scenarios::WorkloadRun) -> String {
@@ -236,6 +258,15 @@ pub fn print_reports(
             write!(out, "{}", output::csv(s, reports))
         }
         Format::Table => {
+            let changed = overrides(s);
+            if !changed.is_empty() {
+                writeln!(
+                    out,
+                    "target {} with {} (`zcsim config` with the same flags prints every value)\n",
+                    s.target.preset.as_deref().unwrap_or("custom"),
+                    changed.join(", ")
+                )?;
+            }
             for (i, (r, wr)) in reports.iter().zip(&s.runs).enumerate() {
                 if i > 0 {
                     writeln!(out)?;

@@ -858,3 +858,48 @@ fn compare_plot_draws_a_bar_per_run_in_both_panels() {
         assert!(texts.iter().any(|t| t.contains(label)), "missing {label}");
     }
 }
+
+#[test]
+fn export_writes_to_stdout_and_keeps_only_the_asked_window() {
+    // `--chrome -` is standard output (no file named `-`), and --from/--to bound the trace:
+    // every span kept overlaps the window and every instant lies in it, so the file is a
+    // fraction of the whole run's.
+    let args = |extra: &[&'static str]| {
+        let mut v = vec![
+            "export",
+            "--chrome",
+            "-",
+            "--strategies",
+            "copy",
+            "--workload",
+            "bulk-send",
+            "--set",
+            "workload.total=1MiB",
+        ];
+        v.extend_from_slice(extra);
+        v
+    };
+    let whole = zcsim(&args(&[]));
+    let part = zcsim(&args(&["--from", "10ms", "--to", "12ms"]));
+    assert!(
+        whole.status.success() && part.status.success(),
+        "{}",
+        stderr(&part)
+    );
+    assert!(!Path::new("-").exists());
+    let v: serde_json::Value = serde_json::from_slice(&part.stdout).unwrap();
+    for e in v["traceEvents"].as_array().unwrap() {
+        let (Some(ts), Some(ph)) = (e["ts"].as_f64(), e["ph"].as_str()) else {
+            continue;
+        };
+        match ph {
+            "X" => assert!(
+                ts < 12_000.0 && ts + e["dur"].as_f64().unwrap() > 10_000.0,
+                "{e}"
+            ),
+            "i" => assert!((10_000.0..12_000.0).contains(&ts), "{e}"),
+            _ => {}
+        }
+    }
+    assert!(part.stdout.len() * 10 < whole.stdout.len());
+}
