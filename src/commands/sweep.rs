@@ -262,14 +262,40 @@ fn check_metric(base: &scenarios::Scenario, metric: &str) -> Result<(), Failure>
     let v = serde_json::to_value(&report).expect("reports serialize");
     let mut cur = &v;
     for part in metric.split('.') {
-        cur = cur
-            .get(part)
-            .ok_or_else(|| flag_error("--metric", metric, "no such report key", allowed))?;
+        cur = cur.get(part).ok_or_else(|| {
+            let mut keys = Vec::new();
+            numeric_keys(&v, "", &mut keys);
+            let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+            flag_error(
+                "--metric",
+                metric,
+                &format!("no such report key{}", super::did_you_mean(metric, &known)),
+                allowed,
+            )
+        })?;
     }
     if cur.as_f64().is_none() {
         return Err(flag_error("--metric", metric, "not a number", allowed));
     }
     Ok(())
+}
+
+/// Every dotted path to a number in `v`, for suggestions.
+fn numeric_keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    if let Some(map) = v.as_object() {
+        for (k, x) in map {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if x.is_number() {
+                out.push(path);
+            } else {
+                numeric_keys(x, &path, out);
+            }
+        }
+    }
 }
 
 /// The value of `metric` (a dotted report key, checked by [`check_metric`]) in `r`.

@@ -554,9 +554,25 @@ fn a_printed_configuration_runs_the_same_report_byte_for_byte() {
 
 #[test]
 fn misspelt_names_get_a_suggestion_and_file_errors_a_snippet() {
-    // A near miss of a key, strategy, preset, workload or experiment names the intended
-    // one; an error in a file shows the line with a caret under the column it names.
-    let cases: [(&[&str], &str); 6] = [
+    // A near miss of a key, strategy, preset, workload, experiment, swept path or metric
+    // names the intended one; an error in a file shows the line with a caret under the column it names.
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["sweep", "--param", "target.memroy_bus", "--values", "1MB/s"],
+            "did you mean `target.memory_bus`?",
+        ),
+        (
+            &[
+                "sweep",
+                "--param",
+                "target.memory_bus",
+                "--values",
+                "20MB/s",
+                "--metric",
+                "copies.cpu_copybytes",
+            ],
+            "did you mean `copies.cpu_copy_bytes`?",
+        ),
         (
             &["compare", "--set", "target.memroy_bus=40MB/s"],
             "did you mean `memory_bus`?",
