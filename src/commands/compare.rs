@@ -13,7 +13,7 @@ Examples:
   zcsim compare --preset gige-2002 --workload file-server --breakdown
   zcsim compare --scenario my.toml --format json > report.json
   zcsim compare --format csv > runs.csv
-  zcsim compare --plot compare.svg                     # bars: throughput and bus bytes per byte
+  zcsim compare --plot compare.png                     # bars: throughput and bus bytes per byte
 
 `zcsim config` with the same flags prints every value the comparison ran with.")]
 pub struct Args {
@@ -26,9 +26,9 @@ pub struct Args {
     /// Also show where CPU time and bus bytes went, by activity.
     #[arg(long)]
     pub breakdown: bool,
-    /// Also write an SVG bar chart: throughput and memory-bus bytes per payload byte, a bar
-    /// per strategy (and workload).
-    #[arg(long, value_name = "FILE.svg")]
+    /// Also write a bar chart, SVG or PNG by the file's extension: throughput and memory-bus
+    /// bytes per payload byte, a bar per strategy (and workload).
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<String>,
 }
 

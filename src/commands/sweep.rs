@@ -29,9 +29,11 @@ pub use points::Points;
 Examples:
   zcsim sweep --param target.memory_bus --range 15MB/s..60MB/s --steps 10 \\
       --workload bulk-send --strategies copy,page-loan --plot bus.svg
-  zcsim sweep --param workload.rewrite --values 0B,1KiB,4KiB --workload rewrite-after-write
-  zcsim sweep --param target.loss --range 0.0001..0.05 --steps 8 --log --plot loss.svg
-  zcsim sweep --param workload.write_size --values 4KiB,64KiB --metric copies.cpu_copy_bytes")]
+  zcsim sweep --param workload.rewrite --values 1KiB,4KiB,16KiB --workload rewrite-after-write
+  zcsim sweep --param target.loss --range 0.0001..0.05 --steps 8 --log --plot loss.png
+  zcsim sweep --param workload.write_size --values 4KiB,64KiB --metric copies.cpu_copy_bytes
+
+--plot writes SVG, or PNG when the file name ends in .png.")]
 pub struct Args {
     /// The parameter's path, as for --set (target.memory_bus, workload.write_size, ...).
     #[arg(long)]
@@ -51,8 +53,8 @@ pub struct Args {
     /// The report key to compare and plot (dotted: copies.cpu_copy_bytes).
     #[arg(long, default_value = "throughput_bytes_per_sec")]
     pub metric: String,
-    /// Write an SVG plot of the metric.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Write a plot of the metric, SVG or PNG by the file's extension.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<String>,
     /// Worker threads, 0 to 256 (0: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
@@ -315,7 +317,14 @@ pub fn metric_of(r: &RunReport, metric: &str) -> f64 {
 /// Checks before any run that the plot can be written where asked.
 pub(crate) fn check_plot_path(path: &str) -> Result<(), Failure> {
     let p = Path::new(path);
-    let bad = |problem: &str| flag_error("--plot", path, problem, "a writable FILE.svg path");
+    let bad = |problem: &str| {
+        flag_error(
+            "--plot",
+            path,
+            problem,
+            "a writable FILE.svg or FILE.png path",
+        )
+    };
     if p.is_dir() {
         return Err(bad("is a directory"));
     }

@@ -919,3 +919,37 @@ fn export_writes_to_stdout_and_keeps_only_the_asked_window() {
     }
     assert!(part.stdout.len() * 10 < whole.stdout.len());
 }
+
+#[test]
+fn a_png_plot_is_a_png_with_its_text_drawn() {
+    // `--plot FILE.png` writes a PNG of the plot's size; its text is drawn with the
+    // compiled-in font, so the same command gives the same bytes on any machine.
+    let png = |name: &str| {
+        let path = std::env::temp_dir().join(format!("zcsim-{name}-{}.png", std::process::id()));
+        let o = zcsim(&[
+            "sweep",
+            "--param",
+            "target.memory_bus",
+            "--values",
+            "20MB/s,40MB/s",
+            "--workload",
+            "bulk-send",
+            "--strategies",
+            "copy",
+            "--set",
+            "workload.total=64KiB",
+            "--plot",
+            path.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        bytes
+    };
+    let (a, b) = (png("a"), png("b"));
+    assert_eq!(&a[..8], b"\x89PNG\r\n\x1a\n");
+    // Width and height, big-endian in the IHDR chunk: the plot's 1040 x 600.
+    assert_eq!(u32::from_be_bytes(a[16..20].try_into().unwrap()), 1040);
+    assert_eq!(u32::from_be_bytes(a[20..24].try_into().unwrap()), 600);
+    assert_eq!(a, b);
+}

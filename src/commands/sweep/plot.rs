@@ -1,4 +1,4 @@
-//! The SVG plot of a sweep, fit for a lecture slide: one line per strategy, each in its own
+//! The plot of a sweep (SVG, or PNG for a `.png` path), fit for a lecture slide: one line per strategy, each in its own
 //! colour with its own marker (and every other one dashed), so no two series look alike even
 //! printed in grey; the legend in a panel beside the chart, never over the data; a title in
 //! words saying what was swept on which target; the y axis in the tables' units (KB/s or
@@ -202,7 +202,29 @@ const WIDTH: u32 = 1040;
 const HEIGHT: u32 = 600;
 const LEGEND: u32 = 240;
 
-/// An SVG line plot of `rows` at `path`.
+/// Whether `path` asks for a PNG (else SVG).
+pub fn is_png(path: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+}
+
+/// A PNG has no fonts of its own: DejaVu Sans, compiled in, draws its text, so a plot looks
+/// the same on every machine.
+fn register_font() -> Result<(), String> {
+    static FONT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    FONT.get_or_init(|| {
+        plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            dejavu::sans::regular(),
+        )
+        .map_err(|_| "the compiled-in font does not load".to_owned())
+    })
+    .clone()
+}
+
+/// A line plot of `rows` at `path`: PNG if the path ends in `.png`, else SVG.
 pub fn plot(
     points: &Points,
     metric: &str,
@@ -210,6 +232,36 @@ pub fn plot(
     rows: &[Row],
     path: &str,
 ) -> Result<(), String> {
+    if is_png(path) {
+        register_font()?;
+        plot_on(
+            BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area(),
+            points,
+            metric,
+            target,
+            rows,
+        )
+    } else {
+        plot_on(
+            SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area(),
+            points,
+            metric,
+            target,
+            rows,
+        )
+    }
+}
+
+fn plot_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    points: &Points,
+    metric: &str,
+    target: &str,
+    rows: &[Row],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
     let keys = series(rows);
     let many = keys.iter().any(|k| k.0 != keys[0].0);
     let mut workloads: Vec<String> = Vec::new();
@@ -225,7 +277,6 @@ pub fn plot(
     let max = rows.iter().map(|r| r.metric).fold(0.0f64, f64::max);
     let (div, unit) = y_scale(metric, max);
     let y1 = max / div * 1.08 + f64::MIN_POSITIVE;
-    let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (chart_area, legend_area) = root.split_horizontally(WIDTH - LEGEND);
     let x_label = if points.unit.is_empty() {
@@ -341,12 +392,36 @@ pub struct Bar {
     pub bus_bytes_per_payload_byte: f64,
 }
 
-/// The comparison's SVG: throughput (left) and memory-bus bytes per payload byte (right), a
-/// horizontal bar per run, labelled with its strategy (and workload when there are several).
+/// The comparison's chart (PNG if `path` ends in `.png`, else SVG): throughput (left) and
+/// memory-bus bytes per payload byte (right), a horizontal bar per run, labelled with its
+/// strategy (and workload when there are several).
 pub fn bars(title: &str, bars: &[Bar], path: &str) -> Result<(), String> {
+    let height = (140 + 34 * bars.len().max(1) as u32).max(320);
+    if is_png(path) {
+        register_font()?;
+        bars_on(
+            BitMapBackend::new(path, (WIDTH, height)).into_drawing_area(),
+            title,
+            bars,
+        )
+    } else {
+        bars_on(
+            SVGBackend::new(path, (WIDTH, height)).into_drawing_area(),
+            title,
+            bars,
+        )
+    }
+}
+
+fn bars_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    bars: &[Bar],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
     let n = bars.len().max(1);
-    let height = (140 + 34 * n as u32).max(320);
-    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root
         .titled(title, ("sans-serif", 20))
