@@ -121,6 +121,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
                 .runner
                 .traced(&Job::of(&s, &wr.workload, *st), max_records);
             w.begin_process(pid, &format!("{} on {}", st.id(), wr.name));
+            w.set_notes(trace.notes);
             let records = window(trace.records, from, to);
             let recorded = records.len();
             for (i, name) in trace.lanes.iter().enumerate() {

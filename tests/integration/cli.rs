@@ -918,6 +918,15 @@ fn export_writes_to_stdout_and_keeps_only_the_asked_window() {
         }
     }
     assert!(part.stdout.len() * 10 < whole.stdout.len());
+    // Slices carry the narration of their event, as `zcsim run --verbose` prints it.
+    let narrated = v["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .filter_map(|e| e["args"]["note"].as_str())
+        .count();
+    assert!(narrated > 0, "no slice has a note");
 }
 
 #[test]
