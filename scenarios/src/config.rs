@@ -352,6 +352,26 @@ mod tests {
     }
 
     #[test]
+    fn workloads_are_named_apart() {
+        // Reports tell workloads apart by name: a table's `name` is kept, an unnamed one is
+        // its kind and index, and two workloads with one name are refused at the second.
+        let text = "[[workloads]]\nname = \"small\"\nkind = \"bulk-send\"\ntotal = \"64 KiB\"\n\
+                    [[workloads]]\nkind = \"bulk-send\"\ntotal = \"64 KiB\"\n";
+        let s = load_str("n.toml", text, &Overrides::default()).unwrap();
+        let names: Vec<&str> = s.runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["small", "bulk-send-1"]);
+        let dup = text.replace(
+            "[[workloads]]\nkind",
+            "[[workloads]]\nname = \"small\"\nkind",
+        );
+        let e = load_str("n.toml", &dup, &Overrides::default()).unwrap_err();
+        assert_eq!(e.field, "workloads[1].name", "{e}");
+        let bad = text.replace("\"small\"", "\"a b\"");
+        let e = load_str("n.toml", &bad, &Overrides::default()).unwrap_err();
+        assert_eq!(e.field, "workloads[0].name", "{e}");
+    }
+
+    #[test]
     fn every_option_and_parameter_is_printed() {
         // A key added to the tables but not to this module would be silently dropped from
         // the printout: every option key and every parameter of every kind must appear

@@ -186,8 +186,8 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         }
         resolved.push((origin, w));
     }
-    let (mut runs, notes) = resolve_strategies(&resolved, &strategies, &target, &options)?;
-    name_workloads(&resolved, &names, &mut runs)?;
+    let names = workload_names(&resolved, &names)?;
+    let (runs, notes) = resolve_strategies(&resolved, &names, &strategies, &target, &options)?;
     Ok(Scenario {
         seed,
         target,
@@ -347,6 +347,7 @@ fn resolve_keys<T>(
 /// strategies fits is skipped with a note (an error if that leaves nothing to run).
 fn resolve_strategies(
     workloads: &[(&Origin, Workload)],
+    names: &[String],
     listed: &Option<(Origin, Vec<(Origin, String)>)>,
     target: &Target,
     options: &Options,
@@ -397,7 +398,7 @@ fn resolve_strategies(
     }
     let mut runs = Vec::new();
     let mut notes = Vec::new();
-    for (origin, w) in workloads {
+    for ((origin, w), name) in workloads.iter().zip(names) {
         let strategies: Vec<Strategy> = chosen
             .iter()
             .copied()
@@ -405,14 +406,14 @@ fn resolve_strategies(
             .collect();
         if strategies.is_empty() {
             notes.push(format!(
-                "note: skipping workload `{}` declared at {origin}: none of the listed strategies applies to it (it takes {})",
+                "note: skipping workload `{name}` ({}) declared at {origin}: none of the listed strategies applies to it (it takes {})",
                 w.id(),
                 applicable(w).join(", ")
             ));
             continue;
         }
         runs.push(WorkloadRun {
-            name: String::new(),
+            name: name.clone(),
             workload: w.clone(),
             strategies,
         });
@@ -420,13 +421,12 @@ fn resolve_strategies(
     Ok((runs, notes))
 }
 
-/// Gives each run its workload's name: the one written, else kind and index. Two workloads
-/// may not share a name (reports could not tell them apart).
-fn name_workloads(
+/// Each workload's name: the one written, else kind and index. Two workloads may not share
+/// a name (reports could not tell them apart).
+fn workload_names(
     resolved: &[(&Origin, Workload)],
     names: &[(Origin, String)],
-    runs: &mut [WorkloadRun],
-) -> Result<(), ScenarioError> {
+) -> Result<Vec<String>, ScenarioError> {
     let mut given: Vec<(String, &Origin)> = Vec::new();
     for (i, (origin, w)) in resolved.iter().enumerate() {
         let name = names
@@ -444,17 +444,7 @@ fn name_workloads(
         }
         given.push((name, origin));
     }
-    // Runs keep the workloads' order, skipping those no listed strategy fits.
-    let mut names = given.into_iter().zip(resolved);
-    for run in runs {
-        let (name, _) = names
-            .find(|(_, (_, w))| *w == run.workload)
-            .expect("every run is one of the resolved workloads, in order")
-            .0
-            .clone();
-        run.name = name;
-    }
-    Ok(())
+    Ok(given.into_iter().map(|(n, _)| n).collect())
 }
 
 fn dedup(mut v: Vec<&str>) -> Vec<&str> {
