@@ -209,8 +209,8 @@ pub fn is_png(path: &str) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("png"))
 }
 
-/// A PNG has no fonts of its own: DejaVu Sans, compiled in, draws its text, so a plot looks
-/// the same on every machine.
+/// A PNG has no fonts of its own: DejaVu Sans, compiled in, draws its text (and measures
+/// the text of an SVG), so a plot looks the same on every machine.
 fn register_font() -> Result<(), String> {
     static FONT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     FONT.get_or_init(|| {
@@ -232,8 +232,9 @@ pub fn plot(
     rows: &[Row],
     path: &str,
 ) -> Result<(), String> {
+    // Text is measured (and, in a PNG, drawn) with the compiled-in font, for SVG too.
+    register_font()?;
     if is_png(path) {
-        register_font()?;
         plot_on(
             BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area(),
             points,
@@ -397,8 +398,8 @@ pub struct Bar {
 /// strategy (and workload when there are several).
 pub fn bars(title: &str, bars: &[Bar], path: &str) -> Result<(), String> {
     let height = (140 + 34 * bars.len().max(1) as u32).max(320);
+    register_font()?;
     if is_png(path) {
-        register_font()?;
         bars_on(
             BitMapBackend::new(path, (WIDTH, height)).into_drawing_area(),
             title,
