@@ -66,6 +66,9 @@ enum Command {
     Sweep(commands::sweep::Args),
     /// Homework problems from a seed (-s); -c prints answers computed by running the model.
     Quiz(commands::quiz::Args),
+    /// Print the effective configuration (preset, file and overrides resolved) as a scenario
+    /// file that --scenario loads back.
+    Config(commands::config::Args),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Reproduce(a) => commands::reproduce::execute(&mut cx, a),
         Command::Sweep(a) => commands::sweep::execute(&mut cx, a),
         Command::Quiz(a) => commands::quiz::execute(&mut cx, a),
+        Command::Config(a) => commands::config::execute(&mut cx, a),
     }
     .and_then(|code| {
         cx.out.flush()?;

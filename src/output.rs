@@ -1,9 +1,15 @@
-//! Printing reports: the comparison table, CSV, and JSON with DESIGN's keys.
+//! Printing reports: the comparison table, CSV, and the one JSON document every command
+//! writes (see `docs/report-schema.md`).
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
 use models::report::{Report, RunReport};
 use models::world::human_bytes;
+use scenarios::Scenario;
+use scenarios::config::Config;
+use serde::Serialize;
 
 /// What is said of a run that stopped before its work was done (after its strategy's name):
 /// its figures cover only what moved until then, and `why` names what everyone waited for.
@@ -24,7 +30,12 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         "target {}, seed {}; KB = 1024 bytes, as ttcp prints",
         r.target, r.seed
     );
-    let header = [
+    // Receive runs show how often a page flip worked and fell back to a copy.
+    let receive = r.workload == "bulk-receive"
+        || r.runs
+            .iter()
+            .any(|x| x.outcome.page_flips + x.outcome.flip_fallbacks > 0);
+    let mut header = vec![
         "strategy",
         "KB/s",
         "bottleneck",
@@ -40,7 +51,21 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         "bus",
         "wire",
     ];
-    let rows: Vec<Vec<String>> = r.runs.iter().map(row).collect();
+    if receive {
+        header.extend(["flips", "flip_fallbacks"]);
+    }
+    let rows: Vec<Vec<String>> = r
+        .runs
+        .iter()
+        .map(|x| {
+            let mut cells = row(x);
+            if receive {
+                cells.push(x.outcome.page_flips.to_string());
+                cells.push(x.outcome.flip_fallbacks.to_string());
+            }
+            cells
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -158,68 +183,270 @@ pub fn breakdown_table(r: &Report) -> String {
     out
 }
 
-/// CSV, one row per workload and strategy.
-pub fn csv(reports: &[Report]) -> String {
-    let mut out = String::from(
-        "workload,strategy,seed,target,payload_bytes,sim_time_ns,throughput_bytes_per_sec,bottleneck,cpu_copy_ops,cpu_copy_bytes,dma_bytes,bus_bytes,bus_bytes_per_payload_byte,minor,major,cow,loan_break,vma_lookups,tlb_shootdowns,mmaps,munmaps,pages_loaned,peak_wired_pages,syscalls,segments,packets,mbufs,clusters,interrupts,splats,corrupt_bytes,util_cpu,util_memory_bus,util_wire,failed_requests\n",
-    );
-    for r in reports {
-        for x in &r.runs {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{:.3},{},{},{},{},{},{:.4},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
-                r.workload,
-                x.strategy,
-                r.seed,
-                r.target,
-                x.payload_bytes,
-                x.sim_time_ns,
-                x.throughput_bytes_per_sec,
-                x.bottleneck.name(),
-                x.copies.cpu_copy_ops,
-                x.copies.cpu_copy_bytes,
-                x.copies.dma_bytes,
-                x.copies.bus_bytes,
-                x.bus_bytes_per_payload_byte,
-                x.faults.minor,
-                x.faults.major,
-                x.faults.cow,
-                x.faults.loan_break,
-                x.vm.vma_lookups,
-                x.vm.tlb_shootdowns,
-                x.vm.mmaps,
-                x.vm.munmaps,
-                x.vm.pages_loaned,
-                x.vm.peak_wired_pages,
-                x.net.syscalls,
-                x.net.segments,
-                x.net.packets,
-                x.net.mbufs,
-                x.net.clusters,
-                x.net.interrupts,
-                x.integrity.splats,
-                x.integrity.corrupt_bytes,
-                x.utilization.cpu,
-                x.utilization.memory_bus,
-                x.utilization.wire,
-                x.outcome.failed_requests,
-            );
-        }
-    }
-    out
+/// The version of the JSON document every command writes (`schema_version`). It changes
+/// when a key is removed or changes meaning; added keys keep it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What every `--format json` output is: the schema version, the zcsim version, the command,
+/// the effective configuration (absent for `reproduce`, whose experiments carry their own),
+/// and the command's results (`workloads`, a sweep's `points`, or `experiments`).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Document<B: Serialize> {
+    pub schema_version: u32,
+    pub zcsim_version: &'static str,
+    pub command: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Config>,
+    #[serde(flatten)]
+    pub body: B,
 }
 
-/// JSON: one report, or `{"workloads": [...]}` for several.
-pub fn json(reports: &[Report]) -> String {
-    let v = if reports.len() == 1 {
-        serde_json::to_value(&reports[0])
-    } else {
-        serde_json::to_value(serde_json::json!({ "workloads": reports }))
+impl<B: Serialize> Document<B> {
+    pub fn new(command: &'static str, config: Option<Config>, body: B) -> Self {
+        Document {
+            schema_version: SCHEMA_VERSION,
+            zcsim_version: env!("CARGO_PKG_VERSION"),
+            command,
+            config,
+            body,
+        }
     }
-    .expect("reports serialize");
-    let mut s = serde_json::to_string_pretty(&v).expect("values serialize");
-    s.push('\n');
-    s
+
+    /// Pretty JSON with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("documents serialize");
+        s.push('\n');
+        s
+    }
+}
+
+/// One workload's runs: its name and parameters, then the report's own keys (`seed`,
+/// `target`, `workload` (the kind), `runs`).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct WorkloadReport<'a> {
+    pub name: &'a str,
+    #[schemars(with = "BTreeMap<String, scenarios::config::Scalar>")]
+    pub parameters: BTreeMap<String, toml::Value>,
+    #[serde(flatten)]
+    pub report: &'a Report,
+}
+
+/// The body of `compare` and `run`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Workloads<'a> {
+    pub workloads: Vec<WorkloadReport<'a>>,
+}
+
+/// JSON of a scenario's reports (`compare`, `run`).
+pub fn json(command: &'static str, s: &Scenario, reports: &[Report]) -> String {
+    let workloads = reports
+        .iter()
+        .zip(&s.runs)
+        .map(|(r, wr)| WorkloadReport {
+            name: &wr.name,
+            parameters: scenarios::config::workload_parameters(&wr.workload),
+            report: r,
+        })
+        .collect();
+    Document::new(command, Some(Config::of(s)), Workloads { workloads }).to_json()
+}
+
+/// The JSON Schema of every document: one of the three bodies (a comparison or run's
+/// workloads, a sweep's points, reproduce's experiments), generated from the types that
+/// write them. `docs/report-schema.json` is this, and a test keeps it so.
+pub fn json_schema() -> serde_json::Value {
+    let mut g = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let bodies = [
+        g.subschema_for::<Document<Workloads<'static>>>(),
+        g.subschema_for::<Document<crate::commands::sweep::SweepBody<'static>>>(),
+        g.subschema_for::<Document<crate::commands::reproduce::Experiments<'static>>>(),
+    ];
+    let defs = g.take_definitions(true);
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "zcsim report",
+        "description": format!(
+            "What zcsim compare, run, sweep and reproduce write with --format json, schema version {SCHEMA_VERSION} (docs/report-schema.md)"
+        ),
+        "oneOf": bodies,
+        "$defs": defs,
+    })
+}
+
+/// One CSV row: a run with every counter of its report, flat. Every command's CSV has these
+/// columns (a sweep fills the `param` ... `metric_value` ones), named by the fields, so no
+/// name can repeat.
+#[derive(Serialize, Default)]
+pub struct CsvRow<'a> {
+    pub workload: &'a str,
+    pub kind: &'a str,
+    pub strategy: &'a str,
+    pub seed: u64,
+    pub target: &'a str,
+    pub param: Option<&'a str>,
+    pub value: Option<&'a str>,
+    pub x: Option<f64>,
+    pub metric: Option<&'a str>,
+    pub metric_value: Option<f64>,
+    pub payload_bytes: u64,
+    pub sim_time_ns: u64,
+    pub throughput_bytes_per_sec: f64,
+    pub bottleneck: &'static str,
+    pub cpu_copy_ops: u64,
+    pub cpu_copy_bytes: u64,
+    pub dma_bytes: u64,
+    pub bus_bytes: u64,
+    pub bus_bytes_per_payload_byte: f64,
+    pub minor: u64,
+    pub major: u64,
+    pub cow: u64,
+    pub loan_break: u64,
+    pub vma_lookups: u64,
+    pub tlb_shootdowns: u64,
+    pub mmaps: u64,
+    pub munmaps: u64,
+    pub pages_loaned: u64,
+    pub peak_wired_pages: u64,
+    pub kva_waits: u64,
+    pub data_pages_built: u64,
+    pub syscalls: u64,
+    pub segments: u64,
+    pub packets: u64,
+    pub mbufs: u64,
+    pub clusters: u64,
+    pub interrupts: u64,
+    pub retransmits: u64,
+    pub fast_retransmits: u64,
+    pub rto_timeouts: u64,
+    pub window_updates: u64,
+    pub rx_ring_full: u64,
+    pub context_switches: u64,
+    pub wakeups: u64,
+    pub splats: u64,
+    pub corrupt_bytes: u64,
+    pub util_cpu: f64,
+    pub util_memory_bus: f64,
+    pub util_wire: f64,
+    pub util_disk: f64,
+    pub util_nic: f64,
+    pub util_cpu_bus_stall: f64,
+    pub failed_requests: u64,
+    pub mmap_failures: u64,
+    pub delayed_acks: u64,
+    pub send_blocks: u64,
+    pub coalesced_packets: u64,
+    pub page_flips: u64,
+    pub flip_fallbacks: u64,
+    pub events: u64,
+    pub stalled: Option<&'a str>,
+}
+
+impl<'a> CsvRow<'a> {
+    pub fn new(
+        workload: &'a str,
+        kind: &'a str,
+        seed: u64,
+        target: &'a str,
+        x: &'a RunReport,
+    ) -> CsvRow<'a> {
+        CsvRow {
+            workload,
+            kind,
+            strategy: x.strategy,
+            seed,
+            target,
+            param: None,
+            value: None,
+            x: None,
+            metric: None,
+            metric_value: None,
+            payload_bytes: x.payload_bytes,
+            sim_time_ns: x.sim_time_ns,
+            throughput_bytes_per_sec: x.throughput_bytes_per_sec,
+            bottleneck: x.bottleneck.name(),
+            cpu_copy_ops: x.copies.cpu_copy_ops,
+            cpu_copy_bytes: x.copies.cpu_copy_bytes,
+            dma_bytes: x.copies.dma_bytes,
+            bus_bytes: x.copies.bus_bytes,
+            bus_bytes_per_payload_byte: x.bus_bytes_per_payload_byte,
+            minor: x.faults.minor,
+            major: x.faults.major,
+            cow: x.faults.cow,
+            loan_break: x.faults.loan_break,
+            vma_lookups: x.vm.vma_lookups,
+            tlb_shootdowns: x.vm.tlb_shootdowns,
+            mmaps: x.vm.mmaps,
+            munmaps: x.vm.munmaps,
+            pages_loaned: x.vm.pages_loaned,
+            peak_wired_pages: x.vm.peak_wired_pages,
+            kva_waits: x.vm.kva_waits,
+            data_pages_built: x.vm.data_pages_built,
+            syscalls: x.net.syscalls,
+            segments: x.net.segments,
+            packets: x.net.packets,
+            mbufs: x.net.mbufs,
+            clusters: x.net.clusters,
+            interrupts: x.net.interrupts,
+            retransmits: x.net.retransmits,
+            fast_retransmits: x.net.fast_retransmits,
+            rto_timeouts: x.net.rto_timeouts,
+            window_updates: x.net.window_updates,
+            rx_ring_full: x.net.rx_ring_full,
+            context_switches: x.sched.context_switches,
+            wakeups: x.sched.wakeups,
+            splats: x.integrity.splats,
+            corrupt_bytes: x.integrity.corrupt_bytes,
+            util_cpu: x.utilization.cpu,
+            util_memory_bus: x.utilization.memory_bus,
+            util_wire: x.utilization.wire,
+            util_disk: x.utilization.disk,
+            util_nic: x.utilization.nic,
+            util_cpu_bus_stall: x.utilization.cpu_bus_stall,
+            failed_requests: x.outcome.failed_requests,
+            mmap_failures: x.outcome.mmap_failures,
+            delayed_acks: x.outcome.delayed_acks,
+            send_blocks: x.outcome.send_blocks,
+            coalesced_packets: x.outcome.coalesced_packets,
+            page_flips: x.outcome.page_flips,
+            flip_fallbacks: x.outcome.flip_fallbacks,
+            events: x.events,
+            stalled: x.outcome.stalled.as_deref(),
+        }
+    }
+}
+
+/// CSV of `rows`, with a header line even when there is no row.
+pub fn write_csv<'a>(rows: impl IntoIterator<Item = CsvRow<'a>>) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(csv_header()).expect("writing to memory");
+    for r in rows {
+        w.serialize(r).expect("rows serialize");
+    }
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("CSV of UTF-8 is UTF-8")
+}
+
+/// The CSV column names: the fields of [`CsvRow`], in order.
+pub fn csv_header() -> Vec<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(CsvRow::default()).expect("rows serialize");
+    let text = String::from_utf8(w.into_inner().expect("writing to memory")).expect("UTF-8");
+    text.lines()
+        .next()
+        .expect("a header line")
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// CSV, one row per workload and strategy.
+pub fn csv(s: &Scenario, reports: &[Report]) -> String {
+    write_csv(reports.iter().zip(&s.runs).flat_map(|(r, wr)| {
+        r.runs
+            .iter()
+            .map(|x| CsvRow::new(&wr.name, &r.workload, r.seed, &r.target, x))
+    }))
 }
 
 #[cfg(test)]
@@ -252,11 +479,54 @@ mod tests {
         };
         let t = table(&report, &w.summary(), false);
         assert!(t.contains("copy did not finish") && t.contains(why), "{t}");
-        let j: serde_json::Value = serde_json::from_str(&json(&[report])).unwrap();
-        let kept = j
-            .pointer("/runs/0/outcome/stalled")
-            .or_else(|| j.pointer("/workloads/0/runs/0/outcome/stalled"));
+        let j: serde_json::Value = serde_json::from_str(&json("compare", &sc, &[report])).unwrap();
+        let kept = j.pointer("/workloads/0/runs/0/outcome/stalled");
         assert_eq!(kept.and_then(|v| v.as_str()), Some(why), "{j}");
+        // The CSV keeps it too, in its own column.
+        let c = csv(&sc, &[]);
+        assert!(c.lines().next().unwrap().ends_with(",stalled"), "{c}");
+    }
+
+    #[test]
+    fn the_published_schema_is_the_one_the_types_generate() {
+        // docs/report-schema.json is what users validate against: it must be exactly what
+        // the types that write the documents generate (ZCSIM_UPDATE_SCHEMA=1 rewrites it).
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report-schema.json");
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("ZCSIM_UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let published = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "docs/report-schema.json is stale: run ZCSIM_UPDATE_SCHEMA=1 cargo test --bin zcsim"
+        );
+    }
+
+    #[test]
+    fn csv_columns_are_unique_and_one_row_per_run() {
+        // The old sweep CSV repeated throughput_bytes_per_sec; the columns now come from one
+        // struct's fields, so no name can repeat, and every run is one row under them.
+        let header = csv_header();
+        let mut seen = std::collections::BTreeSet::new();
+        for h in &header {
+            assert!(seen.insert(h), "column {h} repeats");
+        }
+        let sc = scenarios::load_default(&scenarios::Overrides {
+            strategies: Some(vec!["copy".into(), "sendfile".into()]),
+            sets: vec!["workload.total=64KiB".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let reports = crate::runner::Runner::default().scenario(&sc, 1);
+        let text = csv(&sc, &reports);
+        let mut r = ::csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert_eq!(r.headers().unwrap().len(), header.len());
+        // Rows name their workload distinctly (the default names them from-memory, from-file).
+        assert_eq!(&rows[0][0], "from-memory");
+        assert_eq!(&rows[1][0], "from-file");
     }
 
     #[test]

@@ -49,6 +49,19 @@ impl Serialize for Bottleneck {
     }
 }
 
+/// In JSON, a string: `wire`, `memory_bus`, `disk`, `nic`, `cpu`, or `stall:<cause>`.
+impl schemars::JsonSchema for Bottleneck {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Bottleneck".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(wire|memory_bus|disk|nic|cpu|stall:[a-z_]+)$"
+        })
+    }
+}
+
 impl Bottleneck {
     /// A resource at least this busy (after removing its own stalls) limits the run.
     pub const LIMITS: f64 = 0.5;
@@ -103,7 +116,7 @@ impl Bottleneck {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Copies {
     /// CPU copies of payload (copyin, copyout, COW and loan-break copies, driver coalescing).
     pub cpu_copy_ops: u64,
@@ -114,7 +127,7 @@ pub struct Copies {
     pub bus_bytes: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Faults {
     /// Minor faults, the cheap write-enable faults after a loan included.
     pub minor: u64,
@@ -123,7 +136,7 @@ pub struct Faults {
     pub loan_break: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct VmReport {
     pub vma_lookups: u64,
     pub tlb_shootdowns: u64,
@@ -139,7 +152,7 @@ pub struct VmReport {
     pub data_pages_built: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NetReport {
     pub syscalls: u64,
     pub segments: u64,
@@ -160,7 +173,7 @@ pub struct NetReport {
 }
 
 /// The scheduler's work.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SchedReport {
     /// A CPU switching from one user thread to another (each charged `context_switch`).
     pub context_switches: u64,
@@ -172,7 +185,7 @@ pub struct SchedReport {
     pub migrations: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Integrity {
     /// Pages whose content when the NIC (or a coalescing copy) read them differed from what
     /// the send promised.
@@ -180,7 +193,7 @@ pub struct Integrity {
     pub corrupt_bytes: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Utilization {
     pub cpu: f64,
     pub memory_bus: f64,
@@ -192,7 +205,7 @@ pub struct Utilization {
 }
 
 /// Simulated failures and notable events: outcomes, not errors.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// Requests that failed because an `mmap` did not fit the address space.
     pub failed_requests: u64,
@@ -213,14 +226,14 @@ pub struct Outcome {
 }
 
 /// Where CPU time and bus bytes went, by activity.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Breakdown {
     pub cpu_ns: BTreeMap<&'static str, u64>,
     pub bus_bytes: BTreeMap<&'static str, u64>,
 }
 
 /// One strategy's run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RunReport {
     pub strategy: &'static str,
     pub payload_bytes: u64,
@@ -254,7 +267,7 @@ pub struct RunReport {
 }
 
 /// Every strategy's run of one workload on one target.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub seed: u64,
     pub target: String,

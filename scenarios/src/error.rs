@@ -132,8 +132,124 @@ impl fmt::Display for ScenarioError {
         if let Some(a) = &self.allowed {
             write!(f, "; allowed: {a}")?;
         }
+        if let Some(s) = self.suggestion() {
+            write!(f, "; did you mean `{s}`?")?;
+        }
         Ok(())
     }
+}
+
+/// Problems that mean "this name is not one of those allowed": the ones a near miss can
+/// explain.
+const NAME_PROBLEMS: [&str; 7] = [
+    "is not a known field",
+    "is not a parameter",
+    "is not a settable path",
+    "is not a workload",
+    "is not a preset",
+    "unknown strategy",
+    "is not a strategy",
+];
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a likely
+/// typo (Jaro-Winkler similarity of at least 0.8, or one edit in a short word) and is not
+/// `word` itself.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| !c.is_empty() && *c != word)
+        .map(|c| {
+            let score = strsim::jaro_winkler(&word, &c.to_ascii_lowercase());
+            let edits = strsim::damerau_levenshtein(&word, &c.to_ascii_lowercase());
+            (c, score, edits)
+        })
+        .filter(|(_, score, edits)| *score >= 0.8 || *edits <= 1)
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.2.cmp(&a.2)))
+        .map(|(c, _, _)| c)
+}
+
+impl ScenarioError {
+    /// For a name that is not one of those allowed, the allowed name it most likely meant
+    /// (`memroy_bus` → `memory_bus`).
+    pub fn suggestion(&self) -> Option<String> {
+        if !NAME_PROBLEMS.iter().any(|p| self.problem.contains(p)) {
+            return None;
+        }
+        let about_the_key = ["field", "parameter", "path"]
+            .iter()
+            .any(|w| self.problem.contains(w));
+        let word = if about_the_key {
+            let f = self.field.as_str();
+            // `workloads[0].wirte_size` → `wirte_size`; a --set path is suggested whole.
+            if self.problem.contains("path") {
+                f.to_owned()
+            } else {
+                f.rsplit('.').next().unwrap_or(f).to_owned()
+            }
+        } else {
+            self.value.as_deref()?.trim_matches('"').to_owned()
+        };
+        let allowed = self.allowed.as_deref()?;
+        let words = allowed
+            .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .filter(|w| w.len() > 2);
+        closest(&word, words).map(str::to_owned)
+    }
+
+    /// The error as the CLI prints it: [`Display`](fmt::Display)'s line, then, for a position
+    /// in a file, the line of the file with a caret under the column (the file is read again
+    /// for this; built-in files are found by name).
+    pub fn render(&self) -> String {
+        let mut out = self.to_string();
+        if let Origin::File { path, line, column } = &self.origin
+            && let Some(text) = source_text(path)
+            && let Some(src_line) = text.lines().nth(line - 1)
+        {
+            out.push_str(&snippet(path, *line, *column, src_line));
+        }
+        out
+    }
+}
+
+/// A rustc-style excerpt: the path and position, the line, and a caret under `column`.
+pub fn snippet(path: &str, line: usize, column: usize, src_line: &str) -> String {
+    let shown: String = src_line.chars().take(120).collect();
+    let gutter = line.to_string().len();
+    // The caret goes under the column'th byte, counted in characters of the shown line.
+    let before = src_line
+        .get(..column.saturating_sub(1).min(src_line.len()))
+        .map_or(0, |s| s.chars().count())
+        .min(shown.chars().count());
+    let pad: String = shown
+        .chars()
+        .take(before)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!(
+        "\n{:gutter$}--> {path}:{line}:{column}\n{:gutter$} |\n{line} | {shown}\n{:gutter$} | {pad}^",
+        "", "", ""
+    )
+}
+
+/// The text of a scenario, preset or experiment file, by the path errors name it with.
+fn source_text(path: &str) -> Option<std::borrow::Cow<'static, str>> {
+    if path == crate::scenario::DEFAULT_NAME {
+        return Some(crate::scenario::DEFAULT_SCENARIO.into());
+    }
+    let builtin = |dir: &str| {
+        path.strip_prefix(dir)
+            .and_then(|rest| rest.strip_suffix(".toml"))
+    };
+    if let Some(text) = builtin("scenarios/presets/").and_then(crate::presets::text) {
+        return Some(text.into());
+    }
+    if let Some(text) = builtin("scenarios/experiments/").and_then(crate::experiments::text) {
+        return Some(text.into());
+    }
+    crate::scenario::read_scenario_file(path)
+        .ok()
+        .map(Into::into)
 }
 
 impl std::error::Error for ScenarioError {}

@@ -182,6 +182,11 @@ pub struct Target {
     pub loopback: bool,
     /// `link_rate`, kept apart until [`Target::finish`] builds the link.
     pub link_rate: ByteRate,
+    /// The preset the target started from, if any.
+    pub preset: Option<String>,
+    /// Every key's value as written, after the preset and every override (what
+    /// [`crate::config`] prints), by key name.
+    pub values: std::collections::BTreeMap<String, toml::Value>,
 }
 
 impl Target {

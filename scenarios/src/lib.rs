@@ -14,12 +14,14 @@
 //! | [`workloads`] | one typed spec per workload kind, resolved by field name, contradictions refused |
 //! | [`presets`] | the four target presets of DESIGN section 8 |
 //! | [`experiments`] | the eight claims of DESIGN section 9 as scenario files |
+//! | [`config`] | the effective configuration, printed as a scenario file or embedded in reports |
 //! | [`error`] | [`ScenarioError`] and where a value came from |
 
 // Scenario errors are cold (a user's mistake ends the program) and a flat struct keeps every
 // field in reach of the CLI and tests; boxing them would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod config;
 pub mod error;
 pub mod experiments;
 pub mod experiments_modern;

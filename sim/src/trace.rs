@@ -90,6 +90,9 @@ pub struct RingSink {
     records: VecDeque<TraceRecord>,
     lanes: Vec<String>,
     dropped: u64,
+    /// The newest dropped sample of each counter series: counters hold running values, so
+    /// a viewer needs it to read a series right before its first kept sample.
+    dropped_counters: std::collections::BTreeMap<&'static str, Counter>,
 }
 
 impl RingSink {
@@ -101,6 +104,7 @@ impl RingSink {
             records: VecDeque::with_capacity(capacity.min(1 << 16)),
             lanes: Vec::new(),
             dropped: 0,
+            dropped_counters: std::collections::BTreeMap::new(),
         }
     }
 
@@ -118,8 +122,17 @@ impl RingSink {
         self.dropped
     }
 
+    /// The lanes, the records and how many were dropped. The records are the newest
+    /// `capacity`, preceded by the newest dropped sample of each counter series (in series
+    /// order), so every series has its value from the first kept record on.
     pub fn into_parts(self) -> (Vec<String>, Vec<TraceRecord>, u64) {
-        (self.lanes, self.records.into(), self.dropped)
+        let mut records: Vec<TraceRecord> = self
+            .dropped_counters
+            .into_values()
+            .map(TraceRecord::Counter)
+            .collect();
+        records.extend(self.records);
+        (self.lanes, records, self.dropped)
     }
 }
 
@@ -134,7 +147,9 @@ impl TraceSink for RingSink {
 
     fn record(&mut self, record: TraceRecord) {
         if self.records.len() == self.capacity {
-            self.records.pop_front();
+            if let Some(TraceRecord::Counter(c)) = self.records.pop_front() {
+                self.dropped_counters.insert(c.series, c);
+            }
             self.dropped += 1;
         }
         self.records.push_back(record);
@@ -163,6 +178,9 @@ pub struct ChromeTraceWriter<W: Write> {
     next_tid: u32,
     /// The process records go to (one per run when a file holds several).
     pid: u32,
+    /// The current process's narration lines, indexed by a record's `detail`: each slice
+    /// and instant carries its line in `args.note`.
+    notes: Vec<String>,
 }
 
 impl<W: Write> ChromeTraceWriter<W> {
@@ -176,15 +194,31 @@ impl<W: Write> ChromeTraceWriter<W> {
             tracks: Vec::new(),
             next_tid: 1,
             pid: 1,
+            notes: Vec::new(),
         };
         w.begin_process(1, "zcsim");
         Ok(w)
     }
 
+    /// The narration lines of the current process's run (a record's `detail` indexes them;
+    /// 0 is "no line"): slices and instants then carry their line in `args.note`.
+    pub fn set_notes(&mut self, notes: Vec<String>) {
+        self.notes = notes;
+    }
+
+    /// `"args"` of a slice or instant: its detail, and its narration line if it has one.
+    fn args(&self, detail: u64) -> String {
+        match self.notes.get(detail as usize).filter(|_| detail > 0) {
+            Some(note) => format!("{{\"detail\":{detail},\"note\":{}}}", json_str(note.trim())),
+            None => format!("{{\"detail\":{detail}}}"),
+        }
+    }
+
     /// Sends the following records to process `pid`, named `name` (Perfetto shows one group
-    /// of tracks per process). Lanes must be declared again for it.
+    /// of tracks per process). Lanes must be declared again for it, and its notes set.
     pub fn begin_process(&mut self, pid: u32, name: &str) {
         self.pid = pid;
+        self.notes.clear();
         self.tracks.clear();
         self.lane_names.clear();
         let name = json_str(name);
@@ -309,17 +343,21 @@ impl<W: Write> TraceSink for ChromeTraceWriter<W> {
                 let tid = self.track_for(s.lane, s.start, s.end);
                 let dur_ns = s.end.duration_since(s.start).as_nanos();
                 let (ts, dur) = (Micros(s.start), Micros(SimTime::from_nanos(dur_ns)));
-                let (name, cat, detail) = (json_str(&s.label), json_str(s.kind), s.detail);
+                let (name, cat, args) = (json_str(&s.label), json_str(s.kind), self.args(s.detail));
                 self.event(format_args!(
-                    "{{\"ph\":\"X\",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"name\":{name},\"cat\":{cat},\"args\":{{\"detail\":{detail}}}}}"
+                    "{{\"ph\":\"X\",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"name\":{name},\"cat\":{cat},\"args\":{args}}}"
                 ));
             }
             TraceRecord::Instant(i) => {
                 let tid = self.first_track(i.lane);
-                let (ts, name, cat, detail) =
-                    (Micros(i.at), json_str(&i.label), json_str(i.kind), i.detail);
+                let (ts, name, cat, args) = (
+                    Micros(i.at),
+                    json_str(&i.label),
+                    json_str(i.kind),
+                    self.args(i.detail),
+                );
                 self.event(format_args!(
-                    "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"name\":{name},\"cat\":{cat},\"args\":{{\"detail\":{detail}}}}}"
+                    "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"name\":{name},\"cat\":{cat},\"args\":{args}}}"
                 ));
             }
             TraceRecord::Counter(c) => {

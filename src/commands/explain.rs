@@ -3,15 +3,21 @@
 
 use std::process::ExitCode;
 
-use models::strategy::{SourceKind, Strategy};
+use models::strategy::SourceKind;
 use models::workload::{BulkSource, Workload};
 use scenarios::{Overrides, presets};
 
-use super::{Context, Failure, Outcome};
+use super::{Context, Outcome};
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim explain page-loan
+  zcsim explain mmap-sendpage --dot | dot -Tsvg > path.svg")]
 pub struct Args {
+    /// A strategy id (see `zcsim list strategies`).
+    #[arg(value_name = "STRATEGY")]
     pub strategy: String,
     /// Print the data-path graph of a run on its default workload as Graphviz DOT.
     #[arg(long)]
@@ -20,7 +26,7 @@ pub struct Args {
 
 pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let id = a.strategy.as_str();
-    let s = Strategy::from_id(id).map_err(|e| Failure::User(e.to_string()))?;
+    let s = super::unknown_strategy(id)?;
     let out = &mut *cx.out;
     if a.dot {
         let w = match s.source() {

@@ -10,21 +10,38 @@ use scenarios::presets;
 use super::{Context, Outcome};
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim list strategies
+  zcsim list workloads      # every parameter with its range and default
+  zcsim list presets        # every target key of every preset
+  zcsim list schema > report.schema.json   # the JSON Schema of --format json")]
 pub struct Args {
+    /// What to list.
     #[arg(value_enum)]
     pub what: What,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum What {
+    /// Every strategy id with what it sends from and its one-line title.
     Strategies,
+    /// Every workload kind with its parameters.
     Workloads,
+    /// Every target preset, and the target keys a scenario may set.
     Presets,
+    /// The JSON Schema of every command's --format json document (docs/report-schema.json).
+    Schema,
 }
 
 pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let out = &mut *cx.out;
     match a.what {
+        What::Schema => {
+            let text = serde_json::to_string_pretty(&crate::output::json_schema())
+                .expect("schemas serialize");
+            writeln!(out, "{text}")?;
+        }
         What::Strategies => {
             for id in STRATEGY_IDS {
                 let s = Strategy::from_id(id).expect("catalogue ids parse");

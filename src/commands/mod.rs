@@ -8,6 +8,7 @@
 //! | [`sweep`] | one parameter over many values |
 //! | [`reproduce`] | the seeds' claims as experiments with verdicts |
 //! | [`check`] | validate and summarize a scenario file |
+//! | [`config`] | the effective configuration, as a scenario file |
 //! | [`list`] | strategies, workloads, presets |
 //! | [`explain`] | a strategy's origin and steps, or its data-path graph |
 //! | [`export`] | a Chrome trace for Perfetto |
@@ -19,6 +20,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod config;
 pub mod explain;
 pub mod export;
 pub mod list;
@@ -72,8 +74,30 @@ impl From<io::Error> for Failure {
 
 impl From<ScenarioError> for Failure {
     fn from(e: ScenarioError) -> Self {
-        Failure::User(e.to_string())
+        Failure::User(render_error(&e))
     }
+}
+
+/// A scenario error as printed: its line, and the file's line with a caret under the place.
+pub fn render_error(e: &ScenarioError) -> String {
+    e.render()
+}
+
+/// `" (did you mean `x`?)"` when `word` is a likely typo of one of `known`, else nothing.
+pub fn did_you_mean(word: &str, known: &[&str]) -> String {
+    scenarios::error::closest(word, known.iter().copied())
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+/// A strategy id that names no strategy: the model's message and a likely intended id.
+pub fn unknown_strategy(id: &str) -> Result<models::strategy::Strategy, Failure> {
+    models::strategy::Strategy::from_id(id).map_err(|e| {
+        Failure::User(format!(
+            "{e}{}",
+            did_you_mean(id, &models::strategy::STRATEGY_IDS)
+        ))
+    })
 }
 
 /// What a command's `execute` returns.
@@ -163,6 +187,43 @@ impl ScenarioArgs {
     }
 }
 
+/// The target keys whose values differ from the preset's, as `key = value (preset: value)`.
+pub fn overrides(s: &Scenario) -> Vec<String> {
+    let Some(preset) = s
+        .target
+        .preset
+        .as_deref()
+        .and_then(scenarios::presets::text)
+        .and_then(|t| toml::from_str::<toml::Table>(t).ok())
+    else {
+        return Vec::new();
+    };
+    s.target
+        .values
+        .iter()
+        .filter_map(|(k, v)| match preset.get(k) {
+            Some(p) if p == v => None,
+            Some(p) => Some(format!("{k} = {v} (preset: {p})")),
+            None => Some(format!("{k} = {v}")),
+        })
+        .collect()
+}
+
+/// A workload as a title says it: its summary, after its name when the scenario gave it one
+/// (a default name, kind and index, would only repeat the kind).
+pub fn workload_title(wr: &scenarios::WorkloadRun) -> String {
+    let default = wr
+        .name
+        .strip_prefix(wr.workload.id())
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|i| i.bytes().all(|b| b.is_ascii_digit()));
+    if default {
+        wr.workload.summary()
+    } else {
+        format!("{}: {}", wr.name, wr.workload.summary())
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     #[default]
@@ -171,16 +232,18 @@ pub enum Format {
     Csv,
 }
 
-/// Reports of a scenario's workloads in the chosen format.
+/// Reports of a scenario's workloads in the chosen format; `command` names the command in
+/// the JSON document.
 pub fn print_reports(
     out: &mut dyn Write,
+    command: &'static str,
     s: &Scenario,
     reports: &[Report],
     format: Format,
     breakdown: bool,
 ) -> io::Result<()> {
     match format {
-        Format::Json => write!(out, "{}", output::json(reports)),
+        Format::Json => write!(out, "{}", output::json(command, s, reports)),
         Format::Csv => {
             for r in reports {
                 for run in &r.runs {
@@ -194,18 +257,24 @@ pub fn print_reports(
                     }
                 }
             }
-            write!(out, "{}", output::csv(reports))
+            write!(out, "{}", output::csv(s, reports))
         }
         Format::Table => {
+            let changed = overrides(s);
+            if !changed.is_empty() {
+                writeln!(
+                    out,
+                    "target {} with {} (`zcsim config` with the same flags prints every value)\n",
+                    s.target.preset.as_deref().unwrap_or("custom"),
+                    changed.join(", ")
+                )?;
+            }
             for (i, (r, wr)) in reports.iter().zip(&s.runs).enumerate() {
                 if i > 0 {
                     writeln!(out)?;
                 }
-                write!(
-                    out,
-                    "{}",
-                    output::table(r, &wr.workload.summary(), breakdown)
-                )?;
+                let describe = workload_title(wr);
+                write!(out, "{}", output::table(r, &describe, breakdown))?;
             }
             Ok(())
         }

@@ -17,9 +17,22 @@ use super::{Context, Failure, Format, Outcome as Exit};
 use crate::runner::{Job, Runner};
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim reproduce                                # all eight; exit 1 if any fails
+  zcsim reproduce netbsd-page-loan laight-thorpe
+  cp scenarios/experiments/freebsd-986.toml mine.toml   # edit it, then:
+  zcsim check mine.toml && zcsim reproduce mine.toml
+
+An experiment file is a scenario with an [experiment] table: title, claim, source and a
+`check` with its fields (docs/experiments.md lists them).")]
 pub struct Args {
-    /// Experiment names (default: all of them).
+    /// Built-in experiment names (`zcsim list` shows none: see docs/experiments.md) or paths
+    /// of experiment files (FILE.toml); default: every built-in one.
+    #[arg(value_name = "NAME|FILE.toml")]
     pub experiments: Vec<String>,
+    /// table (for reading), json (one document with the configuration; see
+    /// docs/report-schema.md) or csv (one row per run, the same columns for every command).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -28,21 +41,19 @@ pub fn execute(cx: &mut Context, a: Args) -> Exit {
     let outcomes = reproduce(&cx.runner, &a.experiments).map_err(Failure::User)?;
     let out = &mut *cx.out;
     match a.format {
-        Format::Json => writeln!(
+        Format::Json => write!(
             out,
             "{}",
-            serde_json::to_string_pretty(&outcomes).expect("outcomes serialize")
+            crate::output::Document::new(
+                "reproduce",
+                None,
+                Experiments {
+                    experiments: &outcomes
+                }
+            )
+            .to_json()
         )?,
-        Format::Csv => {
-            writeln!(out, "experiment,pass,published,simulated,tolerance")?;
-            for o in &outcomes {
-                writeln!(
-                    out,
-                    "{},{},\"{}\",\"{}\",\"{}\"",
-                    o.name, o.pass, o.published, o.simulated, o.tolerance
-                )?;
-            }
-        }
+        Format::Csv => write!(out, "{}", csv(&outcomes))?,
         Format::Table => write!(out, "{}", table(&outcomes))?,
     }
     Ok(if outcomes.iter().any(|o| !o.pass) {
@@ -52,9 +63,44 @@ pub fn execute(cx: &mut Context, a: Args) -> Exit {
     })
 }
 
+/// The body of `reproduce`'s JSON document.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Experiments<'a> {
+    experiments: &'a [Outcome],
+}
+
+/// One CSV line per experiment.
+#[derive(Serialize)]
+struct CsvLine<'a> {
+    experiment: &'a str,
+    pass: bool,
+    published: &'a str,
+    simulated: &'a str,
+    tolerance: &'a str,
+}
+
+fn csv(outcomes: &[Outcome]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for o in outcomes {
+        w.serialize(CsvLine {
+            experiment: &o.name,
+            pass: o.pass,
+            published: &o.published,
+            simulated: &o.simulated,
+            tolerance: &o.tolerance,
+        })
+        .expect("lines serialize");
+    }
+    if outcomes.is_empty() {
+        return "experiment,pass,published,simulated,tolerance\n".into();
+    }
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("UTF-8")
+}
+
 /// One experiment's outcome.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Outcome {
+    /// The built-in name, or the file's path.
     pub name: String,
     pub title: String,
     pub claim: String,
@@ -65,23 +111,38 @@ pub struct Outcome {
     pub pass: bool,
     /// How the verdict was reached, one fact per line.
     pub details: Vec<String>,
+    /// The experiment scenario's effective configuration.
+    pub config: scenarios::config::Config,
+}
+
+/// An experiment's text and the path its errors name: a built-in name, or a file (any
+/// argument that ends in `.toml` or names an existing file).
+fn source(name: &str) -> Result<(String, std::borrow::Cow<'static, str>), String> {
+    if let Some(text) = experiments::text(name) {
+        return Ok((format!("scenarios/experiments/{name}.toml"), text.into()));
+    }
+    if name.ends_with(".toml") || std::path::Path::new(name).is_file() {
+        let text =
+            scenarios::scenario::read_scenario_file(name).map_err(|e| super::render_error(&e))?;
+        return Ok((name.to_owned(), text.into()));
+    }
+    let names: Vec<&str> = experiments::ALL.iter().map(|e| e.0).collect();
+    Err(format!(
+        "unknown experiment `{}`{}; known: {}, or the path of an experiment file (FILE.toml)",
+        super::shorten(name),
+        super::did_you_mean(name, &names),
+        names.join(", ")
+    ))
 }
 
 fn load(name: &str, sets: &[String]) -> Result<(Scenario, Experiment), String> {
-    let text = experiments::text(name).ok_or_else(|| {
-        let names: Vec<&str> = experiments::ALL.iter().map(|e| e.0).collect();
-        format!(
-            "unknown experiment `{}`; known: {}",
-            super::shorten(name),
-            names.join(", ")
-        )
-    })?;
-    let path = format!("scenarios/experiments/{name}.toml");
+    let (path, text) = source(name)?;
+    let text = &*text;
     let o = Overrides {
         sets: sets.to_vec(),
         ..Overrides::default()
     };
-    let s = scenarios::load_str(&path, text, &o).map_err(|e| e.to_string())?;
+    let s = scenarios::load_str(&path, text, &o).map_err(|e| super::render_error(&e))?;
     let e = experiments::parse(text).map_err(|e| format!("{path}: {e}"))?;
     Ok((s, e))
 }
@@ -150,6 +211,7 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
         tolerance: String::new(),
         pass: false,
         details: Vec::new(),
+        config: scenarios::config::Config::of(&s),
     };
     match &e.check {
         Check::FitAndPredict { .. } => fit_and_predict(&lab, &s, &e.check, &mut o)?,

@@ -12,11 +12,19 @@ use super::{CLOSED_PIPE, Context, Failure, Format, Outcome, ScenarioArgs, print_
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim run page-loan                                   # on the default workloads it applies to
+  zcsim run page-loan --verbose --set workload.total=128KiB | less
+  zcsim run page-flip --preset gige-2002                # a receive strategy: bulk-receive
+  zcsim run sendfile --preset pc-2003 --workload file-server --format json")]
 pub struct Args {
     /// A strategy id (see `zcsim list strategies`).
     pub strategy: String,
     #[command(flatten)]
     pub scenario: ScenarioArgs,
+    /// table (for reading), json (one document with the configuration; see
+    /// docs/report-schema.md) or csv (one row per run, the same columns for every command).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Print one plain-language line per event as the run goes.
@@ -25,7 +33,18 @@ pub struct Args {
 }
 
 pub fn execute(cx: &mut Context, mut a: Args) -> Outcome {
-    let strategy = Strategy::from_id(&a.strategy).map_err(|e| Failure::User(e.to_string()))?;
+    let strategy = super::unknown_strategy(&a.strategy)?;
+    if let Some(ids) = &a.scenario.strategies {
+        return Err(super::flag_error(
+            "--strategies",
+            &ids.join(","),
+            &format!(
+                "`zcsim run {}` runs one strategy, named before the flags",
+                a.strategy
+            ),
+            "no --strategies with run; to run several, use `zcsim compare --strategies`",
+        ));
+    }
     a.scenario.strategies = Some(vec![a.strategy.clone()]);
     let s = load_for_strategy(&a.scenario, strategy)?;
     let mut reports = Vec::new();
@@ -46,7 +65,7 @@ pub fn execute(cx: &mut Context, mut a: Args) -> Outcome {
             runs,
         });
     }
-    print_reports(cx.out, &s, &reports, a.format, false)?;
+    print_reports(cx.out, "run", &s, &reports, a.format, false)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,7 +6,7 @@
 //! ([`points`]), `--steps` and `--threads` against their bounds, the metric against the
 //! report's keys, the plot's path, and the scenario at every point.
 
-mod plot;
+pub(crate) mod plot;
 pub mod points;
 
 use std::fmt::Write as _;
@@ -25,6 +25,15 @@ use crate::runner::{Job, MAX_THREADS, world_of};
 pub use points::Points;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim sweep --param target.memory_bus --range 15MB/s..60MB/s --steps 10 \\
+      --workload bulk-send --strategies copy,page-loan --plot bus.svg
+  zcsim sweep --param workload.rewrite --values 1KiB,4KiB,16KiB --workload rewrite-after-write
+  zcsim sweep --param target.loss --range 0.0001..0.05 --steps 8 --log --plot loss.png
+  zcsim sweep --param workload.write_size --values 4KiB,64KiB --metric copies.cpu_copy_bytes
+
+--plot writes SVG, or PNG when the file name ends in .png.")]
 pub struct Args {
     /// The parameter's path, as for --set (target.memory_bus, workload.write_size, ...).
     #[arg(long)]
@@ -44,14 +53,16 @@ pub struct Args {
     /// The report key to compare and plot (dotted: copies.cpu_copy_bytes).
     #[arg(long, default_value = "throughput_bytes_per_sec")]
     pub metric: String,
-    /// Write an SVG plot of the metric.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Write a plot of the metric, SVG or PNG by the file's extension.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<String>,
     /// Worker threads, 0 to 256 (0: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     #[command(flatten)]
     pub scenario: ScenarioArgs,
+    /// table (for reading), json (one document with the configuration; see
+    /// docs/report-schema.md) or csv (one row per run, the same columns for every command).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Also show where CPU time and bus bytes went at every point.
@@ -93,7 +104,8 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
                 labels.push((
                     value.clone(),
                     *x,
-                    wr.workload.id().to_owned(),
+                    wr.name.clone(),
+                    wr.workload.id(),
                     st.id().to_owned(),
                 ));
             }
@@ -103,10 +115,11 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let rows: Vec<Row> = labels
         .into_iter()
         .zip(reports)
-        .map(|((value, x, workload, strategy), report)| Row {
+        .map(|((value, x, name, workload, strategy), report)| Row {
             metric: metric_of(&report, &a.metric),
             value,
             x,
+            name,
             workload,
             strategy,
             report,
@@ -164,30 +177,49 @@ fn print(
                     ));
                 }
             }
-            write!(out, "{}", csv(points, &a.metric, rows))?
+            write!(out, "{}", csv(points, &a.metric, base, rows))?
         }
-        Format::Json => writeln!(
+        Format::Json => write!(
             out,
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "param": points.param,
-                "metric": a.metric,
-                "seed": base.seed,
-                "target": base.target.name,
-                "points": rows,
-            }))
-            .expect("rows serialize")
+            output::Document::new(
+                "sweep",
+                Some(scenarios::config::Config::of(base)),
+                SweepBody {
+                    param: &points.param,
+                    metric: &a.metric,
+                    seed: base.seed,
+                    target: &base.target.name,
+                    points: rows,
+                },
+            )
+            .to_json()
         )?,
     }
     Ok(())
 }
 
+/// A sweep's results in the JSON document: the swept path and the metric, the base
+/// scenario's seed and target (`config` holds the base scenario; each point sets `param` to
+/// its `value` on top of it), and one entry per run.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct SweepBody<'a> {
+    param: &'a str,
+    metric: &'a str,
+    seed: u64,
+    target: &'a str,
+    points: &'a [Row],
+}
+
 /// One run of a sweep.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Row {
     pub value: String,
     pub x: f64,
-    pub workload: String,
+    /// The workload's name in the scenario.
+    pub name: String,
+    /// The workload's kind.
+    pub workload: &'static str,
     pub strategy: String,
     pub metric: f64,
     pub report: RunReport,
@@ -232,14 +264,40 @@ fn check_metric(base: &scenarios::Scenario, metric: &str) -> Result<(), Failure>
     let v = serde_json::to_value(&report).expect("reports serialize");
     let mut cur = &v;
     for part in metric.split('.') {
-        cur = cur
-            .get(part)
-            .ok_or_else(|| flag_error("--metric", metric, "no such report key", allowed))?;
+        cur = cur.get(part).ok_or_else(|| {
+            let mut keys = Vec::new();
+            numeric_keys(&v, "", &mut keys);
+            let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+            flag_error(
+                "--metric",
+                metric,
+                &format!("no such report key{}", super::did_you_mean(metric, &known)),
+                allowed,
+            )
+        })?;
     }
     if cur.as_f64().is_none() {
         return Err(flag_error("--metric", metric, "not a number", allowed));
     }
     Ok(())
+}
+
+/// Every dotted path to a number in `v`, for suggestions.
+fn numeric_keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    if let Some(map) = v.as_object() {
+        for (k, x) in map {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if x.is_number() {
+                out.push(path);
+            } else {
+                numeric_keys(x, &path, out);
+            }
+        }
+    }
 }
 
 /// The value of `metric` (a dotted report key, checked by [`check_metric`]) in `r`.
@@ -257,9 +315,16 @@ pub fn metric_of(r: &RunReport, metric: &str) -> f64 {
 }
 
 /// Checks before any run that the plot can be written where asked.
-fn check_plot_path(path: &str) -> Result<(), Failure> {
+pub(crate) fn check_plot_path(path: &str) -> Result<(), Failure> {
     let p = Path::new(path);
-    let bad = |problem: &str| flag_error("--plot", path, problem, "a writable FILE.svg path");
+    let bad = |problem: &str| {
+        flag_error(
+            "--plot",
+            path,
+            problem,
+            "a writable FILE.svg or FILE.png path",
+        )
+    };
     if p.is_dir() {
         return Err(bad("is a directory"));
     }
@@ -279,7 +344,7 @@ fn check_plot_path(path: &str) -> Result<(), Failure> {
 fn series(rows: &[Row]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for r in rows {
-        let k = (r.workload.clone(), r.strategy.clone());
+        let k = (r.name.clone(), r.strategy.clone());
         if !out.contains(&k) {
             out.push(k);
         }
@@ -313,7 +378,7 @@ pub fn table(points: &Points, metric: &str, rows: &[Row]) -> String {
         for k in &keys {
             let m = rows
                 .iter()
-                .find(|r| &r.value == value && r.workload == k.0 && r.strategy == k.1)
+                .find(|r| &r.value == value && r.name == k.0 && r.strategy == k.1)
                 .map(|r| r.metric);
             let cell = m.map_or("-".to_owned(), |m| format!("{m:.4}"));
             let _ = write!(out, " {cell:>w$}");
@@ -335,31 +400,14 @@ pub fn table(points: &Points, metric: &str, rows: &[Row]) -> String {
     out
 }
 
-/// CSV, one line per run.
-pub fn csv(points: &Points, metric: &str, rows: &[Row]) -> String {
-    let mut out = format!(
-        "param,value,x,workload,strategy,{metric},throughput_bytes_per_sec,bottleneck,cpu_copy_bytes,bus_bytes_per_payload_byte,splats,util_cpu,util_memory_bus,util_wire\n"
-    );
-    for r in rows {
-        let p = &r.report;
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{:.3},{},{},{:.4},{},{:.4},{:.4},{:.4}",
-            points.param,
-            r.value,
-            r.x,
-            r.workload,
-            r.strategy,
-            r.metric,
-            p.throughput_bytes_per_sec,
-            p.bottleneck.name(),
-            p.copies.cpu_copy_bytes,
-            p.bus_bytes_per_payload_byte,
-            p.integrity.splats,
-            p.utilization.cpu,
-            p.utilization.memory_bus,
-            p.utilization.wire
-        );
-    }
-    out
+/// CSV, one line per run, with the columns of every command's CSV.
+pub fn csv(points: &Points, metric: &str, base: &scenarios::Scenario, rows: &[Row]) -> String {
+    output::write_csv(rows.iter().map(|r| output::CsvRow {
+        param: Some(&points.param),
+        value: Some(&r.value),
+        x: Some(r.x),
+        metric: Some(metric),
+        metric_value: Some(r.metric),
+        ..output::CsvRow::new(&r.name, r.workload, base.seed, &base.target.name, &r.report)
+    }))
 }

@@ -8,6 +8,13 @@ use super::{Context, Failure, Outcome, ScenarioArgs};
 use crate::runner::Job;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zcsim tui
+  zcsim tui --strategies copy,page-loan --set workload.total=1MiB
+  zcsim tui --preset gige-2002 --workload bulk-receive
+
+Keys: ? shows them all; q or Ctrl-C quits.")]
 pub struct Args {
     /// Most records kept per run, 1 to 100000000.
     #[arg(long, default_value_t = 1_000_000)]
@@ -38,15 +45,32 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             "zcsim tui needs a terminal on standard output".into(),
         ));
     }
+    // Recording shows a progress bar (after a moment); indexing a large trace takes seconds
+    // too, so each step is named on standard error before the screen takes over.
+    let n = wr.strategies.len();
     let runs = wr
         .strategies
         .iter()
-        .map(|st| {
-            let (report, trace) = cx.runner.traced(&Job::of(&s, wr, *st), max_records);
+        .enumerate()
+        .map(|(i, st)| {
+            super::note(&format!("recording {} ({}/{n})...", st.id(), i + 1));
+            let (report, trace) = cx
+                .runner
+                .traced(&Job::of(&s, wr, *st), max_records);
+            super::note(&format!(
+                "indexing {} trace records of {}...",
+                trace.records.len(),
+                st.id()
+            ));
             tui::RunView::new(st.id().to_owned(), report, trace)
         })
         .collect();
-    let title = format!("{} on {}", wr.workload.summary(), s.target.name);
+    let title = format!(
+        "{}: {} on {}",
+        wr.name,
+        wr.workload.summary(),
+        s.target.name
+    );
     let app =
         tui::App::new(title, runs).map_err(|e| Failure::User(format!("the timeline: {e}")))?;
     match tui::run(app).map_err(|e| Failure::User(format!("terminal: {e}")))? {

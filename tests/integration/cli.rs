@@ -29,8 +29,13 @@ fn default_comparison_json() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    // Two workloads: the documented {"workloads": [...]} shape.
+    // Two workloads, named apart, in the one documented shape, with its version and the
+    // configuration used.
     assert_eq!(v["workloads"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["workloads"][0]["name"], "from-memory");
+    assert_eq!(v["workloads"][1]["name"], "from-file");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["config"]["target"]["values"]["memory_bus"], "29.76 MB/s");
     insta::assert_snapshot!("default_json", text);
 }
 
@@ -403,10 +408,17 @@ fn a_float_range_runs_the_values_the_user_typed() {
         }
         let o = zcsim(&args);
         assert!(o.status.success(), "{}", stderr(&o));
-        stdout(&o)
+        let text = stdout(&o);
+        let column = text
             .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .position(|c| c == "value")
+            .expect("a value column");
+        text.lines()
             .skip(1)
-            .map(|l| l.split(',').nth(1).unwrap().to_owned())
+            .map(|l| l.split(',').nth(column).unwrap().to_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(
@@ -497,4 +509,456 @@ fn flag_errors_name_the_flag_a_shortened_value_and_what_is_allowed() {
         err.contains("--max-records 0") && err.contains("allowed: 1 to"),
         "{err}"
     );
+}
+
+#[test]
+fn a_printed_configuration_runs_the_same_report_byte_for_byte() {
+    // `zcsim config` must print every value the run used: fed back with --scenario, the
+    // JSON report (figures, names and the embedded configuration) is byte-identical. The
+    // overrides touch the target, a workload parameter, an option and the seed, so a value
+    // the printout dropped would change a figure or the configuration.
+    let flags = [
+        "--preset",
+        "gige-2002",
+        "--set",
+        "target.mtu_bytes=1500",
+        "--set",
+        "workload.total=1MiB",
+        "--set",
+        "options.loan_threshold=8KiB",
+        "--seed",
+        "7",
+        "--strategies",
+        "copy,page-loan,sendfile",
+    ];
+    let mut args = vec!["config"];
+    args.extend(flags);
+    let o = zcsim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = std::env::temp_dir().join(format!("zcsim-config-{}.toml", std::process::id()));
+    std::fs::write(&path, &o.stdout).unwrap();
+    let mut direct = vec!["compare", "--format", "json"];
+    direct.extend(flags);
+    let again = [
+        "compare",
+        "--format",
+        "json",
+        "--scenario",
+        path.to_str().unwrap(),
+    ];
+    let (a, b) = (zcsim(&direct), zcsim(&again));
+    let _ = std::fs::remove_file(&path);
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn misspelt_names_get_a_suggestion_and_file_errors_a_snippet() {
+    // A near miss of a key, strategy, preset, workload, experiment, swept path or metric
+    // names the intended one; an error in a file shows the line with a caret under the column it names.
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["sweep", "--param", "target.memroy_bus", "--values", "1MB/s"],
+            "did you mean `target.memory_bus`?",
+        ),
+        (
+            &[
+                "sweep",
+                "--param",
+                "target.memory_bus",
+                "--values",
+                "20MB/s",
+                "--metric",
+                "copies.cpu_copybytes",
+            ],
+            "did you mean `copies.cpu_copy_bytes`?",
+        ),
+        (
+            &["compare", "--set", "target.memroy_bus=40MB/s"],
+            "did you mean `memory_bus`?",
+        ),
+        (
+            &["compare", "--strategies", "copy,page-laon"],
+            "did you mean `page-loan`?",
+        ),
+        (&["run", "sendfiel"], "did you mean `sendfile`?"),
+        (
+            &["compare", "--preset", "gige-2020"],
+            "did you mean `gige-2002`?",
+        ),
+        (
+            &["compare", "--workload", "bulk-recieve"],
+            "did you mean `bulk-receive`?",
+        ),
+        (
+            &["reproduce", "netbsd-page-laon"],
+            "did you mean `netbsd-page-loan`?",
+        ),
+    ];
+    for (args, hint) in cases {
+        let o = zcsim(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(hint), "{args:?}: {}", stderr(&o));
+    }
+    let path = std::env::temp_dir().join(format!("zcsim-typo-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[target]\npreset = \"pc-2003\"\n\n[[workloads]]\nkind = \"bulk-send\"\nwirte_size = \"8 KiB\"\n",
+    )
+    .unwrap();
+    let o = zcsim(&["check", path.to_str().unwrap()]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    // Line 6, column 14 (its value): the line itself and a caret under that column.
+    assert!(e.contains("did you mean `write_size`?"), "{e}");
+    assert!(
+        e.contains("6 | wirte_size = \"8 KiB\"\n  |              ^"),
+        "{e}"
+    );
+    // Fixed, the next one: a top-level key that TOML put in the workload.
+    std::fs::write(
+        &path,
+        "[target]\npreset = \"pc-2003\"\n\n[[workloads]]\nkind = \"bulk-send\"\nstrategies = [\"copy\"]\n",
+    )
+    .unwrap();
+    let o = zcsim(&["check", path.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        stderr(&o).contains("comes after a [[workloads]] header"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_default_scenarios_commented_strategies_line_works_uncommented() {
+    // The default file shows how to pick strategies; uncommented as it stands, the line must
+    // load (it sits above the first table, so TOML keeps it at the top level).
+    let text = scenarios::scenario::DEFAULT_SCENARIO;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("# strategies = "))
+        .expect("the commented line");
+    let uncommented = text.replacen(line, line.trim_start_matches("# "), 1);
+    let s = scenarios::load_str("default.toml", &uncommented, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.runs.iter().all(|wr| wr.strategies.len() >= 2));
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    // A new user learns a command from its --help: each must show at least one example of
+    // itself, and every argument must carry a description (clap's short help prints an
+    // argument without one as a bare name with nothing after it).
+    for cmd in [
+        "compare",
+        "run",
+        "list",
+        "explain",
+        "check",
+        "tui",
+        "export",
+        "reproduce",
+        "sweep",
+        "config",
+    ] {
+        let o = zcsim(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd}");
+        let help = stdout(&o);
+        let examples = help.split("Examples:").nth(1).unwrap_or("");
+        assert!(
+            examples.contains(&format!("zcsim {cmd}")),
+            "{cmd} --help has no example of itself:\n{help}"
+        );
+        // The short help puts each argument and its description on one line.
+        let short = stdout(&zcsim(&[cmd, "-h"]));
+        let options = short.split("Examples:").next().unwrap_or("");
+        for line in options.lines() {
+            let t = line.trim_start();
+            let bare = (t.starts_with('-') || t.starts_with('<') || t.starts_with('['))
+                && !t.contains("  ");
+            assert!(!bare, "{cmd}: undocumented argument `{t}`");
+        }
+    }
+}
+
+/// Checks `v` against JSON Schema `s` (the part of draft 2020-12 that schemars writes:
+/// `$ref`, `type`, `properties`, `required`, `additionalProperties`, `items`, `anyOf`,
+/// `oneOf`, `enum`, `const`, `minimum`), strictly: an object key the schema does not declare
+/// is an error, so an undocumented key cannot slip into a report.
+fn conforms(
+    v: &serde_json::Value,
+    s: &serde_json::Value,
+    root: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").expect("local refs");
+        return conforms(v, &root["$defs"][name], root, at);
+    }
+    if let Some(options) = s
+        .get("anyOf")
+        .or_else(|| s.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        let passing = options
+            .iter()
+            .filter(|o| conforms(v, o, root, at).is_ok())
+            .count();
+        let one_of = s.get("oneOf").is_some();
+        if passing == 0 || (one_of && passing > 1) {
+            return Err(format!("{at}: {passing} of the alternatives match"));
+        }
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(x) => vec![x.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let fits = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            _ => false,
+        });
+        if !fits {
+            return Err(format!("{at}: {v} is not {types:?}"));
+        }
+    }
+    if let Some(e) = s.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        return Err(format!("{at}: {v} not in {e:?}"));
+    }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        return Err(format!("{at}: {v} is not {c}"));
+    }
+    if let (Some(min), Some(x)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && x < min
+    {
+        return Err(format!("{at}: {x} < {min}"));
+    }
+    if let Some(obj) = v.as_object()
+        && (s.get("properties").is_some() || s.get("additionalProperties").is_some())
+    {
+        let props = s.get("properties").and_then(Value::as_object);
+        for req in s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let k = req.as_str().unwrap();
+            if !obj.contains_key(k) {
+                return Err(format!("{at}: required key {k} missing"));
+            }
+        }
+        for (k, x) in obj {
+            let sub = props
+                .and_then(|p| p.get(k))
+                .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()));
+            match sub {
+                Some(sub) => conforms(x, sub, root, &format!("{at}/{k}"))?,
+                None => return Err(format!("{at}: key {k} is not in the schema")),
+            }
+        }
+    }
+    if let (Some(items), Some(a)) = (s.get("items"), v.as_array()) {
+        for (i, x) in a.iter().enumerate() {
+            conforms(x, items, root, &format!("{at}/{i}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_commands_json_conforms_to_the_published_schema() {
+    // The published JSON Schema is the contract: the JSON of compare (one workload and two),
+    // run, sweep and reproduce must each conform to it, key for key, and carry the schema
+    // version. A key added to a report without the schema being regenerated fails here.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report-schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let small = ["--set", "workload.total=64KiB"];
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["compare", "--strategies", "copy,sendfile"],
+        vec!["compare", "--workload", "bulk-send", "--strategies", "copy"],
+        vec!["run", "page-loan"],
+        vec![
+            "compare",
+            "--preset",
+            "gige-2002",
+            "--workload",
+            "bulk-receive",
+        ],
+        vec![
+            "sweep",
+            "--param",
+            "target.memory_bus",
+            "--values",
+            "20MB/s,40MB/s",
+            "--workload",
+            "bulk-send",
+            "--strategies",
+            "copy",
+        ],
+    ];
+    for mut args in commands {
+        args.extend(small);
+        args.extend(["--format", "json"]);
+        let o = zcsim(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema_version"], 1, "{args:?}");
+        conforms(&v, &schema, &schema, "").unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
+    let o = zcsim(&["reproduce", "shared-page", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    conforms(&v, &schema, &schema, "").unwrap_or_else(|e| panic!("reproduce: {e}"));
+    // And the validator is not vacuous: an unknown key and a wrong type are refused.
+    let mut bad = v.clone();
+    bad["experiments"][0]["surprise"] = 1.into();
+    assert!(conforms(&bad, &schema, &schema, "").is_err());
+    let mut bad = v;
+    bad["experiments"][0]["pass"] = "yes".into();
+    assert!(conforms(&bad, &schema, &schema, "").is_err());
+}
+
+#[test]
+fn compare_plot_draws_a_bar_per_run_in_both_panels() {
+    // The comparison's chart has two panels (throughput, bus bytes per payload byte), each
+    // with one bar per run, labelled with the strategy: 2 strategies give 4 filled bars.
+    let path = std::env::temp_dir().join(format!("zcsim-bars-{}.svg", std::process::id()));
+    let o = zcsim(&[
+        "compare",
+        "--workload",
+        "bulk-send",
+        "--strategies",
+        "copy,page-loan",
+        "--set",
+        "workload.total=64KiB",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+    // Bars are the filled rectangles in the palette's first two colours (copy, page-loan).
+    let bars = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| matches!(n.attribute("fill"), Some("#1F77B4") | Some("#FF7F0E")))
+        .count();
+    assert_eq!(bars, 4, "{svg}");
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    for label in [
+        "copy",
+        "page-loan",
+        "throughput (KB/s, KB = 1024 bytes)",
+        "memory-bus bytes per payload byte",
+    ] {
+        assert!(texts.iter().any(|t| t.contains(label)), "missing {label}");
+    }
+}
+
+#[test]
+fn export_writes_to_stdout_and_keeps_only_the_asked_window() {
+    // `--chrome -` is standard output (no file named `-`), and --from/--to bound the trace:
+    // every span kept overlaps the window and every instant lies in it, so the file is a
+    // fraction of the whole run's.
+    let args = |extra: &[&'static str]| {
+        let mut v = vec![
+            "export",
+            "--chrome",
+            "-",
+            "--strategies",
+            "copy",
+            "--workload",
+            "bulk-send",
+            "--set",
+            "workload.total=1MiB",
+        ];
+        v.extend_from_slice(extra);
+        v
+    };
+    let whole = zcsim(&args(&[]));
+    let part = zcsim(&args(&["--from", "10ms", "--to", "12ms"]));
+    assert!(
+        whole.status.success() && part.status.success(),
+        "{}",
+        stderr(&part)
+    );
+    assert!(!Path::new("-").exists());
+    let v: serde_json::Value = serde_json::from_slice(&part.stdout).unwrap();
+    for e in v["traceEvents"].as_array().unwrap() {
+        let (Some(ts), Some(ph)) = (e["ts"].as_f64(), e["ph"].as_str()) else {
+            continue;
+        };
+        match ph {
+            "X" => assert!(
+                ts < 12_000.0 && ts + e["dur"].as_f64().unwrap() > 10_000.0,
+                "{e}"
+            ),
+            "i" => assert!((10_000.0..12_000.0).contains(&ts), "{e}"),
+            _ => {}
+        }
+    }
+    assert!(part.stdout.len() * 10 < whole.stdout.len());
+    // Slices carry the narration of their event, as `zcsim run --verbose` prints it.
+    let narrated = v["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .filter_map(|e| e["args"]["note"].as_str())
+        .count();
+    assert!(narrated > 0, "no slice has a note");
+}
+
+#[test]
+fn a_png_plot_is_a_png_with_its_text_drawn() {
+    // `--plot FILE.png` writes a PNG of the plot's size; its text is drawn with the
+    // compiled-in font, so the same command gives the same bytes on any machine.
+    let png = |name: &str| {
+        let path = std::env::temp_dir().join(format!("zcsim-{name}-{}.png", std::process::id()));
+        let o = zcsim(&[
+            "sweep",
+            "--param",
+            "target.memory_bus",
+            "--values",
+            "20MB/s,40MB/s",
+            "--workload",
+            "bulk-send",
+            "--strategies",
+            "copy",
+            "--set",
+            "workload.total=64KiB",
+            "--plot",
+            path.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        bytes
+    };
+    let (a, b) = (png("a"), png("b"));
+    assert_eq!(&a[..8], b"\x89PNG\r\n\x1a\n");
+    // Width and height, big-endian in the IHDR chunk: the plot's 1040 x 600.
+    assert_eq!(u32::from_be_bytes(a[16..20].try_into().unwrap()), 1040);
+    assert_eq!(u32::from_be_bytes(a[20..24].try_into().unwrap()), 600);
+    assert_eq!(a, b);
 }

@@ -25,6 +25,22 @@ pub enum Action {
     TogglePlay,
     ToggleHelp,
     Quit,
+    /// Jump to the next / previous event of the chosen kind (or matching the last search).
+    JumpNext,
+    JumpPrev,
+    /// Choose the next kind from [`JUMP_KINDS`] for `]` and `[`.
+    CycleJumpKind,
+    /// Start typing a search (`/`); the keys then edit it until Enter or Esc.
+    StartSearch,
+    /// A character typed into the search.
+    SearchInput(char),
+    SearchBackspace,
+    /// Enter: search from the cursor on, and make `]`/`[` repeat it.
+    SearchSubmit,
+    SearchCancel,
+    /// Playback: twice / half as many events per step.
+    Faster,
+    Slower,
     /// Playback clock: advance while playing.
     Tick,
     /// The terminal changed size.
@@ -179,6 +195,30 @@ pub const KEYMAP: &[Binding] = &[
         Action::PrevSameKind,
     ),
     bind(
+        &[Plain(KeyCode::Char(']'))],
+        "next event of the chosen kind (or search match)",
+        Some("jump"),
+        Action::JumpNext,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('['))],
+        "previous event of the chosen kind (or search match)",
+        Some("jump"),
+        Action::JumpPrev,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('k'))],
+        "choose what ] and [ jump to (loan break, COW fault, ...)",
+        Some("kind"),
+        Action::CycleJumpKind,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('/'))],
+        "search event text (Enter finds, Esc cancels)",
+        Some("search"),
+        Action::StartSearch,
+    ),
+    bind(
         &[Digits],
         "pick a strategy",
         Some("strategy"),
@@ -205,6 +245,18 @@ pub const KEYMAP: &[Binding] = &[
         Action::TogglePlay,
     ),
     bind(
+        &[Plain(KeyCode::Char('>'))],
+        "play faster (twice the events per step)",
+        None,
+        Action::Faster,
+    ),
+    bind(
+        &[Plain(KeyCode::Char('<'))],
+        "play slower",
+        None,
+        Action::Slower,
+    ),
+    bind(
         &[Plain(KeyCode::Char('?'))],
         "this help",
         Some("help"),
@@ -218,11 +270,38 @@ pub const KEYMAP: &[Binding] = &[
     ),
 ];
 
+/// The kinds `]` and `[` can jump to, in the order `k` cycles through them: the trace's
+/// kind and how the screen names it.
+pub const JUMP_KINDS: [(&str, &str); 8] = [
+    ("loan break", "loan break"),
+    ("cow fault", "COW fault"),
+    ("splat", "splat"),
+    ("retransmit", "retransmit"),
+    ("rto", "retransmission timeout"),
+    ("loss", "lost segment"),
+    ("loan", "loan"),
+    ("fault", "page fault"),
+];
+
 /// The action for a key press, if any: the first binding of [`KEYMAP`] that matches.
 pub fn action_for(key: KeyEvent) -> Option<Action> {
     KEYMAP
         .iter()
         .find_map(|b| b.keys.iter().find_map(|k| k.matches(key, b.action)))
+}
+
+/// The action for a key press while a search is being typed: characters edit it, Enter
+/// submits, Esc cancels, Ctrl-C still quits.
+pub fn search_action_for(key: KeyEvent) -> Option<Action> {
+    let mods = key.modifiers - KeyModifiers::SHIFT;
+    match key.code {
+        KeyCode::Char('c') if mods == KeyModifiers::CONTROL => Some(Action::Quit),
+        KeyCode::Char(c) if mods.is_empty() => Some(Action::SearchInput(c)),
+        KeyCode::Backspace => Some(Action::SearchBackspace),
+        KeyCode::Enter => Some(Action::SearchSubmit),
+        KeyCode::Esc => Some(Action::SearchCancel),
+        _ => None,
+    }
 }
 
 /// The keys of a binding as the help shows them: `q Esc ^C`.
@@ -240,6 +319,32 @@ pub fn help_lines() -> Vec<String> {
         .iter()
         .map(|b| format!("{:>8}  {}", keys_label(b), b.what))
         .collect()
+}
+
+/// The footer in at most `width` columns: whole entries from the left, and `? help` and
+/// `q quit` always (the help lists the rest).
+pub fn footer_fit(width: usize) -> String {
+    let full = footer_text();
+    if full.chars().count() <= width {
+        return full;
+    }
+    let entries: Vec<&str> = full.split("  ").map(str::trim).collect();
+    let tail: Vec<&str> = entries
+        .iter()
+        .copied()
+        .filter(|e| e.ends_with(" help") || e.ends_with(" quit"))
+        .collect();
+    let tail_text = format!(" {}", tail.join("  "));
+    let mut out = String::new();
+    for e in entries.iter().filter(|e| !tail.contains(e)) {
+        let next = format!(" {e} ");
+        if out.chars().count() + next.chars().count() + tail_text.chars().count() > width {
+            break;
+        }
+        out.push_str(&next);
+    }
+    out.push_str(&tail_text);
+    out.chars().take(width).collect()
 }
 
 /// The footer: each footer word once, after the first key of every binding that has it.
@@ -315,11 +420,47 @@ mod tests {
         // binding has a help line naming its shown keys.
         assert_eq!(
             footer_text(),
-            " ←/→ pan  +/- zoom  n/p event  N/P same kind  1-9 strategy  c compare  space play  ? help  q quit"
+            " ←/→ pan  +/- zoom  n/p event  N/P same kind  ]/[ jump  k kind  / search  1-9 strategy  c compare  space play  ? help  q quit"
         );
         let help = help_lines();
         assert_eq!(help.len(), KEYMAP.len());
         assert!(help.iter().any(|l| l == "q Esc ^C  quit"), "{help:?}");
         assert!(help.iter().any(|l| l == "     + w  zoom in"), "{help:?}");
+    }
+
+    #[test]
+    fn the_footer_fits_small_terminals_and_keeps_help_and_quit() {
+        // At 60 columns the full footer does not fit: what is shown must fit, and still say
+        // how to get the help and how to quit.
+        for w in [20, 40, 60, 200] {
+            let f = footer_fit(w);
+            assert!(f.chars().count() <= w, "{w}: {f}");
+            if w >= 20 {
+                assert!(f.contains("? help") && f.contains("q quit"), "{w}: {f}");
+            }
+        }
+        assert_eq!(footer_fit(200), footer_text());
+    }
+
+    #[test]
+    fn typing_a_search_edits_it() {
+        // While a search is typed, `n` is a letter of it, not "next event"; Enter submits,
+        // Esc cancels and Ctrl-C still quits.
+        assert_eq!(
+            search_action_for(k(KeyCode::Char('n'))),
+            Some(Action::SearchInput('n'))
+        );
+        assert_eq!(
+            search_action_for(k(KeyCode::Enter)),
+            Some(Action::SearchSubmit)
+        );
+        assert_eq!(
+            search_action_for(k(KeyCode::Esc)),
+            Some(Action::SearchCancel)
+        );
+        assert_eq!(
+            search_action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
     }
 }

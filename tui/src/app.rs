@@ -2,7 +2,7 @@
 
 use models::world::FrameState;
 
-use crate::action::Action;
+use crate::action::{Action, JUMP_KINDS};
 use crate::data::RunView;
 
 /// Which panel has the focus (Tab cycles).
@@ -12,6 +12,18 @@ pub enum Panel {
     Detail,
     Frames,
 }
+
+/// What `]` and `[` jump to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Jump {
+    /// Events of kind [`JUMP_KINDS`]`[i]`.
+    Kind(usize),
+    /// Events whose kind, label or narration contains this text (any case).
+    Text(String),
+}
+
+/// Most events one playback step advances.
+pub const MAX_SPEED: u32 = 4096;
 
 /// Everything on screen, derived from the runs and the user's actions.
 #[derive(Clone, Debug)]
@@ -36,6 +48,15 @@ pub struct App {
     pub size: (u16, u16),
     /// Every frame's state at the cursor's time (recomputed when the cursor moves).
     pub frames_at_cursor: Vec<FrameState>,
+    /// What `]` and `[` jump to.
+    pub jump: Jump,
+    /// The search being typed, while it is.
+    pub search: Option<String>,
+    /// Events one playback step advances (1, 2, 4, ... [`MAX_SPEED`]).
+    pub speed: u32,
+    /// A one-time message for the footer (a jump that found nothing), cleared by the next
+    /// action.
+    pub message: Option<String>,
 }
 
 /// [`App::new`] was given no run: there is nothing to show.
@@ -76,6 +97,10 @@ impl App {
             quit: false,
             size: (80, 24),
             frames_at_cursor: Vec::new(),
+            jump: Jump::Kind(0),
+            search: None,
+            speed: 1,
+            message: None,
         };
         app.refresh_frames();
         Ok(app)
@@ -101,10 +126,59 @@ impl App {
         self.runs.iter().map(|r| r.end).max().unwrap_or(1)
     }
 
+    /// How the footer names what `]` and `[` jump to.
+    pub fn jump_label(&self) -> String {
+        match &self.jump {
+            Jump::Kind(i) => JUMP_KINDS[*i % JUMP_KINDS.len()].1.to_owned(),
+            Jump::Text(t) => format!("\"{t}\""),
+        }
+    }
+
+    /// Whether event `i` of the selected run is what `]` and `[` look for.
+    fn is_target(&self, i: usize) -> bool {
+        let run = self.run();
+        let e = &run.events[i];
+        match &self.jump {
+            Jump::Kind(k) => e.kind == JUMP_KINDS[*k % JUMP_KINDS.len()].0,
+            Jump::Text(t) => {
+                let t = t.to_lowercase();
+                e.kind.to_lowercase().contains(&t)
+                    || e.label.to_lowercase().contains(&t)
+                    || run
+                        .note(e.detail)
+                        .is_some_and(|n| n.to_lowercase().contains(&t))
+            }
+        }
+    }
+
+    /// Moves to the next (or previous) target after (before) the cursor, or says there is
+    /// none.
+    fn jump_to(&mut self, forward: bool, from: usize) {
+        let n = self.run().events.len();
+        let found = if forward {
+            (from..n).find(|&i| self.is_target(i))
+        } else {
+            (0..from.min(n)).rev().find(|&i| self.is_target(i))
+        };
+        match found {
+            Some(i) => self.move_cursor(i),
+            None => {
+                self.message = Some(format!(
+                    "no {} {} the cursor",
+                    self.jump_label(),
+                    if forward { "after" } else { "before" }
+                ))
+            }
+        }
+    }
+
     /// Applies one action. Nothing else changes the state.
     pub fn update(&mut self, action: Action) {
         let end = self.end();
         let events = self.run().events.len();
+        if !matches!(action, Action::Tick | Action::Resize(..)) {
+            self.message = None;
+        }
         match action {
             Action::PanLeft => self.view_start = self.view_start.saturating_sub(self.view_span / 4),
             Action::PanRight => {
@@ -170,12 +244,45 @@ impl App {
             Action::TogglePlay => self.playing = !self.playing,
             Action::ToggleHelp => self.help = !self.help,
             Action::Quit => self.quit = true,
+            Action::JumpNext => self.jump_to(true, self.cursor + 1),
+            Action::JumpPrev => self.jump_to(false, self.cursor),
+            Action::CycleJumpKind => {
+                self.jump = Jump::Kind(match self.jump {
+                    Jump::Kind(i) => (i + 1) % JUMP_KINDS.len(),
+                    Jump::Text(_) => 0,
+                });
+            }
+            Action::StartSearch => self.search = Some(String::new()),
+            Action::SearchInput(c) => {
+                if let Some(s) = &mut self.search
+                    && s.chars().count() < 60
+                {
+                    s.push(c);
+                }
+            }
+            Action::SearchBackspace => {
+                if let Some(s) = &mut self.search {
+                    s.pop();
+                }
+            }
+            Action::SearchCancel => self.search = None,
+            Action::SearchSubmit => {
+                if let Some(s) = self.search.take()
+                    && !s.is_empty()
+                {
+                    self.jump = Jump::Text(s);
+                    // The cursor's own event counts: a search finds what is under it too.
+                    self.jump_to(true, self.cursor);
+                }
+            }
+            Action::Faster => self.speed = (self.speed * 2).min(MAX_SPEED),
+            Action::Slower => self.speed = (self.speed / 2).max(1),
             Action::Tick => {
                 if self.playing {
                     if self.cursor + 1 >= events {
                         self.playing = false;
                     } else {
-                        self.move_cursor(self.cursor + 1);
+                        self.move_cursor(self.cursor + self.speed as usize);
                     }
                 }
             }

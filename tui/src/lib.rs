@@ -20,7 +20,7 @@ pub mod data;
 pub mod term;
 pub mod ui;
 
-pub use action::{Action, KEYMAP, action_for};
+pub use action::{Action, JUMP_KINDS, KEYMAP, action_for, search_action_for};
 pub use app::{App, NoRuns};
 pub use data::RunView;
 pub use term::{Ended, run};

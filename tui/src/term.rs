@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-use crate::action::{Action, action_for};
+use crate::action::{Action, action_for, search_action_for};
 use crate::app::App;
 use crate::ui;
 
@@ -102,7 +102,12 @@ pub fn run(mut app: App) -> io::Result<Ended> {
             if event::poll(wait)? {
                 match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => {
-                        if let Some(a) = action_for(k) {
+                        let a = if app.search.is_some() {
+                            search_action_for(k)
+                        } else {
+                            action_for(k)
+                        };
+                        if let Some(a) = a {
                             app.update(a);
                             dirty = true;
                         }

@@ -25,7 +25,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
-use crate::action::{footer_text, help_lines};
+use crate::action::{footer_fit, help_lines};
 use crate::app::{App, Panel};
 use crate::data::RunView;
 
@@ -132,7 +132,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             frames,
         );
     }
-    f.render_widget(footer_line(app), footer);
+    f.render_widget(footer_line(app, footer.width), footer);
     if app.help {
         draw_help(f, area);
     }
@@ -155,18 +155,45 @@ fn header_line(app: &App) -> Line<'static> {
         spans.push(Span::raw(" "));
     }
     if app.playing {
-        spans.push(Span::styled("▶ playing", Style::new().fg(Color::Green)));
+        spans.push(Span::styled(
+            format!("▶ playing ×{} ", app.speed),
+            Style::new().fg(Color::Green),
+        ));
+    } else if app.speed > 1 {
+        spans.push(Span::raw(format!("×{} ", app.speed)));
     }
+    spans.push(Span::styled(
+        format!("]/[ → {}", app.jump_label()),
+        Style::new().fg(Color::DarkGray),
+    ));
     Line::from(spans)
 }
 
-fn footer_line(app: &App) -> Line<'static> {
-    let dropped = app.run().dropped;
-    let mut text = footer_text();
-    if dropped > 0 {
-        text = format!(" trace dropped its {dropped} oldest records |{text}");
+/// The footer: the search being typed, a message, or the keys (as many as fit), after a
+/// note of dropped records.
+fn footer_line(app: &App, width: u16) -> Line<'static> {
+    if let Some(q) = &app.search {
+        return Line::from(vec![
+            Span::styled(format!(" /{q}▏"), Style::new().fg(Color::Yellow)),
+            Span::styled("  Enter find  Esc cancel", Style::new().fg(Color::DarkGray)),
+        ]);
     }
-    Line::styled(text, Style::new().fg(Color::DarkGray))
+    if let Some(m) = &app.message {
+        return Line::styled(format!(" {m}"), Style::new().fg(Color::Yellow));
+    }
+    let dropped = app.run().dropped;
+    let prefix = if dropped == 0 {
+        String::new()
+    } else if width >= 100 {
+        format!(" trace dropped its {dropped} oldest records |")
+    } else {
+        format!(" {dropped} dropped |")
+    };
+    let room = (width as usize).saturating_sub(prefix.chars().count());
+    Line::styled(
+        format!("{prefix}{}", footer_fit(room)),
+        Style::new().fg(Color::DarkGray),
+    )
 }
 
 /// A run's lanes over the app's time window.
@@ -463,11 +490,37 @@ impl Widget for FrameMap<'_> {
     }
 }
 
-/// The help overlay: one line per binding of the keymap, with a blank line under them.
+/// The help overlay: one line per binding of the keymap. When the terminal is too short for
+/// one column, the bindings go in two side by side; when even that does not fit, the last
+/// line says how many are left out.
 fn draw_help(f: &mut Frame, area: Rect) {
-    let lines: Vec<Line> = help_lines().into_iter().map(Line::raw).collect();
-    let w = area.width.min(60);
-    let h = area.height.min(lines.len() as u16 + 3);
+    let all = help_lines();
+    let rows = area.height.saturating_sub(2) as usize;
+    let lines: Vec<Line> = if all.len() <= rows {
+        all.into_iter().map(Line::raw).collect()
+    } else if all.len().div_ceil(2) <= rows && area.width >= 100 {
+        let half = all.len().div_ceil(2);
+        (0..half)
+            .map(|i| {
+                let right = all.get(half + i).map_or("", String::as_str);
+                Line::raw(format!("{:<48} {right}", all[i]))
+            })
+            .collect()
+    } else {
+        let keep = rows.saturating_sub(1);
+        let mut v: Vec<Line> = all[..keep].iter().cloned().map(Line::raw).collect();
+        v.push(Line::raw(format!(
+            "… {} more: a taller terminal shows them",
+            all.len() - keep
+        )));
+        v
+    };
+    let w = if area.width >= 100 && lines.len() < help_lines().len() {
+        area.width.min(100)
+    } else {
+        area.width.min(72)
+    };
+    let h = area.height.min(lines.len() as u16 + 2);
     let popup = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,

@@ -121,6 +121,138 @@ fn smallest_terminal() {
     assert!(screen(&app, 19, 8).contains("too small"));
 }
 
+#[test]
+fn jump_reaches_the_first_loan_break_in_one_press() {
+    // page-loan under rewrite-after-write breaks loans; `]` with the default kind (loan
+    // break) must land on the first one, the same event stepping one at a time reaches, and
+    // `[` from there finds none before it (the footer says so).
+    let mut app = app_for(&[], Some(&["page-loan"]), "rewrite-after-write");
+    let first = app
+        .run()
+        .events
+        .iter()
+        .position(|e| e.kind == "loan break")
+        .expect("a loan break in the trace");
+    assert!(first > 20, "stepping would take {first} presses");
+    app.update(Action::JumpNext);
+    assert_eq!(app.cursor, first);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("loan break"), "{s}");
+    insta::assert_snapshot!("jump_loan_break_120x40", s);
+    app.update(Action::JumpPrev);
+    assert_eq!(app.cursor, first, "nothing before the first");
+    assert!(screen(&app, 120, 40).contains("no loan break before the cursor"));
+    // `k` picks the next kind: COW fault, which page-loan never takes.
+    app.update(Action::CycleJumpKind);
+    assert_eq!(app.jump_label(), "COW fault");
+    app.update(Action::JumpNext);
+    assert_eq!(app.cursor, first);
+}
+
+#[test]
+fn search_finds_event_text_and_repeats() {
+    // Typing `/loan break` and Enter moves to the first event whose text holds it (the
+    // kind, label or narration); `]` then goes on to the next match, never backwards.
+    let mut app = app_for(&[], Some(&["page-loan"]), "rewrite-after-write");
+    app.update(Action::StartSearch);
+    for c in "LOAN BREAK".chars() {
+        app.update(Action::SearchInput(c));
+    }
+    assert!(screen(&app, 120, 40).contains("/LOAN BREAK"));
+    app.update(Action::SearchSubmit);
+    let matches = |app: &App, i: usize| {
+        let e = &app.run().events[i];
+        let text = format!(
+            "{} {} {}",
+            e.kind,
+            e.label,
+            app.run().note(e.detail).unwrap_or("")
+        );
+        text.to_lowercase().contains("loan break")
+    };
+    let first = app.cursor;
+    assert!(matches(&app, first));
+    assert!(
+        (0..first).all(|i| !matches(&app, i)),
+        "it is the first match"
+    );
+    app.update(Action::JumpNext);
+    assert!(app.cursor > first && matches(&app, app.cursor));
+    // A search for nothing that exists leaves the cursor and says so.
+    let at = app.cursor;
+    app.update(Action::StartSearch);
+    for c in "zzzz".chars() {
+        app.update(Action::SearchInput(c));
+    }
+    app.update(Action::SearchSubmit);
+    assert_eq!(app.cursor, at);
+    assert!(screen(&app, 120, 40).contains("no \"zzzz\" after the cursor"));
+}
+
+#[test]
+fn totals_stay_right_when_old_records_are_dropped() {
+    // With room for only 3000 records, the trace drops the run's start; the "so far" totals
+    // at every kept event must still be what a complete trace says at that time (they were
+    // 0 before the first kept sample).
+    let o = Overrides {
+        workload: Some("bulk-send".into()),
+        strategies: Some(vec!["copy".into()]),
+        sets: vec!["workload.total=256KiB".into()],
+        ..Overrides::default()
+    };
+    let sc = scenarios::load_default(&o).unwrap();
+    let wr = &sc.runs[0];
+    let view = |n| {
+        let (r, t) = tui::data::record(&sc.target.world, &wr.workload, wr.strategies[0], n);
+        RunView::new("copy".into(), r, t)
+    };
+    let (short, full) = (view(3000), view(10_000_000));
+    assert!(short.dropped > 0 && full.dropped == 0);
+    for e in short.events.iter().step_by(97) {
+        for series in models::world::TOTALS {
+            assert_eq!(
+                short.counter_at(series, e.time),
+                full.counter_at(series, e.time),
+                "{series} at {} ns",
+                e.time
+            );
+        }
+    }
+}
+
+#[test]
+fn footer_and_help_fit_a_60_by_15_terminal() {
+    // At 60x15 the footer keeps `? help` and `q quit`, and the help says what it leaves out
+    // instead of cutting lines off silently.
+    let mut app = default_app();
+    let s = screen(&app, 60, 15);
+    let footer = s.lines().nth(14).unwrap();
+    assert!(
+        footer.contains("? help") && footer.contains("q quit"),
+        "{s}"
+    );
+    app.update(Action::ToggleHelp);
+    let s = screen(&app, 60, 15);
+    assert!(s.contains("more: a taller terminal shows them"), "{s}");
+    insta::assert_snapshot!("help_60x15", s);
+}
+
+#[test]
+fn playback_speed_doubles_and_halves() {
+    // `>` doubles the events per step and `<` halves them, within 1 and the maximum; a tick
+    // moves the cursor by that many events.
+    let mut app = default_app();
+    play(
+        &mut app,
+        &[Action::Faster, Action::Faster, Action::TogglePlay],
+    );
+    assert_eq!(app.speed, 4);
+    app.update(Action::Tick);
+    assert_eq!(app.cursor, 4);
+    play(&mut app, &[Action::Slower; 5]);
+    assert_eq!(app.speed, 1);
+}
+
 fn any_action() -> impl Strategy<Value = Action> {
     prop_oneof![
         Just(Action::PanLeft),
@@ -139,6 +271,16 @@ fn any_action() -> impl Strategy<Value = Action> {
         Just(Action::TogglePlay),
         Just(Action::ToggleHelp),
         Just(Action::Tick),
+        Just(Action::JumpNext),
+        Just(Action::JumpPrev),
+        Just(Action::CycleJumpKind),
+        Just(Action::StartSearch),
+        prop::char::range('a', 'z').prop_map(Action::SearchInput),
+        Just(Action::SearchBackspace),
+        Just(Action::SearchSubmit),
+        Just(Action::SearchCancel),
+        Just(Action::Faster),
+        Just(Action::Slower),
         (0u16..300, 0u16..120).prop_map(|(w, h)| Action::Resize(w, h)),
     ]
 }

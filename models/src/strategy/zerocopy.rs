@@ -67,7 +67,7 @@ pub(crate) enum ZcStep {
 }
 
 /// Zero-copy counters over the run (absent from the report when nothing used zero copy).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ZcCounters {
     /// Send calls that asked for zero copy (each got a key).
     pub sends: u64,

@@ -174,6 +174,8 @@ pub(super) struct Doc {
     pub(super) target: Table,
     pub(super) options: Table,
     pub(super) workloads: Vec<(Origin, WorkloadSpec)>,
+    /// The `name` each `[[workloads]]` table gave itself, by the table's origin.
+    pub(super) names: Vec<(Origin, String)>,
     pub(super) strategies: Option<(Origin, Vec<(Origin, String)>)>,
 }
 
@@ -214,7 +216,7 @@ pub(super) fn read_doc(src: &Source) -> Result<Doc, ScenarioError> {
                 )?;
                 doc.options = t.into_iter().collect();
             }
-            "workloads" => doc.workloads = read_workloads(src, value)?,
+            "workloads" => (doc.workloads, doc.names) = read_workloads(src, value)?,
             "strategies" => doc.strategies = Some(read_strategies(src, value)?),
             // Read by `zcsim reproduce` (see [`crate::experiments`]); a plain run ignores it.
             "experiment" => {}
@@ -264,10 +266,13 @@ pub(super) fn type_name(v: &toml::Value) -> &'static str {
     }
 }
 
+/// Each workload as written, and the names the tables gave themselves.
+type Workloads = (Vec<(Origin, WorkloadSpec)>, Vec<(Origin, String)>);
+
 pub(super) fn read_workloads(
     src: &Source,
     value: Spanned<DeValue<'_>>,
-) -> Result<Vec<(Origin, WorkloadSpec)>, ScenarioError> {
+) -> Result<Workloads, ScenarioError> {
     let origin = src.origin(value.span());
     let wrong = |problem: &str| ScenarioError {
         origin: origin.clone(),
@@ -295,6 +300,7 @@ pub(super) fn read_workloads(
         });
     }
     let mut out = Vec::with_capacity(items.len());
+    let mut names = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let section = format!("workloads[{i}]");
         let (origin, entries) = src.table(
@@ -303,14 +309,65 @@ pub(super) fn read_workloads(
             &format!("a table with kind = one of {}", WORKLOAD_IDS.join(", ")),
         )?;
         let mut table: Table = entries.into_iter().collect();
+        if let Some(e) = table.remove("name") {
+            names.push((origin.clone(), workload_name(&section, &e)?));
+        }
         let spec = spec_of(&section, &origin, &mut table)?;
         let mut spec = spec;
         for (key, e) in table {
+            if !spec.has(&key) && TOP_LEVEL_KEYS.contains(&key.as_str()) {
+                return Err(landed_in_workload(&section, &key, e));
+            }
             spec.set(&section, &key, e)?;
         }
         out.push((origin, spec));
     }
-    Ok(out)
+    Ok((out, names))
+}
+
+/// The keys of a scenario's top level.
+pub(super) const TOP_LEVEL_KEYS: [&str; 6] = [
+    "seed",
+    "strategies",
+    "target",
+    "options",
+    "workloads",
+    "experiment",
+];
+
+/// A top-level key written after a `[[workloads]]` header, which TOML puts in that workload.
+fn landed_in_workload(section: &str, key: &str, e: Entry) -> ScenarioError {
+    ScenarioError {
+        origin: e.origin,
+        field: format!("{section}.{key}"),
+        value: Some(render(&e.value)),
+        problem: "is a top-level key, but it comes after a [[workloads]] header, so TOML put it in that workload".into(),
+        allowed: Some(format!(
+            "move `{key} = ...` above the first [table] or [[workloads]] header of the file"
+        )),
+    }
+}
+
+/// A workload's `name`: a short label for reports (letters, digits, `-`, `_`, `.`).
+fn workload_name(section: &str, e: &Entry) -> Result<String, ScenarioError> {
+    let ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    match e.value.as_str() {
+        Some(n) if ok(n) => Ok(n.to_owned()),
+        _ => Err(ScenarioError {
+            origin: e.origin.clone(),
+            field: format!("{section}.name"),
+            value: Some(render(&e.value)),
+            problem: "is not a usable workload name".into(),
+            allowed: Some(
+                "a string of 1 to 64 letters, digits, '-', '_' or '.', e.g. \"from-file\"".into(),
+            ),
+        }),
+    }
 }
 
 /// The empty spec named by the table's `kind` (removed from the table).

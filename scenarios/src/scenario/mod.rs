@@ -25,7 +25,7 @@ use crate::workloads::WorkloadSpec;
 
 /// The built-in default scenario (`zcsim` with no arguments).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../examples/default.toml");
-const DEFAULT_NAME: &str = "scenarios/examples/default.toml";
+pub(crate) const DEFAULT_NAME: &str = "scenarios/examples/default.toml";
 
 /// A validated scenario, ready to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +42,9 @@ pub struct Scenario {
 /// One workload and the strategies to run it with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkloadRun {
+    /// The name the scenario gave the workload, or its kind and its index among the
+    /// scenario's workloads (`bulk-send-1`); distinct within a scenario.
+    pub name: String,
     pub workload: Workload,
     /// What applies to every strategy alike (`fill_each_write`).
     pub options: WorkloadOptions,
@@ -98,6 +101,7 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         mut target,
         mut options,
         mut workloads,
+        names,
         mut strategies,
     } = read_doc(&src)?;
     let mut seed = seed.unwrap_or(1);
@@ -184,7 +188,8 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         }
         resolved.push((origin, w, opts));
     }
-    let (runs, notes) = resolve_strategies(&resolved, &strategies, &target, &options)?;
+    let names = workload_names(&resolved, &names)?;
+    let (runs, notes) = resolve_strategies(&resolved, &names, &strategies, &target, &options)?;
     Ok(Scenario {
         seed,
         target,
@@ -269,7 +274,13 @@ fn apply_set(
                 }
             }
             if !hit {
-                let kinds: Vec<&str> = workloads.iter().map(|(_, w)| w.kind()).collect();
+                let kinds = dedup(workloads.iter().map(|(_, w)| w.kind()).collect());
+                let params = dedup(
+                    kinds
+                        .iter()
+                        .flat_map(|k| workload_keys(k).into_iter().map(|p| p.name))
+                        .collect(),
+                );
                 let problem = if workloads.iter().any(|(_, w)| w.has(key)) {
                     "applies to none of this scenario's workloads as written (file_size and cold need a bulk-send from a file, fill_each_write one from memory)"
                 } else {
@@ -281,7 +292,8 @@ fn apply_set(
                         &format!("workload.{key}"),
                         problem,
                         &format!(
-                            "a parameter of {} (see `zcsim list workloads`)",
+                            "{} (the parameters of {}; see `zcsim list workloads`)",
+                            params.join(", "),
                             kinds.join(", ")
                         ),
                     )
@@ -337,6 +349,7 @@ fn resolve_keys<T>(
 /// strategies fits is skipped with a note (an error if that leaves nothing to run).
 fn resolve_strategies(
     workloads: &[(&Origin, Workload, WorkloadOptions)],
+    names: &[String],
     listed: &Option<(Origin, Vec<(Origin, String)>)>,
     target: &Target,
     options: &Options,
@@ -407,7 +420,7 @@ fn resolve_strategies(
     }
     let mut runs = Vec::new();
     let mut notes = Vec::new();
-    for (origin, w, options) in workloads {
+    for ((origin, w, options), name) in workloads.iter().zip(names) {
         let strategies: Vec<Strategy> = chosen
             .iter()
             .copied()
@@ -415,19 +428,46 @@ fn resolve_strategies(
             .collect();
         if strategies.is_empty() {
             notes.push(format!(
-                "note: skipping workload `{}` declared at {origin}: none of the listed strategies applies to it (it takes {})",
+                "note: skipping workload `{name}` ({}) declared at {origin}: none of the listed strategies applies to it (it takes {})",
                 w.id(),
                 applicable(w).join(", ")
             ));
             continue;
         }
         runs.push(WorkloadRun {
+            name: name.clone(),
             workload: w.clone(),
             options: *options,
             strategies,
         });
     }
     Ok((runs, notes))
+}
+
+/// Each workload's name: the one written, else kind and index. Two workloads may not share
+/// a name (reports could not tell them apart).
+fn workload_names(
+    resolved: &[(&Origin, Workload, WorkloadOptions)],
+    names: &[(Origin, String)],
+) -> Result<Vec<String>, ScenarioError> {
+    let mut given: Vec<(String, &Origin)> = Vec::new();
+    for (i, (origin, w, _)) in resolved.iter().enumerate() {
+        let name = names
+            .iter()
+            .find(|(o, _)| o == *origin)
+            .map_or_else(|| format!("{}-{i}", w.id()), |(_, n)| n.clone());
+        if let Some((_, first)) = given.iter().find(|(n, _)| *n == name) {
+            return Err(ScenarioError {
+                origin: (*origin).clone(),
+                field: format!("workloads[{i}].name"),
+                value: Some(format!("\"{name}\"")),
+                problem: format!("is already the name of the workload at {first}"),
+                allowed: Some("a name no other workload of the scenario has".into()),
+            });
+        }
+        given.push((name, origin));
+    }
+    Ok(given.into_iter().map(|(n, _)| n).collect())
 }
 
 fn dedup(mut v: Vec<&str>) -> Vec<&str> {

@@ -14,6 +14,8 @@ pub(super) fn blank_target() -> Target {
         linux_sendpage_fallback: false,
         loopback: false,
         link_rate: r,
+        preset: None,
+        values: Default::default(),
         world: models::world::WorldConfig {
             machine: MachineConfig {
                 cpus: 1,
@@ -139,6 +141,7 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
     let mut merged = Table::new();
     let mut name = String::from("custom");
     let mut description = String::from("inline target");
+    let mut preset_name = None;
     if let Some((preset, origin)) = preset {
         let Some(text) = presets::text(&preset) else {
             return Err(ScenarioError {
@@ -161,9 +164,15 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
         if let Some(d) = merged.get("description").and_then(|e| e.value.as_str()) {
             description = d.to_owned();
         }
-        if !table.is_empty() {
+        // A key set to the preset's own value (as a printed configuration does) changes
+        // nothing.
+        if table
+            .iter()
+            .any(|(k, e)| merged.get(k).is_none_or(|p| p.value != e.value))
+        {
             name = format!("{preset} (overridden)");
         }
+        preset_name = Some(preset);
     }
     merged.extend(table);
     for meta in TARGET_META {
@@ -208,6 +217,12 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
         });
     }
     target.finish();
+    target.preset = preset_name;
+    target.values = merged
+        .iter()
+        .filter(|(k, _)| !(target.loopback && k.as_str() == "link_rate"))
+        .map(|(k, e)| (k.clone(), e.value.clone()))
+        .collect();
     target.name = name;
     target.description = description;
     // Cross-field sanity: a full segment must fit every buffer and window on its way, or TCP

@@ -112,10 +112,32 @@ impl Points {
     ) -> Result<Points, Failure> {
         let user = |m: String| Failure::User(m);
         let kind = scenarios::scenario::param_kind(param).ok_or_else(|| {
+            let mut paths = vec!["seed".to_owned()];
+            paths.extend(
+                scenarios::keys::target_keys()
+                    .iter()
+                    .map(|k| format!("target.{}", k.name)),
+            );
+            paths.extend(
+                scenarios::keys::option_keys()
+                    .iter()
+                    .map(|k| format!("options.{}", k.name)),
+            );
+            for w in models::workload::WORKLOAD_IDS {
+                paths.extend(
+                    scenarios::keys::workload_keys(w)
+                        .iter()
+                        .map(|k| format!("workload.{}", k.name)),
+                );
+            }
+            let known: Vec<&str> = paths.iter().map(String::as_str).collect();
             flag_error(
                 "--param",
                 param,
-                "not a settable path",
+                &format!(
+                    "not a settable path{}",
+                    crate::commands::did_you_mean(param, &known)
+                ),
                 "seed, target.KEY, workload.KEY, options.KEY (see `zcsim list presets` and `zcsim list workloads`)",
             )
         })?;
