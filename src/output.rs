@@ -244,7 +244,7 @@ pub fn json(command: &'static str, s: &Scenario, reports: &[Report]) -> String {
         .zip(&s.runs)
         .map(|(r, wr)| WorkloadReport {
             name: &wr.name,
-            parameters: scenarios::config::workload_parameters(&wr.workload),
+            parameters: scenarios::config::workload_parameters(&wr.workload, &wr.options),
             report: r,
         })
         .collect();

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use models::strategy::{CowAlign, KvaCapPolicy};
-use models::workload::{BulkSource, MutationMode, Workload};
+use models::strategy::{CowAlign, KvaCapPolicy, TlsMode};
+use models::workload::{BulkSource, MutationMode, Workload, WorkloadOptions};
 use serde::Serialize;
 
 use crate::keys::{Options, option_keys, target_keys, workload_keys};
@@ -70,8 +70,12 @@ fn count(n: u64) -> toml::Value {
 }
 
 /// Every parameter of `w`, written so that it reads back to the same workload.
-pub fn workload_parameters(w: &Workload) -> BTreeMap<String, toml::Value> {
+pub fn workload_parameters(
+    w: &Workload,
+    options: &WorkloadOptions,
+) -> BTreeMap<String, toml::Value> {
     let s = |v: &str| toml::Value::String(v.to_owned());
+    let fill = ("fill_each_write", toml::Value::Boolean(options.fill_each_write));
     let p: Vec<(&str, toml::Value)> = match *w {
         Workload::BulkSend {
             total_bytes,
@@ -83,7 +87,10 @@ pub fn workload_parameters(w: &Workload) -> BTreeMap<String, toml::Value> {
                 ("write_size", size(write_size)),
             ];
             match source {
-                BulkSource::Memory => p.push(("source", s("memory"))),
+                BulkSource::Memory => {
+                    p.push(("source", s("memory")));
+                    p.push(fill);
+                }
                 BulkSource::File { file_bytes, cold } => {
                     p.push(("source", s("file")));
                     p.push(("file_size", size(file_bytes)));
@@ -100,6 +107,7 @@ pub fn workload_parameters(w: &Workload) -> BTreeMap<String, toml::Value> {
             ("total", size(total_bytes)),
             ("write_size", size(write_size)),
             ("rewrite", size(rewrite_bytes)),
+            fill,
         ],
         Workload::StampedPages {
             total_bytes,
@@ -199,6 +207,22 @@ pub fn option_values(o: &Options) -> BTreeMap<String, toml::Value> {
             }),
         ),
         ("sendpage_fixed", b(o.sendpage_fixed)),
+        ("zerocopy_buffers", count(o.zerocopy.buffers)),
+        ("zerocopy_poll_every", count(o.zerocopy.poll_every)),
+        ("zerocopy_wait", b(o.zerocopy.wait_completion)),
+        ("zerocopy_memlock", size(o.zerocopy.memlock_bytes)),
+        ("pipe_size", size(o.pipe_bytes)),
+        (
+            "tls_mode",
+            s(match o.ktls.mode {
+                TlsMode::Software => "software",
+                TlsMode::NicOffload => "nic-offload",
+            }),
+        ),
+        ("tls_zerocopy_ro", b(o.ktls.zerocopy_ro)),
+        ("send_zc_fixed_buffers", b(o.send_zc.fixed_buffers)),
+        ("send_zc_batch", count(o.send_zc.batch)),
+        ("send_zc_wait_each", b(o.send_zc.wait_each)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -233,7 +257,7 @@ impl Config {
                 .map(|wr| WorkloadConfig {
                     name: wr.name.clone(),
                     kind: wr.workload.id().to_owned(),
-                    parameters: workload_parameters(&wr.workload),
+                    parameters: workload_parameters(&wr.workload, &wr.options),
                 })
                 .collect(),
         }
@@ -388,7 +412,10 @@ mod tests {
                     cold: false,
                 };
             }
-            let p = workload_parameters(&w);
+            let mut p = workload_parameters(&w, &WorkloadOptions::default());
+            // fill_each_write is a memory source's key: printed for one, refused for a file.
+            let memory = Workload::default_for(kind).unwrap();
+            p.extend(workload_parameters(&memory, &WorkloadOptions::default()));
             for k in workload_keys(kind) {
                 assert!(p.contains_key(k.name), "{kind}.{} is not printed", k.name);
             }

@@ -777,8 +777,8 @@ pub fn workload_keys(kind: &str) -> Vec<Param> {
     }
 }
 
-/// Scenario-wide strategy options (`[options]`).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Scenario-wide strategy options (`[options]`), each defaulting to its kernel's default.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Options {
     pub loan: models::strategy::LoanOptions,
     /// FreeBSD COW send.
@@ -789,10 +789,24 @@ pub struct Options {
     pub zerocopy: models::strategy::ZcOptions,
     /// `io-uring-send-zc`: registered buffers, batching, waiting for each notification.
     pub send_zc: models::strategy::UringZcOptions,
-    /// `splice`, `vmsplice-gift`: bytes the pipe holds (0: the default, 16 pages).
+    /// `splice`, `vmsplice-gift`: bytes the pipe holds (16 pages, `PIPE_DEF_BUFFERS`).
     pub pipe_bytes: u64,
     /// `sendfile-ktls`: who encrypts, and `TLS_TX_ZEROCOPY_RO`.
     pub ktls: models::strategy::KtlsOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            loan: Default::default(),
+            cow: Default::default(),
+            sendpage_fixed: false,
+            zerocopy: Default::default(),
+            send_zc: Default::default(),
+            pipe_bytes: models::strategy::DEFAULT_PIPE_BYTES,
+            ktls: Default::default(),
+        }
+    }
 }
 
 pub fn option_keys() -> Vec<Key<Options>> {

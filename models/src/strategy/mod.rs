@@ -114,6 +114,7 @@ pub use io_uring_send_zc::UringZcOptions;
 pub use msg_zerocopy::ZcOptions;
 pub use page_loan::{KvaCapPolicy, LoanOptions};
 pub use sendfile_ktls::{KtlsOptions, TlsMode};
+pub use splice::DEFAULT_PIPE_BYTES;
 pub use zerocopy::{ZcCounters, ZcState};
 
 /// A strategy with its options: one variant per room.

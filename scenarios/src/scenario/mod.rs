@@ -367,19 +367,11 @@ fn resolve_strategies(
         Strategy::MsgZerocopy(_) => Strategy::MsgZerocopy(options.zerocopy),
         Strategy::IoUringSendZc(_) => Strategy::IoUringSendZc(options.send_zc),
         Strategy::SendfileKtls(_) => Strategy::SendfileKtls(options.ktls),
-        Strategy::Splice { pipe_bytes } => Strategy::Splice {
-            pipe_bytes: if options.pipe_bytes > 0 {
-                options.pipe_bytes
-            } else {
-                pipe_bytes
-            },
+        Strategy::Splice { .. } => Strategy::Splice {
+            pipe_bytes: options.pipe_bytes,
         },
-        Strategy::VmspliceGift { pipe_bytes } => Strategy::VmspliceGift {
-            pipe_bytes: if options.pipe_bytes > 0 {
-                options.pipe_bytes
-            } else {
-                pipe_bytes
-            },
+        Strategy::VmspliceGift { .. } => Strategy::VmspliceGift {
+            pipe_bytes: options.pipe_bytes,
         },
         other => other,
     };
