@@ -17,6 +17,8 @@
 //! - 101: a bug, such as a broken model invariant (the panic message names it).
 
 mod commands;
+#[cfg(all(feature = "host", target_os = "linux"))]
+mod host;
 mod output;
 mod quiz;
 mod runner;
@@ -66,6 +68,10 @@ enum Command {
     Sweep(commands::sweep::Args),
     /// Homework problems from a seed (-s); -c prints answers computed by running the model.
     Quiz(commands::quiz::Args),
+    /// Measure this machine (Linux) and write a target preset: zcsim calibrate --out host.toml
+    Calibrate(commands::calibrate::Args),
+    /// Run the real strategies over loopback and the model on a calibrated preset; compare.
+    Validate(commands::validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +96,8 @@ fn main() -> ExitCode {
         Command::Reproduce(a) => commands::reproduce::execute(&mut cx, a),
         Command::Sweep(a) => commands::sweep::execute(&mut cx, a),
         Command::Quiz(a) => commands::quiz::execute(&mut cx, a),
+        Command::Calibrate(a) => commands::calibrate::execute(&mut cx, a),
+        Command::Validate(a) => commands::validate::execute(&mut cx, a),
     }
     .and_then(|code| {
         cx.out.flush()?;

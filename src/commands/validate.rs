@@ -1,0 +1,303 @@
+//! `zcsim validate`: runs the real strategies on this machine over loopback TCP, runs the
+//! model on a calibrated preset with the same workloads, and prints measured vs predicted
+//! throughput ratios against read+write, with each cell's error. Linux only, behind the
+//! `host` feature.
+
+use std::process::ExitCode;
+
+use super::{Context, Failure, Format, Outcome};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// A preset file from `zcsim calibrate --out FILE` (default: calibrate now, in-process).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Request sizes, comma-separated (default: 4KiB,16KiB,64KiB,256KiB,1MiB).
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Option<Vec<String>>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Few repetitions and little data: seconds instead of minutes (for tests).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[cfg(not(all(feature = "host", target_os = "linux")))]
+pub fn execute(_cx: &mut Context, _a: Args) -> Outcome {
+    Err(Failure::User(
+        "zcsim validate is not supported on this build: it needs Linux and the `host` feature"
+            .into(),
+    ))
+}
+
+/// Default request sizes.
+pub const SIZES: [&str; 5] = ["4KiB", "16KiB", "64KiB", "256KiB", "1MiB"];
+
+/// Smallest and largest request size accepted.
+const MIN_SIZE: u64 = 512;
+const MAX_SIZE: u64 = 16 << 20;
+
+/// One cell: a strategy at a size.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Cell {
+    pub size_bytes: u64,
+    pub strategy: &'static str,
+    /// Measured throughput, bytes per second (median over repetitions).
+    pub measured_bytes_per_sec: f64,
+    /// Lowest and highest measured throughput.
+    pub measured_min: f64,
+    pub measured_max: f64,
+    /// The model's throughput on the preset, bytes per second.
+    pub predicted_bytes_per_sec: f64,
+    /// Measured throughput / measured read-write throughput at the same size.
+    pub measured_ratio: f64,
+    /// The same for the model.
+    pub predicted_ratio: f64,
+    /// predicted_ratio / measured_ratio - 1.
+    pub error: f64,
+}
+
+fn parse_sizes(a: &Args) -> Result<Vec<u64>, Failure> {
+    let given: Vec<String> = match &a.sizes {
+        Some(v) => v.clone(),
+        None => SIZES.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let allowed = "sizes from 512 B to 16 MiB, such as 4KiB,64KiB,1MiB";
+    let mut out = Vec::new();
+    for s in given {
+        let b = scenarios::units::parse_size(s.trim())
+            .map_err(|e| super::flag_error("--sizes", &s, &e.to_string(), allowed))?;
+        if !(MIN_SIZE..=MAX_SIZE).contains(&b) {
+            return Err(super::flag_error("--sizes", &s, "is out of range", allowed));
+        }
+        if !out.contains(&b) {
+            out.push(b);
+        }
+    }
+    if out.is_empty() {
+        return Err(super::flag_error("--sizes", "", "no size given", allowed));
+    }
+    Ok(out)
+}
+
+#[cfg(all(feature = "host", target_os = "linux"))]
+pub fn execute(cx: &mut Context, a: Args) -> Outcome {
+    use super::calibrate::host_failure;
+    use crate::host::strategies::{Real, throughput};
+    use crate::host::{Plan, Stats, cached_file, progress};
+    use models::strategy::Strategy;
+
+    let sizes = parse_sizes(&a)?;
+    // The preset: a file from calibrate, or measured now.
+    let preset_text = match &a.preset {
+        Some(p) => scenarios::scenario::read_scenario_file(p)?,
+        None => {
+            progress("validate: no --preset given, calibrating this machine first");
+            super::calibrate::preset::measure(a.quick).map_err(host_failure)?
+        }
+    };
+    // The strategies the model has, looked up by id (splice only once it is modelled).
+    let mut reals = Vec::new();
+    for r in Real::ALL {
+        match Strategy::from_id(r.id()) {
+            Ok(_) => reals.push(r),
+            Err(_) => super::note(&format!(
+                "note: the model has no strategy `{}` yet; it is measured but not predicted",
+                r.id()
+            )),
+        }
+    }
+    let measured_only: Vec<Real> = Real::ALL
+        .into_iter()
+        .filter(|r| !reals.contains(r))
+        .collect();
+
+    // The model: bulk-send from a cached file, write_size = the request size.
+    let model_total: u64 = if a.quick { 2 << 20 } else { 16 << 20 };
+    let model_file: u64 = if a.quick { 2 << 20 } else { 16 << 20 };
+    let ids: Vec<String> = reals.iter().map(|r| format!("\"{}\"", r.id())).collect();
+    let mut doc = format!("seed = 1\nstrategies = [{}]\n\n[target]\n", ids.join(", "));
+    doc.push_str(&preset_text);
+    for &s in &sizes {
+        doc.push_str(&format!(
+            "\n[[workloads]]\nkind = \"bulk-send\"\ntotal = \"{} B\"\nwrite_size = \"{s} B\"\nsource = \"file\"\nfile_size = \"{} B\"\n",
+            model_total.max(s * 4),
+            model_file.max(s),
+        ));
+    }
+    let origin = a.preset.as_deref().unwrap_or("the calibrated preset");
+    let scenario = scenarios::load_str(origin, &doc, &scenarios::Overrides::default())?;
+    progress("validate: running the model");
+    let reports = cx.runner.scenario(&scenario, 0);
+
+    // The real runs.
+    let plan = if a.quick {
+        Plan { warmup: 1, reps: 1 }
+    } else {
+        Plan { warmup: 1, reps: 5 }
+    };
+    let real_total: usize = if a.quick { 8 << 20 } else { 128 << 20 };
+    let file_bytes: usize = if a.quick { 4 << 20 } else { 16 << 20 };
+    let max_size = *sizes.iter().max().expect("a size") as usize;
+    let file = cached_file(file_bytes.max(max_size)).map_err(host_failure)?;
+    let file_len = file_bytes.max(max_size);
+    let mut cells = Vec::new();
+    let mut extra = Vec::new();
+    for (si, &size) in sizes.iter().enumerate() {
+        progress(&format!(
+            "validate: {} requests over loopback",
+            scenarios::units::fmt_size(size)
+        ));
+        let total = real_total.max(size as usize * 8);
+        let mut measured: Vec<(Real, Stats)> = Vec::new();
+        for r in Real::ALL {
+            let st = plan
+                .sample(|| throughput(r, &file, file_len, size as usize, total))
+                .map_err(host_failure)?;
+            measured.push((r, st));
+        }
+        let base = measured[0].1.median;
+        let report = &reports[si];
+        let pred_base = report
+            .runs
+            .iter()
+            .find(|x| x.strategy == "read-write")
+            .map(|x| x.throughput_bytes_per_sec)
+            .expect("read-write is in the catalogue");
+        for (r, st) in &measured {
+            let mr = st.median / base;
+            match report.runs.iter().find(|x| x.strategy == r.id()) {
+                Some(run) => {
+                    let pr = run.throughput_bytes_per_sec / pred_base;
+                    cells.push(Cell {
+                        size_bytes: size,
+                        strategy: r.id(),
+                        measured_bytes_per_sec: st.median,
+                        measured_min: st.min,
+                        measured_max: st.max,
+                        predicted_bytes_per_sec: run.throughput_bytes_per_sec,
+                        measured_ratio: mr,
+                        predicted_ratio: pr,
+                        error: pr / mr - 1.0,
+                    });
+                }
+                None => extra.push((size, r.id(), st.median, mr)),
+            }
+        }
+    }
+    drop(file);
+    print(cx, a.format, &cells, &extra)?;
+    if !measured_only.is_empty() {
+        super::note(&format!(
+            "note: measured but not modelled: {}",
+            measured_only
+                .iter()
+                .map(|r| r.id())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(all(feature = "host", target_os = "linux"))]
+fn print(
+    cx: &mut Context,
+    format: Format,
+    cells: &[Cell],
+    extra: &[(u64, &'static str, f64, f64)],
+) -> Result<(), Failure> {
+    use scenarios::units::fmt_size;
+    let gbs = |x: f64| x / 1e9;
+    match format {
+        Format::Json => {
+            let v = serde_json::json!({
+                "cells": cells,
+                "measured_only": extra.iter().map(|(s, id, t, r)| serde_json::json!({
+                    "size_bytes": s, "strategy": id, "measured_bytes_per_sec": t, "measured_ratio": r
+                })).collect::<Vec<_>>(),
+            });
+            writeln!(
+                cx.out,
+                "{}",
+                serde_json::to_string_pretty(&v).expect("plain values serialize")
+            )?;
+        }
+        Format::Csv => {
+            writeln!(
+                cx.out,
+                "size_bytes,strategy,measured_bytes_per_sec,measured_min,measured_max,predicted_bytes_per_sec,measured_ratio,predicted_ratio,error"
+            )?;
+            for c in cells {
+                writeln!(
+                    cx.out,
+                    "{},{},{:.0},{:.0},{:.0},{:.0},{:.4},{:.4},{:.4}",
+                    c.size_bytes,
+                    c.strategy,
+                    c.measured_bytes_per_sec,
+                    c.measured_min,
+                    c.measured_max,
+                    c.predicted_bytes_per_sec,
+                    c.measured_ratio,
+                    c.predicted_ratio,
+                    c.error
+                )?;
+            }
+            for (s, id, t, r) in extra {
+                writeln!(cx.out, "{s},{id},{t:.0},,,,{r:.4},,")?;
+            }
+        }
+        Format::Table => {
+            writeln!(
+                cx.out,
+                "{:<9} {:<11} {:>14} {:>14} {:>9} {:>9} {:>7}",
+                "request", "strategy", "measured GB/s", "model GB/s", "measured", "model", "error"
+            )?;
+            writeln!(
+                cx.out,
+                "{:<9} {:<11} {:>14} {:>14} {:>9} {:>9} {:>7}",
+                "", "", "(min-max)", "", "x r+w", "x r+w", ""
+            )?;
+            let mut last = None;
+            for c in cells {
+                if last.is_some() && last != Some(c.size_bytes) {
+                    writeln!(cx.out)?;
+                }
+                last = Some(c.size_bytes);
+                writeln!(
+                    cx.out,
+                    "{:<9} {:<11} {:>5.2} ({:.1}-{:.1}) {:>14.2} {:>9.2} {:>9.2} {:>+6.0}%",
+                    fmt_size(c.size_bytes),
+                    c.strategy,
+                    gbs(c.measured_bytes_per_sec),
+                    gbs(c.measured_min),
+                    gbs(c.measured_max),
+                    gbs(c.predicted_bytes_per_sec),
+                    c.measured_ratio,
+                    c.predicted_ratio,
+                    c.error * 100.0
+                )?;
+            }
+            for (s, id, t, r) in extra {
+                writeln!(
+                    cx.out,
+                    "{:<9} {:<11} {:>14.2} {:>14} {:>9.2} {:>9} {:>7}",
+                    fmt_size(*s),
+                    id,
+                    gbs(*t),
+                    "not modelled",
+                    r,
+                    "-",
+                    "-"
+                )?;
+            }
+            let within = cells.iter().filter(|c| c.error.abs() <= 0.15).count();
+            writeln!(
+                cx.out,
+                "\n{within} of {} cells within 15% (error = model ratio / measured ratio - 1)",
+                cells.len()
+            )?;
+        }
+    }
+    Ok(())
+}
