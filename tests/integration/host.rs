@@ -151,7 +151,7 @@ fn validate_quick_reports_every_strategy_at_every_size() {
             assert_eq!(rows, 1, "{s} at {size} in:\n{table}");
         }
     }
-    assert!(table.contains("cells within 15%"));
+    assert!(table.contains("ratios within 15%"));
 
     let o = zcsim(&[
         "validate", "--quick", "--preset", p, "--sizes", "16KiB", "--format", "json",
