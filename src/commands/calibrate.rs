@@ -2,8 +2,6 @@
 //! preset (the format of `scenarios/presets/*.toml`), every measured value with its median,
 //! spread and method in a comment. Linux only, behind the `host` feature.
 
-use std::process::ExitCode;
-
 use super::{Context, Failure, Outcome};
 
 #[derive(clap::Args, Debug, Default)]
@@ -51,7 +49,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         }
         None => write!(cx.out, "{text}")?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(all(feature = "host", target_os = "linux"))]
