@@ -160,6 +160,8 @@ pub mod preset {
                 comment,
             })
         };
+        // Without loopback TCP there is no point measuring the rest: refuse at once.
+        drop(crate::host::loopback_pair()?);
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cold = 64 << 20;
         let hot = 256 << 10;

@@ -88,6 +88,8 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     use models::strategy::Strategy;
 
     let sizes = parse_sizes(&a)?;
+    // Refuse at once where loopback TCP cannot be used.
+    drop(crate::host::loopback_pair().map_err(host_failure)?);
     // The preset: a file from calibrate, or measured now.
     let preset_text = match &a.preset {
         Some(p) => scenarios::scenario::read_scenario_file(p)?,

@@ -220,3 +220,37 @@ fn validate_rejects_bad_sizes() {
         assert!(String::from_utf8_lossy(&o.stderr).contains("--sizes"));
     }
 }
+
+/// In a network namespace of its own (`unshare -n`, which needs root), the loopback
+/// interface is down: calibrate and validate refuse with exit 2 naming loopback, before
+/// measuring anything, and leave no file. Where `unshare -n` is not allowed, the test says so
+/// and checks nothing (it cannot make a machine without loopback otherwise).
+#[test]
+fn without_loopback_calibrate_and_validate_refuse() {
+    use std::process::Command;
+    let unshare = Command::new("unshare").args(["-n", "true"]).output();
+    if !unshare.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: unshare -n is not available here");
+        return;
+    }
+    let dir = Scratch::new("nolo");
+    let out = dir.0.join("host.toml");
+    let bin = env!("CARGO_BIN_EXE_zcsim");
+    for args in [
+        vec!["calibrate", "--quick", "--out", out.to_str().unwrap()],
+        vec!["validate", "--quick"],
+    ] {
+        let o = Command::new("unshare")
+            .arg("-n")
+            .arg(bin)
+            .args(&args)
+            .output()
+            .expect("unshare runs");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("cannot measure over loopback TCP"), "{err}");
+        // Refused before measuring: no step after the check was begun.
+        assert!(!err.contains("calibrate: memcpy"), "{err}");
+        assert!(dir.entries().is_empty(), "stray files: {:?}", dir.entries());
+    }
+}
