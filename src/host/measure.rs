@@ -158,6 +158,8 @@ pub fn context_switch_ns(plan: Plan, rounds: usize, pipe_call_ns: f64) -> Result
     use rustix::io::{read, write};
     let (a_r, a_w) = rustix::pipe::pipe().map_err(|e| sys("pipe")(e.into()))?;
     let (b_r, b_w) = rustix::pipe::pipe().map_err(|e| sys("pipe")(e.into()))?;
+    // The affinity to restore afterwards (a `taskset` the user chose, say).
+    let before = rustix::thread::sched_getaffinity(None).ok();
     let mut one = rustix::thread::CpuSet::new();
     one.set(0);
     let pinned = rustix::thread::sched_setaffinity(None, &one).is_ok();
@@ -183,13 +185,9 @@ pub fn context_switch_ns(plan: Plan, rounds: usize, pipe_call_ns: f64) -> Result
         r.map_err(|e| sys("pipe ping-pong")(e.into()))?;
         Ok(((t * 1e9 / rounds as f64) - 4.0 * pipe_call_ns).max(0.0) / 2.0)
     });
-    // Unpin this thread again (all CPUs).
-    if pinned {
-        let mut all = rustix::thread::CpuSet::new();
-        for c in 0..rustix::thread::CpuSet::MAX_CPU {
-            all.set(c);
-        }
-        let _ = rustix::thread::sched_setaffinity(None, &all);
+    // Unpin this thread again.
+    if pinned && let Some(before) = before {
+        let _ = rustix::thread::sched_setaffinity(None, &before);
     }
     drop(a_w);
     let _ = peer.join();
