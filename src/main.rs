@@ -17,6 +17,8 @@
 //! - 101: a bug, such as a broken model invariant (the panic message names it).
 
 mod commands;
+#[cfg(all(feature = "host", target_os = "linux"))]
+mod host;
 mod output;
 mod quiz;
 mod runner;
@@ -69,6 +71,10 @@ enum Command {
     /// Print the effective configuration (preset, file and overrides resolved) as a scenario
     /// file that --scenario loads back.
     Config(commands::config::Args),
+    /// Measure this machine (Linux) and write a target preset: zcsim calibrate --out host.toml
+    Calibrate(commands::calibrate::Args),
+    /// Run the real strategies over loopback and the model on a calibrated preset; compare.
+    Validate(commands::validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +100,8 @@ fn main() -> ExitCode {
         Command::Sweep(a) => commands::sweep::execute(&mut cx, a),
         Command::Quiz(a) => commands::quiz::execute(&mut cx, a),
         Command::Config(a) => commands::config::execute(&mut cx, a),
+        Command::Calibrate(a) => commands::calibrate::execute(&mut cx, a),
+        Command::Validate(a) => commands::validate::execute(&mut cx, a),
     }
     .and_then(|code| {
         cx.out.flush()?;

@@ -14,10 +14,12 @@
 //! | [`export`] | a Chrome trace for Perfetto |
 //! | [`tui`] | the interactive timeline |
 //! | [`quiz`] | homework problems with computed answers |
+//! | [`calibrate`], [`validate`] | measure this machine; the model against it (Linux) |
 //!
 //! Every command that simulates goes through [`crate::runner::Runner`], which carries the
 //! options every run shares (invariant checking, progress on a terminal).
 
+pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod reproduce;
 pub mod run;
 pub mod sweep;
 pub mod tui;
+pub mod validate;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -5,6 +5,7 @@ mod cli;
 mod docs;
 mod engine;
 mod experiments;
+mod host;
 mod quiz;
 
 /// Runs the `zcsim` binary from the workspace root.

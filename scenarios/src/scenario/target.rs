@@ -143,16 +143,27 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
     let mut description = String::from("inline target");
     let mut preset_name = None;
     if let Some((preset, origin)) = preset {
-        let Some(text) = presets::text(&preset) else {
-            return Err(ScenarioError {
-                origin,
-                field: "target.preset".into(),
-                value: Some(format!("\"{preset}\"")),
-                problem: "is not a preset".into(),
-                allowed: Some(presets::NAMES.join(", ")),
-            });
+        // A name ending in `.toml` is a preset file (`zcsim calibrate --out host.toml`).
+        let file_text;
+        let (text, preset_path) = match presets::text(&preset) {
+            Some(t) => (t, format!("scenarios/presets/{preset}.toml")),
+            None if preset.ends_with(".toml") => {
+                file_text = read_scenario_file(&preset)?;
+                (file_text.as_str(), preset.clone())
+            }
+            None => {
+                return Err(ScenarioError {
+                    origin,
+                    field: "target.preset".into(),
+                    value: Some(format!("\"{preset}\"")),
+                    problem: "is not a preset".into(),
+                    allowed: Some(format!(
+                        "{}, or a preset file ending in .toml",
+                        presets::NAMES.join(", ")
+                    )),
+                });
+            }
         };
-        let preset_path = format!("scenarios/presets/{preset}.toml");
         let src = Source::new(&preset_path, text);
         let root = src.parse()?;
         for (k, v) in root {
