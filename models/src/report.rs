@@ -260,7 +260,7 @@ pub struct RunReport {
     pub stalls: BTreeMap<&'static str, u64>,
     /// Zero-copy sends and their completions (`msg-zerocopy`, `io-uring-send-zc`); absent
     /// when the run made none.
-    #[serde(skip_serializing_if = "crate::strategy::ZcCounters::is_empty")]
+    #[serde(skip_serializing_if = "crate::strategy::ZcCounters::is_empty", default)]
     pub zerocopy: crate::strategy::ZcCounters,
     #[serde(skip)]
     pub data_path: DataPath,

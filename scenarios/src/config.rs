@@ -75,7 +75,10 @@ pub fn workload_parameters(
     options: &WorkloadOptions,
 ) -> BTreeMap<String, toml::Value> {
     let s = |v: &str| toml::Value::String(v.to_owned());
-    let fill = ("fill_each_write", toml::Value::Boolean(options.fill_each_write));
+    let fill = (
+        "fill_each_write",
+        toml::Value::Boolean(options.fill_each_write),
+    );
     let p: Vec<(&str, toml::Value)> = match *w {
         Workload::BulkSend {
             total_bytes,

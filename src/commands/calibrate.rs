@@ -509,6 +509,16 @@ pub mod preset {
             "loopback does not checksum".into(),
         );
         push(
+            "cpu_crypto_rate",
+            "\"4 GB/s\"".into(),
+            "not measured; server-2024's value (AES-GCM with AES-NI, an estimate)".into(),
+        );
+        push(
+            "tso",
+            "true".into(),
+            "Linux's lo advertises TSO/GSO, so the stack hands it 64 KiB segments".into(),
+        );
+        push(
             "linux_sendpage_fallback",
             "true".into(),
             "a Linux target".into(),

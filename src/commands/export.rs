@@ -117,9 +117,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let mut pid = 1;
     for wr in &s.runs {
         for st in &wr.strategies {
-            let (report, trace) = cx
-                .runner
-                .traced(&Job::of(&s, wr, *st), max_records);
+            let (report, trace) = cx.runner.traced(&Job::of(&s, wr, *st), max_records);
             w.begin_process(pid, &format!("{} on {}", st.id(), wr.name));
             w.set_notes(trace.notes);
             let records = window(trace.records, from, to);

@@ -54,9 +54,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         .enumerate()
         .map(|(i, st)| {
             super::note(&format!("recording {} ({}/{n})...", st.id(), i + 1));
-            let (report, trace) = cx
-                .runner
-                .traced(&Job::of(&s, wr, *st), max_records);
+            let (report, trace) = cx.runner.traced(&Job::of(&s, wr, *st), max_records);
             super::note(&format!(
                 "indexing {} trace records of {}...",
                 trace.records.len(),
