@@ -272,7 +272,7 @@ pub const KEYMAP: &[Binding] = &[
 
 /// The kinds `]` and `[` can jump to, in the order `k` cycles through them: the trace's
 /// kind and how the screen names it.
-pub const JUMP_KINDS: [(&str, &str); 8] = [
+pub const JUMP_KINDS: [(&str, &str); 10] = [
     ("loan break", "loan break"),
     ("cow fault", "COW fault"),
     ("splat", "splat"),
@@ -281,6 +281,8 @@ pub const JUMP_KINDS: [(&str, &str); 8] = [
     ("loss", "lost segment"),
     ("loan", "loan"),
     ("fault", "page fault"),
+    ("stall", "stall"),
+    ("completion", "zero-copy completion"),
 ];
 
 /// The action for a key press, if any: the first binding of [`KEYMAP`] that matches.

@@ -55,6 +55,9 @@ pub fn kind_color(kind: &str) -> Color {
     }
 }
 
+/// The lane of zero-copy completions and error-queue reads (`models::world` names it; the label fits the 12-column lane names).
+const COMPLETION_LANE: &str = "completions";
+
 fn instant_mark(kind: &str) -> char {
     match kind {
         "ack" => '·',
@@ -285,11 +288,24 @@ impl Widget for Timeline<'_> {
                             .set_fg(kind_color(owner[c as usize].1));
                     }
                 }
-            } else if lane.name == "events" {
+            } else if lane.name == "events" || lane.name == COMPLETION_LANE {
+                // The events row marks every instant; the completion-queue row only its own.
                 let ev = &self.run.events;
                 let lo = ev.partition_point(|e| e.time < self.start);
                 let hi = ev.partition_point(|e| e.time < end);
-                for e in ev[lo..hi.max(lo)].iter().filter(|e| e.time == e.end) {
+                let mine = |e: &&crate::data::Event| {
+                    lane.name == "events"
+                        || self
+                            .run
+                            .lanes
+                            .get(e.lane)
+                            .is_some_and(|l| l.name == lane.name)
+                };
+                for e in ev[lo..hi.max(lo)]
+                    .iter()
+                    .filter(|e| e.time == e.end)
+                    .filter(mine)
+                {
                     let c = col_of(e.time).min(cols - 1);
                     buf[(x0 + c, y)]
                         .set_char(instant_mark(e.kind))

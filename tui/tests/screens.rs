@@ -150,6 +150,26 @@ fn jump_reaches_the_first_loan_break_in_one_press() {
 }
 
 #[test]
+fn zero_copy_completions_have_their_own_lane() {
+    // msg-zerocopy on server-2024: every completion the kernel queues on the error queue is
+    // an instant on the "completions" lane (the error queue, or the CQ), drawn there as Z (and E for each
+    // recvmsg(MSG_ERRQUEUE) read), apart from the events row. If completions went to the
+    // events lane only, the completion-queue row would be blank.
+    let app = app_for(
+        &["target.preset=server-2024"],
+        Some(&["msg-zerocopy"]),
+        "bulk-send",
+    );
+    let s = screen(&app, 120, 40);
+    let row = s
+        .lines()
+        .find(|l| l.contains("│completions"))
+        .unwrap_or_else(|| panic!("a completion-queue lane:\n{s}"));
+    assert!(row.contains('Z'), "{row}");
+    insta::assert_snapshot!("msg_zerocopy_120x40", s);
+}
+
+#[test]
 fn search_finds_event_text_and_repeats() {
     // Typing `/loan break` and Enter moves to the first event whose text holds it (the
     // kind, label or narration); `]` then goes on to the next match, never backwards.

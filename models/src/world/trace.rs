@@ -108,6 +108,8 @@ pub(super) struct Lanes {
     pub(super) events: LaneId,
     /// The critical application's stalls, each with its narration.
     pub(super) stalls: LaneId,
+    /// Zero-copy completions and error-queue reads (the error queue, or io_uring's CQ).
+    pub(super) completions: LaneId,
 }
 
 pub(super) struct Tracer {
@@ -157,6 +159,7 @@ impl World {
             disk: lane(&mut sink, "disk"),
             events: lane(&mut sink, "events"),
             stalls: lane(&mut sink, "stalls"),
+            completions: lane(&mut sink, "completions"),
         };
         self.machine.set_logging(true);
         self.vm.frames_mut().set_tracking(true);
@@ -228,7 +231,8 @@ impl World {
         }
     }
 
-    /// Records an instant on the events lane.
+    /// Records an instant: zero-copy completions and error-queue reads on the completion
+    /// queue's lane, everything else on the events lane.
     pub(super) fn trace_instant(
         &mut self,
         kind: &'static str,
@@ -237,7 +241,10 @@ impl World {
     ) {
         let at = self.now();
         if let Some(t) = &mut self.tracer {
-            let lane = t.lanes.events;
+            let lane = match kind {
+                "completion" | "errqueue read" => t.lanes.completions,
+                _ => t.lanes.events,
+            };
             t.sink.record(TraceRecord::Instant(Instant {
                 lane,
                 at,
