@@ -29,6 +29,13 @@ pub const MCLBYTES: u64 = 2048;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ExtId(pub u64);
 
+/// As narration names it: the storage an mbuf's `m_ext` points at.
+impl std::fmt::Display for ExtId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mbuf storage #{}", self.0)
+    }
+}
+
 /// What backs an external storage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExtKind {

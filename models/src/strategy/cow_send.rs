@@ -182,7 +182,7 @@ pub(super) fn fill(k: &mut Kernel<'_>, at: Addr, done: u64, len: u64, opts: CowO
 pub(super) fn release(k: &mut Kernel<'_>, ext: ExtId, pages: Vec<Pfn>) {
     if k.narrating() {
         k.narrate(format_args!(
-            "socow_iodone unwires {} pages (last reference to {ext:?} dropped)",
+            "socow_iodone unwires {} pages (last reference to {ext} dropped)",
             pages.len()
         ));
     }

@@ -277,7 +277,7 @@ pub(super) fn fill(k: &mut Kernel<'_>, at: Addr, done: u64, len: u64, opts: Loan
 pub(super) fn release(k: &mut Kernel<'_>, ext: ExtId, pages: Vec<Pfn>) {
     if k.narrating() {
         k.narrate(format_args!(
-            "uvm_unloan returns {} pages (last reference to {ext:?} dropped)",
+            "uvm_unloan returns {} pages (last reference to {ext} dropped)",
             pages.len()
         ));
     }

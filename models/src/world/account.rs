@@ -297,8 +297,13 @@ impl World {
         match cause {
             Cause::DelayedAck => {
                 let mut why = format!(
-                    "the receiver holds its ACK of {} segment(s) on its {} delayed-ACK timer",
-                    c.receiving.unacked_segments, tcp.delayed_ack
+                    "the receiver holds its ACK of {} on its {} delayed-ACK timer",
+                    super::narrate::count(
+                        u64::from(c.receiving.unacked_segments),
+                        "segment",
+                        "segments"
+                    ),
+                    tcp.delayed_ack
                 );
                 if nagle_holds {
                     why += &format!(

@@ -10,6 +10,15 @@ use super::path::human_bytes;
 use super::{Cont, FIRST_APP_THREAD, IRQ, Narrator, SOFTNET, World, WorldConfig};
 use crate::machine::{Activity, Plan, Step, ThreadId};
 
+/// `n` and the noun, singular or plural as `n` asks ("1 page", "2 pages").
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// A thread's name in narration and traces.
 pub(super) fn thread_name(t: ThreadId) -> String {
     match t {

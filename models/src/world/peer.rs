@@ -115,9 +115,13 @@ impl World {
         c.snd.drop_front(n, &mut released);
         if self.narrating() {
             let note = self.narrate(format_args!(
-                "ACK {ack} on conn {}: {n} bytes acknowledged leave the send buffer; {} storages lose the buffer's reference",
+                "ACK {ack} on conn {}: {n} bytes acknowledged leave the send buffer; {} the buffer's reference",
                 conn.0,
-                released.len()
+                match released.len() {
+                    0 => "no mbuf storage loses".to_owned(),
+                    1 => "1 mbuf storage loses".to_owned(),
+                    k => format!("{k} mbuf storages lose"),
+                }
             ));
             self.trace_instant("ack", format!("ACK {ack}").into(), note);
         }

@@ -617,9 +617,9 @@ impl World {
         if self.narrating() {
             let bytes: u64 = exts.iter().map(|e| e.1).sum();
             self.narrate(format_args!(
-                "sosend: app {} appends {bytes} bytes in {} storages to conn {}",
+                "sosend: app {} appends {bytes} bytes in {} to conn {}",
                 id.0,
-                exts.len(),
+                super::narrate::count(exts.len() as u64, "mbuf storage", "mbuf storages"),
                 conn.0
             ));
         }

@@ -236,10 +236,10 @@ impl World {
         if self.narrating() {
             for (page, now, bytes) in splats {
                 let note = self.narrate(format_args!(
-                    "SPLAT: {:?} holds content v{} but the send promised v{}: {bytes} wrong bytes go on the wire",
+                    "SPLAT: {} holds content v{} but the send promised v{}: {bytes} wrong bytes go on the wire",
                     page.pfn, now.0, page.expected.0
                 ));
-                self.trace_instant("splat", format!("splat on {:?}", page.pfn).into(), note);
+                self.trace_instant("splat", format!("splat on {}", page.pfn).into(), note);
             }
         }
     }
