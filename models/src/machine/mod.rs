@@ -374,7 +374,7 @@ impl Machine {
         let job = Job {
             thread,
             priority,
-            cpu: self.waker,
+            cpu: (priority != Priority::User).then_some(self.waker).flatten(),
             steps: plan.steps().iter().copied().collect(),
         };
         match priority {

@@ -4,8 +4,9 @@
 //! built in an skb and the file's page-cache pages referenced into it, no system call. Its send
 //! is the [`super::sendfile`] page-cache reference through `tcp_sendpage`, so like every
 //! Linux `sendpage` user it falls back to a copy (`sock_no_sendpage`) when the NIC lacks
-//! scatter-gather or checksum offload. Simplified: no request parsing; the server runs as
-//! kernel work on the application's thread.
+//! scatter-gather or checksum offload. Its workers are kernel threads
+//! (`Machine::set_kernel_thread`): scheduled like processes, but borrowing the address space
+//! they find, so switching to and from them costs nothing. Simplified: no request parsing.
 
 use super::{Entry, Explanation, Fill, Kernel, Op, Request, SourceKind, Strategy};
 
