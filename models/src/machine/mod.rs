@@ -23,7 +23,10 @@
 //! [`Machine::set_kernel_thread`]) wait in a FIFO run queue *per CPU*:
 //! - A waking thread goes back to the CPU it last ran on if that CPU is idle, else to any idle
 //!   CPU (a migration, counted), else to its last CPU's queue: the shape of Linux's
-//!   `select_task_rq_fair` / `select_idle_sibling` and of FreeBSD ULE's `sched_pickcpu`.
+//!   `select_task_rq_fair` / `select_idle_sibling` (kernel/sched/fair.c) and of FreeBSD ULE's
+//!   `sched_pickcpu` (sys/kern/sched_ule.c), without their cache-topology and load heuristics.
+//!   The IPI stands for Linux's `ttwu_queue_wakelist` / `smp_send_reschedule`
+//!   (kernel/sched/core.c).
 //! - A wake-up that puts a thread on an idle CPU other than the waker's sends that CPU an
 //!   inter-processor interrupt (`ipi`), which it handles before the thread runs (counted).
 //! - A CPU whose own queue is empty takes the oldest thread of the longest other queue that
