@@ -337,8 +337,8 @@ impl Machine {
         &mut self.info[i]
     }
 
-    /// Marks `thread` a kernel thread scheduled like a process (TUX's workers): see
-    /// [`ThreadInfo`].
+    /// Marks `thread` a kernel thread scheduled like a process (TUX's workers): it neither
+    /// pays nor causes a context switch, borrowing the address space it finds.
     pub fn set_kernel_thread(&mut self, thread: ThreadId) {
         self.info(thread).kernel = true;
     }

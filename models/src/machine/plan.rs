@@ -35,7 +35,7 @@ pub enum Step {
 }
 
 /// A sequence of steps produced by model operations, run in order by one thread. Each piece
-/// of kernel work builds its own plan and hands it to [`Machine::submit`].
+/// of kernel work builds its own plan and hands it to [`Machine::submit`](super::Machine::submit).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     steps: Vec<Step>,
