@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::machine::Activity;
+use crate::machine::PerActivity;
 use crate::net::LinkKind;
 use crate::strategy::{DoesNotApply, Strategy};
 use crate::workload::Workload;
@@ -431,10 +431,10 @@ impl RunReport {
                 stalls.insert(cause.name(), *ns);
             }
         }
-        let by_name = |map: &BTreeMap<Activity, u64>| {
-            map.iter()
-                .filter(|(_, v)| **v > 0)
-                .map(|(a, v)| (a.name(), *v))
+        let by_name = |per: &PerActivity| {
+            per.iter()
+                .filter(|(_, v)| *v > 0)
+                .map(|(a, v)| (a.name(), v))
                 .collect()
         };
         RunReport {

@@ -75,6 +75,33 @@ impl Activity {
     }
 }
 
+/// A counter per [`Activity`], in a dense array: the machine adds to it on every step, so
+/// it is indexed by the activity's discriminant rather than looked up in a map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerActivity([u64; Activity::ALL.len()]);
+
+impl PerActivity {
+    pub fn add(&mut self, activity: Activity, v: u64) {
+        self.0[activity as usize] += v;
+    }
+
+    /// Every activity with its count, in [`Activity::ALL`] order, zeros included.
+    pub fn iter(&self) -> impl Iterator<Item = (Activity, u64)> + '_ {
+        Activity::ALL.iter().map(|&a| (a, self.0[a as usize]))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+impl std::ops::Index<Activity> for PerActivity {
+    type Output = u64;
+    fn index(&self, a: Activity) -> &u64 {
+        &self.0[a as usize]
+    }
+}
+
 /// Fixed costs of kernel operations and the CPU's byte-moving speeds. Presets fill it from
 /// the seeds' hardware; tests build it directly.
 #[derive(Clone, Copy, Debug, PartialEq)]

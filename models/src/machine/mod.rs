@@ -44,7 +44,7 @@
 mod costs;
 mod plan;
 
-pub use costs::{Activity, CostTable, DiskConfig, MachineConfig};
+pub use costs::{Activity, CostTable, DiskConfig, MachineConfig, PerActivity};
 pub use plan::{Plan, Step};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -57,11 +57,12 @@ use sim::{ByteRate, CancelToken, EventQueue, FluidResource, SimDuration, SimTime
 pub struct ThreadId(pub u32);
 
 /// Where a thread's plan is ([`Machine::thread_state`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ThreadState {
     Running,
     Ready,
     Disk,
+    #[default]
     Idle,
 }
 
@@ -179,9 +180,9 @@ pub struct MachineStats {
     /// Device DMA bytes (disk and NIC) completed.
     pub dma_bytes: u64,
     /// CPU time by activity, summed over CPUs, ns.
-    pub cpu_ns: BTreeMap<Activity, u64>,
+    pub cpu_ns: PerActivity,
     /// Bus bytes by activity.
-    pub bus_bytes: BTreeMap<Activity, u64>,
+    pub bus_bytes: PerActivity,
     /// Time the disk spent serving reads (latency and transfer), ns.
     pub disk_busy_ns: u64,
     /// Time CPUs spent in byte-moving steps beyond what their own speed needed: waiting
@@ -203,11 +204,14 @@ struct ThreadInfo {
     /// A kernel thread scheduled like a process: it neither pays nor causes a context switch
     /// (it borrows the address space it finds, as Linux's lazy TLB mode does).
     kernel: bool,
+    /// Where its plan is, kept at every move so that asking costs nothing; the invariant
+    /// check recomputes it from the CPUs, the queues and the disk.
+    state: ThreadState,
 }
 
 impl MachineStats {
     pub fn total_bus_bytes(&self) -> u64 {
-        self.bus_bytes.values().sum()
+        self.bus_bytes.total()
     }
 }
 
@@ -230,8 +234,12 @@ pub struct Machine {
     /// When each blocked thread's disk read began.
     disk_started: BTreeMap<ThreadId, SimTime>,
     bus: FluidResource,
-    /// Who each bus transfer belongs to and what for.
-    bus_users: BTreeMap<TransferId, BusUse>,
+    /// Who each bus transfer belongs to and what for, in transfer order (ids only grow, so
+    /// a new one goes at the end). A handful at a time: one per CPU step and device DMA.
+    bus_users: Vec<(TransferId, BusUse)>,
+    /// Step queues of finished jobs, reused by the next plans so that steady state does not
+    /// allocate.
+    spare_steps: Vec<VecDeque<Step>>,
     /// What happened, for traces; `None` unless logging is on.
     log: Option<Vec<MachineLog>>,
     bus_wake: Option<CancelToken>,
@@ -251,7 +259,8 @@ impl Machine {
             blocked: BTreeMap::new(),
             disk_started: BTreeMap::new(),
             bus: FluidResource::new(config.memory_bus),
-            bus_users: BTreeMap::new(),
+            bus_users: Vec::new(),
+            spare_steps: Vec::new(),
             log: None,
             bus_wake: None,
             finished: Vec::new(),
@@ -297,6 +306,14 @@ impl Machine {
 
     /// Where `thread`'s plan is: on a CPU, waiting for one, blocked on the disk, or nowhere.
     pub fn thread_state(&self, thread: ThreadId) -> ThreadState {
+        self.info
+            .get(thread.0 as usize)
+            .map_or(ThreadState::Idle, |i| i.state)
+    }
+
+    /// Where `thread` is, found by looking everywhere: what [`Machine::thread_state`] must
+    /// agree with.
+    fn find_thread(&self, thread: ThreadId) -> ThreadState {
         if self
             .cpus
             .iter()
@@ -314,11 +331,18 @@ impl Machine {
 
     /// Whether `thread` has a plan running, waiting or blocked.
     pub fn is_busy(&self, thread: ThreadId) -> bool {
-        self.cpus
-            .iter()
-            .any(|c| c.running.as_ref().is_some_and(|j| j.thread == thread))
-            || self.waiting().any(|j| j.thread == thread)
-            || self.blocked.contains_key(&thread)
+        self.thread_state(thread) != ThreadState::Idle
+    }
+
+    fn set_state(&mut self, thread: ThreadId, state: ThreadState) {
+        self.info(thread).state = state;
+    }
+
+    /// A finished job's step queue goes back to the pool, and its thread is idle.
+    fn retire(&mut self, job: Job) {
+        debug_assert!(job.steps.is_empty(), "retiring a job with steps left");
+        self.set_state(job.thread, ThreadState::Idle);
+        self.spare_steps.push(job.steps);
     }
 
     /// Every job waiting for a CPU.
@@ -374,12 +398,15 @@ impl Machine {
             notices.push(Notice::PlanDone(thread));
             return;
         }
+        let mut steps = self.spare_steps.pop().unwrap_or_default();
+        steps.extend(plan.steps().iter().copied());
         let job = Job {
             thread,
             priority,
             cpu: (priority != Priority::User).then_some(self.waker).flatten(),
-            steps: plan.steps().iter().copied().collect(),
+            steps,
         };
+        self.set_state(thread, ThreadState::Ready);
         match priority {
             Priority::User => self.wake(job),
             _ => self.kernel_ready[priority as usize - 1].push_back(job),
@@ -444,7 +471,7 @@ impl Machine {
     ) {
         let now = q.now();
         let id = self.bus.start(now, bytes, cap);
-        self.bus_users.insert(
+        self.add_bus_user(
             id,
             BusUse {
                 user: BusUser::Dma { tag },
@@ -482,11 +509,8 @@ impl Machine {
                         bytes,
                         cap,
                         started,
-                    } = self
-                        .bus_users
-                        .remove(&id)
-                        .expect("every bus transfer has a user");
-                    *self.stats.bus_bytes.entry(activity).or_default() += bytes;
+                    } = self.remove_bus_user(id);
+                    self.stats.bus_bytes.add(activity, bytes);
                     if let Some(log) = &mut self.log {
                         log.push(MachineLog::Bus {
                             activity,
@@ -520,6 +544,7 @@ impl Machine {
                             }
                             let job = self.blocked.remove(&thread).expect("disk reader blocked");
                             if job.steps.is_empty() {
+                                self.retire(job);
                                 notices.push(Notice::PlanDone(thread));
                             } else {
                                 self.requeue_front(job);
@@ -546,7 +571,7 @@ impl Machine {
                     .pop_front();
                 let cap = Some(self.config.disk.rate);
                 let id = self.bus.start(now, bytes, cap);
-                self.bus_users.insert(
+                self.add_bus_user(
                     id,
                     BusUse {
                         user: BusUser::Disk(thread),
@@ -590,7 +615,9 @@ impl Machine {
             if job.priority == Priority::User {
                 self.switch_to(cpu, &mut job);
             }
-            self.info(job.thread).last_cpu = Some(cpu as u32);
+            let info = self.info(job.thread);
+            info.last_cpu = Some(cpu as u32);
+            info.state = ThreadState::Running;
             self.cpus[cpu].running = Some(job);
             self.start_step(q, cpu as u32, notices);
         }
@@ -634,6 +661,7 @@ impl Machine {
     /// Puts a job that was running (preempted, or back from the disk) at the head of its
     /// queue: its last CPU's for a user thread, its class's for kernel work.
     fn requeue_front(&mut self, job: Job) {
+        self.set_state(job.thread, ThreadState::Ready);
         match job.priority {
             Priority::User => {
                 let cpu = self.info(job.thread).last_cpu.unwrap_or(0) as usize;
@@ -689,7 +717,8 @@ impl Machine {
             if job.priority == Priority::User {
                 c.held = Some(thread);
             }
-            c.running = None;
+            let job = c.running.take().expect("checked");
+            self.retire(job);
             notices.push(Notice::PlanDone(thread));
             return; // settle() fills the CPU
         }
@@ -731,6 +760,7 @@ impl Machine {
                 let job = c.running.take().expect("checked");
                 let thread = job.thread;
                 self.blocked.insert(thread, job);
+                self.set_state(thread, ThreadState::Disk);
                 self.disk_started.insert(thread, now);
                 q.schedule_at(
                     now + SimDuration::from_nanos(self.config.disk.latency_ns),
@@ -762,7 +792,7 @@ impl Machine {
         c.step_started = now;
         c.step_activity = Some(activity);
         let id = self.bus.start(now, bus_bytes, Some(cap));
-        self.bus_users.insert(
+        self.add_bus_user(
             id,
             BusUse {
                 user: BusUser::Cpu(cpu),
@@ -780,7 +810,7 @@ impl Machine {
         let ns = now.duration_since(c.step_started).as_nanos();
         c.busy_ns += ns;
         let activity = c.step_activity.take().expect("a step was running");
-        *self.stats.cpu_ns.entry(activity).or_default() += ns;
+        self.stats.cpu_ns.add(activity, ns);
         if let Some(log) = &mut self.log {
             log.push(MachineLog::Step {
                 cpu,
@@ -802,6 +832,23 @@ impl Machine {
         if let Some(log) = &mut self.log {
             out.append(log);
         }
+    }
+
+    fn add_bus_user(&mut self, id: TransferId, user: BusUse) {
+        debug_assert!(
+            self.bus_users.last().is_none_or(|(last, _)| *last < id),
+            "transfer ids only grow"
+        );
+        self.bus_users.push((id, user));
+    }
+
+    fn remove_bus_user(&mut self, id: TransferId) -> BusUse {
+        let i = self
+            .bus_users
+            .iter()
+            .position(|(t, _)| *t == id)
+            .expect("every bus transfer has a user");
+        self.bus_users.remove(i).1
     }
 
     fn reschedule_bus<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
@@ -859,11 +906,19 @@ impl Machine {
                 job.thread
             );
         }
+        for (i, info) in self.info.iter().enumerate() {
+            let thread = ThreadId(i as u32);
+            assert_eq!(
+                info.state,
+                self.find_thread(thread),
+                "{thread:?}'s recorded state is not where it is"
+            );
+        }
         for (cpu, c) in self.cpus.iter().enumerate() {
             let on_bus = self
                 .bus_users
-                .values()
-                .filter(|u| u.user == BusUser::Cpu(cpu as u32))
+                .iter()
+                .filter(|(_, u)| u.user == BusUser::Cpu(cpu as u32))
                 .count();
             assert!(on_bus <= 1, "cpu{cpu} has {on_bus} bus transfers");
             if on_bus == 1 {
@@ -930,7 +985,7 @@ mod tests {
         assert_eq!(done, vec![(1, 1000), (2, 4000)]);
         assert_eq!(m.stats().context_switches, 1);
         assert_eq!(m.cpu_busy_ns(), 4000);
-        assert_eq!(m.stats().cpu_ns[&Activity::Protocol], 2000);
+        assert_eq!(m.stats().cpu_ns[Activity::Protocol], 2000);
     }
 
     #[test]
@@ -948,7 +1003,7 @@ mod tests {
         );
         assert_eq!(done, vec![(1, 16_384), (2, 16_384)]);
         assert_eq!(m.stats().cpu_copy_ops, 2);
-        assert_eq!(m.stats().bus_bytes[&Activity::Copy], 4 * 4096);
+        assert_eq!(m.stats().bus_bytes[Activity::Copy], 4 * 4096);
     }
 
     #[test]
@@ -1062,8 +1117,21 @@ mod tests {
                 (Notice::DmaDone { tag: DmaTag::Tx(1) }, 10_000)
             ]
         );
-        assert_eq!(m.stats().bus_bytes[&Activity::Checksum], 6000);
+        assert_eq!(m.stats().bus_bytes[Activity::Checksum], 6000);
         assert_eq!(m.stats().dma_bytes, 2000);
+    }
+
+    #[test]
+    fn per_activity_counters_land_under_their_own_activity() {
+        // PerActivity indexes by discriminant and reports in ALL order: if ALL and the enum
+        // disagreed, a count added under one activity would be read back under another.
+        for (i, a) in Activity::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, i, "{a:?} is out of order in Activity::ALL");
+            let mut per = PerActivity::default();
+            per.add(*a, 7);
+            assert_eq!(per[*a], 7);
+            assert_eq!(per.iter().filter(|(_, v)| *v > 0).count(), 1);
+        }
     }
 
     #[test]

@@ -188,7 +188,7 @@ impl World {
         }
         if self
             .threads
-            .get(&app.thread)
+            .get(app.thread.0 as usize)
             .is_some_and(|t| t.running.is_some())
         {
             return Cause::CpuWait;

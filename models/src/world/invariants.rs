@@ -124,7 +124,7 @@ impl World {
             *holders.entry(e).or_default() += 1;
         }
         // Pieces in flight inside continuations (loopback delivery, app chunks) hold refs too.
-        for tq in self.threads.values() {
+        for tq in &self.threads {
             let conts = tq
                 .running
                 .iter()

@@ -285,7 +285,10 @@ pub struct World {
     packets: BTreeMap<PacketId, Packet>,
     next_packet: u64,
     nic: TxNic,
-    threads: BTreeMap<ThreadId, ThreadQueue>,
+    /// Per thread, indexed by `ThreadId` (dense: softnet, the IRQ thread, then one per app).
+    threads: Vec<ThreadQueue>,
+    /// Cleared plans kept for reuse, so that steady state does not allocate one per segment.
+    spare_plans: Vec<Plan>,
     apps: Vec<app::App>,
     net: NetCounters,
     loss_rng: SimRng,
@@ -375,7 +378,8 @@ impl World {
             packets: BTreeMap::new(),
             next_packet: 0,
             nic: TxNic::new(cfg.nic.tx_ring_slots),
-            threads: BTreeMap::new(),
+            threads: Vec::new(),
+            spare_plans: Vec::new(),
             apps: Vec::new(),
             net: NetCounters::default(),
             notices: Vec::new(),

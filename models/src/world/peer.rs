@@ -4,7 +4,7 @@
 use sim::{SimDuration, SimTime};
 
 use super::{ConnId, Cont, Event, PacketId, SOFTNET, World};
-use crate::machine::{Activity, Plan};
+use crate::machine::Activity;
 use crate::net::LinkKind;
 use crate::net::tcp::{AckDecision, window_update_due};
 
@@ -62,7 +62,7 @@ impl World {
     pub(super) fn ack_arrive(&mut self, conn: ConnId, ack: u64, window_update: bool) {
         let stack = self.cfg.stack;
         self.net.acks += 1;
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         if self.cfg.link.kind != LinkKind::Loopback {
             self.net.interrupts += 1;
             plan.cpu(Activity::Interrupt, stack.interrupt_ns);
@@ -150,7 +150,7 @@ impl World {
             let p = self.packets.remove(&id).expect("packet exists");
             self.net.packets += 1;
             self.last_tx = self.now();
-            let mut plan = Plan::new();
+            let mut plan = self.new_plan();
             plan.cpu(Activity::Protocol, stack.tcp_input_per_segment_ns);
             let ack_every = self.cfg.tcp.ack_every;
             let c = &mut self.conns[p.conn.0 as usize];

@@ -321,7 +321,7 @@ impl World {
         let thread = self.apps[id.0 as usize].thread;
         assert!(
             self.threads
-                .get(&thread)
+                .get(thread.0 as usize)
                 .is_none_or(|t| t.running.is_none() && t.pending.is_empty()),
             "app {} resumed while its thread is busy",
             id.0

@@ -3,10 +3,21 @@
 //! its effects visible.
 
 use super::narrate::{describe_plan, thread_name};
-use super::{ConnId, Cont, IRQ, SOFTNET, World};
+use super::{ConnId, Cont, IRQ, SOFTNET, ThreadQueue, World};
 use crate::machine::{Notice, Plan, Priority, ThreadId};
 
 impl World {
+    /// An empty plan, reusing a submitted one's storage.
+    pub(super) fn new_plan(&mut self) -> Plan {
+        self.spare_plans.pop().unwrap_or_default()
+    }
+
+    /// The machine has copied `plan`'s steps: keep its storage for [`World::new_plan`].
+    pub(super) fn recycle_plan(&mut self, mut plan: Plan) {
+        plan.clear();
+        self.spare_plans.push(plan);
+    }
+
     pub(super) fn priority_of(&self, thread: ThreadId) -> Priority {
         match thread {
             SOFTNET => Priority::Kernel,
@@ -33,7 +44,11 @@ impl World {
     /// Hands `plan` to the machine, or queues it behind the thread's earlier work. `note` is
     /// its narration line, which the trace attaches to its steps once it runs.
     pub(super) fn start_or_queue(&mut self, thread: ThreadId, plan: Plan, cont: Cont, note: u64) {
-        let tq = self.threads.entry(thread).or_default();
+        let i = thread.0 as usize;
+        if self.threads.len() <= i {
+            self.threads.resize_with(i + 1, ThreadQueue::default);
+        }
+        let tq = &mut self.threads[i];
         if tq.running.is_some() {
             tq.pending.push_back((plan, cont, note));
             return;
@@ -47,6 +62,7 @@ impl World {
         self.machine
             .submit(&mut self.queue, thread, prio, &plan, &mut notices);
         self.notices = notices;
+        self.recycle_plan(plan);
         // An empty plan completes at once, on the CPU doing the current work.
         while let Some(Notice::PlanDone(t)) = self.notices.pop() {
             self.finish_plan(t);
@@ -63,7 +79,10 @@ impl World {
     }
 
     fn finish_plan(&mut self, thread: ThreadId) {
-        let tq = self.threads.get_mut(&thread).expect("thread ran a plan");
+        let tq = self
+            .threads
+            .get_mut(thread.0 as usize)
+            .expect("thread ran a plan");
         let cont = tq.running.take().expect("a plan was running");
         if let Some((plan, next, note)) = tq.pending.pop_front() {
             self.start_or_queue(thread, plan, next, note);

@@ -15,9 +15,10 @@ impl World {
     /// Decides `tcp_output` for `conn` now and runs its work on `thread`; its packets reach
     /// the NIC when that work completes.
     pub(super) fn schedule_output(&mut self, conn: ConnId, thread: ThreadId) {
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         let out = self.tcp_output(conn, &mut plan);
         if out.packets.is_empty() && plan.is_empty() {
+            self.recycle_plan(plan);
             return;
         }
         self.submit(thread, plan, Cont::Output { out });
@@ -422,7 +423,7 @@ impl World {
         };
         self.net.interrupts += 1;
         let stack = self.cfg.stack;
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         plan.cpu(
             Activity::Interrupt,
             stack.interrupt_ns + stack.tx_complete_per_packet_ns * done.len() as u64,
