@@ -29,6 +29,12 @@ use std::collections::VecDeque;
 
 use crate::time::{SimDuration, SimTime};
 
+/// Whether `e` is still pending: scheduled without a token, or its slot has not moved on.
+#[inline]
+fn live_in<E>(generations: &[u32], e: &Entry<E>) -> bool {
+    e.slot == NO_SLOT || generations[e.slot as usize] == e.generation
+}
+
 /// Names a cancellable pending event. Stale tokens (the event fired or was already cancelled)
 /// are harmless: [`EventQueue::cancel`] returns `false` for them. A slot's generation is a
 /// `u32`, so a token held across 2³² reuses of its slot could alias; no model holds one that long.
@@ -58,10 +64,12 @@ impl<E> Entry<E> {
 /// the time of the last entry popped; every push is at or after it.
 pub trait PendingSet<E>: Default {
     fn push(&mut self, entry: Entry<E>);
-    /// The earliest entry (the first pushed among equal times).
-    fn pop(&mut self) -> Option<Entry<E>>;
-    /// The earliest entry, without removing it.
-    fn peek(&mut self) -> Option<&Entry<E>>;
+    /// The earliest entry (the first pushed among equal times). `live` tells entries that
+    /// still matter from cancelled ones: a set may drop dead entries it has to touch anyway
+    /// while it reorganizes (it need not; the queue skips any it returns).
+    fn pop(&mut self, live: impl Fn(&Entry<E>) -> bool) -> Option<Entry<E>>;
+    /// The earliest entry, without removing it; `live` as for [`PendingSet::pop`].
+    fn peek(&mut self, live: impl Fn(&Entry<E>) -> bool) -> Option<&Entry<E>>;
     /// Every entry, in no particular order.
     fn for_each(&self, f: impl FnMut(&Entry<E>));
     /// Panics if the representation's own invariant is broken.
@@ -111,26 +119,33 @@ impl<E> RadixHeap<E> {
         }
     }
 
-    /// Makes `current` non-empty if anything is pending: re-files the lowest non-empty
-    /// bucket around its earliest time. Each entry moves to a strictly lower bucket.
+    /// Makes `current` non-empty if anything live is pending: re-files the lowest non-empty
+    /// bucket around its earliest live time, dropping the dead entries it meets (cancelled
+    /// timers would otherwise be re-filed again and again on their way down). Each entry
+    /// moves to a strictly lower bucket.
     #[inline]
-    fn refill(&mut self) -> bool {
+    fn refill(&mut self, live: impl Fn(&Entry<E>) -> bool) -> bool {
         if !self.current.is_empty() {
             return true;
         }
-        if self.nonempty == 0 {
-            return false;
+        while self.nonempty != 0 {
+            let b = self.nonempty.trailing_zeros() as usize;
+            self.nonempty &= !(1 << b);
+            let mut moving = std::mem::take(&mut self.buckets[b]);
+            moving.retain(&live);
+            if let Some(min) = moving.iter().map(|e| e.time).min() {
+                self.last = min;
+                for e in moving.drain(..) {
+                    self.file(e);
+                }
+            }
+            // Keep the emptied bucket's allocation for later pushes.
+            self.buckets[b] = moving;
+            if !self.current.is_empty() {
+                return true;
+            }
         }
-        let b = self.nonempty.trailing_zeros() as usize;
-        self.nonempty &= !(1 << b);
-        let mut moving = std::mem::take(&mut self.buckets[b]);
-        self.last = moving.iter().map(|e| e.time).min().expect("non-empty");
-        for e in moving.drain(..) {
-            self.file(e);
-        }
-        // Keep the emptied bucket's allocation for later pushes.
-        self.buckets[b] = moving;
-        true
+        false
     }
 }
 
@@ -141,15 +156,16 @@ impl<E> PendingSet<E> for RadixHeap<E> {
     }
 
     #[inline]
-    fn pop(&mut self) -> Option<Entry<E>> {
-        if !self.refill() {
+    fn pop(&mut self, live: impl Fn(&Entry<E>) -> bool) -> Option<Entry<E>> {
+        if !self.refill(live) {
             return None;
         }
         self.current.pop_front()
     }
 
-    fn peek(&mut self) -> Option<&Entry<E>> {
-        if !self.refill() {
+    #[inline]
+    fn peek(&mut self, live: impl Fn(&Entry<E>) -> bool) -> Option<&Entry<E>> {
+        if !self.refill(live) {
             return None;
         }
         self.current.front()
@@ -218,7 +234,7 @@ impl<E> PendingSet<E> for QuaternaryHeap<E> {
     }
 
     #[inline]
-    fn pop(&mut self) -> Option<Entry<E>> {
+    fn pop(&mut self, _live: impl Fn(&Entry<E>) -> bool) -> Option<Entry<E>> {
         let last = self.heap.pop()?;
         if self.heap.is_empty() {
             return Some(last.1);
@@ -248,7 +264,7 @@ impl<E> PendingSet<E> for QuaternaryHeap<E> {
         Some(top.1)
     }
 
-    fn peek(&mut self) -> Option<&Entry<E>> {
+    fn peek(&mut self, _live: impl Fn(&Entry<E>) -> bool) -> Option<&Entry<E>> {
         self.heap.first().map(|(_, e)| e)
     }
 
@@ -379,14 +395,15 @@ impl<E, S: PendingSet<E>> EventQueue<E, S> {
     }
 
     fn is_live(&self, e: &Entry<E>) -> bool {
-        e.slot == NO_SLOT || self.slot_generation[e.slot as usize] == e.generation
+        live_in(&self.slot_generation, e)
     }
 
     /// Removes and returns the earliest live event, advancing [`Self::now`] to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         loop {
-            let entry = self.pending.pop()?;
+            let gens = &self.slot_generation;
+            let entry = self.pending.pop(|e| live_in(gens, e))?;
             if entry.slot != NO_SLOT {
                 let g = &mut self.slot_generation[entry.slot as usize];
                 if *g != entry.generation {
@@ -405,16 +422,24 @@ impl<E, S: PendingSet<E>> EventQueue<E, S> {
     /// The time of the earliest live event, discarding cancelled entries on top.
     pub fn peek_time(&mut self) -> Option<SimTime> {
         loop {
-            let top = self.pending.peek()?;
-            let (time, live) = (
-                top.time(),
-                top.slot == NO_SLOT || self.slot_generation[top.slot as usize] == top.generation,
-            );
+            let gens = &self.slot_generation;
+            let top = self.pending.peek(|e| live_in(gens, e))?;
+            let (time, live) = (top.time(), live_in(gens, top));
             if live {
                 return Some(time);
             }
-            self.pending.pop();
+            self.pending.pop(|_| true);
         }
+    }
+
+    /// Removes and returns the earliest live event if it is at or before `limit`; one step
+    /// where [`Self::peek_time`] then [`Self::pop`] would look twice.
+    #[inline]
+    pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
+        if self.peek_time()? > limit {
+            return None;
+        }
+        self.pop()
     }
 
     /// Panics with a message if an invariant of the type docs does not hold. O(n); for tests
@@ -532,6 +557,22 @@ mod tests {
         assert_eq!(q.pop(), Some((t(20), 2)));
         assert!(!q.cancel(b));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn pop_until_stops_at_the_limit_and_keeps_the_rest() {
+        // The model's loop pops through this: an event past the limit must stay pending (and
+        // `now` must not move to it), or a run stopped at a horizon would lose its next event.
+        let mut q = EventQueue::new();
+        let a = q.schedule_cancellable_at(t(1), 1);
+        q.schedule_at(t(2), 2);
+        q.schedule_at(t(9), 3);
+        q.cancel(a);
+        assert_eq!(q.pop_until(t(5)), Some((t(2), 2)));
+        assert_eq!(q.pop_until(t(5)), None);
+        assert_eq!(q.now(), t(2));
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.pop_until(t(9)), Some((t(9), 3)));
     }
 
     #[test]

@@ -54,7 +54,7 @@ mod tx;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
+use sim::{RngStreams, SimDuration, SimRng, SimTime};
 
 pub use account::Cause;
 pub use app::{AppId, AppSpec, FileName, Mutation, Receiver, Requests, SendSource, SenderSpec};
@@ -277,7 +277,7 @@ const FIRST_APP_THREAD: u32 = 16;
 /// The whole simulated system. See the module docs.
 pub struct World {
     cfg: WorldConfig,
-    queue: EventQueue<Event>,
+    queue: crate::machine::Queue<Event>,
     machine: Machine,
     vm: Vm,
     exts: ExtTable,
@@ -370,7 +370,7 @@ impl World {
         let streams = RngStreams::new(cfg.seed);
         World {
             loss_rng: streams.named_stream("link.loss", 0),
-            queue: EventQueue::new(),
+            queue: crate::machine::Queue::over(),
             machine,
             vm,
             exts: ExtTable::default(),
@@ -629,11 +629,10 @@ impl World {
 
     /// Runs events up to and including `limit` (or until the run stalls).
     pub fn run_until(&mut self, limit: SimTime) {
-        while let Some(t) = self.queue.peek_time() {
-            if t > limit || self.stalled.is_some() {
+        while self.stalled.is_none() {
+            let Some((_, ev)) = self.queue.pop_until(limit) else {
                 break;
-            }
-            let (_, ev) = self.queue.pop().expect("peeked");
+            };
             self.handle(ev);
             self.events += 1;
             if self.tracer.is_some() {
