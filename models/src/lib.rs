@@ -15,6 +15,7 @@
 //! | [`strategy`] | one room per mechanism (its kernel path, fill, room rule, release, explanation) and the [`strategy::CATALOGUE`] |
 //! | [`workload`] | the workloads of the seeds, and how each builds a world for a strategy |
 //! | [`world`] | the event loop that dispatches between the subsystems, the applications, the transmit and receive paths, the narrow `world::kernel` interface strategies use, narration, traces and the invariant checker |
+//! | [`idwindow`] | [`idwindow::IdWindow`]: live objects by counter id (storages, packets), a ring of slots over the ids in flight |
 //! | [`report`] | running one strategy on one workload ([`report::simulate`]) and what the run reports |
 //!
 //! ## How time arises
@@ -35,6 +36,7 @@
 //! cross-cutting ones (bytes and references conserved). Debug builds and tests run it after
 //! every event.
 
+pub mod idwindow;
 pub mod machine;
 pub mod net;
 pub mod report;

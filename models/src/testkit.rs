@@ -1,7 +1,6 @@
 //! Round-number costs and a tiny driver, so tests can compute expected times by hand.
 
-use crate::machine::Queue;
-use sim::{ByteRate, SimDuration, SimTime};
+use sim::{ByteRate, EventQueue, SimDuration, SimTime};
 
 use crate::net::{LinkConfig, LinkKind, NicConfig, StackCosts, TcpConfig};
 use crate::world::WorldConfig;
@@ -68,7 +67,7 @@ pub fn vm(cpus: u32) -> Vm {
 /// Runs `plan` alone as one user thread on a fresh machine and returns how long it took.
 pub fn time_plan(plan: &Plan) -> SimDuration {
     let mut m = Machine::new(machine_config(1));
-    let mut q: Queue<MachineEvent> = Queue::over();
+    let mut q: EventQueue<MachineEvent> = EventQueue::new();
     let mut notices = Vec::new();
     m.submit(&mut q, ThreadId(0), Priority::User, plan, &mut notices);
     drive(&mut m, &mut q, &mut notices);
@@ -77,7 +76,7 @@ pub fn time_plan(plan: &Plan) -> SimDuration {
 }
 
 /// Runs the machine until nothing is pending, checking its invariants after every event.
-pub fn drive(m: &mut Machine, q: &mut Queue<MachineEvent>, notices: &mut Vec<Notice>) {
+pub fn drive(m: &mut Machine, q: &mut EventQueue<MachineEvent>, notices: &mut Vec<Notice>) {
     while let Some((_, ev)) = q.pop() {
         m.handle(q, ev, notices);
         m.settle(q);

@@ -46,6 +46,9 @@ pub struct CancelToken {
 
 const NO_SLOT: u32 = u32::MAX;
 
+/// Dead entries tolerated beyond the live count before a cancellation purges them.
+const PURGE_SLACK: usize = 256;
+
 /// One pending event with its cancellation slot.
 pub struct Entry<E> {
     time: u64,
@@ -72,6 +75,10 @@ pub trait PendingSet<E>: Default {
     fn peek(&mut self, live: impl Fn(&Entry<E>) -> bool) -> Option<&Entry<E>>;
     /// Every entry, in no particular order.
     fn for_each(&self, f: impl FnMut(&Entry<E>));
+    /// Entries held, dead ones included.
+    fn held(&self) -> usize;
+    /// Drops every entry `live` rejects, keeping the order of the rest.
+    fn purge(&mut self, live: impl Fn(&Entry<E>) -> bool);
     /// Panics if the representation's own invariant is broken.
     fn check(&self);
 }
@@ -176,6 +183,21 @@ impl<E> PendingSet<E> for RadixHeap<E> {
         self.buckets.iter().flatten().for_each(f);
     }
 
+    fn held(&self) -> usize {
+        self.current.len() + self.buckets.iter().map(Vec::len).sum::<usize>()
+    }
+
+    fn purge(&mut self, live: impl Fn(&Entry<E>) -> bool) {
+        // Entries stay in their buckets (`last` does not move), so the order is untouched.
+        self.current.retain(&live);
+        for (i, bucket) in self.buckets.iter_mut().enumerate() {
+            bucket.retain(&live);
+            if bucket.is_empty() {
+                self.nonempty &= !(1 << i);
+            }
+        }
+    }
+
     fn check(&self) {
         for e in &self.current {
             assert_eq!(e.time, self.last, "bucket 0 holds an entry at {}", e.time);
@@ -216,6 +238,36 @@ impl<E> Default for QuaternaryHeap<E> {
 
 const ARITY: usize = 4;
 
+impl<E> QuaternaryHeap<E> {
+    /// Moves the entry at `i` down until no child has a smaller key.
+    #[inline]
+    fn sift_down(&mut self, mut i: usize) {
+        let len = self.heap.len();
+        if i >= len {
+            return;
+        }
+        let key = self.heap[i].0;
+        loop {
+            let first = i * ARITY + 1;
+            if first >= len {
+                break;
+            }
+            let end = (first + ARITY).min(len);
+            let mut best = first;
+            for c in first + 1..end {
+                if self.heap[c].0 < self.heap[best].0 {
+                    best = c;
+                }
+            }
+            if key <= self.heap[best].0 {
+                break;
+            }
+            self.heap.swap(i, best);
+            i = best;
+        }
+    }
+}
+
 impl<E> PendingSet<E> for QuaternaryHeap<E> {
     #[inline]
     fn push(&mut self, entry: Entry<E>) {
@@ -240,27 +292,7 @@ impl<E> PendingSet<E> for QuaternaryHeap<E> {
             return Some(last.1);
         }
         let top = std::mem::replace(&mut self.heap[0], last);
-        let len = self.heap.len();
-        let key = self.heap[0].0;
-        let mut i = 0;
-        loop {
-            let first = i * ARITY + 1;
-            if first >= len {
-                break;
-            }
-            let end = (first + ARITY).min(len);
-            let mut best = first;
-            for c in first + 1..end {
-                if self.heap[c].0 < self.heap[best].0 {
-                    best = c;
-                }
-            }
-            if key <= self.heap[best].0 {
-                break;
-            }
-            self.heap.swap(i, best);
-            i = best;
-        }
+        self.sift_down(0);
         Some(top.1)
     }
 
@@ -270,6 +302,18 @@ impl<E> PendingSet<E> for QuaternaryHeap<E> {
 
     fn for_each(&self, mut f: impl FnMut(&Entry<E>)) {
         self.heap.iter().for_each(|(_, e)| f(e));
+    }
+
+    fn held(&self) -> usize {
+        self.heap.len()
+    }
+
+    fn purge(&mut self, live: impl Fn(&Entry<E>) -> bool) {
+        // Keys keep their (time, seq), so rebuilding the heap cannot change the pop order.
+        self.heap.retain(|(_, e)| live(e));
+        for i in (0..self.heap.len() / ARITY + 1).rev() {
+            self.sift_down(i);
+        }
     }
 
     fn check(&self) {
@@ -391,6 +435,13 @@ impl<E, S: PendingSet<E>> EventQueue<E, S> {
         *g = g.wrapping_add(1);
         self.free_slots.push(token.slot);
         self.live -= 1;
+        // Cancelled entries wait in the set until they would fire. A model that re-arms a
+        // timer on every ACK leaves thousands of them, slowing every push and pop; once they
+        // outnumber the live ones, sweep them out (amortized O(1) per cancellation).
+        if self.pending.held() > 2 * self.live + PURGE_SLACK {
+            let gens = &self.slot_generation;
+            self.pending.purge(|e| live_in(gens, e));
+        }
         true
     }
 
@@ -557,6 +608,39 @@ mod tests {
         assert_eq!(q.pop(), Some((t(20), 2)));
         assert!(!q.cancel(b));
         assert!(q.is_empty());
+    }
+
+    fn purge_keeps_order<S: PendingSet<u32>>(mut q: EventQueue<u32, S>) {
+        // 3000 timers re-armed the way TCP re-arms its retransmission timer (cancel, schedule
+        // later), with ties: the purge must fire (the set shrinks back near the live count)
+        // and the survivors must come out exactly as a sort by (time, schedule order) says.
+        let mut tokens = Vec::new();
+        let mut expect = Vec::new();
+        for i in 0..3000u32 {
+            let when = t(u64::from(i % 97) * 10);
+            tokens.push((q.schedule_cancellable_at(when, i), when, i));
+        }
+        for (n, (tok, when, i)) in tokens.into_iter().enumerate() {
+            if n % 3 == 0 {
+                expect.push((when.as_nanos(), i));
+            } else {
+                assert!(q.cancel(tok));
+            }
+        }
+        assert!(
+            q.pending.held() <= 2 * q.len() + PURGE_SLACK,
+            "{} entries held for {} live",
+            q.pending.held(),
+            q.len()
+        );
+        expect.sort_by_key(|&(when, i)| (when, i));
+        assert_eq!(drain(&mut q), expect);
+    }
+
+    #[test]
+    fn purging_cancelled_entries_keeps_the_order_of_the_rest() {
+        purge_keeps_order(EventQueue::<u32>::new());
+        purge_keeps_order(EventQueue::<u32, QuaternaryHeap<u32>>::over());
     }
 
     #[test]

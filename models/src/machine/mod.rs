@@ -49,15 +49,7 @@ pub use plan::{Plan, Step};
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim::queue::QuaternaryHeap;
 use sim::{ByteRate, CancelToken, EventQueue, FluidResource, SimDuration, SimTime, TransferId};
-
-/// The model's future-event list. The engine offers two pending sets with the same ordering
-/// guarantee; at the model's populations (tens of events pending, a cancelled bus wake-up or
-/// retransmission timer for most live ones, times spread from nanoseconds to a 200 ms timer)
-/// the 4-ary heap runs whole simulations faster than the radix heap that wins PHOLD and the
-/// hold model (README, "Benchmarks and figures"), so the model uses it.
-pub type Queue<E> = EventQueue<E, QuaternaryHeap<E>>;
 
 /// A thread of control that runs plans: an application process, a kernel thread, an
 /// interrupt handler. Ids are assigned by whoever owns the machine.
@@ -392,7 +384,7 @@ impl Machine {
     /// time, and submitting twice is a model bug.
     pub fn submit<E: From<MachineEvent>>(
         &mut self,
-        q: &mut Queue<E>,
+        q: &mut EventQueue<E>,
         thread: ThreadId,
         priority: Priority,
         plan: &Plan,
@@ -472,7 +464,7 @@ impl Machine {
     /// `Notice::DmaDone { tag }` follows when the last byte has moved.
     pub fn start_dma<E: From<MachineEvent>>(
         &mut self,
-        q: &mut Queue<E>,
+        q: &mut EventQueue<E>,
         bytes: u64,
         cap: Option<ByteRate>,
         tag: DmaTag,
@@ -496,7 +488,7 @@ impl Machine {
     /// The owner handles them, then calls [`Machine::settle`].
     pub fn handle<E: From<MachineEvent>>(
         &mut self,
-        q: &mut Queue<E>,
+        q: &mut EventQueue<E>,
         event: MachineEvent,
         notices: &mut Vec<Notice>,
     ) {
@@ -596,7 +588,7 @@ impl Machine {
 
     /// After the owner has handled an event's notices: CPUs held for threads that did not go
     /// on to another plan are free, and every free CPU takes waiting work.
-    pub fn settle<E: From<MachineEvent>>(&mut self, q: &mut Queue<E>) {
+    pub fn settle<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
         for c in &mut self.cpus {
             c.held = None;
         }
@@ -606,7 +598,11 @@ impl Machine {
     }
 
     /// Puts waiting threads on free CPUs.
-    fn dispatch<E: From<MachineEvent>>(&mut self, q: &mut Queue<E>, notices: &mut Vec<Notice>) {
+    fn dispatch<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        notices: &mut Vec<Notice>,
+    ) {
         for cpu in 0..self.cpus.len() {
             if self.cpus[cpu].running.is_some() || self.cpus[cpu].held.is_some() {
                 continue;
@@ -709,7 +705,7 @@ impl Machine {
     /// After a step: yield to a higher-priority waiter, finish the plan, or start the next step.
     fn advance_cpu<E: From<MachineEvent>>(
         &mut self,
-        q: &mut Queue<E>,
+        q: &mut EventQueue<E>,
         cpu: u32,
         notices: &mut Vec<Notice>,
     ) {
@@ -737,7 +733,7 @@ impl Machine {
 
     fn start_step<E: From<MachineEvent>>(
         &mut self,
-        q: &mut Queue<E>,
+        q: &mut EventQueue<E>,
         cpu: u32,
         notices: &mut Vec<Notice>,
     ) {
@@ -855,7 +851,7 @@ impl Machine {
         self.bus_users.remove(i).1
     }
 
-    fn reschedule_bus<E: From<MachineEvent>>(&mut self, q: &mut Queue<E>) {
+    fn reschedule_bus<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
         if let Some(tok) = self.bus_wake.take() {
             q.cancel(tok);
         }
@@ -955,7 +951,7 @@ mod tests {
     /// Submits each (thread, priority, plan, at) and records when each plan finishes.
     fn run(cpus: u32, jobs: &[(u32, Priority, Plan)]) -> (Vec<(u32, u64)>, Machine) {
         let mut m = Machine::new(testkit::machine_config(cpus));
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut notices = Vec::new();
         let mut done = Vec::new();
         for (t, prio, p) in jobs {
@@ -1054,7 +1050,7 @@ mod tests {
         let mut cfg = testkit::machine_config(1);
         cfg.costs.write_allocate = true;
         let mut m = Machine::new(cfg);
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut notices = Vec::new();
         let mut p = Plan::new();
         p.copy(4096);
@@ -1074,7 +1070,7 @@ mod tests {
             let mut cfg = testkit::machine_config(1);
             cfg.costs.write_allocate = wa;
             let mut m = Machine::new(cfg);
-            let mut q: Queue<MachineEvent> = Queue::over();
+            let mut q: EventQueue<MachineEvent> = EventQueue::new();
             let mut notices = Vec::new();
             let mut p = Plan::new();
             p.push(Step::Zero { bytes: 4096 });
@@ -1093,7 +1089,7 @@ mod tests {
         // by which time the pass (8000 bytes' worth at 800 MB/s) already ended at
         // 6000 / 0.8 = 7500 ns.
         let mut m = Machine::new(testkit::machine_config(1));
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut notices = Vec::new();
         m.start_dma(
             &mut q,
@@ -1142,7 +1138,7 @@ mod tests {
     #[should_panic(expected = "while one is in progress")]
     fn a_thread_does_one_thing_at_a_time() {
         let mut m = Machine::new(testkit::machine_config(1));
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
         let p = plan(&[cpu(10)]);
         m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut n);
@@ -1155,7 +1151,7 @@ mod tests {
         // switch (softnet is not a process). Thread 2 then runs (a switch), and thread 1
         // again, as a writer woken after its reader ran (a second switch): two in all.
         let mut m = Machine::new(testkit::machine_config(1));
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
         for (t, prio) in [
             (1, Priority::User),
@@ -1174,8 +1170,8 @@ mod tests {
     /// machine settles, as the world does; returns (thread, end ns) per plan.
     fn drive_owner(
         m: &mut Machine,
-        q: &mut Queue<MachineEvent>,
-        mut on_done: impl FnMut(&mut Machine, &mut Queue<MachineEvent>, ThreadId),
+        q: &mut EventQueue<MachineEvent>,
+        mut on_done: impl FnMut(&mut Machine, &mut EventQueue<MachineEvent>, ThreadId),
     ) -> Vec<(u32, u64)> {
         let mut notices = Vec::new();
         let mut done = Vec::new();
@@ -1202,7 +1198,7 @@ mod tests {
         // so 2's 1000 ns plan ends at 1000 + 700 + 1000 = 2700. When 2's plan ends it wakes
         // itself again from its own cpu1: no IPI, ending 1000 ns later at 3700.
         let mut m = Machine::new(testkit::machine_config(2));
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
         m.submit(
             &mut q,
@@ -1237,7 +1233,7 @@ mod tests {
         // runs on cpu0 where it was raised, then thread 1 resumes there: nothing migrates to
         // the idle cpu1, no switch, and thread 1 ends at 1000 + 300 + 1000 = 2300.
         let mut m = Machine::new(testkit::machine_config(2));
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
         m.submit(
             &mut q,
@@ -1266,7 +1262,7 @@ mod tests {
         // 500 ns, and cpu1 pulls thread 3 rather than idle: 3 ends at 500 + 2000 (switch from
         // 2) + 1000 = 3500, one switch, no migration (3 had no CPU before).
         let mut m = Machine::new(testkit::machine_config(2));
-        let mut q: Queue<MachineEvent> = Queue::over();
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
         m.submit(
             &mut q,
@@ -1304,7 +1300,7 @@ mod tests {
             if kernel {
                 m.set_kernel_thread(ThreadId(5));
             }
-            let mut q: Queue<MachineEvent> = Queue::over();
+            let mut q: EventQueue<MachineEvent> = EventQueue::new();
             let mut n = Vec::new();
             for t in [1, 5, 1] {
                 m.submit(

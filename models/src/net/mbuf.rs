@@ -14,7 +14,7 @@
 //! promised for each page; the NIC's DMA compares it with the frame's version when it reads
 //! the page, which is how splats are counted.
 
-use std::collections::BTreeMap;
+use crate::idwindow::IdWindow;
 
 use crate::vm::{LendKind, PAGE_SIZE, Pfn, Version};
 
@@ -145,7 +145,7 @@ pub struct MbufCounters {
 /// The table of live external storages.
 #[derive(Clone, Debug, Default)]
 pub struct ExtTable {
-    exts: BTreeMap<ExtId, Ext>,
+    exts: IdWindow<ExtId, Ext>,
     next: u64,
     counters: MbufCounters,
 }
@@ -165,7 +165,8 @@ impl ExtTable {
         self.exts.len()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&ExtId, &Ext)> {
+    /// Live storages, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (ExtId, &Ext)> {
         self.exts.iter()
     }
 
@@ -252,7 +253,8 @@ impl ExtTable {
 
     /// Panics if a storage is out of shape (see [`Ext`]).
     pub fn check_invariants(&self) {
-        for (id, e) in &self.exts {
+        self.exts.check_invariants();
+        for (id, e) in self.exts.iter() {
             assert!(e.refs > 0, "{id:?} is live with no reference");
             if let ExtKind::Lent { pages, .. } | ExtKind::Pages { pages } = &e.kind {
                 assert!(

@@ -6,6 +6,7 @@
 //! retransmission takes references again instead of copying. An ACK drops the acknowledged
 //! prefix (`sbdrop`), and records fully acknowledged give their references back.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::mbuf::ExtId;
@@ -22,13 +23,18 @@ pub struct Piece {
 /// The send side.
 ///
 /// Invariants: `bytes` is the sum of the records' lengths less `head_consumed`;
-/// `head_consumed` is less than the first record's length (an exhausted record is removed).
+/// `head_consumed` is less than the first record's length (an exhausted record is removed);
+/// the cursor names a record and the sum of the lengths of the records before it.
 #[derive(Clone, Debug)]
 pub struct SendBuffer {
     records: VecDeque<Piece>,
     head_consumed: u64,
     bytes: u64,
     hiwat: u64,
+    /// Where the last [`SendBuffer::pieces`] ended: a record's index and its first byte
+    /// counted from the first record's start. Segments are cut in order, so the next lookup
+    /// starts here instead of walking the whole buffer (which grows with what is unacked).
+    cursor: Cell<(usize, u64)>,
 }
 
 impl SendBuffer {
@@ -38,6 +44,7 @@ impl SendBuffer {
             head_consumed: 0,
             bytes: 0,
             hiwat,
+            cursor: Cell::new((0, 0)),
         }
     }
 
@@ -69,24 +76,39 @@ impl SendBuffer {
             from + len,
             self.bytes
         );
-        let mut skip = from + self.head_consumed;
+        let at = from + self.head_consumed;
+        // Resume from the cursor when the range starts at or after it (the next segment);
+        // a retransmission from before it walks from the front.
+        let (mut i, mut start) = match self.cursor.get() {
+            (i, start) if start <= at && i < self.records.len() => (i, start),
+            _ => (0, 0),
+        };
         let mut want = len;
-        for r in &self.records {
-            if want == 0 {
+        while want > 0 {
+            let r = &self.records[i];
+            let skip = at.max(start) - start;
+            if skip < r.len {
+                let take = (r.len - skip).min(want);
+                out.push(Piece {
+                    ext: r.ext,
+                    off: r.off + skip,
+                    len: take,
+                });
+                want -= take;
+                if skip + take < r.len {
+                    break; // the next segment starts in this record
+                }
+            }
+            start += r.len;
+            i += 1;
+            if i == self.records.len() {
                 break;
             }
-            if skip >= r.len {
-                skip -= r.len;
-                continue;
-            }
-            let take = (r.len - skip).min(want);
-            out.push(Piece {
-                ext: r.ext,
-                off: r.off + skip,
-                len: take,
-            });
-            want -= take;
-            skip = 0;
+        }
+        if i < self.records.len() {
+            self.cursor.set((i, start));
+        } else {
+            self.cursor.set((0, 0));
         }
     }
 
@@ -100,9 +122,17 @@ impl SendBuffer {
             if left < r.len {
                 break;
             }
-            left -= r.len;
+            let gone = r.len;
+            left -= gone;
             released.push(r.ext);
             self.records.pop_front();
+            // The cursor counts from the first record: move it with the front.
+            let (i, start) = self.cursor.get();
+            self.cursor.set(if i == 0 {
+                (0, 0)
+            } else {
+                (i - 1, start - gone)
+            });
         }
         self.head_consumed = left;
     }
@@ -124,6 +154,12 @@ impl SendBuffer {
         } else {
             assert_eq!(self.head_consumed, 0);
         }
+        let (i, start) = self.cursor.get();
+        let before: u64 = self.records.iter().take(i).map(|r| r.len).sum();
+        assert!(
+            (i, start) == (0, 0) || (i < self.records.len() && start == before),
+            "send buffer cursor ({i}, {start}) is not at a record start ({before})"
+        );
     }
 }
 
@@ -256,6 +292,77 @@ mod tests {
         assert_eq!(released, vec![ExtId(0), ExtId(1), ExtId(2)]);
         assert_eq!(sb.bytes(), 0);
         sb.check_invariants();
+    }
+
+    /// The pieces of `[from, from + len)` by a walk from the front: what the cursor must
+    /// reproduce.
+    fn pieces_by_walk(records: &[(u64, u64)], head: u64, from: u64, len: u64) -> Vec<Piece> {
+        let (mut skip, mut want, mut out) = (from + head, len, Vec::new());
+        for &(ext, rlen) in records {
+            if want == 0 {
+                break;
+            }
+            if skip >= rlen {
+                skip -= rlen;
+                continue;
+            }
+            let take = (rlen - skip).min(want);
+            out.push(Piece {
+                ext: ExtId(ext),
+                off: skip,
+                len: take,
+            });
+            want -= take;
+            skip = 0;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_cursor_finds_what_a_walk_from_the_front_finds(
+            ops in proptest::collection::vec((0u8..4, 1u64..5000, 0u64..100), 1..200)
+        ) {
+            // Appends, in-order segment lookups, retransmissions from anywhere and ACKs, in
+            // random order: every lookup must return exactly the pieces a walk from the
+            // first record returns, whatever the cursor was left at.
+            let mut sb = SendBuffer::new(u64::MAX);
+            let mut model: Vec<(u64, u64)> = Vec::new();
+            let (mut head, mut next_ext, mut sent) = (0u64, 0u64, 0u64);
+            for (op, n, pct) in ops {
+                match op {
+                    0 => {
+                        sb.append(piece(next_ext, n));
+                        model.push((next_ext, n));
+                        next_ext += 1;
+                    }
+                    1 | 2 => {
+                        let from = if op == 1 { sent.min(sb.bytes()) } else { sb.bytes() * pct / 100 };
+                        let len = n.min(sb.bytes() - from);
+                        let mut out = Vec::new();
+                        sb.pieces(from, len, &mut out);
+                        proptest::prop_assert_eq!(out, pieces_by_walk(&model, head, from, len));
+                        sent = from + len;
+                    }
+                    _ => {
+                        let n = n.min(sb.bytes());
+                        let mut released = Vec::new();
+                        sb.drop_front(n, &mut released);
+                        let mut left = n + head;
+                        while let Some(&(_, rlen)) = model.first() {
+                            if left < rlen {
+                                break;
+                            }
+                            left -= rlen;
+                            model.remove(0);
+                        }
+                        head = left;
+                        sent = sent.saturating_sub(n);
+                    }
+                }
+                sb.check_invariants();
+            }
+        }
     }
 
     #[test]

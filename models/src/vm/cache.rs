@@ -150,14 +150,8 @@ impl Vm {
         }
         plan.copy(size);
         self.files[old.0 as usize].unlinked = true;
-        let old_pages: Vec<(u64, Pfn)> = self
-            .page_cache
-            .range((old, 0)..=(old, u64::MAX))
-            .map(|(&(_, i), &p)| (i, p))
-            .collect();
-        for (index, pfn) in old_pages {
+        for (index, pfn) in self.page_cache.take_file(old) {
             self.note_cache((old, index));
-            self.page_cache.remove(&(old, index));
             let f = self.frames.get_mut(pfn);
             f.kind = FrameKind::Kernel;
             f.kernel_refs -= 1;

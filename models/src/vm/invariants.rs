@@ -161,7 +161,8 @@ impl Vm {
             );
         }
         assert_eq!(lent, self.counters.lent_pages, "lent-page count drifted");
-        for (&key, &pfn) in &self.page_cache {
+        self.page_cache.check_invariants();
+        for (key, pfn) in self.page_cache.iter() {
             self.check_cache_entry(key, pfn);
         }
         for i in 0..self.spaces.len() {

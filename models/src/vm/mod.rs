@@ -26,9 +26,8 @@ mod frames;
 mod invariants;
 mod lend;
 mod mapping;
+mod page_cache;
 mod pte;
-
-use std::collections::BTreeMap;
 
 pub use aspace::{AddressSpace, AsId, Backing, Pte, Vma, VmaId};
 pub use frames::{Frame, FrameKind, FrameTable, Pfn};
@@ -230,7 +229,7 @@ pub struct Vm {
     config: VmConfig,
     frames: FrameTable,
     files: Vec<File>,
-    page_cache: BTreeMap<(FileId, u64), Pfn>,
+    page_cache: page_cache::PageCache,
     spaces: Vec<AddressSpace>,
     next_vma: u32,
     next_version: u64,
@@ -246,7 +245,7 @@ impl Vm {
             config,
             frames: FrameTable::default(),
             files: Vec::new(),
-            page_cache: BTreeMap::new(),
+            page_cache: page_cache::PageCache::default(),
             spaces: Vec::new(),
             next_vma: 0,
             next_version: 1,

@@ -193,7 +193,7 @@ fn reading_a_new_mapping_faults_major_and_dmas_from_disk_when_cold() {
     assert_eq!(vm.counters().major_faults, 2);
     assert_eq!(vm.counters().minor_faults, 0);
     let mut m = crate::machine::Machine::new(testkit::machine_config(1));
-    let mut q = crate::machine::Queue::over();
+    let mut q = sim::EventQueue::new();
     let mut notices = Vec::new();
     m.submit(
         &mut q,
@@ -431,7 +431,7 @@ fn a_two_page_copy_sharing_the_bus_with_dma_takes_the_fluid_time() {
         ),
     ] {
         let mut m = Machine::new(testkit::machine_config(1));
-        let mut q = crate::machine::Queue::over();
+        let mut q = sim::EventQueue::new();
         let mut notices = Vec::new();
         let mut plan = Plan::new();
         plan.copy(2 * P);

@@ -114,6 +114,7 @@ impl World {
             }
         }
         let mut slots = 0;
+        self.packets.check_invariants();
         for p in self.packets.values() {
             slots += p.slots;
             for piece in &p.pieces {
@@ -137,11 +138,11 @@ impl World {
         }
         for (id, e) in self.exts.iter() {
             assert_eq!(
-                holders.get(id).copied().unwrap_or(0),
+                holders.get(&id).copied().unwrap_or(0),
                 e.refs,
                 "{id:?} has {} references but {} holders",
                 e.refs,
-                holders.get(id).copied().unwrap_or(0)
+                holders.get(&id).copied().unwrap_or(0)
             );
         }
         self.nic.check_invariants(slots);

@@ -54,13 +54,14 @@ mod tx;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim::{RngStreams, SimDuration, SimRng, SimTime};
+use sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 
 pub use account::Cause;
 pub use app::{AppId, AppSpec, FileName, Mutation, Receiver, Requests, SendSource, SenderSpec};
 pub use path::{DataPath, PathKind, PathNode, human_bytes};
 pub use trace::{FrameChange, FrameState, TOTALS, Trace};
 
+use crate::idwindow::IdWindow;
 use crate::machine::{
     Activity, DmaTag, Machine, MachineConfig, MachineEvent, Notice, Plan, ThreadId,
 };
@@ -277,12 +278,12 @@ const FIRST_APP_THREAD: u32 = 16;
 /// The whole simulated system. See the module docs.
 pub struct World {
     cfg: WorldConfig,
-    queue: crate::machine::Queue<Event>,
+    queue: EventQueue<Event>,
     machine: Machine,
     vm: Vm,
     exts: ExtTable,
     conns: Vec<Conn>,
-    packets: BTreeMap<PacketId, Packet>,
+    packets: IdWindow<PacketId, Packet>,
     next_packet: u64,
     nic: TxNic,
     /// Per thread, indexed by `ThreadId` (dense: softnet, the IRQ thread, then one per app).
@@ -370,12 +371,12 @@ impl World {
         let streams = RngStreams::new(cfg.seed);
         World {
             loss_rng: streams.named_stream("link.loss", 0),
-            queue: crate::machine::Queue::over(),
+            queue: EventQueue::new(),
             machine,
             vm,
             exts: ExtTable::default(),
             conns: Vec::new(),
-            packets: BTreeMap::new(),
+            packets: IdWindow::default(),
             next_packet: 0,
             nic: TxNic::new(cfg.nic.tx_ring_slots),
             threads: Vec::new(),
