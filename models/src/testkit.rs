@@ -61,6 +61,7 @@ pub fn vm(cpus: u32) -> Vm {
         costs: costs(),
         cpus,
         user_space_bytes: 3 << 30,
+        read_ahead_bytes: 0,
     })
 }
 
@@ -137,6 +138,7 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
         },
         fused_copy_checksum: false,
         user_space_bytes: 3 << 30,
+        read_ahead_bytes: 0,
         seed: 1,
     }
 }

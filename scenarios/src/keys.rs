@@ -392,6 +392,15 @@ pub fn target_keys() -> Vec<Key<Target>> {
             apply: |t, v| t.world.user_space_bytes = v.u64(),
         },
         Key {
+            name: "read_ahead",
+            kind: Kind::Size {
+                min: 0,
+                max: 16 << 20,
+            },
+            doc: "bytes one page-cache miss reads from disk at once: the missing page and the uncached pages after it (0 or 4 KiB: the page alone)",
+            apply: |t, v| t.world.read_ahead_bytes = v.u64(),
+        },
+        Key {
             name: "link",
             kind: Kind::Choice(&["ethernet", "loopback"]),
             doc: "an Ethernet link to an ideal peer, or loopback to a local reader",

@@ -402,6 +402,11 @@ pub mod preset {
             "x86-64 user address space".into(),
         );
         push(
+            "read_ahead",
+            "128 KiB".into(),
+            "not measured (files are served from the page cache here); Linux's default read_ahead_kb (VM_READAHEAD_PAGES)".into(),
+        );
+        push(
             "link",
             "\"loopback\"".into(),
             "measured over 127.0.0.1".into(),

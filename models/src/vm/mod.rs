@@ -71,6 +71,10 @@ pub struct VmConfig {
     pub cpus: u32,
     /// Size of each user address space (3 GiB on a 32-bit target).
     pub user_space_bytes: u64,
+    /// Bytes one page-cache miss reads from disk in one request: the missing page and the
+    /// uncached pages after it, up to this much (read-ahead). A page or less reads the
+    /// missing page alone.
+    pub read_ahead_bytes: u64,
 }
 
 /// How a page is lent to the kernel.

@@ -210,6 +210,48 @@ fn reading_a_new_mapping_faults_major_and_dmas_from_disk_when_cold() {
 }
 
 #[test]
+fn a_cache_miss_reads_the_read_ahead_window_in_one_disk_request() {
+    // read_ahead 128 KiB = 32 pages. A 40-page cold file: the miss on page 0 reads pages
+    // 0..32 in one 131072-byte disk read (32 page allocations, one DiskRead step); page 5 is
+    // then a hit that costs nothing; the miss on page 32 reads only the 8 pages left before
+    // the end of the file. Once page 50 of a bigger file is cached, a miss on page 45 stops
+    // there: 5 pages.
+    let mut vm = Vm::new(VmConfig {
+        costs: testkit::costs(),
+        cpus: 1,
+        user_space_bytes: 3 << 30,
+        read_ahead_bytes: 128 << 10,
+    });
+    let disk_reads = |plan: &Plan| -> Vec<u64> {
+        plan.steps()
+            .iter()
+            .filter_map(|s| match s {
+                Step::DiskRead { bytes } => Some(*bytes),
+                _ => None,
+            })
+            .collect()
+    };
+    let f = vm.create_file(40 * PAGE_SIZE);
+    let mut plan = Plan::new();
+    vm.cache_page(f, 0, &mut plan);
+    assert_eq!(disk_reads(&plan), vec![32 * PAGE_SIZE]);
+    assert!((0..32).all(|i| vm.cached(f, i).is_some()) && vm.cached(f, 32).is_none());
+    let mut hit = Plan::new();
+    vm.cache_page(f, 5, &mut hit);
+    assert!(hit.is_empty(), "a read-ahead page is a free hit");
+    let mut plan = Plan::new();
+    vm.cache_page(f, 32, &mut plan);
+    assert_eq!(disk_reads(&plan), vec![8 * PAGE_SIZE]);
+    assert_eq!(vm.counters().cache_misses, 2);
+    let g = vm.create_file(100 * PAGE_SIZE);
+    vm.cache_page(g, 50, &mut Plan::new());
+    let mut plan = Plan::new();
+    vm.cache_page(g, 45, &mut plan);
+    assert_eq!(disk_reads(&plan), vec![5 * PAGE_SIZE]);
+    vm.check_invariants();
+}
+
+#[test]
 fn find_vma_costs_follow_tree_depth_and_the_cache() {
     // One VMA: a miss walks 1 level (50 ns), then the cache answers (20 ns). 1000 VMAs: a miss
     // walks ⌊log₂ 1000⌋ + 1 = 10 levels (500 ns). Every lookup is counted.

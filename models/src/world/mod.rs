@@ -86,6 +86,8 @@ pub struct WorldConfig {
     pub fused_copy_checksum: bool,
     /// Size of each user address space.
     pub user_space_bytes: u64,
+    /// Bytes a page-cache miss reads from disk at once (see `VmConfig::read_ahead_bytes`).
+    pub read_ahead_bytes: u64,
     /// Root seed of every random stream.
     pub seed: u64,
 }
@@ -367,6 +369,7 @@ impl World {
             costs: cfg.machine.costs,
             cpus: cfg.machine.cpus,
             user_space_bytes: cfg.user_space_bytes,
+            read_ahead_bytes: cfg.read_ahead_bytes,
         });
         let streams = RngStreams::new(cfg.seed);
         World {
