@@ -784,4 +784,6 @@ mod basics {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_fileread;
+#[cfg(test)]
 mod tests_modern;
