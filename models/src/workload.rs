@@ -4,7 +4,7 @@
 
 use sim::{SimDuration, SimTime};
 
-use crate::strategy::{DoesNotApply, HeaderMode, MapMode, SourceKind, Strategy};
+use crate::strategy::{DoesNotApply, HeaderMode, SourceKind, Strategy};
 use crate::vm::PAGE_SIZE;
 use crate::world::{
     AppSpec, Mutation, Receiver, Requests, SendSource, SenderSpec, World, WorldConfig,
@@ -400,16 +400,7 @@ impl Workload {
                 "it reads a file locally, with no socket; it applies to file-read only".into()
             });
         }
-        // The straddle's two mappings are made once, at setup; each request writes across
-        // both, so there is no request mapping to make and unmap.
-        if matches!(self, Workload::Straddle { .. })
-            && strategy.map_mode() == Some(MapMode::PerRequest)
-        {
-            return refuse(
-                "the straddle maps its two files once, back to back; map = per-request does not apply"
-                    .into(),
-            );
-        }
+
         let wants = match self {
             Workload::BulkSend { source, .. } => match source {
                 BulkSource::Memory => vec![SourceKind::Memory],

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::app::{FileName, Requests, Role, SendSource, SenderSpec};
 use super::{AppId, ConnId, Cont, World};
 use crate::machine::{Activity, Plan};
-use crate::strategy::{Addr, Op, Request, SendOp, SourceKind};
+use crate::strategy::{Addr, MapMode, Op, Request, SendOp, SourceKind};
 use crate::vm::{FileId, MmapRequest, PAGE_SIZE};
 
 /// The most one pass of `sosend` moves before `tcp_output` runs: segments leave as the data
@@ -32,6 +32,8 @@ pub(super) struct SenderState {
     /// `map = per-request`: the current request's mapping, its address and the file offset
     /// it starts at.
     request_map: Option<(u64, u64)>,
+    /// `map = per-request`: the starts of the current request's VMAs, to unmap after it.
+    request_vmas: Vec<u64>,
     /// Start of the straddle mappings.
     straddle_base: Option<u64>,
     /// Bulk: bytes issued; responses: responses issued.
@@ -60,6 +62,7 @@ impl SenderState {
             header_buf: 0,
             mappings: BTreeMap::new(),
             request_map: None,
+            request_vmas: Vec::new(),
             straddle_base: None,
             issued: 0,
             ops: VecDeque::new(),
@@ -163,11 +166,13 @@ impl World {
                 .expect("just mapped writable");
         }
         let mut straddle_base = None;
+        // Mapped per request, the straddle's files are mapped by each request instead.
         if let SendSource::Straddle {
             first,
             second,
             map_bytes,
         } = spec.source
+            && spec.strategy.map_mode() != Some(MapMode::PerRequest)
         {
             let (f1, f2) = (self.file_of(first), self.file_of(second));
             let a = self.setup_map(id, asid, MmapRequest::file(f1, map_bytes).shared(), plan)?;
@@ -460,37 +465,28 @@ impl World {
                 }
             }
             Op::MapRequest { off, len } => {
-                let s = self.sender(id);
-                let file = s.file.expect("a file request");
-                let writable = s.spec.stamp_bytes > 0;
-                let first = off / PAGE_SIZE;
-                let span = crate::vm::pages_of(off, len).count() as u64 * PAGE_SIZE;
-                let mut plan = std::mem::take(&mut s.pending);
-                plan.cpu(Activity::Syscall, syscall_ns);
-                self.syscalls += 1;
-                let mut req = MmapRequest::file_from(file, first, span);
-                if writable {
-                    req = req.writable();
-                }
-                let result = self.vm.mmap(asid, req, &mut plan);
+                let mut plan = std::mem::take(&mut self.sender(id).pending);
+                let mapped = self.map_request(id, asid, off, len, &mut plan);
                 let s = self.sender(id);
                 s.pending = plan;
-                match result {
-                    Ok(addr) => s.request_map = Some((addr, first * PAGE_SIZE)),
-                    Err(_) => {
-                        // ENOMEM: the request fails; the model reports it.
-                        s.failed_requests += 1;
-                        s.ops.clear();
-                    }
+                if !mapped {
+                    // ENOMEM: the request fails; the model reports it.
+                    s.failed_requests += 1;
+                    s.ops.clear();
                 }
             }
             Op::UnmapRequest => {
                 let s = self.sender(id);
-                let (addr, _) = s.request_map.take().expect("unmapping a request's mapping");
+                let vmas = std::mem::take(&mut s.request_vmas);
+                assert!(!vmas.is_empty(), "unmapping a request that mapped nothing");
+                s.request_map = None;
+                s.straddle_base = None;
                 let mut plan = std::mem::take(&mut s.pending);
-                plan.cpu(Activity::Syscall, syscall_ns);
-                self.syscalls += 1;
-                self.vm.munmap(asid, addr, &mut plan);
+                for addr in vmas {
+                    plan.cpu(Activity::Syscall, syscall_ns);
+                    self.syscalls += 1;
+                    self.vm.munmap(asid, addr, &mut plan);
+                }
                 self.sender(id).pending = plan;
             }
             Op::UserRead { at, len } => {
@@ -577,6 +573,71 @@ impl World {
             }
         }
         false
+    }
+
+    /// `map = per-request`: `mmap()` the pages of the source file `[off, off + len)` spans
+    /// (one syscall), or, for the straddle, its two files back to back (two). Returns `false`
+    /// if a mapping does not fit, leaving nothing mapped.
+    fn map_request(
+        &mut self,
+        id: AppId,
+        asid: crate::vm::AsId,
+        off: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> bool {
+        let syscall_ns = self.cfg.machine.costs.syscall_ns;
+        let s = self.sender(id);
+        let reqs = match s.spec.source {
+            SendSource::Straddle {
+                first,
+                second,
+                map_bytes,
+            } => vec![
+                MmapRequest::file(self.file_of(first), map_bytes).shared(),
+                MmapRequest::file(self.file_of(second), map_bytes).shared(),
+            ],
+            _ => {
+                let file = s.file.expect("a file request");
+                let span = crate::vm::pages_of(off, len).count() as u64 * PAGE_SIZE;
+                let req = MmapRequest::file_from(file, off / PAGE_SIZE, span);
+                vec![if s.spec.stamp_bytes > 0 {
+                    req.writable()
+                } else {
+                    req
+                }]
+            }
+        };
+        let mut vmas: Vec<u64> = Vec::new();
+        let mut end = None;
+        for mut req in reqs {
+            // The straddle's second file goes right after the first.
+            if let Some(e) = end {
+                req = req.at(e);
+            }
+            plan.cpu(Activity::Syscall, syscall_ns);
+            self.syscalls += 1;
+            match self.vm.mmap(asid, req, plan) {
+                Ok(addr) => {
+                    vmas.push(addr);
+                    end = Some(addr + req.len_bytes.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE);
+                }
+                Err(_) => {
+                    for addr in vmas {
+                        self.vm.munmap(asid, addr, plan);
+                    }
+                    return false;
+                }
+            }
+        }
+        let s = self.sender(id);
+        if matches!(s.spec.source, SendSource::Straddle { .. }) {
+            s.straddle_base = Some(vmas[0]);
+        } else {
+            s.request_map = Some((vmas[0], off / PAGE_SIZE * PAGE_SIZE));
+        }
+        s.request_vmas = vmas;
+        true
     }
 
     /// The sender's data buffer: its start and length.
