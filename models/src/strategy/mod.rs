@@ -81,7 +81,7 @@ impl SourceKind {
             SourceKind::Memory => "memory",
             SourceKind::File => "file",
             SourceKind::Receive => "receive",
-            SourceKind::LocalFile => "a file read locally",
+            SourceKind::LocalFile => "local",
         }
     }
 }
