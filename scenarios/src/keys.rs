@@ -398,7 +398,7 @@ pub fn target_keys() -> Vec<Key<Target>> {
                 min: 0,
                 max: 2 << 20,
             },
-            doc: "a read fault on a file mapping also maps the cached pages of this aligned window (Linux fault_around_bytes: 64 KiB since 3.15; 0 = one page per fault, Linux 2.4)",
+            doc: "a read fault on a file mapping also maps the cached pages of this aligned window, rounded down to a power of two pages (Linux fault_around_bytes: 64 KiB since 3.15; 0 = one page per fault, Linux 2.4)",
             apply: |t, v| t.world.fault_around_bytes = v.u64(),
         },
         Key {
