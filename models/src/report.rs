@@ -365,7 +365,7 @@ fn run_in_slices(world: &mut World, moved: &dyn Fn(u64)) {
         limit = limit.saturating_add(slice);
         let before = world.events_handled();
         world.run_until(sim::SimTime::from_nanos(limit));
-        let done = world.acked_bytes() + world.incoming_received_bytes();
+        let done = world.acked_bytes() + world.incoming_received_bytes() + world.consumed_bytes();
         if done > reported {
             moved(done - reported);
             reported = done;
@@ -385,7 +385,7 @@ impl RunReport {
         let n = w.net_counters();
         let exts = w.ext_table().counters();
         let t = w.payload_done_at().as_nanos().max(1);
-        let payload = w.acked_bytes() + w.incoming_received_bytes();
+        let payload = w.acked_bytes() + w.incoming_received_bytes() + w.consumed_bytes();
         let cfg = w.config();
         let cpus = u64::from(cfg.machine.cpus);
         let ratio = |busy: u64, over: u64| (busy as f64 / over as f64).min(1.0);

@@ -57,12 +57,18 @@ pub fn machine_config(cpus: u32) -> MachineConfig {
 }
 
 pub fn vm(cpus: u32) -> Vm {
-    Vm::new(VmConfig {
+    Vm::new(vm_config(cpus))
+}
+
+/// The test VM's configuration: round-number costs, 3 GiB, no fault-around.
+pub fn vm_config(cpus: u32) -> VmConfig {
+    VmConfig {
         costs: costs(),
         cpus,
         user_space_bytes: 3 << 30,
         read_ahead_bytes: 0,
-    })
+        fault_around_bytes: 0,
+    }
 }
 
 /// Runs `plan` alone as one user thread on a fresh machine and returns how long it took.
@@ -139,6 +145,7 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
         fused_copy_checksum: false,
         user_space_bytes: 3 << 30,
         read_ahead_bytes: 0,
+        fault_around_bytes: 0,
         seed: 1,
     }
 }

@@ -99,10 +99,18 @@ pub enum Workload {
         buffer_offset: u64,
         segment_bytes: u64,
     },
+    /// Reading `total_bytes` of a cached file of `file_bytes` in requests of `read_size`
+    /// (cycling over the file), and summing each, with no network: LMbench `bw_file_rd` and
+    /// `bw_mmap_rd`. The payload is what the application has read and summed.
+    FileRead {
+        total_bytes: u64,
+        file_bytes: u64,
+        read_size: u64,
+    },
 }
 
 /// Every workload id, in catalogue order.
-pub const WORKLOAD_IDS: [&str; 8] = [
+pub const WORKLOAD_IDS: [&str; 9] = [
     "bulk-send",
     "rewrite-after-write",
     "stamped-pages",
@@ -111,6 +119,7 @@ pub const WORKLOAD_IDS: [&str; 8] = [
     "straddle",
     "shared-page",
     "bulk-receive",
+    "file-read",
 ];
 
 const MIB: u64 = 1 << 20;
@@ -126,7 +135,8 @@ impl Workload {
             | Workload::FileMutation { total_bytes, .. }
             | Workload::Straddle { total_bytes, .. }
             | Workload::SharedPage { total_bytes, .. }
-            | Workload::BulkReceive { total_bytes, .. } => total_bytes,
+            | Workload::BulkReceive { total_bytes, .. }
+            | Workload::FileRead { total_bytes, .. } => total_bytes,
             Workload::FileServer {
                 file_bytes,
                 body_bytes,
@@ -239,6 +249,16 @@ impl Workload {
                 h(*total_bytes),
                 h(*read_size)
             ),
+            Workload::FileRead {
+                total_bytes,
+                file_bytes,
+                read_size,
+            } => format!(
+                "file-read: {} in {} reads of a cached {} file, each summed",
+                h(*total_bytes),
+                h(*read_size),
+                h(*file_bytes)
+            ),
         }
     }
 
@@ -290,6 +310,13 @@ impl Workload {
                 buffer_offset: 0,
                 segment_bytes: 8192,
             },
+            // LMbench's XFERSIZE is 64 KiB; a file that is read 8 times over, so the first
+            // pass (the mapping's faults, the buffer's first touch) is a small part.
+            "file-read" => Workload::FileRead {
+                total_bytes: 64 * MIB,
+                file_bytes: 8 * MIB,
+                read_size: 64 << 10,
+            },
             _ => return None,
         })
     }
@@ -304,6 +331,7 @@ impl Workload {
             Workload::Straddle { .. } => "straddle",
             Workload::SharedPage { .. } => "shared-page",
             Workload::BulkReceive { .. } => "bulk-receive",
+            Workload::FileRead { .. } => "file-read",
         }
     }
 
@@ -334,6 +362,9 @@ impl Workload {
             Workload::BulkReceive { .. } => {
                 "receives a total in fixed-size reads into a buffer, aligned or not (FreeBSD, NetBSD)"
             }
+            Workload::FileRead { .. } => {
+                "reads a cached file with read() or through a mapping and sums it, no network (LMbench)"
+            }
         }
     }
 
@@ -360,6 +391,16 @@ impl Workload {
                 reason,
             })
         };
+        // Reading a file locally is its own workload, and it has no socket to send to.
+        let local = matches!(self, Workload::FileRead { .. });
+        if (src == SourceKind::LocalFile) != local {
+            return refuse(if local {
+                "file-read has no socket: only read and mmap-read apply".into()
+            } else {
+                "it reads a file locally, with no socket; it applies to file-read only".into()
+            });
+        }
+
         let wants = match self {
             Workload::BulkSend { source, .. } => match source {
                 BulkSource::Memory => vec![SourceKind::Memory],
@@ -368,6 +409,7 @@ impl Workload {
             Workload::RewriteAfterWrite { .. } => vec![SourceKind::Memory],
             Workload::FileServer { .. } | Workload::FileMutation { .. } => vec![SourceKind::File],
             Workload::BulkReceive { .. } => vec![SourceKind::Receive],
+            Workload::FileRead { .. } => vec![SourceKind::LocalFile],
             Workload::StampedPages { .. } => {
                 if src == SourceKind::Memory || strategy.maps_file() {
                     return Ok(());
@@ -430,7 +472,7 @@ impl Workload {
                     .map(|c| (requests / clients + u64::from(c < requests % clients)) * each)
                     .collect()
             }
-            Workload::BulkReceive { .. } => Vec::new(),
+            Workload::BulkReceive { .. } | Workload::FileRead { .. } => Vec::new(),
         }
     }
 
@@ -671,6 +713,24 @@ impl Workload {
                     at,
                     bytes: 8,
                 });
+            }
+            Workload::FileRead {
+                total_bytes,
+                file_bytes,
+                read_size,
+            } => {
+                let source = SendSource::Files {
+                    files: vec![w.create_named_file(file_bytes, false)],
+                }
+                .warm_unless(&mut w, false);
+                w.add_app(AppSpec::Sender(sender(
+                    Vec::new(),
+                    source,
+                    Requests::Bulk {
+                        total_bytes,
+                        write_size: read_size,
+                    },
+                )));
             }
             Workload::BulkReceive {
                 total_bytes,

@@ -182,6 +182,15 @@ pub fn workload_parameters(
             ("buffer_offset", size(buffer_offset)),
             ("segment", size(segment_bytes)),
         ],
+        Workload::FileRead {
+            total_bytes,
+            file_bytes,
+            read_size,
+        } => vec![
+            ("total", size(total_bytes)),
+            ("file_size", size(file_bytes)),
+            ("read_size", size(read_size)),
+        ],
     };
     p.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
@@ -226,6 +235,7 @@ pub fn option_values(o: &Options) -> BTreeMap<String, toml::Value> {
         ("send_zc_fixed_buffers", b(o.send_zc.fixed_buffers)),
         ("send_zc_batch", count(o.send_zc.batch)),
         ("send_zc_wait_each", b(o.send_zc.wait_each)),
+        ("map", s(o.map.id())),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -401,6 +401,16 @@ pub fn target_keys() -> Vec<Key<Target>> {
             apply: |t, v| t.world.read_ahead_bytes = v.u64(),
         },
         Key {
+            name: "fault_around_bytes",
+            // Linux caps it at one page table's reach (PTRS_PER_PTE pages, 2 MiB).
+            kind: Kind::Size {
+                min: 0,
+                max: 2 << 20,
+            },
+            doc: "a read fault on a file mapping also maps the cached pages of this aligned window, rounded down to a power of two pages (Linux fault_around_bytes: 64 KiB since 3.15; 0 = one page per fault, Linux 2.4)",
+            apply: |t, v| t.world.fault_around_bytes = v.u64(),
+        },
+        Key {
             name: "link",
             kind: Kind::Choice(&["ethernet", "loopback"]),
             doc: "an Ethernet link to an ideal peer, or loopback to a local reader",
@@ -782,6 +792,19 @@ pub fn workload_keys(kind: &str) -> Vec<Param> {
                 "payload per segment the peer sends",
             ),
         ],
+        "file-read" => vec![
+            TOTAL,
+            param(
+                "file_size",
+                size(4096, BIG),
+                "size of the cached file (reading cycles over it)",
+            ),
+            param(
+                "read_size",
+                size(1, 1 << 30),
+                "bytes per read() (read) or per request's pass (mmap-read)",
+            ),
+        ],
         _ => Vec::new(),
     }
 }
@@ -802,6 +825,8 @@ pub struct Options {
     pub pipe_bytes: u64,
     /// `sendfile-ktls`: who encrypts, and `TLS_TX_ZEROCOPY_RO`.
     pub ktls: models::strategy::KtlsOptions,
+    /// The mmap strategies: map each file once, or each request's pages.
+    pub map: models::strategy::MapMode,
 }
 
 impl Default for Options {
@@ -814,6 +839,7 @@ impl Default for Options {
             send_zc: Default::default(),
             pipe_bytes: models::strategy::DEFAULT_PIPE_BYTES,
             ktls: Default::default(),
+            map: Default::default(),
         }
     }
 }
@@ -939,6 +965,17 @@ pub fn option_keys() -> Vec<Key<Options>> {
             kind: Kind::Count { min: 1, max: 4096 },
             doc: "io-uring-send-zc: SQEs submitted per io_uring_enter (1)",
             apply: |o, v| o.send_zc.batch = v.u64(),
+        },
+        Key {
+            name: "map",
+            kind: Kind::Choice(&["once", "per-request"]),
+            doc: "mmap-write, mmap-loan, mmap-sendpage, mmap-read: mmap each file once and keep it (once), or mmap, use and munmap each request's pages (per-request: syscalls, VMA setup, a fault per fault-around window, PTE teardown, a TLB flush) (once)",
+            apply: |o, v| {
+                o.map = models::strategy::MapMode::ALL
+                    .into_iter()
+                    .find(|m| m.id() == v.word())
+                    .expect("checked against the choices")
+            },
         },
         Key {
             name: "send_zc_wait_each",

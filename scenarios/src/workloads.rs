@@ -114,6 +114,8 @@ specs! {
     SharedPage(SharedPageSpec) = "shared-page" { total, write_while_referenced }
     /// `kind = "bulk-receive"`.
     BulkReceive(BulkReceiveSpec) = "bulk-receive" { total, read_size, buffer_offset, segment }
+    /// `kind = "file-read"`: LMbench `bw_file_rd`, `bw_mmap_rd`.
+    FileRead(FileReadSpec) = "file-read" { total, file_size, read_size }
 }
 
 /// The file a bulk send cycles over when `file_size` is not given: the total, at most this.
@@ -363,6 +365,18 @@ impl WorkloadSpec {
                 c.u64("read_size", &s.read_size, read_size)?;
                 c.u64("buffer_offset", &s.buffer_offset, buffer_offset)?;
                 c.u64("segment", &s.segment, segment_bytes)?;
+            }
+            (
+                WorkloadSpec::FileRead(s),
+                Workload::FileRead {
+                    total_bytes,
+                    file_bytes,
+                    read_size,
+                },
+            ) => {
+                c.u64("total", &s.total, total_bytes)?;
+                c.u64("file_size", &s.file_size, file_bytes)?;
+                c.u64("read_size", &s.read_size, read_size)?;
             }
             _ => unreachable!("a spec's default workload is of its own kind"),
         }

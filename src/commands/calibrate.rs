@@ -407,6 +407,11 @@ pub mod preset {
             "not measured (files are served from the page cache here); Linux's default read_ahead_kb (VM_READAHEAD_PAGES)".into(),
         );
         push(
+            "fault_around_bytes",
+            "64 KiB".into(),
+            "not measured (/sys/kernel/debug/fault_around_bytes needs root); Linux's default since 3.15 (mm/memory.c)".into(),
+        );
+        push(
             "link",
             "\"loopback\"".into(),
             "measured over 127.0.0.1".into(),

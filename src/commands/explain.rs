@@ -40,6 +40,7 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
                 },
             },
             SourceKind::Receive => Workload::default_for("bulk-receive").expect("known"),
+            SourceKind::LocalFile => Workload::default_for("file-read").expect("known"),
         };
         let preset = if s.source() == SourceKind::Receive {
             "gige-2002"

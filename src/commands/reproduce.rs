@@ -338,8 +338,12 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
             o.pass = all;
         }
         Check::Straddle {} => {
-            let buggy = lab.run(&s, 0, Strategy::MmapSendpage { fixed: false })?;
-            let fixed = lab.run(&s, 0, Strategy::MmapSendpage { fixed: true })?;
+            let sendpage = |fixed| Strategy::MmapSendpage {
+                fixed,
+                map: models::strategy::MapMode::Once,
+            };
+            let buggy = lab.run(&s, 0, sendpage(false))?;
+            let fixed = lab.run(&s, 0, sendpage(true))?;
             o.published = "wrong bytes with the bug, none fixed".into();
             o.simulated = format!(
                 "{} wrong bytes with the bug, {} fixed",

@@ -89,8 +89,14 @@ fn load_for_strategy(a: &ScenarioArgs, s: Strategy) -> Result<Scenario, Failure>
         return a.load();
     }
     let mut o = a.overrides();
-    if s.source() == SourceKind::Receive {
-        o.workload = Some("bulk-receive".into());
+    // Receiving and local file reads have their own workloads, which the default mixes lack.
+    let own = match s.source() {
+        SourceKind::Receive => Some("bulk-receive"),
+        SourceKind::LocalFile => Some("file-read"),
+        SourceKind::Memory | SourceKind::File => None,
+    };
+    if let Some(kind) = own {
+        o.workload = Some(kind.into());
         return Ok(scenarios::load_default(&o)?);
     }
     o.strategies = None;

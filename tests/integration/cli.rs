@@ -962,3 +962,32 @@ fn a_png_plot_is_a_png_with_its_text_drawn() {
     assert_eq!(u32::from_be_bytes(a[20..24].try_into().unwrap()), 600);
     assert_eq!(a, b);
 }
+
+#[test]
+fn run_read_takes_the_file_read_workload_and_map_reaches_the_strategy() {
+    // The default scenario sends over a network; `run read` must run its own workload rather
+    // than find nothing to do. 1 MiB in 64 KiB reads is 16 read() calls; mapped per request,
+    // mmap-read makes an mmap and a munmap per request: 32 syscalls.
+    let o = zcsim(&["run", "read", "--set", "workload.total=1MiB"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("file-read: 1.0 MiB in 64.0 KiB reads"),
+        "{out}"
+    );
+    let o = zcsim(&[
+        "run",
+        "mmap-read",
+        "--set",
+        "workload.total=1MiB",
+        "--set",
+        "options.map=per-request",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let run = &json["workloads"][0]["runs"][0];
+    assert_eq!(run["net"]["syscalls"], 32, "{run}");
+    assert_eq!(run["vm"]["munmaps"], 16, "{run}");
+}

@@ -784,6 +784,7 @@ impl Machine {
                 let f = costs.write_bus_factor();
                 bus(Activity::App, bytes * f, costs.cpu_copy_rate, f)
             }
+            Step::AppRead { bytes } => bus(Activity::App, bytes, costs.cpu_checksum_rate, 1),
             Step::Encrypt { bytes } => {
                 let f = costs.copy_bus_factor();
                 bus(Activity::Crypto, bytes * f, costs.cpu_crypto_rate, f)

@@ -26,6 +26,10 @@ pub enum Step {
     Zero { bytes: u64 },
     /// The application writing its own memory: CPU held, one bus byte per byte.
     AppWrite { bytes: u64 },
+    /// The application reading its own memory and adding it up (LMbench's `bread()`): CPU
+    /// held, one bus byte per byte, at most at the CPU's checksum rate (the same load-and-add
+    /// loop, without the carries).
+    AppRead { bytes: u64 },
     /// Encrypting `bytes` into a new buffer (software kTLS): CPU held, bus bytes as a copy
     /// (read the plaintext, write the ciphertext), capped at the CPU's crypto speed.
     Encrypt { bytes: u64 },

@@ -8,8 +8,12 @@
 //! The pages go through `tcp_sendpage`, so on a Linux target without scatter-gather or
 //! checksum offload they are copied (`sock_no_sendpage`), as for `sendfile`.
 //! Simplified: the "at least a page" test of the patch is not applied (every write qualifies).
+//! With `map = per-request` each request maps its pages, writes and unmaps them; the pages
+//! handed to `sendpage` are page-cache references, so the unmap does not wait for them.
 
-use super::{Addr, Entry, Explanation, Fill, Kernel, Op, OptionDoc, Request, SourceKind, Strategy};
+use super::{
+    Addr, Entry, Explanation, Fill, Kernel, MapMode, Op, OptionDoc, Request, SourceKind, Strategy,
+};
 use crate::vm::{FileId, PAGE_SIZE};
 
 pub(super) const EXPLANATION: Explanation = Explanation {
@@ -30,16 +34,28 @@ pub(super) const EXPLANATION: Explanation = Explanation {
 pub(super) const ENTRY: Entry = Entry {
     explanation: &EXPLANATION,
     source: SourceKind::File,
-    make: || Strategy::MmapSendpage { fixed: false },
-    options: &[OptionDoc {
-        key: "straddle_fixed",
-        what: "look up each VMA a write spans (Miller's fix)",
-        default: "false (the patch as posted)",
-    }],
+    make: || Strategy::MmapSendpage {
+        fixed: false,
+        map: MapMode::Once,
+    },
+    options: &[
+        OptionDoc {
+            key: "straddle_fixed",
+            what: "look up each VMA a write spans (Miller's fix)",
+            default: "false (the patch as posted)",
+        },
+        super::MAP_OPTION,
+    ],
 };
 
-pub(super) fn request(r: &Request, fixed: bool, header: Option<u64>, ops: &mut Vec<Op>) {
-    ops.push(Op::EnsureMapped);
+pub(super) fn request(
+    r: &Request,
+    fixed: bool,
+    map: MapMode,
+    header: Option<u64>,
+    ops: &mut Vec<Op>,
+) {
+    super::map_ops(r, map, ops);
     ops.push(Op::Syscall);
     super::sends(
         ops,
@@ -50,6 +66,7 @@ pub(super) fn request(r: &Request, fixed: bool, header: Option<u64>, ops: &mut V
             fixed,
         },
     );
+    super::unmap_ops(map, ops);
 }
 
 /// Where the 2003 patch is reading from: found once per `write()` by `find_vma`.

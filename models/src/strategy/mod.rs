@@ -35,11 +35,13 @@ mod cow_send;
 mod io_uring_send_zc;
 mod kernel_server;
 mod mmap_loan;
+mod mmap_read;
 mod mmap_sendpage;
 mod mmap_write;
 mod msg_zerocopy;
 mod page_flip;
 mod page_loan;
+mod read;
 mod read_write;
 mod recv_copy;
 mod sendfile;
@@ -68,6 +70,9 @@ pub enum SourceKind {
     File,
     /// Data arriving from the network (a receiver).
     Receive,
+    /// A cached file the application reads and uses itself: no socket (LMbench
+    /// `bw_file_rd`, `bw_mmap_rd`).
+    LocalFile,
 }
 
 impl SourceKind {
@@ -76,6 +81,7 @@ impl SourceKind {
             SourceKind::Memory => "memory",
             SourceKind::File => "file",
             SourceKind::Receive => "receive",
+            SourceKind::LocalFile => "local",
         }
     }
 }
@@ -117,6 +123,37 @@ pub use sendfile_ktls::{KtlsOptions, TlsMode};
 pub use splice::DEFAULT_PIPE_BYTES;
 pub use zerocopy::{ZcCounters, ZcState};
 
+/// How an mmap strategy maps its file (`[options] map`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MapMode {
+    /// `mmap()` each file once, on its first request, and never unmap it: pages fault on
+    /// first touch only. The default, and what every figure before this option assumed.
+    #[default]
+    Once,
+    /// `mmap()` the pages of each request, use them, `munmap()` them: every request pays the
+    /// syscalls, the VMA setup, a fault per fault-around window touched, the PTE teardown
+    /// and a TLB flush (LMbench's `open2close` mode).
+    PerRequest,
+}
+
+impl MapMode {
+    pub const ALL: [MapMode; 2] = [MapMode::Once, MapMode::PerRequest];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            MapMode::Once => "once",
+            MapMode::PerRequest => "per-request",
+        }
+    }
+}
+
+/// The option every mapping room documents.
+const MAP_OPTION: OptionDoc = OptionDoc {
+    key: "map",
+    what: "map the file once, or mmap/munmap the pages of each request",
+    default: "once",
+};
+
 /// A strategy with its options: one variant per room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
@@ -125,11 +162,17 @@ pub enum Strategy {
     CowSend(CowOptions),
     Zbuf,
     ReadWrite,
-    MmapWrite,
-    MmapLoan(LoanOptions),
+    MmapWrite {
+        map: MapMode,
+    },
+    MmapLoan {
+        loan: LoanOptions,
+        map: MapMode,
+    },
     /// The 2003 Linux patch; `fixed` handles writes that straddle VMAs.
     MmapSendpage {
         fixed: bool,
+        map: MapMode,
     },
     /// `sendfile`; `linux_fallback`: Linux's `sendpage` copies instead when the NIC lacks
     /// scatter-gather or checksum offload.
@@ -153,6 +196,12 @@ pub enum Strategy {
     },
     /// `sendfile` on a kTLS socket.
     SendfileKtls(KtlsOptions),
+    /// `read()` a cached file into a buffer and sum it (LMbench `bw_file_rd`).
+    Read,
+    /// `mmap()` a cached file and sum it (LMbench `bw_mmap_rd`).
+    MmapRead {
+        map: MapMode,
+    },
 }
 
 /// One option of a strategy, as the catalogue documents it.
@@ -184,7 +233,7 @@ impl Entry {
 
 /// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
 /// `list`, `explain` and the TUI read it.
-pub const CATALOGUE: [&Entry; 17] = [
+pub const CATALOGUE: [&Entry; 19] = [
     &copy::ENTRY,
     &page_loan::ENTRY,
     &cow_send::ENTRY,
@@ -202,6 +251,8 @@ pub const CATALOGUE: [&Entry; 17] = [
     &msg_zerocopy::ENTRY,
     &io_uring_send_zc::ENTRY,
     &sendfile_ktls::ENTRY,
+    &read::ENTRY,
+    &mmap_read::ENTRY,
 ];
 
 /// Every strategy id, in catalogue order (read off [`CATALOGUE`]).
@@ -278,8 +329,8 @@ impl Strategy {
             Strategy::CowSend(_) => &cow_send::ENTRY,
             Strategy::Zbuf => &zbuf::ENTRY,
             Strategy::ReadWrite => &read_write::ENTRY,
-            Strategy::MmapWrite => &mmap_write::ENTRY,
-            Strategy::MmapLoan(_) => &mmap_loan::ENTRY,
+            Strategy::MmapWrite { .. } => &mmap_write::ENTRY,
+            Strategy::MmapLoan { .. } => &mmap_loan::ENTRY,
             Strategy::MmapSendpage { .. } => &mmap_sendpage::ENTRY,
             Strategy::Sendfile { .. } => &sendfile::ENTRY,
             Strategy::KernelServer => &kernel_server::ENTRY,
@@ -290,6 +341,8 @@ impl Strategy {
             Strategy::Splice { .. } => &splice::ENTRY,
             Strategy::VmspliceGift { .. } => &vmsplice_gift::ENTRY,
             Strategy::SendfileKtls(_) => &sendfile_ktls::ENTRY,
+            Strategy::Read => &read::ENTRY,
+            Strategy::MmapRead { .. } => &mmap_read::ENTRY,
         }
     }
 
@@ -304,10 +357,29 @@ impl Strategy {
 
     /// Whether it reaches the file through a mapping of it in the sender's address space.
     pub fn maps_file(&self) -> bool {
-        matches!(
-            self,
-            Strategy::MmapWrite | Strategy::MmapLoan(_) | Strategy::MmapSendpage { .. }
-        )
+        self.map_mode().is_some()
+    }
+
+    /// How it maps its file, for the strategies that map one.
+    pub fn map_mode(&self) -> Option<MapMode> {
+        match *self {
+            Strategy::MmapWrite { map }
+            | Strategy::MmapLoan { map, .. }
+            | Strategy::MmapSendpage { map, .. }
+            | Strategy::MmapRead { map } => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The strategy with its mapping mode set to `map` (unchanged if it maps nothing).
+    pub fn with_map(self, map: MapMode) -> Strategy {
+        match self {
+            Strategy::MmapWrite { .. } => Strategy::MmapWrite { map },
+            Strategy::MmapLoan { loan, .. } => Strategy::MmapLoan { loan, map },
+            Strategy::MmapSendpage { fixed, .. } => Strategy::MmapSendpage { fixed, map },
+            Strategy::MmapRead { .. } => Strategy::MmapRead { map },
+            other => other,
+        }
     }
 
     /// How many buffers of one write each the application cycles over (a zero-copy sender
@@ -322,7 +394,7 @@ impl Strategy {
 
     /// Whether the application needs a buffer to `read()` the file into.
     pub fn reads_into_buffer(&self) -> bool {
-        *self == Strategy::ReadWrite
+        matches!(self, Strategy::ReadWrite | Strategy::Read)
     }
 
     pub fn explain(&self) -> &'static Explanation {
@@ -369,10 +441,12 @@ impl Strategy {
             Strategy::CowSend(o) => cow_send::request(r, *o, header_in_call, &mut ops),
             Strategy::Zbuf => zbuf::request(r, header_in_call, &mut ops),
             Strategy::ReadWrite => read_write::request(r, header_in_call, &mut ops),
-            Strategy::MmapWrite => mmap_write::request(r, header_in_call, &mut ops),
-            Strategy::MmapLoan(o) => mmap_loan::request(r, *o, header_in_call, &mut ops),
-            Strategy::MmapSendpage { fixed } => {
-                mmap_sendpage::request(r, *fixed, header_in_call, &mut ops)
+            Strategy::MmapWrite { map } => mmap_write::request(r, *map, header_in_call, &mut ops),
+            Strategy::MmapLoan { loan, map } => {
+                mmap_loan::request(r, *loan, *map, header_in_call, &mut ops)
+            }
+            Strategy::MmapSendpage { fixed, map } => {
+                mmap_sendpage::request(r, *fixed, *map, header_in_call, &mut ops)
             }
             Strategy::Sendfile { linux_fallback } => {
                 sendfile::request(r, *linux_fallback, header_in_call, &mut ops)
@@ -388,6 +462,8 @@ impl Strategy {
                 vmsplice_gift::request(r, *pipe_bytes, header_in_call, &mut ops)
             }
             Strategy::SendfileKtls(o) => sendfile_ktls::request(r, *o, header_in_call, &mut ops),
+            Strategy::Read => read::request(r, &mut ops),
+            Strategy::MmapRead { map } => mmap_read::request(r, *map, &mut ops),
             Strategy::KernelServer => unreachable!("handled above"),
             Strategy::RecvCopy | Strategy::PageFlip => {
                 unreachable!("receive strategies make no send requests")
@@ -466,6 +542,14 @@ pub(crate) enum Op {
     ReadFile { off: u64, len: u64 },
     /// Map the source file if it is not mapped yet (`mmap`); failure fails the request.
     EnsureMapped,
+    /// `mmap()` the pages of the source file `[off, off + len)` spans, for this request only
+    /// (`map = per-request`); failure fails the request.
+    MapRequest { off: u64, len: u64 },
+    /// `munmap()` the request's mapping.
+    UnmapRequest,
+    /// The application reads `len` bytes of its own memory at `at` and sums them (LMbench's
+    /// `rd` loop): pages fault on first touch, and the bytes become the run's payload.
+    UserRead { at: Addr, len: u64 },
     /// Put `len` bytes into the socket buffer, chunk by chunk, waiting for space.
     Send { len: u64, how: Fill },
     /// `setsockopt(TCP_CORK)`.
@@ -481,6 +565,25 @@ pub(crate) enum Op {
     },
     /// An application step of a zero-copy room (completions, buffer reuse): [`zerocopy`].
     Zc(zerocopy::ZcOp),
+}
+
+/// The mapping step before a mapping room's request: map the whole file once, or map this
+/// request's pages.
+pub(crate) fn map_ops(r: &Request, map: MapMode, ops: &mut Vec<Op>) {
+    ops.push(match map {
+        MapMode::Once => Op::EnsureMapped,
+        MapMode::PerRequest => Op::MapRequest {
+            off: r.off,
+            len: r.len,
+        },
+    });
+}
+
+/// The unmapping step after a mapping room's request (none when mapped once).
+pub(crate) fn unmap_ops(map: MapMode, ops: &mut Vec<Op>) {
+    if map == MapMode::PerRequest {
+        ops.push(Op::UnmapRequest);
+    }
 }
 
 /// Appends the sends of one call: the header in the same call (if any), then the body.
@@ -680,5 +783,7 @@ mod basics {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fileread;
 #[cfg(test)]
 mod tests_modern;

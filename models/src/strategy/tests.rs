@@ -209,12 +209,23 @@ fn the_straddle_bug_sends_the_wrong_file() {
     let buggy = run(
         &target(),
         &w,
-        Strategy::MmapSendpage { fixed: false },
+        Strategy::MmapSendpage {
+            fixed: false,
+            map: MapMode::Once,
+        },
         RunOptions::default(),
     )
     .unwrap();
     assert_eq!(buggy.integrity.corrupt_bytes, MIB / 2);
-    go_with(&target(), &w, Strategy::MmapSendpage { fixed: true }, false);
+    go_with(
+        &target(),
+        &w,
+        Strategy::MmapSendpage {
+            fixed: true,
+            map: MapMode::Once,
+        },
+        false,
+    );
     go(&w, "mmap-write");
 }
 
@@ -853,7 +864,10 @@ mod as_the_kernels_did_it {
             cold: false,
         });
         for s in [
-            Strategy::MmapSendpage { fixed: false },
+            Strategy::MmapSendpage {
+                fixed: false,
+                map: MapMode::Once,
+            },
             Strategy::KernelServer,
             Strategy::Sendfile {
                 linux_fallback: true,
@@ -878,7 +892,10 @@ mod as_the_kernels_did_it {
             assert_eq!(go_with(&target(), &file, s, false).copies.cpu_copy_bytes, 0);
         }
         for s in [
-            Strategy::MmapSendpage { fixed: false },
+            Strategy::MmapSendpage {
+                fixed: false,
+                map: MapMode::Once,
+            },
             Strategy::KernelServer,
         ] {
             let mut bsd = no_csum();

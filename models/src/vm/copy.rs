@@ -19,6 +19,23 @@ impl Vm {
         Ok(())
     }
 
+    /// The application reads `[addr, addr + len)` itself and adds it up (LMbench `bread()`):
+    /// each page is touched for read (faulting as needed, with fault-around on a file
+    /// mapping). Cost: the faults, plus one bus byte per byte read.
+    pub fn user_read(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
+        for page in pages_of(addr, len) {
+            self.touch(asid, page * PAGE_SIZE, Access::Read, plan)?;
+        }
+        plan.push(Step::AppRead { bytes: len });
+        Ok(())
+    }
+
     /// Touches every page of `[addr, addr + len)` for write and gives each a new version.
     pub(super) fn write_pages(
         &mut self,

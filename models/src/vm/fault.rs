@@ -18,7 +18,8 @@ impl Vm {
     ///   no copy.
     ///
     /// A write through a private file mapping of an absent page does the read fault first and
-    /// then the COW. Returns the frame now mapped, and what faulted.
+    /// then the COW. A read fault on a file mapping also maps the cached neighbours of the
+    /// page ([`Vm::fault_around`]). Returns the frame now mapped, and what faulted.
     pub fn touch(
         &mut self,
         asid: AsId,
@@ -47,6 +48,7 @@ impl Vm {
                 let (pfn, kind) = self.fault_in(asid, vpn, &vma, plan);
                 let pte = *self.pte_mut(asid, vpn);
                 if access == Access::Read {
+                    self.fault_around(asid, vpn, &vma, plan);
                     (pfn, kind)
                 } else if pte.cow || self.frames.get(pfn).is_lent() {
                     // A private file page or a lent page: the write copies it.
@@ -105,6 +107,53 @@ impl Vm {
             !vma.shared && vma.backing != Backing::Anon,
         );
         (pfn, kind)
+    }
+
+    /// Pages one fault-around window holds: `fault_around_bytes` rounded down to a power of
+    /// two pages, at least one (Linux `fault_around_bytes_set`).
+    pub fn fault_around_pages(&self) -> u64 {
+        let pages = (self.config.fault_around_bytes / PAGE_SIZE).max(1);
+        1 << pages.ilog2()
+    }
+
+    /// Linux `do_read_fault` → `do_fault_around` → `filemap_map_pages` (mm/memory.c and
+    /// mm/filemap.c, Linux 6.6), after the faulting page `vpn` of the file mapping `vma` is
+    /// in: the window of `n` = [`Vm::fault_around_pages`] pages starts at `vpn`'s page-table
+    /// index rounded down to `n` (but not before the VMA), and ends `n` pages on, at the
+    /// VMA's end or at the end of the page table (512 entries), whichever is first. Every page
+    /// of it that is cached and not mapped yet gets a PTE (`pte_update_ns` each); uncached
+    /// pages are left to their own fault. No more fault is counted: the whole window is one
+    /// fault. Nothing for anonymous memory or `n` = 1.
+    fn fault_around(&mut self, asid: AsId, vpn: u64, vma: &Vma, plan: &mut Plan) {
+        const PTRS_PER_PTE: u64 = 512;
+        let n = self.fault_around_pages();
+        if n <= 1 || vma.backing == Backing::Anon {
+            return;
+        }
+        let pte_off = vpn % PTRS_PER_PTE;
+        let vma_off = vpn - vma.start / PAGE_SIZE;
+        let vma_pages = vma.len_bytes() / PAGE_SIZE;
+        let from = (pte_off / n * n).max(pte_off - pte_off.min(vma_off));
+        let to = (from + n)
+            .min(PTRS_PER_PTE)
+            .min(pte_off + vma_pages - vma_off);
+        let base = vpn - pte_off;
+        let cow = !vma.shared;
+        let mut mapped = 0;
+        for v in base + from..base + to {
+            if self.spaces[asid.0 as usize].ptes.contains_key(&v) {
+                continue;
+            }
+            let (file, index) = vma.file_page(v * PAGE_SIZE).expect("a file mapping");
+            // filemap_map_pages maps only pages already up to date in the cache.
+            let Some(pfn) = self.lookup(file, index) else {
+                continue;
+            };
+            self.map(asid, v, pfn, false, cow);
+            mapped += 1;
+        }
+        self.counters.fault_around_pages += mapped;
+        plan.cpu(Activity::Fault, mapped * self.config.costs.pte_update_ns);
     }
 
     /// A write to a present, write-protected PTE.

@@ -75,6 +75,10 @@ pub struct VmConfig {
     /// uncached pages after it, up to this much (read-ahead). A page or less reads the
     /// missing page alone.
     pub read_ahead_bytes: u64,
+    /// A read fault on a file mapping also maps the already-cached pages of the window of
+    /// this many bytes around it (Linux `fault_around_bytes`, 64 KiB since 3.15; 0 or one
+    /// page: no fault-around, as in Linux 2.4 and the 2002 BSDs). See [`Vm::touch`].
+    pub fault_around_bytes: u64,
 }
 
 /// How a page is lent to the kernel.
@@ -153,6 +157,17 @@ impl MmapRequest {
         }
     }
 
+    /// A private, read-only mapping of `len_bytes` of `file` from page `first_page` on.
+    pub fn file_from(file: FileId, first_page: u64, len_bytes: u64) -> Self {
+        MmapRequest {
+            backing: Backing::File {
+                file,
+                offset_pages: first_page,
+            },
+            ..Self::anon(len_bytes)
+        }
+    }
+
     /// A private, read-only mapping of `len_bytes` of `file` from its start.
     pub fn file(file: FileId, len_bytes: u64) -> Self {
         MmapRequest {
@@ -208,6 +223,8 @@ pub struct VmCounters {
     pub vma_cache_hits: u64,
     pub tlb_flushes: u64,
     pub tlb_shootdowns: u64,
+    /// Pages mapped by fault-around besides the faulting page.
+    pub fault_around_pages: u64,
     pub mmaps: u64,
     pub mmap_failures: u64,
     pub munmaps: u64,

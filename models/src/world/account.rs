@@ -195,8 +195,12 @@ impl World {
         }
         let conn = match &app.role {
             Role::Sender(s) => s.conn(),
-            Role::Receiver(r) => r.conn(),
-            _ => return Cause::Idle,
+            Role::Receiver(r) => Some(r.conn()),
+            _ => None,
+        };
+        // An application that only reads a file waits for nothing but its CPU.
+        let Some(conn) = conn else {
+            return Cause::Idle;
         };
         let blocked_writer = self.conns[conn.0 as usize].blocked_writer == Some(id);
         let waiting =
@@ -284,8 +288,11 @@ impl World {
     fn stall_reason(&self, cause: Cause) -> String {
         let conn = match self.apps.first().map(|a| &a.role) {
             Some(Role::Sender(s)) => s.conn(),
-            Some(Role::Receiver(r)) => r.conn(),
-            _ => return "no connection".to_owned(),
+            Some(Role::Receiver(r)) => Some(r.conn()),
+            _ => None,
+        };
+        let Some(conn) = conn else {
+            return "no connection".to_owned();
         };
         let c = &self.conns[conn.0 as usize];
         let tcp = &self.cfg.tcp;

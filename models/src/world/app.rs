@@ -333,6 +333,14 @@ impl World {
         self.app_next(id);
     }
 
+    /// An application finished reading and summing `len` bytes of a file it reads locally:
+    /// they are payload, moved now.
+    pub(super) fn consumed(&mut self, id: AppId, len: u64) {
+        self.consumed_bytes += len;
+        self.last_recv = self.now();
+        self.app_next(id);
+    }
+
     /// A blocked application may go on.
     pub(super) fn app_wake(&mut self, id: AppId) {
         self.wakeups += 1;

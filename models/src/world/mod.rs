@@ -88,6 +88,9 @@ pub struct WorldConfig {
     pub user_space_bytes: u64,
     /// Bytes a page-cache miss reads from disk at once (see `VmConfig::read_ahead_bytes`).
     pub read_ahead_bytes: u64,
+    /// Linux `fault_around_bytes`: what one read fault on a file mapping maps (see
+    /// [`crate::vm::VmConfig::fault_around_bytes`]).
+    pub fault_around_bytes: u64,
     /// Root seed of every random stream.
     pub seed: u64,
 }
@@ -179,6 +182,8 @@ enum Cont {
     AppOutput { app: AppId, out: Output },
     /// A `recv()` finished, moving `len` bytes.
     Received { app: AppId, len: u64 },
+    /// An application finished reading `len` bytes of a file it reads locally.
+    Consumed { app: AppId, len: u64 },
     /// Packets built by `tcp_output` go to the NIC (or the loopback peer).
     Output { out: Output },
     /// An ACK was processed: wake the writer, send more.
@@ -303,8 +308,11 @@ pub struct World {
     last_ack: SimTime,
     /// When a remote receiving end last got new in-order data.
     last_delivery: SimTime,
-    /// When a reader last finished a `recv()`.
+    /// When a reader last finished a `recv()`, or an application a pass over a file it
+    /// reads locally.
     last_recv: SimTime,
+    /// Bytes applications read from files locally and finished using (`read`, `mmap-read`).
+    consumed_bytes: u64,
     /// System calls made by applications.
     syscalls: u64,
     /// Blocked applications woken by socket events.
@@ -370,6 +378,7 @@ impl World {
             cpus: cfg.machine.cpus,
             user_space_bytes: cfg.user_space_bytes,
             read_ahead_bytes: cfg.read_ahead_bytes,
+            fault_around_bytes: cfg.fault_around_bytes,
         });
         let streams = RngStreams::new(cfg.seed);
         World {
@@ -392,6 +401,7 @@ impl World {
             last_ack: SimTime::ZERO,
             last_delivery: SimTime::ZERO,
             last_recv: SimTime::ZERO,
+            consumed_bytes: 0,
             syscalls: 0,
             wakeups: 0,
             failed_setups: 0,
@@ -469,9 +479,15 @@ impl World {
         self.last_ack
     }
 
+    /// Payload bytes applications read from files locally and finished using (the file-read
+    /// workload's payload; no socket carries them).
+    pub fn consumed_bytes(&self) -> u64 {
+        self.consumed_bytes
+    }
+
     /// When the payload finished moving: when the remote end got the last byte (as a
     /// receiving ttcp measures; the sender's last ACK may still wait for a delayed-ACK timer),
-    /// or when a local reader finished its last `recv()`, whichever is later.
+    /// or when a local reader finished its last `recv()` or file pass, whichever is later.
     pub fn payload_done_at(&self) -> SimTime {
         self.last_delivery.max(self.last_recv)
     }

@@ -37,6 +37,7 @@ impl Cont {
             Cont::ChunkReady { .. } => "moves a chunk into the socket buffer",
             Cont::AppOutput { .. } => "runs tcp_output after sosend",
             Cont::Received { .. } => "recv()s",
+            Cont::Consumed { .. } => "reads and sums its data",
             Cont::Output { .. } => "runs tcp_output",
             Cont::AckDone { .. } => "takes the receive interrupt and processes an ACK",
             Cont::TxReclaimed { .. } => "reclaims TX descriptors and frees sent mbufs",
@@ -67,6 +68,7 @@ pub(super) fn describe_plan(plan: &Plan, cfg: &WorldConfig) -> String {
             Step::Checksum { bytes } => add("checksum", bytes),
             Step::Zero { bytes } => add("zero-fill", bytes),
             Step::AppWrite { bytes } => add("app write", bytes),
+            Step::AppRead { bytes } => add("app read", bytes),
             Step::DiskRead { bytes } => add("disk read", bytes),
             Step::Encrypt { bytes } => add("encrypt", bytes),
         }

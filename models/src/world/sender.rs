@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::app::{FileName, Requests, Role, SendSource, SenderSpec};
 use super::{AppId, ConnId, Cont, World};
 use crate::machine::{Activity, Plan};
-use crate::strategy::{Addr, Op, Request, SendOp};
+use crate::strategy::{Addr, MapMode, Op, Request, SendOp, SourceKind};
 use crate::vm::{FileId, MmapRequest, PAGE_SIZE};
 
 /// The most one pass of `sosend` moves before `tcp_output` runs: segments leave as the data
@@ -29,13 +29,20 @@ pub(super) struct SenderState {
     header_buf: u64,
     /// Mappings of whole files, by file (mmap strategies map each file once).
     mappings: BTreeMap<FileId, u64>,
+    /// `map = per-request`: the current request's mapping, its address and the file offset
+    /// it starts at.
+    request_map: Option<(u64, u64)>,
+    /// `map = per-request`: the starts of the current request's VMAs, to unmap after it.
+    request_vmas: Vec<u64>,
     /// Start of the straddle mappings.
     straddle_base: Option<u64>,
     /// Bulk: bytes issued; responses: responses issued.
     issued: u64,
     ops: VecDeque<Op>,
     cur: Option<SendOp>,
-    conn: ConnId,
+    /// The connection of the current request; none for an application that only reads a
+    /// file (`read`, `mmap-read`).
+    conn: Option<ConnId>,
     file: Option<FileId>,
     pending: Plan,
     pub(super) failed_requests: u64,
@@ -43,14 +50,19 @@ pub(super) struct SenderState {
 
 impl SenderState {
     pub(super) fn new(spec: SenderSpec) -> Self {
-        assert!(!spec.conns.is_empty(), "a sender needs a connection");
+        assert!(
+            !spec.conns.is_empty() || spec.strategy.source() == SourceKind::LocalFile,
+            "a sender needs a connection"
+        );
         SenderState {
-            conn: spec.conns[0],
+            conn: spec.conns.first().copied(),
             spec,
             buf: 0,
             buf_len: 0,
             header_buf: 0,
             mappings: BTreeMap::new(),
+            request_map: None,
+            request_vmas: Vec::new(),
             straddle_base: None,
             issued: 0,
             ops: VecDeque::new(),
@@ -61,9 +73,8 @@ impl SenderState {
         }
     }
 
-    /// The file of the current request.
-    /// The connection of the current request.
-    pub(super) fn conn(&self) -> ConnId {
+    /// The connection of the current request, if it has one.
+    pub(super) fn conn(&self) -> Option<ConnId> {
         self.conn
     }
 
@@ -155,11 +166,13 @@ impl World {
                 .expect("just mapped writable");
         }
         let mut straddle_base = None;
+        // Mapped per request, the straddle's files are mapped by each request instead.
         if let SendSource::Straddle {
             first,
             second,
             map_bytes,
         } = spec.source
+            && spec.strategy.map_mode() != Some(MapMode::PerRequest)
         {
             let (f1, f2) = (self.file_of(first), self.file_of(second));
             let a = self.setup_map(id, asid, MmapRequest::file(f1, map_bytes).shared(), plan)?;
@@ -217,7 +230,7 @@ impl World {
                     header_bytes: 0,
                     header: crate::strategy::HeaderMode::SeparateWrite,
                 };
-                (req, spec.conns[0], name)
+                (req, spec.conns.first().copied(), name)
             }
             Requests::Responses {
                 count,
@@ -239,15 +252,15 @@ impl World {
                     header_bytes,
                     header,
                 };
-                (req, conn, Some(name))
+                (req, Some(conn), Some(name))
             }
         };
         // A client asks again only once its previous response is acknowledged.
-        if matches!(spec.requests, Requests::Responses { .. }) {
+        if let (Requests::Responses { .. }, Some(conn)) = (spec.requests, conn) {
             let c = &self.conns[conn.0 as usize];
             if c.sender.una() < c.sender.written() {
                 self.conns[conn.0 as usize].blocked_writer = Some(id);
-                self.sender(id).conn = conn;
+                self.sender(id).conn = Some(conn);
                 return false;
             }
         }
@@ -259,7 +272,7 @@ impl World {
         &mut self,
         id: AppId,
         mut request: Request,
-        conn: ConnId,
+        conn: Option<ConnId>,
         name: Option<FileName>,
     ) {
         let file = name.map(|n| self.file_of(n));
@@ -382,7 +395,7 @@ impl World {
                 self.sender(id).pending.cpu(Activity::Syscall, syscall_ns);
             }
             Op::Cork(on) => {
-                let conn = self.sender(id).conn;
+                let conn = self.sender(id).conn.expect("corking a socket");
                 if self.narrating() {
                     let what = if on { "corks" } else { "uncorks" };
                     self.narrate(format_args!(
@@ -451,6 +464,42 @@ impl World {
                     }
                 }
             }
+            Op::MapRequest { off, len } => {
+                let mut plan = std::mem::take(&mut self.sender(id).pending);
+                let mapped = self.map_request(id, asid, off, len, &mut plan);
+                let s = self.sender(id);
+                s.pending = plan;
+                if !mapped {
+                    // ENOMEM: the request fails; the model reports it.
+                    s.failed_requests += 1;
+                    s.ops.clear();
+                }
+            }
+            Op::UnmapRequest => {
+                let s = self.sender(id);
+                let vmas = std::mem::take(&mut s.request_vmas);
+                assert!(!vmas.is_empty(), "unmapping a request that mapped nothing");
+                s.request_map = None;
+                s.straddle_base = None;
+                let mut plan = std::mem::take(&mut s.pending);
+                for addr in vmas {
+                    plan.cpu(Activity::Syscall, syscall_ns);
+                    self.syscalls += 1;
+                    self.vm.munmap(asid, addr, &mut plan);
+                }
+                self.sender(id).pending = plan;
+            }
+            Op::UserRead { at, len } => {
+                // The application's own pass over the bytes: they count as payload once it
+                // has finished reading them.
+                let addr = self.resolve(id, at, 0);
+                let mut plan = std::mem::take(&mut self.sender(id).pending);
+                self.vm
+                    .user_read(asid, addr, len, &mut plan)
+                    .expect("the application reads memory it mapped");
+                self.app_submit(id, plan, Cont::Consumed { app: id, len });
+                return true;
+            }
             Op::UserWrite {
                 at,
                 len,
@@ -517,13 +566,78 @@ impl World {
                 if step == crate::strategy::zerocopy::ZcStep::Block {
                     // Asleep until storage comes back (an ACK or TX completion wakes it).
                     s.ops.push_front(op);
-                    let conn = s.conn;
+                    let conn = s.conn.expect("a zero-copy send has a socket");
                     self.conns[conn.0 as usize].blocked_writer = Some(id);
                     return true;
                 }
             }
         }
         false
+    }
+
+    /// `map = per-request`: `mmap()` the pages of the source file `[off, off + len)` spans
+    /// (one syscall), or, for the straddle, its two files back to back (two). Returns `false`
+    /// if a mapping does not fit, leaving nothing mapped.
+    fn map_request(
+        &mut self,
+        id: AppId,
+        asid: crate::vm::AsId,
+        off: u64,
+        len: u64,
+        plan: &mut Plan,
+    ) -> bool {
+        let syscall_ns = self.cfg.machine.costs.syscall_ns;
+        let s = self.sender(id);
+        let reqs = match s.spec.source {
+            SendSource::Straddle {
+                first,
+                second,
+                map_bytes,
+            } => vec![
+                MmapRequest::file(self.file_of(first), map_bytes).shared(),
+                MmapRequest::file(self.file_of(second), map_bytes).shared(),
+            ],
+            _ => {
+                let file = s.file.expect("a file request");
+                let span = crate::vm::pages_of(off, len).count() as u64 * PAGE_SIZE;
+                let req = MmapRequest::file_from(file, off / PAGE_SIZE, span);
+                vec![if s.spec.stamp_bytes > 0 {
+                    req.writable()
+                } else {
+                    req
+                }]
+            }
+        };
+        let mut vmas: Vec<u64> = Vec::new();
+        let mut end = None;
+        for mut req in reqs {
+            // The straddle's second file goes right after the first.
+            if let Some(e) = end {
+                req = req.at(e);
+            }
+            plan.cpu(Activity::Syscall, syscall_ns);
+            self.syscalls += 1;
+            match self.vm.mmap(asid, req, plan) {
+                Ok(addr) => {
+                    vmas.push(addr);
+                    end = Some(addr + req.len_bytes.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE);
+                }
+                Err(_) => {
+                    for addr in vmas {
+                        self.vm.munmap(asid, addr, plan);
+                    }
+                    return false;
+                }
+            }
+        }
+        let s = self.sender(id);
+        if matches!(s.spec.source, SendSource::Straddle { .. }) {
+            s.straddle_base = Some(vmas[0]);
+        } else {
+            s.request_map = Some((vmas[0], off / PAGE_SIZE * PAGE_SIZE));
+        }
+        s.request_vmas = vmas;
+        true
     }
 
     /// The sender's data buffer: its start and length.
@@ -543,20 +657,18 @@ impl World {
         match at {
             Addr::Buffer(off) => s.buf + off + done,
             Addr::Header => s.header_buf + done,
-            Addr::Mapping(off) => {
-                let base = match s.straddle_base {
-                    Some(b) => b,
-                    None => s.mappings[&s.file.expect("a file request")],
-                };
-                base + off + done
-            }
+            Addr::Mapping(off) => match (s.straddle_base, s.request_map) {
+                (Some(b), _) => b + off + done,
+                (None, Some((base, start))) => base + (off - start) + done,
+                (None, None) => s.mappings[&s.file.expect("a file request")] + off + done,
+            },
         }
     }
 
     /// Moves the next chunk of the current `Send` into storage, or blocks for space.
     fn send_chunk(&mut self, id: AppId) {
         let s = self.sender(id);
-        let conn = s.conn;
+        let conn = s.conn.expect("a send has a socket");
         let p = s.cur.expect("a send in progress");
         let space = self.conns[conn.0 as usize].snd.space();
         let cpus = self.cfg.machine.cpus;

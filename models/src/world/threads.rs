@@ -95,6 +95,7 @@ impl World {
                 self.app_next(app);
             }
             Cont::Received { app, len } => self.received(app, len),
+            Cont::Consumed { app, len } => self.consumed(app, len),
             Cont::Output { out } => self.output_done(out),
             Cont::AckDone { conn } => {
                 // Loans this ACK returned free kernel address space a writer on another

@@ -354,12 +354,16 @@ fn resolve_strategies(
     target: &Target,
     options: &Options,
 ) -> Result<(Vec<WorkloadRun>, Vec<String>), ScenarioError> {
-    let configure = |s: Strategy| match s {
+    let configure = |s: Strategy| match s.with_map(options.map) {
         Strategy::PageLoan(_) => Strategy::PageLoan(options.loan),
         Strategy::CowSend(_) => Strategy::CowSend(options.cow),
-        Strategy::MmapLoan(_) => Strategy::MmapLoan(options.loan),
-        Strategy::MmapSendpage { .. } => Strategy::MmapSendpage {
+        Strategy::MmapLoan { map, .. } => Strategy::MmapLoan {
+            loan: options.loan,
+            map,
+        },
+        Strategy::MmapSendpage { map, .. } => Strategy::MmapSendpage {
             fixed: options.sendpage_fixed,
+            map,
         },
         Strategy::Sendfile { .. } => Strategy::Sendfile {
             linux_fallback: target.linux_sendpage_fallback,

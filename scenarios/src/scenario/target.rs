@@ -93,6 +93,7 @@ pub(super) fn blank_target() -> Target {
             fused_copy_checksum: false,
             user_space_bytes: 0,
             read_ahead_bytes: 0,
+            fault_around_bytes: 0,
             seed: 1,
         },
     }
