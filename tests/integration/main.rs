@@ -6,6 +6,7 @@ mod docs;
 mod engine;
 mod experiments;
 mod host;
+mod merge;
 mod quiz;
 
 /// Runs the `zcsim` binary from the workspace root.
