@@ -21,8 +21,8 @@ pub struct Args {
     /// The file to write, or `-` for standard output.
     #[arg(long, value_name = "FILE.json")]
     pub chrome: String,
-    /// Most records kept per run, 1 to 100000000 (older ones are dropped, and the count is
-    /// reported).
+    /// Most records kept per run, and narration lines, 1 to 100000000 (older ones are
+    /// dropped, and the count is reported).
     #[arg(long, default_value_t = 2_000_000)]
     pub max_records: usize,
     /// Keep only what happens from this simulated time on (with a unit: 10ms); counters keep
@@ -135,8 +135,8 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
                 report.events,
                 if trace.dropped > 0 {
                     format!(
-                        " ({} oldest records dropped: raise --max-records)",
-                        trace.dropped
+                        " ({} oldest records and {} narration lines dropped: raise --max-records)",
+                        trace.dropped, trace.notes_dropped
                     )
                 } else {
                     String::new()

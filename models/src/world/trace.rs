@@ -4,11 +4,11 @@
 //! every change of a page frame's state (for the page-frame map).
 //!
 //! Recording is off unless [`World::enable_trace`] is called; then records go to a bounded
-//! ring ([`sim::RingSink`]) that counts what it had to drop. With it off, each recording point
-//! costs one branch.
+//! ring ([`sim::RingSink`]) that counts what it had to drop, and narration lines to a ring of
+//! the same capacity ([`NoteRing`]). With it off, each recording point costs one branch.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use sim::trace::{Counter, Instant, Span};
 use sim::{LaneId, RingSink, SimTime, TraceRecord, TraceSink};
@@ -86,8 +86,11 @@ pub struct Trace {
     pub records: Vec<TraceRecord>,
     /// Records the ring dropped.
     pub dropped: u64,
-    /// Narration lines; a record's `detail` indexes this (0 is "no line").
+    /// Narration lines; a record's `detail` indexes this (0 is "no line"). Only the newest
+    /// lines are kept, as many as records; a record whose line was dropped has detail 0.
     pub notes: Vec<String>,
+    /// Narration lines dropped to keep that bound.
+    pub notes_dropped: u64,
     /// Every change of a frame's state, in time order.
     pub frames: Vec<FrameChange>,
     /// Frames that exist at the end of the run.
@@ -112,10 +115,65 @@ pub(super) struct Lanes {
     pub(super) completions: LaneId,
 }
 
+/// The newest narration lines of a traced run, at most `capacity` of them, so a long run's
+/// trace holds as many lines as records, not one per event ever narrated.
+///
+/// Ids count every line of the run from 1 (0 is "no line"), so a record keeps its id while
+/// older lines go. Invariant: `lines.len() <= capacity`, and `lines[i]` has id
+/// `first + i`.
+#[derive(Debug)]
+pub(super) struct NoteRing {
+    lines: VecDeque<String>,
+    /// The id of `lines[0]`.
+    first: u64,
+    capacity: usize,
+}
+
+impl NoteRing {
+    fn new(capacity: usize) -> NoteRing {
+        assert!(capacity > 0, "a note ring holds at least one line");
+        NoteRing {
+            lines: VecDeque::new(),
+            first: 1,
+            capacity,
+        }
+    }
+
+    /// Keeps `line`, dropping the oldest if full; returns its id.
+    pub(super) fn push(&mut self, line: String) -> u64 {
+        if self.lines.len() == self.capacity {
+            self.lines.pop_front();
+            self.first += 1;
+        }
+        self.lines.push_back(line);
+        self.first + self.lines.len() as u64 - 1
+    }
+
+    /// Lines dropped so far.
+    fn dropped(&self) -> u64 {
+        self.first - 1
+    }
+
+    /// The kept lines as [`Trace::notes`] (an empty line 0, then the kept lines), and each
+    /// record's detail renumbered to match: 0 if its line was dropped.
+    fn into_notes(self, records: &mut [TraceRecord]) -> Vec<String> {
+        let first = self.first;
+        let renumber = |d: &mut u64| *d = if *d >= first { *d - first + 1 } else { 0 };
+        for r in records {
+            match r {
+                TraceRecord::Span(s) => renumber(&mut s.detail),
+                TraceRecord::Instant(i) => renumber(&mut i.detail),
+                TraceRecord::Counter(_) => {}
+            }
+        }
+        std::iter::once(String::new()).chain(self.lines).collect()
+    }
+}
+
 pub(super) struct Tracer {
     pub(super) sink: RingSink,
     pub(super) lanes: Lanes,
-    pub(super) notes: Vec<String>,
+    pub(super) notes: NoteRing,
     /// The narration line of the plan each thread is running.
     pub(super) thread_note: BTreeMap<ThreadId, u64>,
     machine_log: Vec<MachineLog>,
@@ -137,9 +195,11 @@ pub const TOTALS: [&str; 5] = [
 ];
 
 impl World {
-    /// Records the run from now on, keeping at most `capacity` records.
+    /// Records the run from now on, keeping at most `capacity` records and as many
+    /// narration lines.
     pub fn enable_trace(&mut self, capacity: usize) {
-        let mut sink = RingSink::new(capacity.max(1));
+        let capacity = capacity.max(1);
+        let mut sink = RingSink::new(capacity);
         let mut next = 0;
         let mut lane = |sink: &mut RingSink, name: &str| {
             let id = LaneId(next);
@@ -166,7 +226,7 @@ impl World {
         self.tracer = Some(Box::new(Tracer {
             sink,
             lanes,
-            notes: vec![String::new()],
+            notes: NoteRing::new(capacity),
             thread_note: BTreeMap::new(),
             machine_log: Vec::new(),
             touched: Vec::new(),
@@ -181,7 +241,9 @@ impl World {
     pub fn take_trace(&mut self) -> Option<Trace> {
         let t = self.tracer.take()?;
         let frame_count = self.vm.frames().len() as u32;
-        let (lanes, records, dropped) = t.sink.into_parts();
+        let (lanes, mut records, dropped) = t.sink.into_parts();
+        let notes_dropped = t.notes.dropped();
+        let notes = t.notes.into_notes(&mut records);
         // The trace ends with its last record: a stopped retransmission timer's event may
         // still fire later, doing nothing worth showing.
         let end = records
@@ -197,7 +259,8 @@ impl World {
             lanes,
             records,
             dropped,
-            notes: t.notes,
+            notes,
+            notes_dropped,
             frames: t.frames,
             frame_count,
             end,
@@ -357,5 +420,105 @@ impl World {
             t.touched.clear();
         }
         self.tracer = Some(t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{RunOptions, simulate};
+    use crate::strategy::Strategy;
+    use crate::workload::{BulkSource, Workload};
+
+    fn traced(capacity: usize) -> Trace {
+        let w = Workload::BulkSend {
+            total_bytes: 256 << 10,
+            write_size: 16 << 10,
+            source: BulkSource::Memory,
+        };
+        let cfg = crate::testkit::wire_bound_world(100_000_000, 1500, true);
+        let opts = RunOptions {
+            trace_records: Some(capacity),
+            ..RunOptions::default()
+        };
+        simulate(&cfg, &w, Strategy::Copy, opts)
+            .expect("copy applies to a memory bulk send")
+            .trace
+            .expect("a trace was asked for")
+    }
+
+    fn detail(r: &TraceRecord) -> Option<u64> {
+        match r {
+            TraceRecord::Span(s) => Some(s.detail),
+            TraceRecord::Instant(i) => Some(i.detail),
+            TraceRecord::Counter(_) => None,
+        }
+    }
+
+    #[test]
+    fn notes_are_bounded_like_the_records_and_stay_with_their_records() {
+        // The same deterministic run recorded whole, and into 200 records. The small trace
+        // must keep at most 200 lines (plus the empty line 0) and say how many it dropped,
+        // and every record it kept must point at the same text as the same record of the
+        // whole trace: the renumbering after dropping lines keeps each record's line, or
+        // gives 0 when its line went.
+        let whole = traced(1 << 22);
+        assert_eq!(whole.dropped, 0, "the big ring holds the whole run");
+        assert_eq!(whole.notes_dropped, 0);
+        let cap = 200;
+        let small = traced(cap);
+        assert!(small.notes.len() <= cap + 1, "{} lines", small.notes.len());
+        assert_eq!(
+            small.notes_dropped,
+            (whole.notes.len() - small.notes.len()) as u64,
+            "every line is kept or counted as dropped"
+        );
+        assert!(
+            small.notes_dropped > 0,
+            "this run narrates more than {cap} lines"
+        );
+        // The small ring's records are the whole run's last ones (after one carried-over
+        // sample per counter series, which `into_parts` puts first).
+        let kept: Vec<&TraceRecord> = small
+            .records
+            .iter()
+            .skip_while(|r| matches!(r, TraceRecord::Counter(_)))
+            .collect();
+        let tail = &whole.records[whole.records.len() - kept.len()..];
+        let mut with_line = 0;
+        for (s, w) in kept.iter().zip(tail) {
+            let (Some(ds), Some(dw)) = (detail(s), detail(w)) else {
+                continue;
+            };
+            if ds != 0 {
+                assert_eq!(small.notes[ds as usize], whole.notes[dw as usize]);
+                with_line += 1;
+            }
+        }
+        assert!(with_line > 0, "the kept records still carry their lines");
+    }
+
+    #[test]
+    fn the_note_ring_keeps_the_newest_lines_under_their_run_long_ids() {
+        // Capacity 2, five lines: ids 1..=5, lines 4 and 5 survive; a record of line 5 reads
+        // index 2 of the notes, one of line 2 loses its line.
+        let mut ring = NoteRing::new(2);
+        let ids: Vec<u64> = (1..=5).map(|i| ring.push(format!("line {i}"))).collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5]);
+        assert_eq!(ring.dropped(), 3);
+        let instant = |detail| {
+            TraceRecord::Instant(Instant {
+                lane: LaneId(0),
+                at: SimTime::ZERO,
+                kind: "ack",
+                label: "".into(),
+                detail,
+            })
+        };
+        let mut records = vec![instant(5), instant(2), instant(0)];
+        let notes = ring.into_notes(&mut records);
+        assert_eq!(notes, ["", "line 4", "line 5"]);
+        let details: Vec<Option<u64>> = records.iter().map(detail).collect();
+        assert_eq!(details, [Some(2), Some(0), Some(0)]);
     }
 }
