@@ -51,8 +51,9 @@ fn time_flag(flag: &str, v: Option<&str>) -> Result<Option<u64>, Failure> {
     .transpose()
 }
 
-/// The records of `[from, to)`: spans that overlap it, instants and counter samples in it,
-/// and each counter's last sample before it (its value when the window opens).
+/// The records of `[from, to)`: spans that overlap it, instants, counter samples and flows
+/// (both ends) in it, and each counter's last sample before it (its value when the window
+/// opens).
 fn window(records: Vec<sim::TraceRecord>, from: u64, to: u64) -> Vec<sim::TraceRecord> {
     use sim::TraceRecord as R;
     let mut before: std::collections::BTreeMap<&'static str, sim::TraceRecord> =
@@ -66,6 +67,13 @@ fn window(records: Vec<sim::TraceRecord>, from: u64, to: u64) -> Vec<sim::TraceR
                 before.insert(c.series, r);
             }
             R::Counter(c) if c.at.as_nanos() < to => kept.push(r),
+            R::Flow(f)
+                if [f.from.at, f.to.at]
+                    .iter()
+                    .all(|t| (from..to).contains(&t.as_nanos())) =>
+            {
+                kept.push(r)
+            }
             _ => {}
         }
     }

@@ -5,6 +5,7 @@ mod cli;
 mod docs;
 mod engine;
 mod experiments;
+mod export;
 mod host;
 mod merge;
 mod quiz;

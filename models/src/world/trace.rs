@@ -10,11 +10,11 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
-use sim::trace::{Counter, Instant, Span};
+use sim::trace::{Counter, Flow, FlowEnd, Instant, Span};
 use sim::{LaneId, RingSink, SimTime, TraceRecord, TraceSink};
 
-use super::World;
 use super::narrate::thread_name;
+use super::{ConnId, World};
 use crate::machine::{MachineLog, ThreadId};
 use crate::vm::{Frame, FrameKind, Pfn};
 
@@ -163,10 +163,68 @@ impl NoteRing {
             match r {
                 TraceRecord::Span(s) => renumber(&mut s.detail),
                 TraceRecord::Instant(i) => renumber(&mut i.detail),
-                TraceRecord::Counter(_) => {}
+                TraceRecord::Counter(_) | TraceRecord::Flow(_) => {}
             }
         }
         std::iter::once(String::new()).chain(self.lines).collect()
+    }
+}
+
+/// What the flow arrows need: a `write()`'s place on a CPU and its bytes until each DMA of
+/// them, each DMA's place until the ACK that covers it. Both are bounded by what is in
+/// flight: a write is forgotten once its last byte is acknowledged, a DMA once it is.
+#[derive(Debug, Default)]
+struct Flows {
+    next_id: u64,
+    /// Per thread: the lane and middle of its last CPU step, and when that step ended.
+    last_step: BTreeMap<ThreadId, (FlowEnd, SimTime)>,
+    /// Chunks appended in this event, anchored once this event's steps are recorded:
+    /// (connection, first byte, end, the writing thread).
+    appended: Vec<(ConnId, u64, u64, ThreadId)>,
+    /// Per connection: writes not yet fully acknowledged, (first byte, end, place), in
+    /// stream order.
+    writes: BTreeMap<ConnId, VecDeque<(u64, u64, FlowEnd)>>,
+    /// Per connection: DMAs not yet acknowledged, (end byte, place), in the order they ran.
+    dmas: BTreeMap<ConnId, VecDeque<(u64, FlowEnd)>>,
+}
+
+impl Flows {
+    fn link(&mut self, sink: &mut RingSink, from: FlowEnd, to: FlowEnd) {
+        self.next_id += 1;
+        sink.record(TraceRecord::Flow(Flow {
+            id: self.next_id,
+            from,
+            to,
+        }));
+    }
+}
+
+/// The middle of a span, for a flow's end (strictly inside it when it lasts 2 ns or more).
+fn middle(lane: LaneId, start: SimTime, end: SimTime) -> FlowEnd {
+    FlowEnd {
+        lane,
+        at: SimTime::from_nanos(start.as_nanos() + end.duration_since(start).as_nanos() / 2),
+    }
+}
+
+/// A thread's plan's narration line, and the line of the plan before it: the machine's log
+/// is drained after each event, so the last steps of a plan that ended in this event are
+/// read after the next plan started, and must keep their own plan's line.
+#[derive(Clone, Copy, Debug)]
+struct PlanNotes {
+    note: u64,
+    /// When the current plan started: a step that started earlier was the plan before's.
+    since: SimTime,
+    before: u64,
+}
+
+impl PlanNotes {
+    fn of_step(&self, start: SimTime) -> u64 {
+        if start >= self.since {
+            self.note
+        } else {
+            self.before
+        }
     }
 }
 
@@ -174,8 +232,8 @@ pub(super) struct Tracer {
     pub(super) sink: RingSink,
     pub(super) lanes: Lanes,
     pub(super) notes: NoteRing,
-    /// The narration line of the plan each thread is running.
-    pub(super) thread_note: BTreeMap<ThreadId, u64>,
+    /// Per thread, the narration lines of the plan it runs and of the one before.
+    thread_note: BTreeMap<ThreadId, PlanNotes>,
     machine_log: Vec<MachineLog>,
     touched: Vec<Pfn>,
     frame_states: BTreeMap<Pfn, FrameState>,
@@ -183,6 +241,7 @@ pub(super) struct Tracer {
     pub(super) wire_started: SimTime,
     /// Last values of the running totals recorded as counters.
     totals: [u64; 5],
+    flows: Flows,
 }
 
 /// Running totals recorded as counter series, so a viewer can show them as of any instant.
@@ -234,6 +293,7 @@ impl World {
             frames: Vec::new(),
             wire_started: SimTime::ZERO,
             totals: [0; 5],
+            flows: Flows::default(),
         }));
     }
 
@@ -248,11 +308,7 @@ impl World {
         // still fire later, doing nothing worth showing.
         let end = records
             .iter()
-            .map(|r| match r {
-                TraceRecord::Span(s) => s.end,
-                TraceRecord::Instant(i) => i.at,
-                TraceRecord::Counter(c) => c.at,
-            })
+            .map(TraceRecord::at)
             .max()
             .unwrap_or_else(|| self.now());
         Some(Trace {
@@ -318,6 +374,84 @@ impl World {
         }
     }
 
+    /// `thread` starts a plan now whose narration line is `note`: its steps carry it.
+    pub(super) fn trace_plan_started(&mut self, thread: ThreadId, note: u64) {
+        let since = self.now();
+        if let Some(t) = &mut self.tracer {
+            let before = t.thread_note.get(&thread).map_or(0, |n| n.note);
+            t.thread_note.insert(
+                thread,
+                PlanNotes {
+                    note,
+                    since,
+                    before,
+                },
+            );
+        }
+    }
+
+    /// A `write()` appended `[from, to)` of `conn`'s stream from `thread`'s plan that just
+    /// ended: the flow arrows start at that plan's last CPU step.
+    pub(super) fn trace_write(&mut self, conn: ConnId, from: u64, to: u64, thread: ThreadId) {
+        if let Some(t) = &mut self.tracer
+            && from < to
+        {
+            t.flows.appended.push((conn, from, to, thread));
+        }
+    }
+
+    /// The NIC's DMA of `conn`'s bytes `[seq, seq + len)`, from `start` to now: an arrow
+    /// from each write those bytes came from, and the DMA waits for its ACK.
+    pub(super) fn trace_dma_flow(&mut self, conn: ConnId, seq: u64, len: u64, start: SimTime) {
+        let now = self.now();
+        if let Some(t) = &mut self.tracer {
+            let dma = middle(t.lanes.nic_tx, start, now);
+            let writes = t.flows.writes.entry(conn).or_default();
+            let sources: Vec<FlowEnd> = writes
+                .iter()
+                .filter(|(a, b, _)| *a < seq + len && seq < *b)
+                .map(|w| w.2)
+                .collect();
+            for from in sources {
+                t.flows.link(&mut t.sink, from, dma);
+            }
+            t.flows
+                .dmas
+                .entry(conn)
+                .or_default()
+                .push_back((seq + len, dma));
+        }
+    }
+
+    /// An ACK of every byte of `conn` below `ack` arrived now (recorded as an instant on the
+    /// events lane just before): an arrow from each DMA it covers; writes it covers whole
+    /// are done.
+    pub(super) fn trace_ack_flow(&mut self, conn: ConnId, ack: u64) {
+        let at = self.now();
+        if let Some(t) = &mut self.tracer {
+            let to = FlowEnd {
+                lane: t.lanes.events,
+                at,
+            };
+            let dmas = t.flows.dmas.entry(conn).or_default();
+            let mut covered = Vec::new();
+            dmas.retain(|(end, place)| {
+                let done = *end <= ack;
+                if done {
+                    covered.push(*place);
+                }
+                !done
+            });
+            for from in covered {
+                t.flows.link(&mut t.sink, from, to);
+            }
+            let writes = t.flows.writes.entry(conn).or_default();
+            while writes.front().is_some_and(|w| w.1 <= ack) {
+                writes.pop_front();
+            }
+        }
+    }
+
     /// Records a counter sample.
     pub(super) fn trace_counter(&mut self, series: &'static str, value: f64) {
         let at = self.now();
@@ -342,9 +476,15 @@ impl World {
                     start,
                     end,
                 } => {
-                    let detail = t.thread_note.get(&thread).copied().unwrap_or(0);
+                    let detail = t.thread_note.get(&thread).map_or(0, |n| n.of_step(start));
+                    let lane = t.lanes.cpus[cpu as usize];
+                    if end > start {
+                        t.flows
+                            .last_step
+                            .insert(thread, (middle(lane, start, end), end));
+                    }
                     t.sink.record(TraceRecord::Span(Span {
-                        lane: t.lanes.cpus[cpu as usize],
+                        lane,
                         start,
                         end,
                         kind: activity.name(),
@@ -380,6 +520,19 @@ impl World {
                         value: utilization,
                     }))
                 }
+            }
+        }
+        // A chunk appended in this event came from a plan that ended now: its last step.
+        let now = self.now();
+        for (conn, from, to, thread) in std::mem::take(&mut t.flows.appended) {
+            if let Some(&(place, end)) = t.flows.last_step.get(&thread)
+                && end == now
+            {
+                t.flows
+                    .writes
+                    .entry(conn)
+                    .or_default()
+                    .push_back((from, to, place));
             }
         }
         let vm = self.vm.counters();
@@ -451,7 +604,7 @@ mod tests {
         match r {
             TraceRecord::Span(s) => Some(s.detail),
             TraceRecord::Instant(i) => Some(i.detail),
-            TraceRecord::Counter(_) => None,
+            TraceRecord::Counter(_) | TraceRecord::Flow(_) => None,
         }
     }
 
