@@ -359,8 +359,11 @@ pub struct RunOptions {
     pub check_invariants: bool,
     /// Receives one plain-language line per narrated event.
     pub narrator: Option<Narrator>,
-    /// Record a trace of at most this many records (the TUI, `zcsim export`).
+    /// Record a trace of at most this many records (the TUI).
     pub trace_records: Option<usize>,
+    /// Hand every trace record and narration line to this sink as the run makes them,
+    /// keeping none (`zcsim export`). Takes precedence over `trace_records`.
+    pub trace_stream: Option<Box<dyn sim::TraceSink + Send>>,
     /// Called with the payload bytes moved since its last call, as the run goes (a progress
     /// bar); the run is then driven in slices of simulated time, with the same result.
     pub progress: Option<Box<dyn Fn(u64) + Send>>,
@@ -378,6 +381,7 @@ impl Default for RunOptions {
             check_invariants: cfg!(debug_assertions),
             narrator: None,
             trace_records: None,
+            trace_stream: None,
             progress: None,
             workload: crate::workload::WorkloadOptions::default(),
             inject_invariant_bug: false,
@@ -414,7 +418,9 @@ pub fn simulate(
     if let Some(n) = opts.narrator {
         world.set_narrator(n);
     }
-    if let Some(capacity) = opts.trace_records {
+    if let Some(sink) = opts.trace_stream {
+        world.stream_trace(sink);
+    } else if let Some(capacity) = opts.trace_records {
         world.enable_trace(capacity);
     }
     if opts.inject_invariant_bug {

@@ -97,7 +97,14 @@ pub trait TraceSink {
     /// Names `lane`. Called once per lane, before its first record.
     fn declare_lane(&mut self, lane: LaneId, name: &str);
     fn record(&mut self, record: TraceRecord);
+    /// The narration line numbered `id`, given before any record whose `detail` is `id`.
+    /// Sinks that show narration keep what they need; the default keeps nothing.
+    fn note(&mut self, _id: u64, _line: &str) {}
 }
+
+/// How many of the newest narration lines a [`ChromeTraceWriter`] keeps for records still to
+/// come: a record's line is at most a plan old, far fewer lines back than this.
+pub const CHROME_NOTES_KEPT: usize = 1 << 16;
 
 /// Records nothing. `enabled()` is a constant `false`, so guarded recording compiles away.
 #[derive(Clone, Copy, Debug, Default)]
@@ -214,9 +221,9 @@ pub struct ChromeTraceWriter<W: Write> {
     next_tid: u32,
     /// The process records go to (one per run when a file holds several).
     pid: u32,
-    /// The current process's narration lines, indexed by a record's `detail`: each slice
-    /// and instant carries its line in `args.note`.
-    notes: Vec<String>,
+    /// The current process's newest narration lines by id (at most [`CHROME_NOTES_KEPT`]):
+    /// each slice and instant carries its line in `args.note`.
+    notes: std::collections::BTreeMap<u64, String>,
 }
 
 impl<W: Write> ChromeTraceWriter<W> {
@@ -230,28 +237,22 @@ impl<W: Write> ChromeTraceWriter<W> {
             tracks: Vec::new(),
             next_tid: 1,
             pid: 1,
-            notes: Vec::new(),
+            notes: std::collections::BTreeMap::new(),
         };
         w.begin_process(1, "zcsim");
         Ok(w)
     }
 
-    /// The narration lines of the current process's run (a record's `detail` indexes them;
-    /// 0 is "no line"): slices and instants then carry their line in `args.note`.
-    pub fn set_notes(&mut self, notes: Vec<String>) {
-        self.notes = notes;
-    }
-
     /// `"args"` of a slice or instant: its detail, and its narration line if it has one.
     fn args(&self, detail: u64) -> String {
-        match self.notes.get(detail as usize).filter(|_| detail > 0) {
+        match self.notes.get(&detail).filter(|_| detail > 0) {
             Some(note) => format!("{{\"detail\":{detail},\"note\":{}}}", json_str(note.trim())),
             None => format!("{{\"detail\":{detail}}}"),
         }
     }
 
     /// Sends the following records to process `pid`, named `name` (Perfetto shows one group
-    /// of tracks per process). Lanes must be declared again for it, and its notes set.
+    /// of tracks per process). Lanes must be declared again for it, and its notes given.
     pub fn begin_process(&mut self, pid: u32, name: &str) {
         self.pid = pid;
         self.notes.clear();
@@ -369,6 +370,13 @@ impl<W: Write> TraceSink for ChromeTraceWriter<W> {
             self.lane_names.resize(i + 1, String::new());
         }
         self.lane_names[i] = name.to_owned();
+    }
+
+    fn note(&mut self, id: u64, line: &str) {
+        self.notes.insert(id, line.to_owned());
+        if self.notes.len() > CHROME_NOTES_KEPT {
+            self.notes.pop_first();
+        }
     }
 
     fn record(&mut self, record: TraceRecord) {

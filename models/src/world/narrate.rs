@@ -118,9 +118,6 @@ impl World {
         if let Some(f) = &mut self.narrator {
             f(&text);
         }
-        match &mut self.tracer {
-            Some(t) => t.notes.push(text),
-            None => 0,
-        }
+        self.trace_note(text)
     }
 }

@@ -189,9 +189,9 @@ struct Flows {
 }
 
 impl Flows {
-    fn link(&mut self, sink: &mut RingSink, from: FlowEnd, to: FlowEnd) {
+    fn link(&mut self, out: &mut Out, from: FlowEnd, to: FlowEnd) {
         self.next_id += 1;
-        sink.record(TraceRecord::Flow(Flow {
+        out.record(TraceRecord::Flow(Flow {
             id: self.next_id,
             from,
             to,
@@ -228,10 +228,46 @@ impl PlanNotes {
     }
 }
 
+/// Where a trace goes.
+enum Out {
+    /// Kept for the timeline: the newest records and narration lines.
+    Ring { records: RingSink, notes: NoteRing },
+    /// Handed on as they come (an exporter writing a file), lines numbered from 1: nothing is
+    /// kept.
+    Stream {
+        sink: Box<dyn TraceSink + Send>,
+        next_note: u64,
+    },
+}
+
+impl Out {
+    fn sink(&mut self) -> &mut dyn TraceSink {
+        match self {
+            Out::Ring { records, .. } => records,
+            Out::Stream { sink, .. } => sink.as_mut(),
+        }
+    }
+
+    fn record(&mut self, r: TraceRecord) {
+        self.sink().record(r);
+    }
+
+    /// Keeps or hands on a narration line; returns its id.
+    fn note(&mut self, line: String) -> u64 {
+        match self {
+            Out::Ring { notes, .. } => notes.push(line),
+            Out::Stream { sink, next_note } => {
+                *next_note += 1;
+                sink.note(*next_note, &line);
+                *next_note
+            }
+        }
+    }
+}
+
 pub(super) struct Tracer {
-    pub(super) sink: RingSink,
+    out: Out,
     pub(super) lanes: Lanes,
-    pub(super) notes: NoteRing,
     /// Per thread, the narration lines of the plan it runs and of the one before.
     thread_note: BTreeMap<ThreadId, PlanNotes>,
     machine_log: Vec<MachineLog>,
@@ -255,37 +291,49 @@ pub const TOTALS: [&str; 5] = [
 
 impl World {
     /// Records the run from now on, keeping at most `capacity` records and as many
-    /// narration lines.
+    /// narration lines (the timeline, [`World::take_trace`]).
     pub fn enable_trace(&mut self, capacity: usize) {
         let capacity = capacity.max(1);
-        let mut sink = RingSink::new(capacity);
+        self.start_trace(Out::Ring {
+            records: RingSink::new(capacity),
+            notes: NoteRing::new(capacity),
+        });
+        // The page-frame map of the timeline.
+        self.vm.frames_mut().set_tracking(true);
+    }
+
+    /// Hands every record and narration line to `sink` as the run makes them, keeping none:
+    /// memory stays bounded however long the run (an export to a file).
+    pub fn stream_trace(&mut self, sink: Box<dyn TraceSink + Send>) {
+        self.start_trace(Out::Stream { sink, next_note: 0 });
+    }
+
+    fn start_trace(&mut self, mut out: Out) {
         let mut next = 0;
-        let mut lane = |sink: &mut RingSink, name: &str| {
+        let mut lane = |out: &mut Out, name: &str| {
             let id = LaneId(next);
             next += 1;
-            sink.declare_lane(id, name);
+            out.sink().declare_lane(id, name);
             id
         };
         let cpus = (0..self.cfg.machine.cpus)
-            .map(|i| lane(&mut sink, &format!("cpu{i}")))
+            .map(|i| lane(&mut out, &format!("cpu{i}")))
             .collect();
         let lanes = Lanes {
             cpus,
-            bus: lane(&mut sink, "memory bus"),
-            nic_tx: lane(&mut sink, "NIC DMA (tx)"),
-            nic_rx: lane(&mut sink, "NIC DMA (rx)"),
-            wire: lane(&mut sink, "wire"),
-            disk: lane(&mut sink, "disk"),
-            events: lane(&mut sink, "events"),
-            stalls: lane(&mut sink, "stalls"),
-            completions: lane(&mut sink, "completions"),
+            bus: lane(&mut out, "memory bus"),
+            nic_tx: lane(&mut out, "NIC DMA (tx)"),
+            nic_rx: lane(&mut out, "NIC DMA (rx)"),
+            wire: lane(&mut out, "wire"),
+            disk: lane(&mut out, "disk"),
+            events: lane(&mut out, "events"),
+            stalls: lane(&mut out, "stalls"),
+            completions: lane(&mut out, "completions"),
         };
         self.machine.set_logging(true);
-        self.vm.frames_mut().set_tracking(true);
         self.tracer = Some(Box::new(Tracer {
-            sink,
+            out,
             lanes,
-            notes: NoteRing::new(capacity),
             thread_note: BTreeMap::new(),
             machine_log: Vec::new(),
             touched: Vec::new(),
@@ -297,13 +345,25 @@ impl World {
         }));
     }
 
-    /// Takes the recording (if tracing was on).
+    /// Keeps (or hands on) a narration line for records to point at; returns its id.
+    pub(super) fn trace_note(&mut self, line: String) -> u64 {
+        match &mut self.tracer {
+            Some(t) => t.out.note(line),
+            None => 0,
+        }
+    }
+
+    /// Takes the recording kept for the timeline ([`World::enable_trace`]); a streamed
+    /// trace ends here, its sink dropped.
     pub fn take_trace(&mut self) -> Option<Trace> {
         let t = self.tracer.take()?;
+        let Out::Ring { records, notes } = t.out else {
+            return None;
+        };
         let frame_count = self.vm.frames().len() as u32;
-        let (lanes, mut records, dropped) = t.sink.into_parts();
-        let notes_dropped = t.notes.dropped();
-        let notes = t.notes.into_notes(&mut records);
+        let (lanes, mut records, dropped) = records.into_parts();
+        let notes_dropped = notes.dropped();
+        let notes = notes.into_notes(&mut records);
         // The trace ends with its last record: a stopped retransmission timer's event may
         // still fire later, doing nothing worth showing.
         let end = records
@@ -339,7 +399,7 @@ impl World {
         let end = self.now();
         if let Some(t) = &mut self.tracer {
             let lane = lane(&t.lanes);
-            t.sink.record(TraceRecord::Span(Span {
+            t.out.record(TraceRecord::Span(Span {
                 lane,
                 start,
                 end,
@@ -364,7 +424,7 @@ impl World {
                 "completion" | "errqueue read" => t.lanes.completions,
                 _ => t.lanes.events,
             };
-            t.sink.record(TraceRecord::Instant(Instant {
+            t.out.record(TraceRecord::Instant(Instant {
                 lane,
                 at,
                 kind,
@@ -413,7 +473,7 @@ impl World {
                 .map(|w| w.2)
                 .collect();
             for from in sources {
-                t.flows.link(&mut t.sink, from, dma);
+                t.flows.link(&mut t.out, from, dma);
             }
             t.flows
                 .dmas
@@ -443,7 +503,7 @@ impl World {
                 !done
             });
             for from in covered {
-                t.flows.link(&mut t.sink, from, to);
+                t.flows.link(&mut t.out, from, to);
             }
             let writes = t.flows.writes.entry(conn).or_default();
             while writes.front().is_some_and(|w| w.1 <= ack) {
@@ -456,7 +516,7 @@ impl World {
     pub(super) fn trace_counter(&mut self, series: &'static str, value: f64) {
         let at = self.now();
         if let Some(t) = &mut self.tracer {
-            t.sink
+            t.out
                 .record(TraceRecord::Counter(Counter { series, at, value }));
         }
     }
@@ -483,7 +543,7 @@ impl World {
                             .last_step
                             .insert(thread, (middle(lane, start, end), end));
                     }
-                    t.sink.record(TraceRecord::Span(Span {
+                    t.out.record(TraceRecord::Span(Span {
                         lane,
                         start,
                         end,
@@ -497,7 +557,7 @@ impl World {
                     bytes,
                     start,
                     end,
-                } => t.sink.record(TraceRecord::Span(Span {
+                } => t.out.record(TraceRecord::Span(Span {
                     lane: t.lanes.bus,
                     start,
                     end,
@@ -505,7 +565,7 @@ impl World {
                     label: Cow::Owned(format!("{} {bytes} B", activity.name())),
                     detail: 0,
                 })),
-                MachineLog::Disk { start, end } => t.sink.record(TraceRecord::Span(Span {
+                MachineLog::Disk { start, end } => t.out.record(TraceRecord::Span(Span {
                     lane: t.lanes.disk,
                     start,
                     end,
@@ -514,7 +574,7 @@ impl World {
                     detail: 0,
                 })),
                 MachineLog::BusLevel { at, utilization } => {
-                    t.sink.record(TraceRecord::Counter(Counter {
+                    t.out.record(TraceRecord::Counter(Counter {
                         series: "memory bus utilization",
                         at,
                         value: utilization,
@@ -551,7 +611,7 @@ impl World {
         for (i, (&now, last)) in totals.iter().zip(t.totals.iter_mut()).enumerate() {
             if now != *last {
                 *last = now;
-                t.sink.record(TraceRecord::Counter(Counter {
+                t.out.record(TraceRecord::Counter(Counter {
                     series: TOTALS[i],
                     at,
                     value: now as f64,
