@@ -5,6 +5,9 @@
 //! Everything the user typed is checked before the first run: the parameter and its values
 //! ([`points`]), `--steps` and `--threads` against their bounds, the metric against the
 //! report's keys, the plot's path, and the scenario at every point.
+//!
+//! `--shard K/N` runs one slice of the points and prints a partial result instead
+//! ([`shard`]); `zcsim merge` prints from the partials what [`Output`] prints here.
 
 pub(crate) mod plot;
 pub mod points;
