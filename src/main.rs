@@ -66,6 +66,8 @@ enum Command {
     Reproduce(commands::reproduce::Args),
     /// Sweep one parameter and compare the strategies at every point.
     Sweep(commands::sweep::Args),
+    /// Join the partial results of `zcsim sweep --shard K/N` into what the whole sweep prints.
+    Merge(commands::merge::Args),
     /// Homework problems from a seed (-s); -c prints answers computed by running the model.
     Quiz(commands::quiz::Args),
     /// Print the effective configuration (preset, file and overrides resolved) as a scenario
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Export(a) => commands::export::execute(&mut cx, a),
         Command::Reproduce(a) => commands::reproduce::execute(&mut cx, a),
         Command::Sweep(a) => commands::sweep::execute(&mut cx, a),
+        Command::Merge(a) => commands::merge::execute(&mut cx, a),
         Command::Quiz(a) => commands::quiz::execute(&mut cx, a),
         Command::Config(a) => commands::config::execute(&mut cx, a),
         Command::Calibrate(a) => commands::calibrate::execute(&mut cx, a),

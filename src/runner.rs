@@ -150,6 +150,21 @@ impl Runner {
         (f.report, f.trace.expect("tracing was asked for"))
     }
 
+    /// Runs one job handing every trace record and narration line to `sink` as it is made
+    /// (nothing is kept: memory stays bounded however long the run).
+    pub fn streamed(&self, job: &Job, sink: Box<dyn sim::TraceSink + Send>) -> RunReport {
+        let progress = self.progress_for(std::slice::from_ref(job));
+        let opts = RunOptions {
+            trace_stream: Some(sink),
+            ..self.options(None, None)
+        };
+        let f = self.finish(job, opts, progress.as_ref());
+        if let Some(p) = progress {
+            p.clear();
+        }
+        f.report
+    }
+
     /// Runs every job on `threads` threads (0: one per core) and returns the reports in job
     /// order.
     pub fn run_all(&self, jobs: &[Job], threads: usize) -> Vec<RunReport> {

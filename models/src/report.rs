@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::machine::PerActivity;
 use crate::net::LinkKind;
@@ -116,7 +116,7 @@ impl Bottleneck {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Copies {
     /// CPU copies of payload (copyin, copyout, COW and loan-break copies, driver coalescing).
     pub cpu_copy_ops: u64,
@@ -127,7 +127,7 @@ pub struct Copies {
     pub bus_bytes: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Faults {
     /// Minor faults, the cheap write-enable faults after a loan included.
     pub minor: u64,
@@ -136,7 +136,7 @@ pub struct Faults {
     pub loan_break: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VmReport {
     pub vma_lookups: u64,
     pub tlb_shootdowns: u64,
@@ -152,7 +152,7 @@ pub struct VmReport {
     pub data_pages_built: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetReport {
     pub syscalls: u64,
     pub segments: u64,
@@ -173,7 +173,7 @@ pub struct NetReport {
 }
 
 /// The scheduler's work.
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SchedReport {
     /// A CPU switching from one user thread to another (each charged `context_switch`).
     pub context_switches: u64,
@@ -185,7 +185,7 @@ pub struct SchedReport {
     pub migrations: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Integrity {
     /// Pages whose content when the NIC (or a coalescing copy) read them differed from what
     /// the send promised.
@@ -193,7 +193,7 @@ pub struct Integrity {
     pub corrupt_bytes: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Utilization {
     pub cpu: f64,
     pub memory_bus: f64,
@@ -205,7 +205,7 @@ pub struct Utilization {
 }
 
 /// Simulated failures and notable events: outcomes, not errors.
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// Requests that failed because an `mmap` did not fit the address space.
     pub failed_requests: u64,
@@ -226,15 +226,18 @@ pub struct Outcome {
 }
 
 /// Where CPU time and bus bytes went, by activity.
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Breakdown {
+    #[serde(deserialize_with = "de::activities")]
     pub cpu_ns: BTreeMap<&'static str, u64>,
+    #[serde(deserialize_with = "de::activities")]
     pub bus_bytes: BTreeMap<&'static str, u64>,
 }
 
 /// One strategy's run.
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
+    #[serde(deserialize_with = "de::strategy")]
     pub strategy: &'static str,
     pub payload_bytes: u64,
     pub sim_time_ns: u64,
@@ -257,11 +260,13 @@ pub struct RunReport {
     /// measurement window: `cpu`, `bus` (stalled on the bus inside copies), `cpu_wait`,
     /// `disk`, `wire`, `nic`, `send_buffer`, `zero_window`, `nagle`, `delayed_ack`, `rto`,
     /// `idle` (see `world::account`).
+    #[serde(deserialize_with = "de::stalls")]
     pub stalls: BTreeMap<&'static str, u64>,
     /// Zero-copy sends and their completions (`msg-zerocopy`, `io-uring-send-zc`); absent
     /// when the run made none.
     #[serde(skip_serializing_if = "crate::strategy::ZcCounters::is_empty", default)]
     pub zerocopy: crate::strategy::ZcCounters,
+    /// Not in the JSON: a report read back (a sweep's partial result) has an empty one.
     #[serde(skip)]
     pub data_path: DataPath,
 }
@@ -275,6 +280,78 @@ pub struct Report {
     pub runs: Vec<RunReport>,
 }
 
+/// Reading a report back (`zcsim merge` joins sweeps' partial results): names become the
+/// model's own `&'static str`s, and a name the model does not know is an error.
+mod de {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+
+    use super::Bottleneck;
+    use crate::machine::Activity;
+    use crate::world::Cause;
+
+    fn known<E: Error>(
+        s: &str,
+        names: impl IntoIterator<Item = &'static str>,
+    ) -> Result<&'static str, E> {
+        names
+            .into_iter()
+            .find(|n| *n == s)
+            .ok_or_else(|| E::custom(format!("unknown name `{s}`")))
+    }
+
+    fn map<'de, D: Deserializer<'de>>(
+        d: D,
+        names: &[&'static str],
+    ) -> Result<BTreeMap<&'static str, u64>, D::Error> {
+        BTreeMap::<String, u64>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| Ok((known(&k, names.iter().copied())?, v)))
+            .collect()
+    }
+
+    pub fn strategy<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::strategy::Strategy::from_id(&s)
+            .map(|st| st.id())
+            .map_err(D::Error::custom)
+    }
+
+    pub fn activities<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<&'static str, u64>, D::Error> {
+        map(d, &Activity::ALL.map(Activity::name))
+    }
+
+    /// The stall names: every cause, with the CPU's time split into `cpu` and `bus`.
+    pub fn stalls<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<&'static str, u64>, D::Error> {
+        let mut names = Cause::ALL.map(Cause::name).to_vec();
+        names.push("bus");
+        map(d, &names)
+    }
+
+    impl<'de> Deserialize<'de> for Bottleneck {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let s = String::deserialize(d)?;
+            [
+                Bottleneck::Wire,
+                Bottleneck::MemoryBus,
+                Bottleneck::Disk,
+                Bottleneck::Nic,
+                Bottleneck::Cpu,
+            ]
+            .into_iter()
+            .chain(Cause::ALL.map(Bottleneck::Stall))
+            .find(|b| b.name() == s)
+            .ok_or_else(|| D::Error::custom(format!("unknown bottleneck `{s}`")))
+        }
+    }
+}
+
 /// How a run is driven. The default checks every invariant after every event in debug builds
 /// (release builds skip the check unless asked), narrates nothing and records no trace.
 pub struct RunOptions {
@@ -282,8 +359,11 @@ pub struct RunOptions {
     pub check_invariants: bool,
     /// Receives one plain-language line per narrated event.
     pub narrator: Option<Narrator>,
-    /// Record a trace of at most this many records (the TUI, `zcsim export`).
+    /// Record a trace of at most this many records (the TUI).
     pub trace_records: Option<usize>,
+    /// Hand every trace record and narration line to this sink as the run makes them,
+    /// keeping none (`zcsim export`). Takes precedence over `trace_records`.
+    pub trace_stream: Option<Box<dyn sim::TraceSink + Send>>,
     /// Called with the payload bytes moved since its last call, as the run goes (a progress
     /// bar); the run is then driven in slices of simulated time, with the same result.
     pub progress: Option<Box<dyn Fn(u64) + Send>>,
@@ -301,6 +381,7 @@ impl Default for RunOptions {
             check_invariants: cfg!(debug_assertions),
             narrator: None,
             trace_records: None,
+            trace_stream: None,
             progress: None,
             workload: crate::workload::WorkloadOptions::default(),
             inject_invariant_bug: false,
@@ -337,7 +418,9 @@ pub fn simulate(
     if let Some(n) = opts.narrator {
         world.set_narrator(n);
     }
-    if let Some(capacity) = opts.trace_records {
+    if let Some(sink) = opts.trace_stream {
+        world.stream_trace(sink);
+    } else if let Some(capacity) = opts.trace_records {
         world.enable_trace(capacity);
     }
     if opts.inject_invariant_bug {

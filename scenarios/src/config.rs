@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use models::strategy::{CowAlign, KvaCapPolicy, TlsMode};
 use models::workload::{BulkSource, MutationMode, Workload, WorkloadOptions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::keys::{Options, option_keys, target_keys, workload_keys};
 use crate::scenario::Scenario;
@@ -28,7 +28,7 @@ impl schemars::JsonSchema for Scalar {
 }
 
 /// A scenario's effective configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Config {
     pub seed: u64,
     /// Every strategy that runs on at least one workload, in catalogue order.
@@ -40,7 +40,7 @@ pub struct Config {
     pub workloads: Vec<WorkloadConfig>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TargetConfig {
     /// As reports name it: the preset, `PRESET (overridden)`, or `custom`.
     pub name: String,
@@ -52,7 +52,7 @@ pub struct TargetConfig {
     pub values: BTreeMap<String, toml::Value>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkloadConfig {
     pub name: String,
     pub kind: String,

@@ -48,12 +48,44 @@ pub struct Counter {
     pub value: f64,
 }
 
+/// One end of a [`Flow`]: a time on a lane, inside the span (or at the instant) it ties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowEnd {
+    pub lane: LaneId,
+    pub at: SimTime,
+}
+
+/// An arrow from one record to another (cause to effect: a `write()` to the DMA of its
+/// bytes, that DMA to the ACK that frees them). Each end is a time strictly inside a span,
+/// or the time of an instant, on a lane whose spans never overlap there (a CPU, a DMA
+/// engine, the events lane), so a viewer finds the record by lane and time alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow {
+    /// Unique within a run.
+    pub id: u64,
+    pub from: FlowEnd,
+    pub to: FlowEnd,
+}
+
 /// One recorded item.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceRecord {
     Span(Span),
     Instant(Instant),
     Counter(Counter),
+    Flow(Flow),
+}
+
+impl TraceRecord {
+    /// When the record happened: a span's end, a flow's later end.
+    pub fn at(&self) -> SimTime {
+        match self {
+            TraceRecord::Span(s) => s.end,
+            TraceRecord::Instant(i) => i.at,
+            TraceRecord::Counter(c) => c.at,
+            TraceRecord::Flow(f) => f.from.at.max(f.to.at),
+        }
+    }
 }
 
 /// Where a model's trace goes.
@@ -65,7 +97,14 @@ pub trait TraceSink {
     /// Names `lane`. Called once per lane, before its first record.
     fn declare_lane(&mut self, lane: LaneId, name: &str);
     fn record(&mut self, record: TraceRecord);
+    /// The narration line numbered `id`, given before any record whose `detail` is `id`.
+    /// Sinks that show narration keep what they need; the default keeps nothing.
+    fn note(&mut self, _id: u64, _line: &str) {}
 }
+
+/// How many of the newest narration lines a [`ChromeTraceWriter`] keeps for records still to
+/// come: a record's line is at most a plan old, far fewer lines back than this.
+pub const CHROME_NOTES_KEPT: usize = 1 << 16;
 
 /// Records nothing. `enabled()` is a constant `false`, so guarded recording compiles away.
 #[derive(Clone, Copy, Debug, Default)]
@@ -158,8 +197,12 @@ impl TraceSink for RingSink {
 
 /// Streams the Chrome Trace Event format (JSON object form) for Perfetto and chrome://tracing.
 ///
-/// Spans become complete (`"ph":"X"`) events, instants `"i"`, counters `"C"`, and lane names
-/// `"M"` `thread_name` metadata. Perfetto rejects partly overlapping `X` slices on one track, and
+/// Spans become complete (`"ph":"X"`) events, instants `"i"`, counters `"C"`, flows a pair
+/// of flow events (`"s"` at the cause, `"f"` with `"bp":"e"` at the effect, both binding to
+/// the slice that encloses their time on their track), and lane names `"M"` `thread_name`
+/// metadata. A flow's ends go on their lane's first track (see [`Flow`]); an `"f"` at an
+/// instant's time is written after the instant, so a viewer that keeps file order among
+/// equal times binds it to that instant. Perfetto rejects partly overlapping `X` slices on one track, and
 /// a lane like the memory bus has several transfers at once, so each lane is split into
 /// sub-tracks: a span goes on the first sub-track of its lane whose last span ended at or before
 /// this one starts, else on a new one ("bus", "bus #2", ...). That rule makes spans on one track
@@ -178,9 +221,9 @@ pub struct ChromeTraceWriter<W: Write> {
     next_tid: u32,
     /// The process records go to (one per run when a file holds several).
     pid: u32,
-    /// The current process's narration lines, indexed by a record's `detail`: each slice
-    /// and instant carries its line in `args.note`.
-    notes: Vec<String>,
+    /// The current process's newest narration lines by id (at most [`CHROME_NOTES_KEPT`]):
+    /// each slice and instant carries its line in `args.note`.
+    notes: std::collections::BTreeMap<u64, String>,
 }
 
 impl<W: Write> ChromeTraceWriter<W> {
@@ -194,28 +237,22 @@ impl<W: Write> ChromeTraceWriter<W> {
             tracks: Vec::new(),
             next_tid: 1,
             pid: 1,
-            notes: Vec::new(),
+            notes: std::collections::BTreeMap::new(),
         };
         w.begin_process(1, "zcsim");
         Ok(w)
     }
 
-    /// The narration lines of the current process's run (a record's `detail` indexes them;
-    /// 0 is "no line"): slices and instants then carry their line in `args.note`.
-    pub fn set_notes(&mut self, notes: Vec<String>) {
-        self.notes = notes;
-    }
-
     /// `"args"` of a slice or instant: its detail, and its narration line if it has one.
     fn args(&self, detail: u64) -> String {
-        match self.notes.get(detail as usize).filter(|_| detail > 0) {
+        match self.notes.get(&detail).filter(|_| detail > 0) {
             Some(note) => format!("{{\"detail\":{detail},\"note\":{}}}", json_str(note.trim())),
             None => format!("{{\"detail\":{detail}}}"),
         }
     }
 
     /// Sends the following records to process `pid`, named `name` (Perfetto shows one group
-    /// of tracks per process). Lanes must be declared again for it, and its notes set.
+    /// of tracks per process). Lanes must be declared again for it, and its notes given.
     pub fn begin_process(&mut self, pid: u32, name: &str) {
         self.pid = pid;
         self.notes.clear();
@@ -335,6 +372,13 @@ impl<W: Write> TraceSink for ChromeTraceWriter<W> {
         self.lane_names[i] = name.to_owned();
     }
 
+    fn note(&mut self, id: u64, line: &str) {
+        self.notes.insert(id, line.to_owned());
+        if self.notes.len() > CHROME_NOTES_KEPT {
+            self.notes.pop_first();
+        }
+    }
+
     fn record(&mut self, record: TraceRecord) {
         let pid = self.pid;
         match record {
@@ -365,6 +409,19 @@ impl<W: Write> TraceSink for ChromeTraceWriter<W> {
                 let value = if c.value.is_finite() { c.value } else { 0.0 };
                 self.event(format_args!(
                     "{{\"ph\":\"C\",\"pid\":{pid},\"ts\":{ts},\"name\":{name},\"args\":{{\"value\":{value}}}}}"
+                ));
+            }
+            TraceRecord::Flow(f) => {
+                let (from, to) = (self.first_track(f.from.lane), self.first_track(f.to.lane));
+                // Viewers key flows by id across the file: one id space per process.
+                assert!(f.id < 1 << 40, "flow id {} out of range", f.id);
+                let id = (u64::from(pid) << 40) | f.id;
+                let (ts_from, ts_to) = (Micros(f.from.at), Micros(f.to.at));
+                self.event(format_args!(
+                    "{{\"ph\":\"s\",\"pid\":{pid},\"tid\":{from},\"ts\":{ts_from},\"id\":{id},\"name\":\"data\",\"cat\":\"flow\"}}"
+                ));
+                self.event(format_args!(
+                    "{{\"ph\":\"f\",\"bp\":\"e\",\"pid\":{pid},\"tid\":{to},\"ts\":{ts_to},\"id\":{id},\"name\":\"data\",\"cat\":\"flow\"}}"
                 ));
             }
         }

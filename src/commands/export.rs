@@ -1,9 +1,16 @@
 //! `zcsim export --chrome FILE`: every (workload, strategy) run of the scenario as one
 //! process of a Chrome Trace Event file, for Perfetto or `chrome://tracing`.
+//!
+//! The file is written as the run goes: the run streams its records through a bounded
+//! channel to the writer, so memory does not grow with the trace (a 256 MiB bulk send
+//! writes gigabytes of JSON in a few megabytes of memory).
 
 use std::process::ExitCode;
 
-use sim::{ChromeTraceWriter, LaneId, TraceSink};
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+
+use sim::{ChromeTraceWriter, LaneId, SimTime, TraceRecord, TraceSink};
 
 use super::{Context, Failure, Outcome, ScenarioArgs, flag_error, note};
 use crate::runner::Job;
@@ -21,8 +28,8 @@ pub struct Args {
     /// The file to write, or `-` for standard output.
     #[arg(long, value_name = "FILE.json")]
     pub chrome: String,
-    /// Most records kept per run, 1 to 100000000 (older ones are dropped, and the count is
-    /// reported).
+    /// Most records written per run, 1 to 100000000: the first ones (of the --from/--to
+    /// window); how many were left out is reported.
     #[arg(long, default_value_t = 2_000_000)]
     pub max_records: usize,
     /// Keep only what happens from this simulated time on (with a unit: 10ms); counters keep
@@ -51,25 +58,84 @@ fn time_flag(flag: &str, v: Option<&str>) -> Result<Option<u64>, Failure> {
     .transpose()
 }
 
-/// The records of `[from, to)`: spans that overlap it, instants and counter samples in it,
-/// and each counter's last sample before it (its value when the window opens).
-fn window(records: Vec<sim::TraceRecord>, from: u64, to: u64) -> Vec<sim::TraceRecord> {
-    use sim::TraceRecord as R;
-    let mut before: std::collections::BTreeMap<&'static str, sim::TraceRecord> =
-        std::collections::BTreeMap::new();
-    let mut kept = Vec::new();
-    for r in records {
-        match &r {
-            R::Span(sp) if sp.end.as_nanos() > from && sp.start.as_nanos() < to => kept.push(r),
-            R::Instant(i) if (from..to).contains(&i.at.as_nanos()) => kept.push(r),
-            R::Counter(c) if c.at.as_nanos() < from => {
-                before.insert(c.series, r);
-            }
-            R::Counter(c) if c.at.as_nanos() < to => kept.push(r),
-            _ => {}
+/// What of a run's trace goes in the file: the records of `[from, to)` (spans that overlap
+/// it; instants, counter samples and flows (both ends) in it), at most `max` of them, the
+/// first ones; and each counter's last sample before the window (its value when the window
+/// opens), given at the end. It sees each record once, as the run makes it.
+struct Window {
+    from: u64,
+    to: u64,
+    max: usize,
+    kept: usize,
+    /// Records in the window beyond `max`.
+    left_out: u64,
+    before: BTreeMap<&'static str, TraceRecord>,
+}
+
+impl Window {
+    fn new(from: u64, to: u64, max: usize) -> Window {
+        Window {
+            from,
+            to,
+            max,
+            kept: 0,
+            left_out: 0,
+            before: BTreeMap::new(),
         }
     }
-    before.into_values().chain(kept).collect()
+
+    /// `r` if it goes in the file now.
+    fn admit(&mut self, r: TraceRecord) -> Option<TraceRecord> {
+        let (from, to) = (self.from, self.to);
+        let inside = |t: SimTime| (from..to).contains(&t.as_nanos());
+        let wanted = match &r {
+            TraceRecord::Span(sp) => sp.end.as_nanos() > from && sp.start.as_nanos() < to,
+            TraceRecord::Instant(i) => inside(i.at),
+            TraceRecord::Counter(c) if c.at.as_nanos() < from => {
+                self.before.insert(c.series, r);
+                return None;
+            }
+            TraceRecord::Counter(c) => inside(c.at),
+            TraceRecord::Flow(f) => inside(f.from.at) && inside(f.to.at),
+        };
+        if !wanted {
+            return None;
+        }
+        if self.kept == self.max {
+            self.left_out += 1;
+            return None;
+        }
+        self.kept += 1;
+        Some(r)
+    }
+}
+
+/// What the simulating thread hands the writing one.
+enum Item {
+    Lane(LaneId, String),
+    Note(u64, String),
+    Record(TraceRecord),
+}
+
+/// A trace sink that passes everything on through a bounded channel: the run waits while
+/// the writer catches up, so no more than [`IN_FLIGHT`] items are ever held.
+struct Channel(mpsc::SyncSender<Item>);
+
+/// Items the channel holds at most.
+const IN_FLIGHT: usize = 4096;
+
+impl TraceSink for Channel {
+    // A send fails only once the writer has gone (it stopped at a write error, which it
+    // reports): the run then finishes untraced.
+    fn declare_lane(&mut self, lane: LaneId, name: &str) {
+        let _ = self.0.send(Item::Lane(lane, name.to_owned()));
+    }
+    fn record(&mut self, record: TraceRecord) {
+        let _ = self.0.send(Item::Record(record));
+    }
+    fn note(&mut self, id: u64, line: &str) {
+        let _ = self.0.send(Item::Note(id, line.to_owned()));
+    }
 }
 
 /// Checks `--max-records` before any work.
@@ -117,26 +183,42 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     let mut pid = 1;
     for wr in &s.runs {
         for st in &wr.strategies {
-            let (report, trace) = cx.runner.traced(&Job::of(&s, wr, *st), max_records);
             w.begin_process(pid, &format!("{} on {}", st.id(), wr.name));
-            w.set_notes(trace.notes);
-            let records = window(trace.records, from, to);
-            let recorded = records.len();
-            for (i, name) in trace.lanes.iter().enumerate() {
-                w.declare_lane(LaneId(i as u32), name);
-            }
-            for r in records {
+            let job = Job::of(&s, wr, *st);
+            let runner = cx.runner;
+            let mut window = Window::new(from, to, max_records);
+            // The run makes the trace on one thread while this one writes it: the file
+            // grows as the run goes, and memory holds only what is in the channel.
+            let report = std::thread::scope(|scope| {
+                let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
+                let run = scope.spawn(move || runner.streamed(&job, Box::new(Channel(tx))));
+                for item in rx {
+                    match item {
+                        Item::Lane(lane, name) => w.declare_lane(lane, &name),
+                        Item::Note(id, line) => w.note(id, &line),
+                        Item::Record(r) => {
+                            if let Some(r) = window.admit(r) {
+                                w.record(r);
+                            }
+                        }
+                    }
+                }
+                run.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            for r in std::mem::take(&mut window.before).into_values() {
                 w.record(r);
             }
             note(&format!(
-                "{} on {}: {} events, {recorded} trace records{}",
+                "{} on {}: {} events, {} trace records{}",
                 st.id(),
                 wr.name,
                 report.events,
-                if trace.dropped > 0 {
+                window.kept,
+                if window.left_out > 0 {
                     format!(
-                        " ({} oldest records dropped: raise --max-records)",
-                        trace.dropped
+                        " (the {} after those left out: raise --max-records, or choose a stretch with --from and --to)",
+                        window.left_out
                     )
                 } else {
                     String::new()
@@ -155,4 +237,54 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         "{wrote}: open it at https://ui.perfetto.dev (Open trace file) or chrome://tracing"
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::trace::{Counter, Instant};
+
+    fn instant(ns: u64) -> TraceRecord {
+        TraceRecord::Instant(Instant {
+            lane: LaneId(0),
+            at: SimTime::from_nanos(ns),
+            kind: "ack",
+            label: "".into(),
+            detail: 0,
+        })
+    }
+
+    fn counter(ns: u64, value: f64) -> TraceRecord {
+        TraceRecord::Counter(Counter {
+            series: "faults",
+            at: SimTime::from_nanos(ns),
+            value,
+        })
+    }
+
+    #[test]
+    fn the_window_keeps_the_first_records_in_it_and_counts_the_rest() {
+        // Window [10, 20) ns, at most 2 records: instants at 5 and 25 are outside; of those
+        // at 10, 12 and 14 the first two go in and the third is counted as left out. The
+        // counter samples before 10 leave only the last (value 2) to open the window.
+        let mut w = Window::new(10, 20, 2);
+        let kept: Vec<bool> = [
+            counter(1, 1.0),
+            counter(3, 2.0),
+            instant(5),
+            instant(10),
+            instant(12),
+            instant(14),
+            instant(25),
+        ]
+        .into_iter()
+        .map(|r| w.admit(r).is_some())
+        .collect();
+        assert_eq!(kept, [false, false, false, true, true, false, false]);
+        assert_eq!((w.kept, w.left_out), (2, 1));
+        assert_eq!(
+            w.before.into_values().collect::<Vec<_>>(),
+            [counter(3, 2.0)]
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! | [`compare`] | every strategy (or those named) on the scenario's workloads |
 //! | [`run`] | one strategy, optionally narrated |
 //! | [`sweep`] | one parameter over many values |
+//! | [`merge`] | a sharded sweep's partial results, joined |
 //! | [`reproduce`] | the seeds' claims as experiments with verdicts |
 //! | [`check`] | validate and summarize a scenario file |
 //! | [`config`] | the effective configuration, as a scenario file |
@@ -26,6 +27,7 @@ pub mod config;
 pub mod explain;
 pub mod export;
 pub mod list;
+pub mod merge;
 pub mod quiz;
 pub mod reproduce;
 pub mod run;

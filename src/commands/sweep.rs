@@ -5,9 +5,13 @@
 //! Everything the user typed is checked before the first run: the parameter and its values
 //! ([`points`]), `--steps` and `--threads` against their bounds, the metric against the
 //! report's keys, the plot's path, and the scenario at every point.
+//!
+//! `--shard K/N` runs one slice of the points and prints a partial result instead
+//! ([`shard`]); `zcsim merge` prints from the partials what [`Output`] prints here.
 
 pub(crate) mod plot;
 pub mod points;
+pub mod shard;
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -17,12 +21,13 @@ use std::process::ExitCode;
 use models::report::{Report, RunReport};
 use models::strategy::Strategy;
 use models::workload::{BulkSource, Workload};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Context, Failure, Format, Outcome, ScenarioArgs, flag_error, note, shorten};
 use crate::output;
 use crate::runner::{Job, MAX_THREADS, world_of};
 pub use points::Points;
+use shard::{Identity, Partial, PartialRow, Shard};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -32,6 +37,10 @@ Examples:
   zcsim sweep --param workload.rewrite --values 1KiB,4KiB,16KiB --workload rewrite-after-write
   zcsim sweep --param target.loss --range 0.0001..0.05 --steps 8 --log --plot loss.png
   zcsim sweep --param workload.write_size --values 4KiB,64KiB --metric copies.cpu_copy_bytes
+
+  # over 4 machines or jobs (a Slurm array, a Kubernetes Indexed Job), then join:
+  zcsim sweep --param target.memory_bus --range 15MB/s..60MB/s --steps 10 --shard 2/4 > part-2.json
+  zcsim merge part-*.json --format csv
 
 --plot writes SVG, or PNG when the file name ends in .png.")]
 pub struct Args {
@@ -68,6 +77,11 @@ pub struct Args {
     /// Also show where CPU time and bus bytes went at every point.
     #[arg(long)]
     pub breakdown: bool,
+    /// Run only the K-th of N interleaved slices of the points (K from 1) and print a partial
+    /// result (JSON) for `zcsim merge`, which prints what the whole sweep would; --format,
+    /// --plot and --breakdown then go to `zcsim merge`.
+    #[arg(long, value_name = "K/N", conflicts_with_all = ["format", "plot", "breakdown"])]
+    pub shard: Option<String>,
 }
 
 pub fn execute(cx: &mut Context, a: Args) -> Outcome {
@@ -79,6 +93,14 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             &format!("0 (one per core) to {MAX_THREADS}"),
         ));
     }
+    let shard = a
+        .shard
+        .as_deref()
+        .map(|raw| {
+            raw.parse::<Shard>()
+                .map_err(|e| flag_error("--shard", raw, &e.to_string(), Shard::ALLOWED))
+        })
+        .transpose()?;
     let points = Points::new(
         &a.param,
         a.values.as_deref(),
@@ -91,17 +113,22 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
     if let Some(path) = &a.plot {
         check_plot_path(path)?;
     }
-    // Every point's scenario, loaded (and so validated) before the first run.
+    // Every point's scenario, loaded (and so validated) before the first run, a shard's
+    // others included: a mistake at any point stops every shard alike.
     let mut jobs = Vec::new();
     let mut labels = Vec::new();
-    for (value, x) in points.values.iter().zip(&points.xs) {
+    for (i, (value, x)) in points.values.iter().zip(&points.xs).enumerate() {
         let s = a
             .scenario
             .load_with(&[format!("{}={value}", points.param)], false)?;
+        if shard.is_some_and(|sh| !sh.owns(i)) {
+            continue;
+        }
         for wr in &s.runs {
             for st in &wr.strategies {
                 jobs.push(Job::of(&s, wr, *st));
                 labels.push((
+                    i,
                     value.clone(),
                     *x,
                     wr.name.clone(),
@@ -112,91 +139,152 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         }
     }
     let reports = cx.runner.run_all(&jobs, a.threads);
-    let rows: Vec<Row> = labels
-        .into_iter()
-        .zip(reports)
-        .map(|((value, x, name, workload, strategy), report)| Row {
-            metric: metric_of(&report, &a.metric),
-            value,
-            x,
-            name,
-            workload,
-            strategy,
-            report,
-        })
-        .collect();
-    // The plot is written even when standard output has gone away; its error, if any, comes
-    // after the printing error.
-    let printed = print(cx.out, &a, &points, &base, &rows);
-    if let Some(path) = &a.plot {
-        plot::plot(&points, &a.metric, &base.target.name, &rows, path)
-            .map_err(|e| Failure::User(format!("--plot {}: {e}", shorten(path))))?;
-        note(&format!("wrote {path}"));
+    let rows =
+        labels
+            .into_iter()
+            .zip(reports)
+            .map(|((i, value, x, name, workload, strategy), report)| {
+                (
+                    i,
+                    Row {
+                        metric: metric_of(&report, &a.metric),
+                        value,
+                        x,
+                        name,
+                        workload,
+                        strategy,
+                        report,
+                    },
+                )
+            });
+    let identity = Identity {
+        zcsim_version: env!("CARGO_PKG_VERSION").to_owned(),
+        param: points.param.clone(),
+        values: points.values.clone(),
+        log: points.log,
+        metric: a.metric.clone(),
+        config: scenarios::config::Config::of(&base),
+    };
+    if let Some(shard) = shard {
+        let partial = Partial {
+            zcsim_sweep_partial: shard::PARTIAL_VERSION,
+            shard,
+            sweep: identity,
+            rows: rows.map(|(point, row)| PartialRow { point, row }).collect(),
+        };
+        let owned = (0..points.values.len()).filter(|i| shard.owns(*i)).count();
+        note(&format!(
+            "shard {shard}: {owned} of {} points; `zcsim merge` joins the {} partial results",
+            points.values.len(),
+            shard.n
+        ));
+        let mut text = serde_json::to_string(&partial).expect("partials serialize");
+        text.push('\n');
+        cx.out.write_all(text.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
     }
-    printed?;
+    let rows: Vec<Row> = rows.map(|(_, row)| row).collect();
+    let view = Output {
+        points: &points,
+        metric: &a.metric,
+        config: &identity.config,
+        format: a.format,
+        breakdown: a.breakdown,
+        plot: a.plot.as_deref(),
+    };
+    view.write(cx.out, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print(
-    out: &mut dyn Write,
-    a: &Args,
-    points: &Points,
-    base: &scenarios::Scenario,
-    rows: &[Row],
-) -> std::io::Result<()> {
-    match a.format {
-        Format::Table => {
-            write!(out, "{}", table(points, &a.metric, rows))?;
-            if a.breakdown {
-                for value in &points.values {
-                    let runs: Vec<RunReport> = rows
-                        .iter()
-                        .filter(|r| &r.value == value)
-                        .map(|r| r.report.clone())
-                        .collect();
-                    let r = Report {
-                        seed: base.seed,
-                        target: base.target.name.clone(),
-                        workload: String::new(),
-                        runs,
-                    };
-                    writeln!(out, "\n{} = {value}", points.param)?;
-                    write!(out, "{}", output::breakdown_table(&r))?;
-                }
-            }
-        }
-        Format::Csv => {
-            for r in rows.iter() {
-                if let Some(why) = &r.report.outcome.stalled {
-                    note(&format!(
-                        "warning: {} = {}: {} {}",
-                        points.param,
-                        r.value,
-                        r.strategy,
-                        output::stalled_line(why)
-                    ));
-                }
-            }
-            write!(out, "{}", csv(points, &a.metric, base, rows))?
-        }
-        Format::Json => write!(
-            out,
-            "{}",
-            output::Document::new(
-                "sweep",
-                Some(scenarios::config::Config::of(base)),
-                SweepBody {
-                    param: &points.param,
-                    metric: &a.metric,
-                    seed: base.seed,
-                    target: &base.target.name,
-                    points: rows,
-                },
+/// How a sweep's results are printed: by `zcsim sweep`, and by `zcsim merge` from the
+/// partial results of a sharded one, so both print the same bytes.
+pub(crate) struct Output<'a> {
+    pub points: &'a Points,
+    pub metric: &'a str,
+    /// The base scenario's effective configuration.
+    pub config: &'a scenarios::config::Config,
+    pub format: Format,
+    pub breakdown: bool,
+    pub plot: Option<&'a str>,
+}
+
+impl Output<'_> {
+    /// Prints `rows` (in the sweep's order) and writes the plot, if asked.
+    pub fn write(&self, out: &mut dyn Write, rows: &[Row]) -> Result<(), Failure> {
+        // The plot is written even when standard output has gone away; its error, if any,
+        // comes after the printing error.
+        let printed = self.print(out, rows);
+        if let Some(path) = self.plot {
+            plot::plot(
+                self.points,
+                self.metric,
+                &self.config.target.name,
+                rows,
+                path,
             )
-            .to_json()
-        )?,
+            .map_err(|e| Failure::User(format!("--plot {}: {e}", shorten(path))))?;
+            note(&format!("wrote {path}"));
+        }
+        printed?;
+        Ok(())
     }
-    Ok(())
+
+    fn print(&self, out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
+        let (points, config) = (self.points, self.config);
+        match self.format {
+            Format::Table => {
+                write!(out, "{}", table(points, self.metric, rows))?;
+                if self.breakdown {
+                    for value in &points.values {
+                        let runs: Vec<RunReport> = rows
+                            .iter()
+                            .filter(|r| &r.value == value)
+                            .map(|r| r.report.clone())
+                            .collect();
+                        let r = Report {
+                            seed: config.seed,
+                            target: config.target.name.clone(),
+                            workload: String::new(),
+                            runs,
+                        };
+                        writeln!(out, "\n{} = {value}", points.param)?;
+                        write!(out, "{}", output::breakdown_table(&r))?;
+                    }
+                }
+            }
+            Format::Csv => {
+                for r in rows.iter() {
+                    if let Some(why) = &r.report.outcome.stalled {
+                        note(&format!(
+                            "warning: {} = {}: {} {}",
+                            points.param,
+                            r.value,
+                            r.strategy,
+                            output::stalled_line(why)
+                        ));
+                    }
+                }
+                write!(out, "{}", csv(points, self.metric, config, rows))?
+            }
+            Format::Json => write!(
+                out,
+                "{}",
+                output::Document::new(
+                    "sweep",
+                    Some(config.clone()),
+                    SweepBody {
+                        param: &points.param,
+                        metric: self.metric,
+                        seed: config.seed,
+                        target: &config.target.name,
+                        points: rows,
+                    },
+                )
+                .to_json()
+            )?,
+        }
+        Ok(())
+    }
 }
 
 /// A sweep's results in the JSON document: the swept path and the metric, the base
@@ -212,17 +300,27 @@ pub(crate) struct SweepBody<'a> {
 }
 
 /// One run of a sweep.
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     pub value: String,
     pub x: f64,
     /// The workload's name in the scenario.
     pub name: String,
     /// The workload's kind.
+    #[serde(deserialize_with = "workload_kind")]
     pub workload: &'static str,
     pub strategy: String,
     pub metric: f64,
     pub report: RunReport,
+}
+
+/// A workload kind read back from a partial result, as the model names it.
+fn workload_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let s = String::deserialize(d)?;
+    models::workload::WORKLOAD_IDS
+        .into_iter()
+        .find(|id| *id == s)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown workload kind `{s}`")))
 }
 
 /// The dotted keys of `breakdown` whose last part is an activity: a run where the activity
@@ -401,7 +499,12 @@ pub fn table(points: &Points, metric: &str, rows: &[Row]) -> String {
 }
 
 /// CSV, one line per run, with the columns of every command's CSV.
-pub fn csv(points: &Points, metric: &str, base: &scenarios::Scenario, rows: &[Row]) -> String {
+pub fn csv(
+    points: &Points,
+    metric: &str,
+    base: &scenarios::config::Config,
+    rows: &[Row],
+) -> String {
     output::write_csv(rows.iter().map(|r| output::CsvRow {
         param: Some(&points.param),
         value: Some(&r.value),

@@ -16,7 +16,7 @@ Examples:
 
 Keys: ? shows them all; q or Ctrl-C quits.")]
 pub struct Args {
-    /// Most records kept per run, 1 to 100000000.
+    /// Most records kept per run, and narration lines, 1 to 100000000.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_records: usize,
     #[command(flatten)]

@@ -661,6 +661,7 @@ fn every_subcommand_help_has_examples() {
         "reproduce",
         "sweep",
         "config",
+        "merge",
     ] {
         let o = zcsim(&[cmd, "--help"]);
         assert!(o.status.success(), "{cmd}");

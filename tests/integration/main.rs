@@ -5,7 +5,9 @@ mod cli;
 mod docs;
 mod engine;
 mod experiments;
+mod export;
 mod host;
+mod merge;
 mod quiz;
 
 /// Runs the `zcsim` binary from the workspace root.

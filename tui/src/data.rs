@@ -111,6 +111,8 @@ impl RunView {
                     .entry(c.series)
                     .or_default()
                     .push((c.at.as_nanos(), c.value)),
+                // The arrows are for Perfetto; the timeline links records by their narration.
+                TraceRecord::Flow(_) => {}
             }
         }
         for l in &mut lanes {

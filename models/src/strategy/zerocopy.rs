@@ -67,7 +67,9 @@ pub(crate) enum ZcStep {
 }
 
 /// Zero-copy counters over the run (absent from the report when nothing used zero copy).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct ZcCounters {
     /// Send calls that asked for zero copy (each got a key).
     pub sends: u64,

@@ -120,12 +120,6 @@ impl World {
         if let Some(f) = &mut self.narrator {
             f(&text);
         }
-        match &mut self.tracer {
-            Some(t) => {
-                t.notes.push(text);
-                (t.notes.len() - 1) as u64
-            }
-            None => 0,
-        }
+        self.trace_note(text)
     }
 }

@@ -124,6 +124,7 @@ impl World {
                 }
             ));
             self.trace_instant("ack", format!("ACK {ack}").into(), note);
+            self.trace_ack_flow(conn, ack);
         }
         for ext in released {
             self.unref_ext(ext, &mut plan);

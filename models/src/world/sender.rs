@@ -736,11 +736,14 @@ impl World {
             ));
         }
         let c = &mut self.conns[conn.0 as usize];
+        let from = c.sender.written();
         for (ext, len) in exts {
             c.snd
                 .append(crate::net::sockbuf::Piece { ext, off: 0, len });
             c.sender.wrote(len);
         }
+        let (to, thread) = (c.sender.written(), self.apps[id.0 as usize].thread);
+        self.trace_write(conn, from, to, thread);
         // Within one call, more data follows (a header iovec before its body): like BSD's
         // single chain per call, tcp_output waits for the rest.
         let s = self.sender(id);

@@ -54,9 +54,7 @@ impl World {
             return;
         }
         tq.running = Some(cont);
-        if let Some(t) = &mut self.tracer {
-            t.thread_note.insert(thread, note);
-        }
+        self.trace_plan_started(thread, note);
         let prio = self.priority_of(thread);
         let mut notices = std::mem::take(&mut self.notices);
         self.machine

@@ -308,6 +308,7 @@ impl World {
             ));
             let start = self.tx_dma_started;
             self.trace_span(|l| l.nic_tx, start, "dma", label.into(), note);
+            self.trace_dma_flow(conn, seq, len, start);
         }
         self.kick_wire();
         self.kick_dma();
