@@ -75,7 +75,12 @@ impl Vm {
     /// `page_cache_sync_ra` up to `ra_pages`; FreeBSD `cluster_read` up to `vfs.read_max`
     /// blocks). Simplified: the window is fixed (no ramp-up from a small first window, no
     /// asynchronous read of the next window while this one is consumed) and stops at the
-    /// first page already cached. Cost: a page allocation per page and one disk read.
+    /// first page already cached; a cold in-place write reads ahead too (Linux's
+    /// `write_begin` reads only the page written). The pages are in the cache as soon as the
+    /// read is planned: the reader whose plan holds the disk read waits for it, but another
+    /// thread finding a page of the window meanwhile does not wait on the locked page as in
+    /// the kernel (true of a single page before read-ahead too). Cost: a page allocation per
+    /// page and one disk read.
     pub(super) fn read_into_cache(&mut self, file: FileId, index: u64, plan: &mut Plan) -> Pfn {
         let pages = self.file(file).pages();
         assert!(index < pages, "page {index} beyond the end of {file:?}");

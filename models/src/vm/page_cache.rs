@@ -3,7 +3,10 @@
 //! As in the kernels modelled (a `uvm_object`'s page list, Linux's per-`address_space` radix
 //! tree / xarray), the cache is looked up per file by page index, not by one global key. Each
 //! file's table is a vector that grows to the highest index cached, so a lookup is two array
-//! indexings, and a file renamed away hands back its whole table at once.
+//! indexings, and a file renamed away hands back its whole table at once. The price is 8
+//! bytes per page up to the highest one touched: fine for the workloads' sequential walks,
+//! wasteful for one page touched near the end of a huge file (a sparse radix tree would not
+//! be).
 
 use super::{FileId, Pfn};
 

@@ -6,16 +6,23 @@ use super::narrate::{describe_plan, thread_name};
 use super::{ConnId, Cont, IRQ, SOFTNET, ThreadQueue, World};
 use crate::machine::{Notice, Plan, Priority, ThreadId};
 
+/// Cleared plans kept for reuse, at most.
+const SPARE_PLANS: usize = 64;
+
 impl World {
     /// An empty plan, reusing a submitted one's storage.
     pub(super) fn new_plan(&mut self) -> Plan {
         self.spare_plans.pop().unwrap_or_default()
     }
 
-    /// The machine has copied `plan`'s steps: keep its storage for [`World::new_plan`].
+    /// The machine has copied `plan`'s steps: keep its storage for [`World::new_plan`]. Plans
+    /// built elsewhere (the applications') come back here too, so the pool is capped: a
+    /// few are all the per-segment paths need at once.
     pub(super) fn recycle_plan(&mut self, mut plan: Plan) {
-        plan.clear();
-        self.spare_plans.push(plan);
+        if self.spare_plans.len() < SPARE_PLANS {
+            plan.clear();
+            self.spare_plans.push(plan);
+        }
     }
 
     pub(super) fn priority_of(&self, thread: ThreadId) -> Priority {
