@@ -318,7 +318,7 @@ fn apply_set(
 fn check_options(path: &str, table: &Table, o: &Options) -> Result<(), ScenarioError> {
     let page = 4096;
     let chunks = o.zcrx.area_bytes / page;
-    let bad = if o.zcrx.area_bytes % page != 0 {
+    let bad = if !o.zcrx.area_bytes.is_multiple_of(page) {
         Some((
             "zcrx_area",
             "is not a whole number of 4 KiB pages (the area is registered page by page)",
