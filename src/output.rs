@@ -30,11 +30,9 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         "target {}, seed {}; KB = 1024 bytes, as ttcp prints",
         r.target, r.seed
     );
-    // Receive runs show how often a page flip worked and fell back to a copy.
-    let receive = r.workload == "bulk-receive"
-        || r.runs
-            .iter()
-            .any(|x| x.outcome.page_flips + x.outcome.flip_fallbacks > 0);
+    // Receive runs show how the payload reached the reader: pages flipped or mapped,
+    // completions in place, fallbacks to a copy, bytes copied, and CPU per MiB.
+    let receive = r.workload == "bulk-receive" || r.runs.iter().any(|x| x.receive.is_some());
     let mut header = vec![
         "strategy",
         "KB/s",
@@ -52,7 +50,7 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         "wire",
     ];
     if receive {
-        header.extend(["flips", "flip_fallbacks"]);
+        header.extend(["flips", "maps", "cqes", "fallbacks", "rx copied", "us/MiB"]);
     }
     let rows: Vec<Vec<String>> = r
         .runs
@@ -60,8 +58,17 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         .map(|x| {
             let mut cells = row(x);
             if receive {
-                cells.push(x.outcome.page_flips.to_string());
-                cells.push(x.outcome.flip_fallbacks.to_string());
+                match &x.receive {
+                    Some(rx) => cells.extend([
+                        rx.pages_flipped.to_string(),
+                        rx.pages_mapped.to_string(),
+                        rx.completions.to_string(),
+                        rx.fallbacks.to_string(),
+                        human_bytes(rx.copied_bytes),
+                        format!("{:.1}", rx.cpu_us_per_mib),
+                    ]),
+                    None => cells.extend(std::iter::repeat_n("-".to_owned(), 6)),
+                }
             }
             cells
         })
@@ -337,6 +344,13 @@ pub struct CsvRow<'a> {
     pub coalesced_packets: u64,
     pub page_flips: u64,
     pub flip_fallbacks: u64,
+    /// The receive side (empty for a run that received nothing).
+    pub pages_mapped: Option<u64>,
+    pub rx_completions: Option<u64>,
+    pub rx_fallbacks: Option<u64>,
+    pub rx_fallback_bytes: Option<u64>,
+    pub rx_copied_bytes: Option<u64>,
+    pub cpu_us_per_mib: Option<f64>,
     pub events: u64,
     pub stalled: Option<&'a str>,
 }
@@ -409,6 +423,12 @@ impl<'a> CsvRow<'a> {
             coalesced_packets: x.outcome.coalesced_packets,
             page_flips: x.outcome.page_flips,
             flip_fallbacks: x.outcome.flip_fallbacks,
+            pages_mapped: x.receive.as_ref().map(|r| r.pages_mapped),
+            rx_completions: x.receive.as_ref().map(|r| r.completions),
+            rx_fallbacks: x.receive.as_ref().map(|r| r.fallbacks),
+            rx_fallback_bytes: x.receive.as_ref().map(|r| r.fallback_bytes),
+            rx_copied_bytes: x.receive.as_ref().map(|r| r.copied_bytes),
+            cpu_us_per_mib: x.receive.as_ref().map(|r| r.cpu_us_per_mib),
             events: x.events,
             stalled: x.outcome.stalled.as_deref(),
         }

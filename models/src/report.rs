@@ -225,6 +225,30 @@ pub struct Outcome {
     pub stalled: Option<String>,
 }
 
+/// The receive side of a run that received from the network (`bulk-receive`): how the
+/// payload reached the reader.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReceiveReport {
+    /// Pages moved into the reader without a copy: flipped (FreeBSD `vm_pgmoveco`) or
+    /// mapped (`TCP_ZEROCOPY_RECEIVE`).
+    pub pages_flipped: u64,
+    pub pages_mapped: u64,
+    /// Completions handing the reader payload where the NIC put it (io_uring zero-copy
+    /// receive).
+    pub completions: u64,
+    /// Copies a zero-copy receive made of data its path could not take (a page it could not
+    /// flip, a straggler that fills no page, a page that landed outside an exhausted area),
+    /// and their payload bytes.
+    pub fallbacks: u64,
+    pub fallback_bytes: u64,
+    /// Payload bytes copied to the reader, fallbacks included.
+    pub copied_bytes: u64,
+    /// Received pages that found the zero-copy area with no free chunk.
+    pub area_exhausted_pages: u64,
+    /// CPU time, all CPUs, per MiB received, microseconds (`tcp_mmap`'s "usec per MB").
+    pub cpu_us_per_mib: f64,
+}
+
 /// Where CPU time and bus bytes went, by activity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Breakdown {
@@ -266,6 +290,9 @@ pub struct RunReport {
     /// when the run made none.
     #[serde(skip_serializing_if = "crate::strategy::ZcCounters::is_empty", default)]
     pub zerocopy: crate::strategy::ZcCounters,
+    /// The receive side; absent for a run that received nothing from the network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receive: Option<ReceiveReport>,
     /// Not in the JSON: a report read back (a sweep's partial result) has an empty one.
     #[serde(skip)]
     pub data_path: DataPath,
@@ -590,6 +617,18 @@ impl RunReport {
             },
             events: w.events_handled(),
             zerocopy: w.zc_counters().clone(),
+            receive: (w.incoming_received_bytes() > 0).then(|| ReceiveReport {
+                pages_flipped: n.page_flips,
+                pages_mapped: n.pages_mapped,
+                completions: n.rx_completions,
+                fallbacks: n.flip_fallbacks + n.rx_fallbacks,
+                fallback_bytes: n.rx_fallback_bytes,
+                copied_bytes: n.rx_copied_bytes,
+                area_exhausted_pages: w.rx_area_exhausted_pages(),
+                cpu_us_per_mib: w.machine().cpu_busy_ns() as f64
+                    / 1e3
+                    / (w.incoming_received_bytes() as f64 / (1u64 << 20) as f64),
+            }),
             stalls,
             data_path: w.data_path(),
         }

@@ -107,6 +107,7 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
             },
             mtu_bytes: mtu,
             tcp_timestamps: timestamps,
+            ipv6: false,
             rtt: SimDuration::from_micros(100),
             loss: 0.0,
         },
@@ -120,6 +121,9 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
             header_split: false,
             tx_coalesce: 4,
             tso: false,
+            gro: false,
+            flow_steering: false,
+            page_pool: false,
         },
         tcp: TcpConfig {
             send_buffer_bytes: 256 << 10,

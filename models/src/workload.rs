@@ -738,12 +738,15 @@ impl Workload {
                 buffer_offset,
                 segment_bytes,
             } => {
+                if let Some(reason) = crate::strategy::target_misfit(&strategy, &cfg.nic) {
+                    return Err(DoesNotApply {
+                        strategy: strategy.id(),
+                        workload: self.id(),
+                        reason: reason.into(),
+                    });
+                }
                 let conn = w.open_incoming(total_bytes, segment_bytes);
-                let receiver = if strategy == Strategy::PageFlip {
-                    Receiver::Flip
-                } else {
-                    Receiver::Copy
-                };
+                let receiver = strategy.receiver().unwrap_or(Receiver::Copy);
                 w.add_app(AppSpec::Receiver {
                     conn,
                     total_bytes,

@@ -236,6 +236,9 @@ pub fn option_values(o: &Options) -> BTreeMap<String, toml::Value> {
         ("send_zc_batch", count(o.send_zc.batch)),
         ("send_zc_wait_each", b(o.send_zc.wait_each)),
         ("map", s(o.map.id())),
+        ("tcp_zc_copybuf", size(o.tcp_zc.copybuf_bytes)),
+        ("zcrx_area", size(o.zcrx.area_bytes)),
+        ("zcrx_refill_batch", count(o.zcrx.refill_batch)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// Experiment names, in DESIGN's order, with their files' text.
-pub const ALL: [(&str, &str); 11] = [
+pub const ALL: [(&str, &str); 13] = [
     (
         "netbsd-page-loan",
         include_str!("../experiments/netbsd-page-loan.toml"),
@@ -51,6 +51,9 @@ pub const ALL: [(&str, &str); 11] = [
         "send-zc-wait",
         include_str!("../experiments/send-zc-wait.toml"),
     ),
+    // The receive chapter (issue 17): see `experiments_receive`.
+    ("tcp-zc-cpu", include_str!("../experiments/tcp-zc-cpu.toml")),
+    ("zcrx-200g", include_str!("../experiments/zcrx-200g.toml")),
 ];
 
 /// The `[experiment]` table: what the seed claims, where it says so, and the check that
@@ -131,6 +134,10 @@ pub enum Check {
     KtlsBus(crate::experiments_modern::KtlsBus),
     ZerocopyBreakEven(crate::experiments_modern::ZerocopyBreakEven),
     SendZcWait(crate::experiments_modern::SendZcWait),
+    /// The receive chapter's checks, in [`crate::experiments_receive`].
+    TcpZcCpu(crate::experiments_receive::TcpZcCpu),
+    #[serde(rename = "zcrx-200g")]
+    Zcrx200g(crate::experiments_receive::Zcrx200g),
 }
 
 /// For the `splats` check: on workload `workload` (numbered from 0 in file order), these

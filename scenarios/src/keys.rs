@@ -441,6 +441,12 @@ pub fn target_keys() -> Vec<Key<Target>> {
             apply: |t, v| t.world.link.tcp_timestamps = v.bool(),
         },
         Key {
+            name: "ipv6",
+            kind: Kind::Bool,
+            doc: "the connection runs over IPv6: 60 header bytes per segment before options instead of 40",
+            apply: |t, v| t.world.link.ipv6 = v.bool(),
+        },
+        Key {
             name: "rtt",
             kind: Kind::Duration {
                 min: 0,
@@ -517,6 +523,24 @@ pub fn target_keys() -> Vec<Key<Target>> {
             kind: Kind::Bool,
             doc: "TCP segmentation offload: the stack hands the NIC super-packets of up to 64 KiB, the NIC cuts the MSS frames",
             apply: |t, v| t.world.nic.tso = v.bool(),
+        },
+        Key {
+            name: "gro",
+            kind: Kind::Bool,
+            doc: "receive coalescing (GRO/LRO): tcp_input runs once per merged skb of up to 64 KiB of in-order frames",
+            apply: |t, v| t.world.nic.gro = v.bool(),
+        },
+        Key {
+            name: "flow_steering",
+            kind: Kind::Bool,
+            doc: "ntuple flow steering: a flow can be bound to one RX queue (io_uring zero-copy receive needs it)",
+            apply: |t, v| t.world.nic.flow_steering = v.bool(),
+        },
+        Key {
+            name: "page_pool",
+            kind: Kind::Bool,
+            doc: "the driver refills its RX ring from a page pool: a recycled page instead of a page allocation",
+            apply: |t, v| t.world.nic.page_pool = v.bool(),
         },
         Key {
             name: "send_buffer",
@@ -827,6 +851,10 @@ pub struct Options {
     pub ktls: models::strategy::KtlsOptions,
     /// The mmap strategies: map each file once, or each request's pages.
     pub map: models::strategy::MapMode,
+    /// `tcp-zerocopy-receive`: the copy buffer passed with each call.
+    pub tcp_zc: models::strategy::TcpZcOptions,
+    /// `io-uring-zcrx`: the registered area and the refill batch.
+    pub zcrx: models::strategy::ZcrxOptions,
 }
 
 impl Default for Options {
@@ -840,6 +868,8 @@ impl Default for Options {
             pipe_bytes: models::strategy::DEFAULT_PIPE_BYTES,
             ktls: Default::default(),
             map: Default::default(),
+            tcp_zc: Default::default(),
+            zcrx: Default::default(),
         }
     }
 }
@@ -982,6 +1012,27 @@ pub fn option_keys() -> Vec<Key<Options>> {
             kind: Kind::Bool,
             doc: "io-uring-send-zc: wait for each notification CQE before the next send, the anti-pattern (false)",
             apply: |o, v| o.send_zc.wait_each = v.bool(),
+        },
+        Key {
+            name: "tcp_zc_copybuf",
+            kind: size(0, 1 << 30),
+            doc: "tcp-zerocopy-receive: copy buffer passed with each TCP_ZEROCOPY_RECEIVE (copybuf_len); stragglers up to it are copied in the same call (0: read() them, as tcp_mmap.c does)",
+            apply: |o, v| o.tcp_zc.copybuf_bytes = v.u64(),
+        },
+        Key {
+            name: "zcrx_area",
+            kind: size(4096, 1 << 34),
+            doc: "io-uring-zcrx: bytes of memory registered as the receive area, whole 4 KiB pages (32 MiB: iou-zcrx.c's 8192 pages)",
+            apply: |o, v| o.zcrx.area_bytes = v.u64(),
+        },
+        Key {
+            name: "zcrx_refill_batch",
+            kind: Kind::Count {
+                min: 1,
+                max: 32_768,
+            },
+            doc: "io-uring-zcrx: chunks the application returns through the refill ring at a time, at most the area's chunks (1: iou-zcrx.c returns each as it reads it)",
+            apply: |o, v| o.zcrx.refill_batch = v.u64(),
         },
     ]
 }

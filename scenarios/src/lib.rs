@@ -14,6 +14,7 @@
 //! | [`workloads`] | one typed spec per workload kind, resolved by field name, contradictions refused |
 //! | [`presets`] | the four target presets of DESIGN section 8 |
 //! | [`experiments`] | the eight claims of DESIGN section 9 as scenario files |
+//! | [`experiments_modern`], [`experiments_receive`] | the checks of the modern send and receive chapters |
 //! | [`config`] | the effective configuration, printed as a scenario file or embedded in reports |
 //! | [`error`] | [`ScenarioError`] and where a value came from |
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod experiments;
 pub mod experiments_modern;
+pub mod experiments_receive;
 pub mod keys;
 pub mod presets;
 pub mod scenario;

@@ -143,3 +143,46 @@ fn twenty_thousand_workloads_load() {
     let s = load_str("big.toml", &text, &Overrides::default()).unwrap();
     assert_eq!(s.runs.len(), n);
 }
+
+#[test]
+fn zero_copy_receive_options_are_checked_together() {
+    // Each key's own range cannot see the other: an area must be whole 4 KiB pages, and the
+    // refill batch at most the area's chunks (8 KiB = 2 chunks, so a batch of 3 could never
+    // be filled). Each mistake names its key, the value and what is allowed; a consistent
+    // pair loads and reaches the strategy.
+    let text = |opts: &str| {
+        format!(
+            "[target]\npreset = \"server-2024\"\n[[workloads]]\nkind = \"bulk-receive\"\n[options]\n{opts}\n"
+        )
+    };
+    let err = |opts: &str| {
+        load_str("z.toml", &text(opts), &Overrides::default())
+            .err()
+            .expect("refused")
+    };
+    let e = err("zcrx_area = \"6 KiB\"");
+    assert_eq!(e.field, "options.zcrx_area");
+    assert!(e.allowed.unwrap().contains("multiple of 4 KiB"));
+    let e = err("zcrx_area = \"8 KiB\"\nzcrx_refill_batch = 3");
+    assert_eq!(e.field, "options.zcrx_refill_batch");
+    assert_eq!(e.value.as_deref(), Some("3"));
+    assert!(e.allowed.unwrap().contains("from 1 to 2"));
+    let s = load_str(
+        "z.toml",
+        &text("zcrx_area = \"8 KiB\"\nzcrx_refill_batch = 2"),
+        &Overrides::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let zcrx = s.runs[0]
+        .strategies
+        .iter()
+        .find(|st| st.id() == "io-uring-zcrx")
+        .expect("server-2024 carries io-uring-zcrx");
+    assert_eq!(
+        *zcrx,
+        models::strategy::Strategy::IoUringZcrx(models::strategy::ZcrxOptions {
+            area_bytes: 8192,
+            refill_batch: 2,
+        })
+    );
+}

@@ -528,6 +528,14 @@ pub mod preset {
             "true".into(),
             "Linux's lo advertises TSO/GSO, so the stack hands it 64 KiB segments".into(),
         );
+        push("ipv6", "false".into(), "measured over 127.0.0.1".into());
+        for k in ["gro", "flow_steering", "page_pool"] {
+            push(
+                k,
+                "false".into(),
+                "no NIC on loopback: nothing is received from a wire; unused".into(),
+            );
+        }
         push(
             "linux_sendpage_fallback",
             "true".into(),

@@ -393,12 +393,18 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
             o.tolerance = "exact".into();
             o.pass = packets[0] == packets[1] + responses && packets[2] == packets[1];
         }
-        Check::KtlsBus(_) | Check::ZerocopyBreakEven(_) | Check::SendZcWait(_) => {
+        Check::KtlsBus(_)
+        | Check::ZerocopyBreakEven(_)
+        | Check::SendZcWait(_)
+        | Check::TcpZcCpu(_)
+        | Check::Zcrx200g(_) => {
             let run = |s: &Scenario, w: usize, st: Strategy| lab.run(s, w, st);
             let v = match &e.check {
                 Check::KtlsBus(c) => c.evaluate(&s, &run)?,
                 Check::ZerocopyBreakEven(c) => c.evaluate(&s, &run)?,
                 Check::SendZcWait(c) => c.evaluate(&s, &run)?,
+                Check::TcpZcCpu(c) => c.evaluate(&s, &run)?,
+                Check::Zcrx200g(c) => c.evaluate(&s, &run)?,
                 _ => unreachable!("matched above"),
             };
             o.published = v.published;

@@ -441,6 +441,19 @@ fn totals_panel(app: &App) -> Paragraph<'_> {
         })
         .collect();
     lines.push(Line::raw(format!("at {}", sim::SimTime::from_nanos(t))));
+    // A receive run's totals for the whole run: how the payload reached the reader.
+    if let Some(rx) = &run.report.receive {
+        lines.push(Line::raw(format!(
+            "receive: {} flipped, {} mapped, {} cqes",
+            rx.pages_flipped, rx.pages_mapped, rx.completions
+        )));
+        lines.push(Line::raw(format!(
+            "{} fallbacks, {} copied, {:.1} us/MiB",
+            rx.fallbacks,
+            models::world::human_bytes(rx.copied_bytes),
+            rx.cpu_us_per_mib
+        )));
+    }
     Paragraph::new(lines)
         .block(Block::new().borders(Borders::ALL).title(" so far "))
         .wrap(Wrap { trim: true })

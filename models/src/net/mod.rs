@@ -36,6 +36,8 @@ pub const ETHER_GAP: u64 = 12;
 pub const ETHER_MIN_FRAME: u64 = 64;
 /// IPv4 + TCP headers without options.
 pub const TCPIP_HEADER: u64 = 40;
+/// IPv6 + TCP headers without options (the IPv6 header is 40 bytes, IPv4's 20).
+pub const TCPIP6_HEADER: u64 = 60;
 /// TCP timestamp option, padded.
 pub const TCP_TIMESTAMP_OPTION: u64 = 12;
 
@@ -60,6 +62,10 @@ pub struct LinkConfig {
     pub mtu_bytes: u64,
     /// TCP timestamps on (RFC 1323): 12 more header bytes per segment.
     pub tcp_timestamps: bool,
+    /// The connection runs over IPv6: 20 more header bytes per segment than IPv4 (the
+    /// 4168-byte MTU of `tcp_mmap` is 4096 of payload + 40 of IPv6 + 32 of TCP with
+    /// timestamps).
+    pub ipv6: bool,
     /// Round-trip time excluding serialization: a segment's ACK arrives this long after the
     /// segment leaves the wire.
     pub rtt: SimDuration,
@@ -70,12 +76,15 @@ pub struct LinkConfig {
 impl LinkConfig {
     /// IP + TCP header bytes per segment.
     pub fn header_bytes(&self) -> u64 {
-        TCPIP_HEADER
-            + if self.tcp_timestamps {
-                TCP_TIMESTAMP_OPTION
-            } else {
-                0
-            }
+        (if self.ipv6 {
+            TCPIP6_HEADER
+        } else {
+            TCPIP_HEADER
+        }) + if self.tcp_timestamps {
+            TCP_TIMESTAMP_OPTION
+        } else {
+            0
+        }
     }
 
     /// Maximum segment payload.
@@ -130,7 +139,23 @@ pub struct NicConfig {
     /// up to [`GSO_MAX_BYTES`] and the NIC cuts them into MSS frames on the wire, so the
     /// stack's per-packet work is paid once per super-packet (Ethernet only).
     pub tso: bool,
+    /// Receive coalescing (Linux GRO, or LRO in the NIC): in-order frames of one flow that
+    /// one interrupt's poll finds are merged into one skb of up to [`GRO_MAX_BYTES`] before
+    /// `tcp_input`, which then runs once per merged skb. The payload stays where the NIC put
+    /// it (the merged skb's frags are the frames' pages).
+    pub gro: bool,
+    /// Flow steering (ethtool ntuple rules): a flow's frames can be directed to one RX queue,
+    /// which io_uring zero-copy receive and devmem TCP bind their memory to.
+    pub flow_steering: bool,
+    /// The driver refills its RX ring from a page pool (`net/core/page_pool.c`): a recycled
+    /// page is a per-CPU cache pop (charged as one mbuf operation) instead of a page
+    /// allocation.
+    pub page_pool: bool,
 }
+
+/// Largest skb GRO builds (`GRO_LEGACY_MAX_SIZE`, 64 KiB; BIG TCP's larger `gro_max_size`
+/// is not modelled).
+pub const GRO_MAX_BYTES: u64 = 65_536;
 
 /// Largest super-packet TSO hands the NIC (Linux `GSO_MAX_SIZE`, 64 KiB; `gso_max_size`
 /// per device since 5.19, with BIG TCP above it, not modelled).
@@ -241,4 +266,15 @@ pub struct NetCounters {
     /// a flipping receiver had to copy because a condition did not hold.
     pub page_flips: u64,
     pub flip_fallbacks: u64,
+    /// Receive side, the other rooms: pages mapped into the reader (`TCP_ZEROCOPY_RECEIVE`),
+    /// completions handing the reader payload in place (io_uring zero-copy receive).
+    pub pages_mapped: u64,
+    pub rx_completions: u64,
+    /// Payload bytes copied to a reader (every copying receive, fallbacks included).
+    pub rx_copied_bytes: u64,
+    /// Copies a zero-copy receive made because its path could not take the data (a
+    /// straggler that fills no page, an exhausted area), and the bytes they copied (page
+    /// flipping's fallbacks, counted in `flip_fallbacks`, add their bytes here too).
+    pub rx_fallbacks: u64,
+    pub rx_fallback_bytes: u64,
 }

@@ -231,6 +231,11 @@ impl RecvBuffer {
         self.pieces.front()
     }
 
+    /// Every piece waiting, in order.
+    pub fn pieces(&self) -> impl Iterator<Item = &Piece> + '_ {
+        self.pieces.iter()
+    }
+
     pub fn exts(&self) -> impl Iterator<Item = ExtId> + '_ {
         self.pieces.iter().map(|p| p.ext)
     }

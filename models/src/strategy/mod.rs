@@ -33,6 +33,7 @@
 mod copy;
 mod cow_send;
 mod io_uring_send_zc;
+mod io_uring_zcrx;
 mod kernel_server;
 mod mmap_loan;
 mod mmap_read;
@@ -47,6 +48,7 @@ mod recv_copy;
 mod sendfile;
 mod sendfile_ktls;
 mod splice;
+mod tcp_zerocopy_receive;
 mod vmsplice_gift;
 mod zbuf;
 pub(crate) mod zerocopy;
@@ -117,10 +119,13 @@ impl HeaderMode {
 
 pub use cow_send::{CowAlign, CowOptions};
 pub use io_uring_send_zc::UringZcOptions;
+pub(crate) use io_uring_zcrx::RxStep;
+pub use io_uring_zcrx::{ZcrxArea, ZcrxOptions};
 pub use msg_zerocopy::ZcOptions;
 pub use page_loan::{KvaCapPolicy, LoanOptions};
 pub use sendfile_ktls::{KtlsOptions, TlsMode};
 pub use splice::DEFAULT_PIPE_BYTES;
+pub use tcp_zerocopy_receive::{TCP_ZEROCOPY_PAGE_BATCH, TcpZcOptions, TcpZcState, can_map};
 pub use zerocopy::{ZcCounters, ZcState};
 
 /// How an mmap strategy maps its file (`[options] map`).
@@ -202,6 +207,10 @@ pub enum Strategy {
     MmapRead {
         map: MapMode,
     },
+    /// Linux `TCP_ZEROCOPY_RECEIVE`: received pages mapped into the reader.
+    TcpZerocopyReceive(TcpZcOptions),
+    /// io_uring zero-copy receive into a registered area.
+    IoUringZcrx(ZcrxOptions),
 }
 
 /// One option of a strategy, as the catalogue documents it.
@@ -233,7 +242,7 @@ impl Entry {
 
 /// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
 /// `list`, `explain` and the TUI read it.
-pub const CATALOGUE: [&Entry; 19] = [
+pub const CATALOGUE: [&Entry; 21] = [
     &copy::ENTRY,
     &page_loan::ENTRY,
     &cow_send::ENTRY,
@@ -246,6 +255,8 @@ pub const CATALOGUE: [&Entry; 19] = [
     &kernel_server::ENTRY,
     &recv_copy::ENTRY,
     &page_flip::ENTRY,
+    &tcp_zerocopy_receive::ENTRY,
+    &io_uring_zcrx::ENTRY,
     &splice::ENTRY,
     &vmsplice_gift::ENTRY,
     &msg_zerocopy::ENTRY,
@@ -267,7 +278,7 @@ pub const STRATEGY_IDS: [&str; CATALOGUE.len()] = {
 };
 
 /// Ids named in DESIGN for later; rejected with a clear message until they exist.
-pub const FUTURE_IDS: [&str; 2] = ["tcp-zerocopy-receive", "af-xdp"];
+pub const FUTURE_IDS: [&str; 2] = ["af-xdp", "devmem-tcp"];
 
 /// A strategy id that names nothing (or nothing yet).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,6 +354,8 @@ impl Strategy {
             Strategy::SendfileKtls(_) => &sendfile_ktls::ENTRY,
             Strategy::Read => &read::ENTRY,
             Strategy::MmapRead { .. } => &mmap_read::ENTRY,
+            Strategy::TcpZerocopyReceive(_) => &tcp_zerocopy_receive::ENTRY,
+            Strategy::IoUringZcrx(_) => &io_uring_zcrx::ENTRY,
         }
     }
 
@@ -406,6 +419,8 @@ impl Strategy {
         match self {
             Strategy::RecvCopy => Some(Receiver::Copy),
             Strategy::PageFlip => Some(Receiver::Flip),
+            Strategy::TcpZerocopyReceive(o) => Some(Receiver::ZeroCopyMap(*o)),
+            Strategy::IoUringZcrx(o) => Some(Receiver::Zcrx(*o)),
             _ => None,
         }
     }
@@ -465,7 +480,10 @@ impl Strategy {
             Strategy::Read => read::request(r, &mut ops),
             Strategy::MmapRead { map } => mmap_read::request(r, *map, &mut ops),
             Strategy::KernelServer => unreachable!("handled above"),
-            Strategy::RecvCopy | Strategy::PageFlip => {
+            Strategy::RecvCopy
+            | Strategy::PageFlip
+            | Strategy::TcpZerocopyReceive(_)
+            | Strategy::IoUringZcrx(_) => {
                 unreachable!("receive strategies make no send requests")
             }
         }
@@ -705,6 +723,9 @@ pub(crate) fn receive(
 ) {
     let flipped = match how {
         Receiver::Discard => false,
+        Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) => {
+            unreachable!("the zero-copy receivers make their own calls (receive_call)")
+        }
         Receiver::Flip => page_flip::receive(k, piece, buf, dest, whole),
         Receiver::Copy => {
             recv_copy::receive(k, piece, dest);
@@ -713,6 +734,80 @@ pub(crate) fn receive(
     };
     if whole && !flipped {
         k.unref(piece.ext);
+    }
+}
+
+/// Why the target's NIC cannot carry this strategy's receive, if it cannot.
+pub fn target_misfit(s: &Strategy, nic: &crate::net::NicConfig) -> Option<&'static str> {
+    match s {
+        Strategy::IoUringZcrx(_) => io_uring_zcrx::target_misfit(nic),
+        _ => None,
+    }
+}
+
+/// A zero-copy receiver's state between calls.
+#[derive(Debug, Default)]
+pub(crate) enum RxCall {
+    #[default]
+    None,
+    TcpZc(TcpZcState),
+}
+
+/// Sets a zero-copy receiver up before its first call (the socket `mmap`, the area's
+/// registration). False if it could not map its memory (a failed setup).
+pub(crate) fn receive_setup(
+    k: &mut Kernel<'_>,
+    how: Receiver,
+    conn: crate::world::ConnId,
+    read_size: u64,
+    st: &mut RxCall,
+) -> bool {
+    match how {
+        Receiver::ZeroCopyMap(_) => match tcp_zerocopy_receive::setup(k, read_size) {
+            Some(s) => {
+                *st = RxCall::TcpZc(s);
+                true
+            }
+            None => false,
+        },
+        Receiver::Zcrx(o) => io_uring_zcrx::setup(k, o, conn),
+        Receiver::Copy | Receiver::Discard | Receiver::Flip => true,
+    }
+}
+
+/// Bytes that must wait in the receive buffer before the reader is woken (`SO_RCVLOWAT`),
+/// given `left` bytes still to come.
+pub(crate) fn receive_lowat(
+    how: Receiver,
+    st: &RxCall,
+    read_size: u64,
+    rcvbuf: u64,
+    left: u64,
+) -> u64 {
+    match (how, st) {
+        (Receiver::ZeroCopyMap(_), RxCall::TcpZc(s)) => {
+            tcp_zerocopy_receive::lowat(s, read_size, rcvbuf, left)
+        }
+        _ => 1,
+    }
+}
+
+/// One call of a zero-copy receiver (`getsockopt(TCP_ZEROCOPY_RECEIVE)` or its `read()`,
+/// an `io_uring_enter` for completions); `buf` is its copy buffer of `read_size` bytes.
+pub(crate) fn receive_call(
+    k: &mut Kernel<'_>,
+    how: Receiver,
+    conn: crate::world::ConnId,
+    buf: u64,
+    read_size: u64,
+    st: &mut RxCall,
+) -> RxStep {
+    match (how, st) {
+        (Receiver::ZeroCopyMap(o), RxCall::TcpZc(s)) => {
+            RxStep::Received(tcp_zerocopy_receive::call(k, s, o, conn, buf, read_size))
+        }
+        (Receiver::Zcrx(o), _) => io_uring_zcrx::call(k, o, conn),
+        (other, _) => unreachable!("{other:?} receives with recv()"),
     }
 }
 
@@ -787,3 +882,5 @@ mod tests;
 mod tests_fileread;
 #[cfg(test)]
 mod tests_modern;
+#[cfg(test)]
+mod tests_receive;

@@ -101,7 +101,7 @@ pub(super) fn receive(k: &mut Kernel<'_>, piece: &Piece, buf: u64, dest: u64, wh
         let (vm, plan) = k.vm();
         vm.flip_page_in(asid, dest, pfn, plan)
             .expect("the receiver's buffer is mapped writable");
-        k.count_flip(true);
+        k.count_flip(true, piece.len);
         k.path(
             PathNode::KernelBuffer,
             PathNode::UserBuffer,
@@ -110,7 +110,7 @@ pub(super) fn receive(k: &mut Kernel<'_>, piece: &Piece, buf: u64, dest: u64, wh
         );
         return true;
     }
-    k.count_flip(false);
+    k.count_flip(false, piece.len);
     super::recv_copy::receive(k, piece, dest);
     false
 }

@@ -39,4 +39,5 @@ pub(super) fn receive(k: &mut Kernel<'_>, piece: &Piece, dest: u64) {
         PathKind::CpuCopy,
         piece.len,
     );
+    k.count_copied(piece.len);
 }

@@ -449,6 +449,8 @@ fn every_strategy_on_every_workload_runs_clean_with_invariants_checked() {
     // checker runs after every event. Splats are allowed here (file-mutation, straddle).
     let mut cfg = wire_bound_world(1_000_000_000, 9000, true);
     cfg.nic.header_split = true;
+    // io-uring-zcrx binds its area to a queue the flow is steered to.
+    cfg.nic.flow_steering = true;
     let mut ran = 0;
     for w in small_workloads() {
         for id in STRATEGY_IDS {

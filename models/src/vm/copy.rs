@@ -138,6 +138,63 @@ impl Vm {
         Ok(())
     }
 
+    /// Linux `vm_insert_pages` (`mm/memory.c`, 6.6) as `tcp_zerocopy_receive` calls it: maps
+    /// the kernel pages `pfns` read-only at consecutive pages from `addr`, in a VMA that must
+    /// not be writable (`tcp_mmap` refuses `VM_WRITE`). Each page gains a mapping (the
+    /// `get_page` the insert takes); the caller's kernel reference is its own to drop. Cost:
+    /// one PTE write per page, plus one more for the page-table walk and lock the batch takes
+    /// once. Panics if a PTE is present (the caller zaps first) or the VMA is writable.
+    pub fn insert_pages(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        pfns: &[Pfn],
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
+        let c = self.config.costs;
+        for (i, &pfn) in pfns.iter().enumerate() {
+            let a = addr + i as u64 * PAGE_SIZE;
+            let vma = *self.spaces[asid.0 as usize]
+                .vma_at(a)
+                .ok_or(AccessError::Unmapped { addr: a })?;
+            assert!(
+                !vma.writable,
+                "vm_insert_pages into a writable VMA at {a:#x}"
+            );
+            assert!(
+                self.frames.get(pfn).kernel_refs > 0,
+                "inserting {pfn:?} that no kernel reference holds"
+            );
+            self.map(asid, a / PAGE_SIZE, pfn, false, false);
+        }
+        plan.cpu(Activity::Fault, c.pte_update_ns * (pfns.len() as u64 + 1));
+        Ok(())
+    }
+
+    /// Linux `zap_page_range_single` (`mm/memory.c`, 6.6): removes every present PTE of
+    /// `[addr, addr + len)`, frees the frames nothing else references, and flushes the TLB
+    /// once if anything was unmapped. Returns the pages unmapped. Cost: a PTE write per
+    /// present page, a page free per freed frame, and the flush.
+    pub fn zap_range(&mut self, asid: AsId, addr: u64, len: u64, plan: &mut Plan) -> u64 {
+        let c = self.config.costs;
+        let vpns: Vec<u64> = self.spaces[asid.0 as usize]
+            .ptes
+            .range(pages_of(addr, len))
+            .map(|(&v, _)| v)
+            .collect();
+        for &vpn in &vpns {
+            let pfn = self.unmap(asid, vpn);
+            plan.cpu(Activity::Fault, c.pte_update_ns);
+            if self.frames.free_if_unreferenced(pfn) {
+                plan.cpu(Activity::Fault, c.page_alloc_ns);
+            }
+        }
+        if !vpns.is_empty() {
+            self.tlb_flush(plan);
+        }
+        vpns.len() as u64
+    }
+
     /// Allocates a kernel page holding one kernel reference (a receive buffer for a
     /// header-splitting NIC). Cost: a page allocation.
     pub fn alloc_kernel_page(&mut self, plan: &mut Plan) -> Pfn {

@@ -88,6 +88,12 @@ pub enum Receiver {
     /// moved into the reader's buffer instead of copied when [`crate::strategy::flip_fits`] says it can be;
     /// anything else is copied.
     Flip,
+    /// Linux `TCP_ZEROCOPY_RECEIVE`: the `tcp-zerocopy-receive` room maps whole received
+    /// pages into a VMA of the socket and copies the rest.
+    ZeroCopyMap(crate::strategy::TcpZcOptions),
+    /// io_uring zero-copy receive: the `io-uring-zcrx` room completes payload the NIC put in
+    /// the reader's registered area.
+    Zcrx(crate::strategy::ZcrxOptions),
 }
 
 /// How a mutator changes its file.
@@ -135,6 +141,8 @@ pub(super) struct ReceiverState {
     read_size: u64,
     buf: u64,
     received: u64,
+    /// A zero-copy receiver's state between calls.
+    call: crate::strategy::RxCall,
 }
 
 impl ReceiverState {
@@ -216,6 +224,7 @@ impl World {
                     read_size,
                     buf: 0,
                     received: 0,
+                    call: crate::strategy::RxCall::default(),
                 })
             }
             AppSpec::Mutator {
@@ -376,6 +385,18 @@ impl World {
             unreachable!()
         };
         r.buf = addr + skew;
+        let (mode, conn, read_size) = (r.mode, r.conn, r.read_size);
+        let mut call = std::mem::take(&mut r.call);
+        let mut k = super::kernel::Kernel::for_work(self, Some(id), &mut plan);
+        if !crate::strategy::receive_setup(&mut k, mode, conn, read_size, &mut call) {
+            self.failed_setups += 1;
+            self.apps[id.0 as usize].done = true;
+            return;
+        }
+        let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
+            unreachable!()
+        };
+        r.call = call;
         self.app_submit(id, plan, Cont::AppStarted { app: id });
     }
 
@@ -391,14 +412,36 @@ impl World {
             return;
         }
         let (conn, read_size, buf, mode) = (r.conn, r.read_size, r.buf, r.mode);
+        if !self.reader_ready(id) {
+            self.conns[conn.0 as usize].blocked_reader = Some(id);
+            return;
+        }
+        if matches!(mode, Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_)) {
+            let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
+                unreachable!()
+            };
+            let mut call = std::mem::take(&mut r.call);
+            let mut plan = Plan::new();
+            let mut k = super::kernel::Kernel::for_work(self, Some(id), &mut plan);
+            let step = crate::strategy::receive_call(&mut k, mode, conn, buf, read_size, &mut call);
+            let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
+                unreachable!()
+            };
+            r.call = call;
+            match step {
+                crate::strategy::RxStep::Received(len) => {
+                    self.app_submit(id, plan, Cont::Received { app: id, len })
+                }
+                crate::strategy::RxStep::Wait => {
+                    self.conns[conn.0 as usize].blocked_reader = Some(id);
+                }
+            }
+            return;
+        }
         let rcv = self.conns[conn.0 as usize]
             .rcv
             .as_mut()
             .expect("receivers read connections with a local receive buffer");
-        if rcv.bytes() == 0 {
-            self.conns[conn.0 as usize].blocked_reader = Some(id);
-            return;
-        }
         let mut taken = Vec::new();
         let split = rcv.take(read_size, &mut taken);
         let len: u64 = taken.iter().map(|p| p.len).sum();
@@ -416,6 +459,25 @@ impl World {
             crate::strategy::receive(&mut k, mode, p, buf, dest, whole);
         }
         self.app_submit(id, plan, Cont::Received { app: id, len });
+    }
+
+    /// Whether receiver `id` has enough waiting to be woken: any byte, or its `SO_RCVLOWAT`.
+    pub(super) fn reader_ready(&self, id: AppId) -> bool {
+        let Role::Receiver(r) = &self.apps[id.0 as usize].role else {
+            unreachable!("only receivers read")
+        };
+        let rcv = self.conns[r.conn.0 as usize]
+            .rcv
+            .as_ref()
+            .expect("receivers read connections with a local receive buffer");
+        let lowat = crate::strategy::receive_lowat(
+            r.mode,
+            &r.call,
+            r.read_size,
+            rcv.hiwat(),
+            r.total - r.received,
+        );
+        rcv.bytes() >= lowat
     }
 
     // ----- mutator and shared-page writer -----------------------------------------------------

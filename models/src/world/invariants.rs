@@ -93,6 +93,9 @@ impl World {
         self.machine.check_invariants();
         self.exts.check_invariants();
         self.zc.check_invariants();
+        if let Some((_, area)) = &self.rxq.zcrx {
+            area.check_invariants();
+        }
         let mut holders: BTreeMap<ExtId, u32> = BTreeMap::new();
         for (i, c) in self.conns.iter().enumerate() {
             c.sender.check_invariants();

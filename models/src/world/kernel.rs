@@ -9,9 +9,10 @@
 use std::borrow::Cow;
 
 use super::path::{PathKind, PathNode};
-use super::{AppId, World, WorldConfig};
+use super::{AppId, ConnId, World, WorldConfig};
 use crate::machine::{Activity, Plan};
 use crate::net::mbuf::{Ext, ExtId, ExtKind, MCLBYTES};
+use crate::net::sockbuf::Piece;
 use crate::strategy::Addr;
 use crate::vm::{AsId, FileId, Vm};
 
@@ -236,13 +237,81 @@ impl<'a> Kernel<'a> {
         self.w.kva_loaned_bytes -= bytes;
     }
 
+    // ----- the receive side -------------------------------------------------------------------
+
+    /// Bytes waiting in `conn`'s receive buffer (`tcp_inq`).
+    pub fn rcv_bytes(&self, conn: ConnId) -> u64 {
+        self.w.conns[conn.0 as usize]
+            .rcv
+            .as_ref()
+            .expect("a receiving connection")
+            .bytes()
+    }
+
+    /// The pieces waiting in `conn`'s receive buffer, in order (what `tcp_recv_skb` walks).
+    pub fn rcv_pieces(&self, conn: ConnId) -> Vec<Piece> {
+        self.w.conns[conn.0 as usize]
+            .rcv
+            .as_ref()
+            .expect("a receiving connection")
+            .pieces()
+            .copied()
+            .collect()
+    }
+
+    /// Takes up to `max` bytes from the front of `conn`'s receive buffer; true if the last
+    /// piece was cut in two (its tail keeps the storage's reference).
+    pub fn rcv_take(&mut self, conn: ConnId, max: u64, out: &mut Vec<Piece>) -> bool {
+        self.w.conns[conn.0 as usize]
+            .rcv
+            .as_mut()
+            .expect("a receiving connection")
+            .take(max, out)
+    }
+
+    /// The io_uring zero-copy receive area bound to the receive queue, if any.
+    pub fn zcrx_area(&mut self) -> Option<&mut crate::strategy::ZcrxArea> {
+        self.w.rxq.zcrx.as_mut().map(|(_, a)| a)
+    }
+
+    /// Binds `area` to the receive queue, steering `conn`'s frames into it
+    /// (`io_register_zcrx_ifq` with an ntuple rule).
+    pub fn bind_zcrx(&mut self, conn: ConnId, area: crate::strategy::ZcrxArea) {
+        assert!(self.w.rxq.zcrx.is_none(), "one zero-copy area per queue");
+        self.w.rxq.zcrx = Some((conn, area));
+    }
+
+    /// `pages` received pages mapped into the reader (`TCP_ZEROCOPY_RECEIVE`).
+    pub fn count_mapped(&mut self, pages: u64) {
+        self.w.net.pages_mapped += pages;
+    }
+
+    /// A completion handing the reader payload where it already lies (io_uring zero-copy
+    /// receive).
+    pub fn count_completion(&mut self) {
+        self.w.net.rx_completions += 1;
+    }
+
+    /// `bytes` of payload copied to a reader.
+    pub fn count_copied(&mut self, bytes: u64) {
+        self.w.net.rx_copied_bytes += bytes;
+    }
+
+    /// A zero-copy receive had to copy `bytes` its path could not take.
+    pub fn count_fallback(&mut self, bytes: u64) {
+        self.w.net.rx_fallbacks += 1;
+        self.w.net.rx_fallback_bytes += bytes;
+    }
+
     // ----- counters ---------------------------------------------------------------------------
 
-    pub fn count_flip(&mut self, flipped: bool) {
+    /// A page flipped, or a piece of `bytes` a flipping receiver had to copy.
+    pub fn count_flip(&mut self, flipped: bool, bytes: u64) {
         if flipped {
             self.w.net.page_flips += 1;
         } else {
             self.w.net.flip_fallbacks += 1;
+            self.w.net.rx_fallback_bytes += bytes;
         }
     }
 

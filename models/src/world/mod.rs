@@ -348,6 +348,8 @@ pub struct World {
     /// Frames waiting in the NIC for descriptors: (conn, seq, len).
     rx_backlog: VecDeque<(ConnId, u64, u64)>,
     rx_dma_active: Option<u64>,
+    /// The receive queue's coalescing and zero-copy receive state (`rx.rs`).
+    rxq: rx::RxQueue,
     /// Check every invariant after every event (tests and debug builds).
     check_every_event: bool,
     /// Why the run stopped before its work was done, if it did.
@@ -423,6 +425,7 @@ impl World {
             rx_slots_used: 0,
             rx_backlog: VecDeque::new(),
             rx_dma_active: None,
+            rxq: rx::RxQueue::default(),
             check_every_event: cfg!(debug_assertions),
             stalled: None,
             inject_bug: false,

@@ -12,6 +12,17 @@
 //! posted; one per page with header splitting, else one) until that handler has refilled
 //! them; a frame that finds too few waits in the NIC, as 802.3x flow control holds the link,
 //! so incoming data is never lost in this model.
+//!
+//! ## Receive coalescing, page pools and zero-copy areas
+//! With `gro` (Linux NAPI and `napi_gro_receive`), a frame that lands while the softnet
+//! thread's poll is still running raises no interrupt and is merged into the skb being built,
+//! up to [`GRO_MAX_BYTES`]; `tcp_input` runs once per merged skb, charged with its first
+//! frame (the frames join the socket as each lands: the total work is right, the order of the
+//! later frames slightly early). With `page_pool`, refilling a descriptor is a
+//! recycled page (one mbuf operation) rather than a page allocation. A connection bound to
+//! an io_uring zero-copy receive area ([`crate::strategy::ZcrxArea`]) takes its payload
+//! pages from that area while it has free chunks, and ordinary kernel pages once it runs
+//! out (copied later by `io_zcrx_copy_chunk`).
 
 use sim::SimDuration;
 
@@ -20,7 +31,7 @@ use crate::machine::{Activity, Plan, Step};
 use crate::net::mbuf::{ExtId, ExtKind, PagePromise};
 use crate::net::sockbuf::{Piece, RecvBuffer};
 use crate::net::tcp::{AckDecision, ShortSegments, TcpSender};
-use crate::net::{ETHER_HEADER, LinkKind};
+use crate::net::{ETHER_HEADER, GRO_MAX_BYTES, LinkKind};
 use crate::vm::PAGE_SIZE;
 
 /// The remote end of an incoming connection.
@@ -29,6 +40,17 @@ pub(super) struct Remote {
     pub(super) tcp: TcpSender,
     /// Payload per segment the remote sends (at most the MSS).
     pub(super) segment_bytes: u64,
+}
+
+/// The receive queue's state besides its ring: the skb GRO is building and the io_uring
+/// zero-copy area bound to it (by flow steering), if any.
+#[derive(Debug, Default)]
+pub(super) struct RxQueue {
+    /// The connection and payload bytes of the skb GRO is building.
+    gro_conn: Option<ConnId>,
+    gro_bytes: u64,
+    /// The connection whose frames the area receives, and the area.
+    pub(super) zcrx: Option<(ConnId, crate::strategy::ZcrxArea)>,
 }
 
 /// A frame in the receive path, before `tcp_input` has seen it.
@@ -133,7 +155,19 @@ impl World {
             let mut plan = Plan::new(); // allocation is charged at replenish, in tcp_input
             while left > 0 {
                 let n = left.min(PAGE_SIZE);
-                let pfn = self.vm.alloc_kernel_page(&mut plan);
+                // A flow steered to a zero-copy area lands in the area's next free chunk
+                // (a kernel reference for the skb's frag), else in a fresh kernel page.
+                let chunk = match &mut self.rxq.zcrx {
+                    Some((c, area)) if *c == conn => area.take_chunk(),
+                    _ => None,
+                };
+                let pfn = match chunk {
+                    Some(pfn) => {
+                        self.vm.kernel_ref(pfn);
+                        pfn
+                    }
+                    None => self.vm.alloc_kernel_page(&mut plan),
+                };
                 let expected = self.vm.frame(pfn).version;
                 let ext = self.exts.attach(
                     ExtKind::Pages {
@@ -213,21 +247,40 @@ impl World {
         }
         let stack = self.cfg.stack;
         let costs = self.cfg.machine.costs;
-        self.net.interrupts += 1;
         self.net.rx_dma_bytes += frame.len;
+        // Linux NAPI with GRO: while the softnet thread still has receive work queued (its
+        // poll is running), a new frame raises no interrupt and is merged into the skb being
+        // built, up to GRO_MAX_BYTES; tcp_input runs once per merged skb. Without GRO every
+        // frame takes its interrupt and its tcp_input.
         let mut plan = Plan::new();
-        plan.cpu(Activity::Interrupt, stack.interrupt_ns);
-        // tcp_input, plus replenishing the ring with as many buffers as the frame used.
-        let refill = if self.cfg.nic.header_split {
-            costs.page_alloc_ns * frame.pieces.len() as u64
-        } else {
+        let polling = self.cfg.nic.gro && self.machine.is_busy(SOFTNET);
+        if !polling {
+            self.net.interrupts += 1;
+            plan.cpu(Activity::Interrupt, stack.interrupt_ns);
+        }
+        let merges = polling
+            && self.rxq.gro_conn == Some(frame.conn)
+            && self.rxq.gro_bytes + frame.len <= GRO_MAX_BYTES;
+        let tcp_input = if merges {
+            self.rxq.gro_bytes += frame.len;
             0
+        } else {
+            self.rxq.gro_conn = Some(frame.conn);
+            self.rxq.gro_bytes = frame.len;
+            stack.tcp_input_per_segment_ns
+        };
+        // Replenishing the ring with as many buffers as the frame used: a page allocation
+        // each, or a recycled page from the page pool (or the zero-copy area's free list).
+        let refill = if !self.cfg.nic.header_split {
+            0
+        } else if self.cfg.nic.page_pool || self.rxq.zcrx.is_some() {
+            stack.mbuf_ns * frame.pieces.len() as u64
+        } else {
+            costs.page_alloc_ns * frame.pieces.len() as u64
         };
         plan.cpu(
             Activity::Protocol,
-            stack.tcp_input_per_segment_ns
-                + stack.mbuf_ns * (1 + frame.pieces.len() as u64)
-                + refill,
+            tcp_input + stack.mbuf_ns * (1 + frame.pieces.len() as u64) + refill,
         );
         if !self.cfg.nic.checksum_offload {
             plan.push(Step::Checksum { bytes: frame.len });
@@ -266,7 +319,11 @@ impl World {
         for p in pieces {
             rcv.append(p);
         }
-        if let Some(app) = c.blocked_reader.take() {
+        // The reader wakes once its low-water mark is met (SO_RCVLOWAT; one byte by default).
+        if let Some(app) = c.blocked_reader
+            && self.reader_ready(app)
+        {
+            self.conns[conn.0 as usize].blocked_reader = None;
             self.app_wake(app);
         }
         match decision {
@@ -295,6 +352,11 @@ impl World {
     pub(super) fn window_update(&mut self, conn: ConnId) {
         let at = self.now() + self.half_rtt();
         self.queue.schedule_at(at, Event::RemoteOutput { conn });
+    }
+
+    /// Received pages that found the io_uring zero-copy area with no free chunk.
+    pub fn rx_area_exhausted_pages(&self) -> u64 {
+        self.rxq.zcrx.as_ref().map_or(0, |(_, a)| a.exhausted_pages)
     }
 
     pub(super) fn rx_exts(&self) -> impl Iterator<Item = ExtId> + '_ {

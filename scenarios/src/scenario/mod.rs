@@ -173,7 +173,14 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
     }
 
     let target = resolve_target(path, target)?;
-    let options = resolve_keys("options", &options, Options::default(), &option_keys())?;
+    let options_table = options;
+    let options = resolve_keys(
+        "options",
+        &options_table,
+        Options::default(),
+        &option_keys(),
+    )?;
+    check_options(path, &options_table, &options)?;
     let mut resolved = Vec::new();
     for (i, (origin, spec)) in workloads.iter().enumerate() {
         let (w, opts) = spec.resolve(&format!("workloads[{i}]"))?;
@@ -305,6 +312,44 @@ fn apply_set(
     Ok(())
 }
 
+/// What one option's range cannot check: the io_uring zero-copy area is whole pages, and
+/// its refill batch is at most its chunks (a larger batch would never be returned: the
+/// application cannot hold more chunks than the area has).
+fn check_options(path: &str, table: &Table, o: &Options) -> Result<(), ScenarioError> {
+    let page = 4096;
+    let chunks = o.zcrx.area_bytes / page;
+    let bad = if !o.zcrx.area_bytes.is_multiple_of(page) {
+        Some((
+            "zcrx_area",
+            "is not a whole number of 4 KiB pages (the area is registered page by page)",
+            "a multiple of 4 KiB".to_owned(),
+        ))
+    } else if o.zcrx.refill_batch > chunks {
+        Some((
+            "zcrx_refill_batch",
+            "is larger than the area's chunks: the application could never fill a batch to return",
+            format!("a whole number from 1 to {chunks} (zcrx_area / 4 KiB)"),
+        ))
+    } else {
+        None
+    };
+    let Some((key, problem, allowed)) = bad else {
+        return Ok(());
+    };
+    // Point at the key that broke it, or at the one the user set if only that one was.
+    let at = table
+        .get(key)
+        .or_else(|| table.get("zcrx_area"))
+        .or_else(|| table.get("zcrx_refill_batch"));
+    Err(ScenarioError {
+        origin: at.map_or(Origin::Whole { path: path.into() }, |e| e.origin.clone()),
+        field: format!("options.{key}"),
+        value: at.map(|e| render(&e.value)),
+        problem: problem.into(),
+        allowed: Some(allowed),
+    })
+}
+
 /// A value for an error message, shortened when long.
 pub(crate) fn render(v: &toml::Value) -> String {
     match v {
@@ -371,6 +416,8 @@ fn resolve_strategies(
         Strategy::MsgZerocopy(_) => Strategy::MsgZerocopy(options.zerocopy),
         Strategy::IoUringSendZc(_) => Strategy::IoUringSendZc(options.send_zc),
         Strategy::SendfileKtls(_) => Strategy::SendfileKtls(options.ktls),
+        Strategy::TcpZerocopyReceive(_) => Strategy::TcpZerocopyReceive(options.tcp_zc),
+        Strategy::IoUringZcrx(_) => Strategy::IoUringZcrx(options.zcrx),
         Strategy::Splice { .. } => Strategy::Splice {
             pipe_bytes: options.pipe_bytes,
         },
@@ -406,12 +453,26 @@ fn resolve_strategies(
                     allowed: Some(dedup(fits).join(", ")),
                 });
             }
+            if let Some(reason) = models::strategy::target_misfit(&s, &target.world.nic) {
+                return Err(ScenarioError {
+                    origin: origin.clone(),
+                    field: "strategies".into(),
+                    value: Some(format!("\"{id}\"")),
+                    problem: format!("cannot run on target {}: {reason}", target.name),
+                    allowed: Some(
+                        "a target whose NIC has what it needs, or another strategy".into(),
+                    ),
+                });
+            }
             chosen.push(configure(s));
         }
     } else {
+        // Every strategy that applies, which excludes one the target's NIC cannot carry
+        // (io_uring zero-copy receive without header split or flow steering).
         chosen = STRATEGY_IDS
             .iter()
             .map(|id| configure(Strategy::from_id(id).expect("catalogue ids parse")))
+            .filter(|s| models::strategy::target_misfit(s, &target.world.nic).is_none())
             .collect();
     }
     let mut runs = Vec::new();

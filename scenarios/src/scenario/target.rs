@@ -55,6 +55,7 @@ pub(super) fn blank_target() -> Target {
                 kind: LinkKind::Loopback,
                 mtu_bytes: 1500,
                 tcp_timestamps: false,
+                ipv6: false,
                 rtt: SimDuration::ZERO,
                 loss: 0.0,
             },
@@ -68,6 +69,9 @@ pub(super) fn blank_target() -> Target {
                 header_split: false,
                 tx_coalesce: 1,
                 tso: false,
+                gro: false,
+                flow_steering: false,
+                page_pool: false,
             },
             tcp: TcpConfig {
                 send_buffer_bytes: 0,
