@@ -145,9 +145,17 @@ impl<E> RadixHeap<E> {
             self.nonempty &= !(1 << b);
             let mut moving = std::mem::take(&mut self.buckets[b]);
             let before = moving.len();
-            moving.retain(&live);
+            // One pass drops the dead and finds the earliest live time.
+            let mut min = u64::MAX;
+            moving.retain(|e| {
+                let keep = live(e);
+                if keep {
+                    min = min.min(e.time);
+                }
+                keep
+            });
             self.held -= before - moving.len();
-            if let Some(min) = moving.iter().map(|e| e.time).min() {
+            if !moving.is_empty() {
                 self.last = min;
                 for e in moving.drain(..) {
                     self.file(e);
