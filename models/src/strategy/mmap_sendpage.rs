@@ -40,7 +40,7 @@ pub(super) const ENTRY: Entry = Entry {
     },
     options: &[
         OptionDoc {
-            key: "straddle_fixed",
+            key: "sendpage_fixed",
             what: "look up each VMA a write spans (Miller's fix)",
             default: "false (the patch as posted)",
         },

@@ -9,7 +9,8 @@ use crate::world::WorldConfig;
 
 const MIB: u64 = 1 << 20;
 
-fn go(cfg: &WorldConfig, w: &Workload, s: Strategy) -> RunReport {
+/// Runs `s` with every invariant checked after every event.
+pub(super) fn go(cfg: &WorldConfig, w: &Workload, s: Strategy) -> RunReport {
     run(
         cfg,
         w,

@@ -1,25 +1,12 @@
 //! Today's receive-side zero copy (issue 17), checked from first principles.
 
+use super::tests_modern::go;
 use super::*;
-use crate::report::{RunOptions, RunReport, run};
 use crate::testkit::wire_bound_world;
 use crate::workload::Workload;
 use crate::world::WorldConfig;
 
 const MIB: u64 = 1 << 20;
-
-fn go(cfg: &WorldConfig, w: &Workload, s: Strategy) -> RunReport {
-    run(
-        cfg,
-        w,
-        s,
-        RunOptions {
-            check_invariants: true,
-            ..RunOptions::default()
-        },
-    )
-    .unwrap()
-}
 
 /// 10 Gb/s Ethernet with header split at `mtu`; IPv6 if asked, timestamps on.
 fn split_world(mtu: u64, ipv6: bool) -> WorldConfig {
