@@ -155,11 +155,8 @@ fn zero_copy_receive_options_are_checked_together() {
             "[target]\npreset = \"server-2024\"\n[[workloads]]\nkind = \"bulk-receive\"\n[options]\n{opts}\n"
         )
     };
-    let err = |opts: &str| {
-        load_str("z.toml", &text(opts), &Overrides::default())
-            .err()
-            .expect("refused")
-    };
+    let err =
+        |opts: &str| load_str("z.toml", &text(opts), &Overrides::default()).expect_err("refused");
     let e = err("zcrx_area = \"6 KiB\"");
     assert_eq!(e.field, "options.zcrx_area");
     assert!(e.allowed.unwrap().contains("multiple of 4 KiB"));
