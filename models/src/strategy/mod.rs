@@ -763,7 +763,7 @@ pub(crate) fn receive_setup(
     st: &mut RxCall,
 ) -> bool {
     match how {
-        Receiver::ZeroCopyMap(_) => match tcp_zerocopy_receive::setup(k, read_size) {
+        Receiver::ZeroCopyMap(o) => match tcp_zerocopy_receive::setup(k, o, read_size) {
             Some(s) => {
                 *st = RxCall::TcpZc(s);
                 true

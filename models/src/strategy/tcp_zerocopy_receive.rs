@@ -81,6 +81,9 @@ pub struct TcpZcState {
     vma_len: u64,
     /// `recv_skip_hint` of the last call: bytes the reader must `read()` before mapping on.
     skip: u64,
+    /// The copy buffer (`copybuf_address`): the reader's own anonymous buffer of
+    /// `copybuf_len` bytes, apart from its `read()` buffer; 0 when it passes none.
+    copybuf: u64,
 }
 
 /// Whether `piece` of storage `ext` is a frag `can_map_frag` accepts: exactly one page at
@@ -94,16 +97,25 @@ pub fn can_map(ext: &Ext, piece: &Piece) -> bool {
 }
 
 /// Setup: `mmap()` of the socket, a read-only VMA of `read_size` rounded up to pages (the
-/// reader's chunk). Returns `None` (a failed setup) if it does not fit.
-pub(crate) fn setup(k: &mut Kernel<'_>, read_size: u64) -> Option<TcpZcState> {
+/// reader's chunk), and the copy buffer if the reader passes one (its pages fault in when
+/// first written). Returns `None` (a failed setup) if either does not fit.
+pub(crate) fn setup(k: &mut Kernel<'_>, o: TcpZcOptions, read_size: u64) -> Option<TcpZcState> {
     let asid = k.asid();
     let len = read_size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
     let (vm, plan) = k.vm();
     let vma = vm.mmap(asid, MmapRequest::anon(len), plan).ok()?;
+    let copybuf = if o.copybuf_bytes > 0 {
+        let bytes = o.copybuf_bytes.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        vm.mmap(asid, MmapRequest::anon(bytes).writable(), plan)
+            .ok()?
+    } else {
+        0
+    };
     Some(TcpZcState {
         vma,
         vma_len: len,
         skip: 0,
+        copybuf,
     })
 }
 
@@ -118,8 +130,9 @@ pub(crate) fn lowat(st: &TcpZcState, read_size: u64, rcvbuf: u64, left: u64) -> 
     }
 }
 
-/// One call of the reader: a `read()` of a pending hint, else one `getsockopt`. `buf` is the
-/// reader's copy buffer of `read_size` bytes. Returns the payload bytes consumed.
+/// One call of the reader: a `read()` of a pending hint into `buf` (the reader's buffer of
+/// `read_size` bytes), else one `getsockopt`, which copies what it copies into the copy
+/// buffer. Returns the payload bytes consumed.
 pub(crate) fn call(
     k: &mut Kernel<'_>,
     st: &mut TcpZcState,
@@ -141,7 +154,7 @@ pub(crate) fn call(
     let inq = k.rcv_bytes(conn);
     if inq > 0 && inq <= o.copybuf_bytes {
         // receive_fallback_to_copy: what waits fits the copy buffer; copy it all.
-        let got = copy_out(k, conn, buf, inq);
+        let got = copy_out(k, conn, st.copybuf, inq);
         k.count_fallback(got);
         return got;
     }
@@ -206,7 +219,7 @@ pub(crate) fn call(
         let copylen = st.skip.min(o.copybuf_bytes);
         if copylen > 0 {
             // tcp_zc_handle_leftover → tcp_copy_straggler_data, into the copy buffer.
-            let got = copy_out(k, conn, buf, copylen);
+            let got = copy_out(k, conn, st.copybuf, copylen);
             st.skip -= got;
             k.count_fallback(got);
             return mapped * PAGE_SIZE + got;

@@ -118,6 +118,24 @@ fn tcp_zc_copy_buffer_takes_the_stragglers_in_the_same_call() {
 }
 
 #[test]
+fn tcp_zc_copy_buffer_larger_than_the_read_buffer_is_its_own_buffer() {
+    // copybuf_address is a buffer of its own in Linux: a 1 MiB copy buffer beside 4 KiB
+    // reads must take whole queues (receive_fallback_to_copy) without writing past the read
+    // buffer. It once shared the read buffer and the copy ran off its end (a panic). At MTU
+    // 1500 nothing maps, so every byte is copied, all of them received.
+    let total = 4 * MIB;
+    let r = go(
+        &split_world(1500, false),
+        &receive(total, 4096),
+        Strategy::TcpZerocopyReceive(TcpZcOptions { copybuf_bytes: MIB }),
+    );
+    let rx = r.receive.as_ref().unwrap();
+    assert_eq!(r.payload_bytes, total);
+    assert_eq!(rx.copied_bytes, total);
+    assert_eq!(rx.pages_mapped, 0);
+}
+
+#[test]
 fn tcp_zc_without_header_split_maps_nothing() {
     // Without header split a frame lands in one contiguous buffer, not a page of its own:
     // can_map_frag fails for every frag even at MTU 4168, and the whole payload is copied.
