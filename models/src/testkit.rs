@@ -135,6 +135,7 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
             initial_window_segments: 2,
             congestion_control: true,
             nodelay: false,
+            nagle: Default::default(),
         },
         stack: StackCosts {
             tcp_output_per_segment_ns: 500,

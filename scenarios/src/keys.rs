@@ -608,6 +608,17 @@ pub fn target_keys() -> Vec<Key<Target>> {
             doc: "TCP_NODELAY: short segments leave at once, no Nagle",
             apply: |t, v| t.world.tcp.nodelay = v.bool(),
         },
+        Key {
+            name: "nagle",
+            kind: Kind::Choice(&["bsd", "minshall"]),
+            doc: "Nagle's rule without TCP_NODELAY: bsd holds a short segment while anything is unacknowledged (4.4BSD tcp_output); minshall only while an earlier short segment is (Linux tcp_minshall_check)",
+            apply: |t, v| {
+                t.world.tcp.nagle = match v.word() {
+                    "minshall" => models::net::tcp::NagleRule::Minshall,
+                    _ => models::net::tcp::NagleRule::Bsd,
+                }
+            },
+        },
         cost!(
             "tcp_output_per_segment",
             "tcp_output per segment",

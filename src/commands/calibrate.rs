@@ -469,6 +469,11 @@ pub mod preset {
             "false".into(),
             "the default socket option".into(),
         );
+        push(
+            "nagle",
+            "\"minshall\"".into(),
+            "Linux: tcp_minshall_check".into(),
+        );
         let fit = format!(
             "a line through send() time vs size (64 B-16 KiB, TCP_NODELAY, one segment each, a receiver thread draining) crosses 0 at {per_send:.0} ns per send; less the syscall ({:.0} ns), halved between output and loopback input",
             sys.median

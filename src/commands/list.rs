@@ -43,17 +43,21 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             writeln!(out, "{text}")?;
         }
         What::Strategies => {
+            // Columns as wide as the longest id, so a long id never runs into its source.
+            let width = STRATEGY_IDS.iter().map(|id| id.len()).max().unwrap_or(0);
             for id in STRATEGY_IDS {
                 let s = Strategy::from_id(id).expect("catalogue ids parse");
                 let e = s.explain();
-                writeln!(out, "{id:<16} {:<7} {}", s.source().name(), e.title)?;
+                writeln!(out, "{id:<width$} {:<7} {}", s.source().name(), e.title)?;
             }
-            writeln!(out)?;
-            writeln!(
-                out,
-                "planned, not modelled yet: {}",
-                models::strategy::FUTURE_IDS.join(", ")
-            )?;
+            if !models::strategy::FUTURE_IDS.is_empty() {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "planned, not modelled yet: {}",
+                    models::strategy::FUTURE_IDS.join(", ")
+                )?;
+            }
         }
         What::Workloads => {
             for id in WORKLOAD_IDS {

@@ -197,6 +197,9 @@ pub struct TcpConfig {
     pub congestion_control: bool,
     /// `TCP_NODELAY`: short segments leave at once (no Nagle).
     pub nodelay: bool,
+    /// Which Nagle rule holds short segments when `nodelay` is off: the BSDs' or Linux's
+    /// (Minshall's variant).
+    pub nagle: tcp::NagleRule,
 }
 
 /// CPU costs of the network stack, ns.

@@ -2,7 +2,9 @@
 //!
 //! **Sender** ([`TcpSender`]): segments the send buffer to the MSS within the smaller of the
 //! peer's window and the congestion window; Nagle (RFC 896) holds a short segment while data
-//! is in flight unless `TCP_NODELAY`; congestion control per RFC 2581 / RFC 3782 (slow start,
+//! is in flight unless `TCP_NODELAY` (the BSD rule, `tcp_output`'s `idle` test), or, in Linux's
+//! variant after Minshall, only while an earlier short segment is unacknowledged
+//! (`tcp_minshall_check`, `include/net/tcp.h` in Linux 2.4, `net/ipv4/tcp_output.c` since); congestion control per RFC 2581 / RFC 3782 (slow start,
 //! congestion avoidance, fast retransmit on the third duplicate ACK, NewReno fast recovery
 //! with partial ACKs); one retransmission timer per connection whose timeout doubles on each
 //! expiry (Karn's back-off) and resets when new data is acknowledged. The timeout follows
@@ -19,10 +21,24 @@
 
 use std::collections::BTreeMap;
 
+/// Which form of Nagle's algorithm a stack runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NagleRule {
+    /// RFC 896 as 4.4BSD `tcp_output` has it: a short segment leaves only when nothing is in
+    /// flight (`idle = snd_max == snd_una`). The BSDs.
+    #[default]
+    Bsd,
+    /// Minshall's variant (draft-minshall-nagle): a short segment leaves unless an earlier
+    /// short segment is still unacknowledged (`tcp_minshall_check`: `snd_sml` after `snd_una`
+    /// and not after `snd_nxt`). Linux since 2.4; a request's short tail no longer waits
+    /// behind its full segments' ACKs.
+    Minshall,
+}
+
 /// When a segment shorter than the MSS may leave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShortSegments {
-    /// Nagle: only with nothing in flight.
+    /// Nagle: only when the stack's [`NagleRule`] allows a short segment now.
     Nagle,
     /// Corked (`TCP_CORK`): never.
     Never,
@@ -47,7 +63,7 @@ pub struct AckOutcome {
 /// Sender sequence and congestion state, in bytes from the start of the connection.
 ///
 /// Invariants: `una ≤ nxt ≤ written`; `cwnd ≥ 1 MSS` once set; in recovery, `una < recover
-/// ≤ nxt`.
+/// ≤ nxt`; `sml ≤ nxt`.
 #[derive(Clone, Debug)]
 pub struct TcpSender {
     una: u64,
@@ -72,6 +88,10 @@ pub struct TcpSender {
     rttvar_ns: u64,
     /// The segment being timed: the sequence number that acknowledges it, and when it left.
     probe: Option<(u64, u64)>,
+    /// Which Nagle rule holds short segments.
+    nagle: NagleRule,
+    /// End of the last short segment sent (`snd_sml`), for Minshall's rule.
+    sml: u64,
 }
 
 impl Default for TcpSender {
@@ -97,7 +117,28 @@ impl TcpSender {
             srtt_ns: None,
             rttvar_ns: 0,
             probe: None,
+            nagle: NagleRule::Bsd,
+            sml: 0,
         }
+    }
+
+    /// The same sender under `rule` for short segments.
+    pub fn with_nagle(mut self, rule: NagleRule) -> Self {
+        self.nagle = rule;
+        self
+    }
+
+    /// Whether Nagle's algorithm lets a short segment leave now: under the BSD rule only with
+    /// nothing in flight; under Minshall's only with no short segment in flight.
+    pub fn nagle_allows_short(&self) -> bool {
+        match self.nagle {
+            NagleRule::Bsd => self.in_flight() == 0,
+            NagleRule::Minshall => !(self.sml > self.una && self.sml <= self.nxt),
+        }
+    }
+
+    pub fn nagle_rule(&self) -> NagleRule {
+        self.nagle
     }
 
     /// The retransmission timeout now: `srtt + 4 rttvar` (RFC 6298), at least `min_ns`,
@@ -172,12 +213,16 @@ impl TcpSender {
     }
 
     /// `len` new bytes left at `now_ns` (they start at `nxt`); the first of a round trip is
-    /// timed.
-    pub fn sent(&mut self, len: u64, now_ns: u64) {
+    /// timed. A segment (or TSO super-packet) that is not a whole number of `mss` is short:
+    /// it becomes `snd_sml` (Linux `tcp_minshall_update`).
+    pub fn sent(&mut self, len: u64, mss: u64, now_ns: u64) {
         if self.probe.is_none() {
             self.probe = Some((self.nxt + len, now_ns));
         }
         self.nxt += len;
+        if !len.is_multiple_of(mss) {
+            self.sml = self.nxt;
+        }
         assert!(self.nxt <= self.written, "sent past the written data");
     }
 
@@ -193,9 +238,10 @@ impl TcpSender {
     /// The next new segment's length within `window` (the peer's), the congestion window
     /// and the MSS, if one may be sent now.
     ///
-    /// Under [`ShortSegments::Nagle`], a segment shorter than the MSS goes only if nothing is
-    /// in flight and it carries all the data there is (Nagle's algorithm, RFC 896, with BSD's
-    /// silly-window avoidance): otherwise the sender waits for more data or for an ACK.
+    /// Under [`ShortSegments::Nagle`], a segment shorter than the MSS goes only if the
+    /// [`NagleRule`] allows it ([`Self::nagle_allows_short`]) and it carries all the data there
+    /// is (Nagle's algorithm, RFC 896, with BSD's silly-window avoidance): otherwise the sender
+    /// waits for more data or for an ACK.
     pub fn next_segment(&self, window: u64, mss: u64, short: ShortSegments) -> Option<u64> {
         let usable = self.usable_window(window).saturating_sub(self.in_flight());
         let pending = self.written - self.nxt;
@@ -207,7 +253,7 @@ impl TcpSender {
             let allowed = match short {
                 ShortSegments::Never => false,
                 ShortSegments::Always => len == pending,
-                ShortSegments::Nagle => self.in_flight() == 0 && len == pending,
+                ShortSegments::Nagle => self.nagle_allows_short() && len == pending,
             };
             if !allowed {
                 return None;
@@ -350,6 +396,12 @@ impl TcpSender {
             );
         }
         assert!(self.cwnd > 0, "an empty congestion window");
+        assert!(
+            self.sml <= self.nxt,
+            "last short segment ends at {} beyond snd_nxt {}",
+            self.sml,
+            self.nxt
+        );
     }
 }
 
@@ -443,17 +495,56 @@ mod tests {
         s
     }
 
+    /// A request of 3 full segments and a 200-byte tail, then a second 200-byte write.
+    /// BSD holds the tail until all 3 segments are acked; Minshall sends it at once (no short
+    /// segment is in flight) but then holds the second short write until the tail's ACK.
+    #[test]
+    fn minshall_holds_only_behind_a_short_segment() {
+        let tail = 200;
+        let mut bsd = plain(3 * MSS + tail);
+        let mut minshall = plain(3 * MSS + tail).with_nagle(NagleRule::Minshall);
+        for s in [&mut bsd, &mut minshall] {
+            s.sent(3 * MSS, MSS, 0);
+        }
+        // Full segments in flight: only BSD's rule (nothing in flight) holds the tail.
+        assert_eq!(bsd.next_segment(100_000, MSS, ShortSegments::Nagle), None);
+        assert_eq!(
+            minshall.next_segment(100_000, MSS, ShortSegments::Nagle),
+            Some(tail)
+        );
+        minshall.sent(tail, MSS, 0);
+        minshall.wrote(tail);
+        // Now a short segment (the tail) is unacknowledged: the second one waits...
+        assert_eq!(
+            minshall.next_segment(100_000, MSS, ShortSegments::Nagle),
+            None
+        );
+        // ...even after the full segments are acked, because snd_sml is still ahead of una...
+        minshall.on_ack(3 * MSS, MSS, false, 0);
+        assert_eq!(
+            minshall.next_segment(100_000, MSS, ShortSegments::Nagle),
+            None
+        );
+        // ...and goes once the tail's ACK moves una to snd_sml.
+        minshall.on_ack(3 * MSS + tail, MSS, false, 0);
+        assert_eq!(
+            minshall.next_segment(100_000, MSS, ShortSegments::Nagle),
+            Some(tail)
+        );
+        minshall.check_invariants();
+    }
+
     #[test]
     fn window_and_mss_bound_segments() {
         let mut s = plain(10_000);
         assert_eq!(s.next_segment(4000, MSS, ShortSegments::Nagle), Some(MSS));
-        s.sent(2 * MSS, 0);
+        s.sent(2 * MSS, MSS, 0);
         // 1104 bytes of window left, less than an MSS, with data in flight: wait (SWS).
         assert_eq!(s.next_segment(4000, MSS, ShortSegments::Nagle), None);
         assert_eq!(s.on_ack(2 * MSS, MSS, false, 0).acked, 2 * MSS);
         assert_eq!(s.next_segment(4000, MSS, ShortSegments::Nagle), Some(MSS));
         // The last 200 bytes go only once nothing is in flight (Nagle), at once without it.
-        s.sent(9800 - 2 * MSS, 0);
+        s.sent(9800 - 2 * MSS, MSS, 0);
         assert_eq!(s.next_segment(100_000, MSS, ShortSegments::Nagle), None);
         assert_eq!(
             s.next_segment(100_000, MSS, ShortSegments::Always),
@@ -477,7 +568,7 @@ mod tests {
             let cwnd = s.cwnd();
             assert_eq!(cwnd, (2 << round) * MSS, "round {round}");
             let n = cwnd / MSS;
-            s.sent(n * MSS, 0);
+            s.sent(n * MSS, MSS, 0);
             for _ in 0..n {
                 acked += MSS;
                 s.on_ack(acked, MSS, false, 0);
@@ -489,7 +580,7 @@ mod tests {
         let mut s = TcpSender::new(16 * MSS, true);
         s.ssthresh = 8 * MSS;
         s.wrote(1 << 30);
-        s.sent(16 * MSS, 0);
+        s.sent(16 * MSS, MSS, 0);
         for i in 1..=16 {
             s.on_ack(i * MSS, MSS, false, 0);
         }
@@ -506,7 +597,7 @@ mod tests {
         // ten ends recovery: cwnd deflates to ssthresh, 5 MSS.
         let mut s = TcpSender::new(10 * MSS, true);
         s.wrote(100 * MSS);
-        s.sent(10 * MSS, 0);
+        s.sent(10 * MSS, MSS, 0);
         let mut retransmits = 0;
         for dup in 1..=9 {
             let out = s.on_ack(0, MSS, false, 0);
@@ -529,7 +620,7 @@ mod tests {
         // A window update (same ACK, window opened) is not a duplicate.
         let mut s = TcpSender::new(10 * MSS, true);
         s.wrote(100 * MSS);
-        s.sent(10 * MSS, 0);
+        s.sent(10 * MSS, MSS, 0);
         for _ in 0..5 {
             assert_eq!(s.on_ack(0, MSS, true, 0), AckOutcome::default());
         }
@@ -542,7 +633,7 @@ mod tests {
         // segment at 2 at once instead of waiting for three more duplicates or the RTO.
         let mut s = TcpSender::new(6 * MSS, true);
         s.wrote(6 * MSS);
-        s.sent(6 * MSS, 0);
+        s.sent(6 * MSS, MSS, 0);
         for _ in 0..3 {
             s.on_ack(0, MSS, false, 0);
         }
@@ -561,7 +652,7 @@ mod tests {
         // acknowledged resets the back-off.
         let mut s = TcpSender::new(8 * MSS, true);
         s.wrote(8 * MSS);
-        s.sent(8 * MSS, 0);
+        s.sent(8 * MSS, MSS, 0);
         assert_eq!(s.on_timeout(MSS), 0);
         assert_eq!((s.ssthresh(), s.cwnd(), s.backoff()), (4 * MSS, MSS, 1));
         s.on_timeout(MSS);
@@ -580,7 +671,7 @@ mod tests {
         // flight) that is congestion avoidance, MSS * MSS / cwnd = a quarter segment.
         let mut s = TcpSender::new(8 * MSS, true);
         s.wrote(8 * MSS);
-        s.sent(8 * MSS, 0);
+        s.sent(8 * MSS, MSS, 0);
         s.on_timeout(MSS);
         assert_eq!(s.cwnd(), MSS);
         s.on_ack(0, MSS, false, 0);
@@ -604,11 +695,11 @@ mod tests {
         let mut s = TcpSender::new(10 * MSS, true);
         s.wrote(10 * MSS);
         assert_eq!(s.rto_ns(200 * MS), 200 * MS);
-        s.sent(MSS, 0);
+        s.sent(MSS, MSS, 0);
         s.on_ack(MSS, MSS, false, 100 * MS);
         assert_eq!(s.rto_ns(200 * MS), 300 * MS);
         assert_eq!(s.rto_ns(500 * MS), 500 * MS, "never below the minimum");
-        s.sent(MSS, 100 * MS);
+        s.sent(MSS, MSS, 100 * MS);
         s.on_timeout(MSS);
         assert_eq!(s.rto_ns(200 * MS), 600 * MS);
         s.retransmitting();

@@ -309,6 +309,27 @@ fn waiting_for_each_notification_serializes_sends_on_the_round_trip() {
 }
 
 #[test]
+fn a_writer_waiting_on_loopback_wakes_when_the_readers_copy_completes_its_send() {
+    // Over loopback a SEND_ZC's pages are released by the local reader's recv() copy, after
+    // every ACK has come (Minshall's Nagle sends a write's short tail at once, so the write
+    // is acknowledged before the sender sleeps). No ACK or TX completion follows: the
+    // completion itself must wake the sleeper, or the run stalls with the sender asleep. It
+    // finishing, with one sleep per 32 KiB write (2 MiB / 32 KiB = 64), proves the wake-up.
+    let w = bulk_mem(2 * MIB, 32 << 10);
+    let mut lo = gige();
+    lo.link.kind = crate::net::LinkKind::Loopback;
+    lo.tcp.nagle = crate::net::tcp::NagleRule::Minshall;
+    let each = UringZcOptions {
+        wait_each: true,
+        ..UringZcOptions::default()
+    };
+    let r = go(&lo, &w, uring(each));
+    assert_eq!(r.outcome.stalled, None);
+    assert_eq!(r.zerocopy.completed_bytes, 2 * MIB);
+    assert_eq!(r.zerocopy.completion_waits, 64);
+}
+
+#[test]
 fn splice_references_the_page_cache_two_syscalls_per_pipe_full() {
     // From a cached file splice copies nothing (page references into the pipe, then into
     // the socket). Each pipe-full costs splice(file, pipe) + splice(pipe, socket): 64 KiB

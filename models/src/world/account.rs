@@ -28,7 +28,7 @@ use super::path::human_bytes;
 use super::{AppId, ConnId, World};
 use crate::machine::ThreadState;
 use crate::net::LinkKind;
-use crate::net::tcp::ShortSegments;
+use crate::net::tcp::{NagleRule, ShortSegments};
 
 /// What the critical application was doing or waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -243,7 +243,7 @@ impl World {
         let unsent = c.sender.written() - c.sender.nxt();
         let in_flight = c.sender.in_flight();
         let nagle = c.short_rule(self.cfg.tcp.nodelay) == ShortSegments::Nagle;
-        if nagle && unsent > 0 && unsent < self.cfg.link.mss() && in_flight > 0 {
+        if nagle && unsent > 0 && unsent < self.cfg.link.mss() && !c.sender.nagle_allows_short() {
             return Cause::Nagle;
         }
         if unsent > 0 && self.send_window(conn) <= in_flight {
@@ -300,7 +300,8 @@ impl World {
         let in_flight = c.sender.in_flight();
         let nagle_holds = c.short_rule(tcp.nodelay) == ShortSegments::Nagle
             && unsent > 0
-            && unsent < self.cfg.link.mss();
+            && unsent < self.cfg.link.mss()
+            && !c.sender.nagle_allows_short();
         match cause {
             Cause::DelayedAck => {
                 let mut why = format!(
@@ -321,10 +322,14 @@ impl World {
                 why
             }
             Cause::Nagle => format!(
-                "Nagle holds {} (less than one {}-byte segment) while {} are unacknowledged",
+                "Nagle holds {} (less than one {}-byte segment) while {} are unacknowledged{}",
                 human_bytes(unsent),
                 self.cfg.link.mss(),
-                human_bytes(in_flight)
+                human_bytes(in_flight),
+                match c.sender.nagle_rule() {
+                    NagleRule::Bsd => "",
+                    NagleRule::Minshall => ", an earlier short segment among them (Minshall)",
+                }
             ),
             Cause::ZeroWindow => format!(
                 "the receiver's window of {} is full with {} in flight",

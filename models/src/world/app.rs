@@ -338,6 +338,15 @@ impl World {
         r.received += len;
         let conn = r.conn;
         self.last_recv = self.now();
+        // On loopback the reader's copy can drop the last reference to a sender's storage (a
+        // zero-copy send completes, a loan ends). No ACK or TX completion follows to wake a
+        // writer asleep on it, so it wakes here, as the completion's wake-up does in Linux
+        // (sock_def_error_report for MSG_ZEROCOPY, the CQE's wake for io_uring).
+        if std::mem::take(&mut self.lend_returned) {
+            for i in 0..self.conns.len() as u32 {
+                self.wake_writer(ConnId(i));
+            }
+        }
         self.after_read(conn);
         self.app_next(id);
     }

@@ -617,7 +617,8 @@ impl World {
             sender: TcpSender::new(
                 u64::from(self.cfg.tcp.initial_window_segments.max(1)) * self.cfg.link.mss(),
                 self.cfg.tcp.congestion_control,
-            ),
+            )
+            .with_nagle(self.cfg.tcp.nagle),
             rexmit_due: BTreeMap::new(),
             rexmit_timer: None,
             rexmit_event: None,

@@ -112,7 +112,7 @@ impl World {
                 .next_segment(window, remote.segment_bytes, ShortSegments::Nagle)
         {
             let seq = remote.tcp.nxt();
-            remote.tcp.sent(len, 0);
+            remote.tcp.sent(len, remote.segment_bytes, 0);
             let start = self.rx_wire_free.max(self.queue.now());
             let end = start + rate.time_for(self.cfg.link.wire_bytes(len));
             self.rx_wire_free = end;

@@ -94,7 +94,7 @@ impl World {
                 c.sender.retransmitting();
                 self.net.retransmits += 1;
             } else {
-                c.sender.sent(len, now);
+                c.sender.sent(len, mss, now);
                 if c.sender.nxt() == c.sender.written() {
                     c.push = false;
                 }
@@ -503,7 +503,7 @@ impl World {
 /// (`goal` > `mss`) to as many whole MSS as the data and the window allow, up to `goal`
 /// (Linux `tcp_write_xmit` with `tcp_tso_autosize` at its 64 KiB cap and
 /// `tcp_mss_split_point`). A short tail rides along only when the short-segment rule would
-/// let it leave now (Nagle: nothing in flight before this super-packet). Simplified: no
+/// let it leave now (Nagle: [`TcpSender::nagle_allows_short`] before this super-packet). Simplified: no
 /// `tcp_tso_should_defer`, so an ACK-clocked sender sends what each ACK opened at once.
 fn tso_segment(
     sender: &TcpSender,
@@ -524,7 +524,7 @@ fn tso_segment(
     let tail_ok = len == pending
         && match rule {
             ShortSegments::Always => true,
-            ShortSegments::Nagle => sender.in_flight() == 0,
+            ShortSegments::Nagle => sender.nagle_allows_short(),
             ShortSegments::Never => false,
         };
     Some(if tail_ok { len } else { len / mss * mss })

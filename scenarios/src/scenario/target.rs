@@ -83,6 +83,7 @@ pub(super) fn blank_target() -> Target {
                 initial_window_segments: 2,
                 congestion_control: true,
                 nodelay: false,
+                nagle: Default::default(),
             },
             stack: StackCosts {
                 tcp_output_per_segment_ns: 0,
