@@ -11,7 +11,7 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
@@ -24,6 +24,9 @@ const PLAY_STEP: Duration = Duration::from_millis(60);
 
 /// Longest wait for a key before looking for a signal.
 const SIGNAL_CHECK: Duration = Duration::from_millis(200);
+
+/// How often the screen takes what the recorder has made, while runs are recorded.
+const LOAD_STEP: Duration = Duration::from_millis(40);
 
 /// How the timeline ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +90,7 @@ pub fn run(mut app: App) -> io::Result<Ended> {
         let size = terminal.size()?;
         app.update(Action::Resize(size.width, size.height));
         let mut dirty = true;
+        let mut loaded_at = Instant::now();
         loop {
             if let Some(sig) = signals.arrived() {
                 return Ok(Ended::Signal(sig));
@@ -98,7 +102,18 @@ pub fn run(mut app: App) -> io::Result<Ended> {
                 terminal.draw(|f| ui::draw(f, &app))?;
                 dirty = false;
             }
-            let wait = if app.playing { PLAY_STEP } else { SIGNAL_CHECK };
+            // While runs are recorded, what is ready is taken (and drawn) every LOAD_STEP;
+            // keys are read in between.
+            if app.loading.is_some() && loaded_at.elapsed() >= LOAD_STEP {
+                app.update(Action::Load);
+                loaded_at = Instant::now();
+                dirty = true;
+                continue;
+            }
+            let mut wait = if app.playing { PLAY_STEP } else { SIGNAL_CHECK };
+            if app.loading.is_some() {
+                wait = wait.min(LOAD_STEP.saturating_sub(loaded_at.elapsed()));
+            }
             if event::poll(wait)? {
                 match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => {
