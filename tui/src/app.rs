@@ -1,14 +1,20 @@
 //! The application state and the one place it changes: [`App::update`].
 
+use std::time::{Duration, Instant};
+
 use models::world::FrameState;
 
 use crate::action::{Action, JUMP_KINDS};
 use crate::data::RunView;
 use crate::load::{Loader, Msg};
 
-/// Most messages one [`Action::Load`] takes from the recorder: enough to keep up with it
-/// (a batch per message), few enough that a key press waits at most a few batches.
-const LOAD_MESSAGES: usize = 2 * crate::load::QUEUE;
+/// Longest one [`Action::Load`] waits for the recorder when it has nothing ready.
+const LOAD_WAIT: Duration = Duration::from_millis(20);
+
+/// Longest one [`Action::Load`] spends taking batches: it takes all that is ready unless
+/// that takes longer, so a key press waits at most about this long. What a run ends with
+/// does not depend on how many batches each Load took.
+const LOAD_BUDGET: Duration = Duration::from_millis(30);
 
 /// Which panel has the focus (Tab cycles).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,14 +145,15 @@ impl App {
         let Some(loader) = &mut self.loading else {
             return;
         };
-        let mut msgs = Vec::new();
-        while msgs.len() < LOAD_MESSAGES
-            && let Some(m) = loader.try_next()
-        {
-            msgs.push(m);
-        }
-        let at = self.run().events.place(self.cursor);
-        for m in msgs {
+        let at = self.runs[self.selected].events.place(self.cursor);
+        let started = Instant::now();
+        let mut next = loader.wait_next(LOAD_WAIT);
+        while let Some(m) = next {
+            next = if started.elapsed() < LOAD_BUDGET {
+                loader.try_next()
+            } else {
+                None
+            };
             match m {
                 Msg::Batch(b) => {
                     let run = &mut self.runs[b.run];

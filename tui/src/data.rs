@@ -1,8 +1,8 @@
 //! A recorded run, indexed for drawing, in compact columns: the events the cursor stops on
 //! in time order, spans per lane in start order, counter series, narration lines and the
 //! page-frame log. Each table is a struct of arrays (times as `u64`, lanes and kinds as small
-//! ints, labels as ids of interned strings, narration lines in one text buffer), so a
-//! million records cost tens of bytes each rather than a rich record with its own strings.
+//! ints, kinds interned, labels and narration lines as ids into text buffers), so a million
+//! records cost tens of bytes each rather than a rich record with its own strings.
 //!
 //! A view is built as the run is recorded ([`RunView::add`], in the order the records were
 //! made) or from a whole trace ([`RunView::new`]); either way it ends the same: the newest
@@ -10,29 +10,58 @@
 //! it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 use models::report::{RunOptions, RunReport, simulate};
 use models::world::{FrameChange, FrameState, Trace};
 use sim::{SimTime, TraceRecord};
 
-/// Strings stored once each; records hold their ids. The map is only looked up, never
-/// iterated, so ids depend on arrival order alone.
-#[derive(Clone, Debug, Default)]
-struct Interner {
-    strings: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32>,
+/// FNV-1a: every record's kind is looked up, a short string for which SipHash's setup
+/// costs more than the hashing. No keys come from outside, so flooding is not a concern.
+#[derive(Clone, Copy, Debug)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
 }
 
-impl Interner {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Labels in recording order in one text buffer, a label repeated by the kind's previous
+/// record stored once: most labels name a sequence number or an ACK ("ACK 1460"), so they
+/// are kept as text, but a CPU's steps and the bus's transfers repeat theirs ("app 0: copy").
+#[derive(Clone, Debug, Default)]
+struct Labels {
+    texts: Texts,
+    /// Per kind id, its last record's label.
+    last: Vec<Option<u64>>,
+}
+
+impl Labels {
+    fn id(&mut self, kind: u16, label: &str) -> u64 {
+        let k = kind as usize;
+        if self.last.len() <= k {
+            self.last.resize(k + 1, None);
+        }
+        if let Some(id) = self.last[k]
+            && self.texts.get(id) == Some(label)
+        {
             return id;
         }
-        let id = u32::try_from(self.strings.len()).expect("fewer than 2^32 distinct labels");
-        let s: Arc<str> = s.into();
-        self.strings.push(Arc::clone(&s));
-        self.ids.insert(s, id);
+        let id = self.texts.push_next(label);
+        self.last[k] = Some(id);
         id
     }
 }
@@ -41,7 +70,7 @@ impl Interner {
 #[derive(Clone, Debug, Default)]
 struct Kinds {
     names: Vec<&'static str>,
-    ids: HashMap<&'static str, u16>,
+    ids: FnvMap<&'static str, u16>,
 }
 
 impl Kinds {
@@ -138,7 +167,7 @@ struct EventRow {
     end: u64,
     seq: u64,
     detail: u64,
-    label: u32,
+    label: u64,
     lane: u16,
     kind: u16,
 }
@@ -152,11 +181,11 @@ pub struct Events {
     /// When it was recorded: its place among all the run's records.
     seq: Vec<u64>,
     detail: Vec<u64>,
-    label: Vec<u32>,
+    label: Vec<u64>,
     lane: Vec<u16>,
     kind: Vec<u16>,
     kinds: Kinds,
-    labels: Interner,
+    labels: Labels,
 }
 
 impl Table for Events {
@@ -226,7 +255,11 @@ impl Events {
             end: self.end[i],
             lane: self.lane[i] as usize,
             kind: self.kinds.names[self.kind[i] as usize],
-            label: &self.labels.strings[self.label[i] as usize],
+            label: self
+                .labels
+                .texts
+                .get(self.label[i])
+                .expect("a kept event's label is kept"),
             detail: self.detail[i],
         })
     }
@@ -263,6 +296,17 @@ impl Events {
             .take_while(|&i| self.time[i] == place.0)
             .find(|&i| self.seq[i] == place.1)
             .unwrap_or(first)
+    }
+
+    /// The instants (events that take no time) among events `range`: their times, lanes
+    /// and kind ids, read straight from the columns.
+    pub fn instants(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (u64, usize, u16)> + '_ {
+        range
+            .filter(|&i| self.time[i] == self.end[i])
+            .map(|i| (self.time[i], self.lane[i] as usize, self.kind[i]))
     }
 
     /// The index of the first event at or after `t`.
@@ -407,10 +451,10 @@ impl Series {
     }
 }
 
-/// Narration lines under their run-long ids, in one text buffer: the newest ones, as many
-/// as records are kept.
+/// Lines under consecutive ids in one text buffer: the narration lines (under their
+/// run-long ids, the newest as many as records are kept) and the labels.
 #[derive(Clone, Debug, Default)]
-pub struct Notes {
+pub struct Texts {
     text: String,
     /// Where each line ends in `text`.
     ends: Vec<usize>,
@@ -418,7 +462,7 @@ pub struct Notes {
     first: u64,
 }
 
-impl Notes {
+impl Texts {
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -435,10 +479,17 @@ impl Notes {
         assert_eq!(
             id,
             self.first + self.ends.len() as u64,
-            "narration lines come in id order, none missing"
+            "lines come in id order, none missing"
         );
         self.text.push_str(line);
         self.ends.push(self.text.len());
+    }
+
+    /// Keeps `line` under the next id, and returns it.
+    fn push_next(&mut self, line: &str) -> u64 {
+        let id = self.first + self.ends.len() as u64;
+        self.push(id, line);
+        id
     }
 
     fn get(&self, id: u64) -> Option<&str> {
@@ -451,6 +502,21 @@ impl Notes {
     /// Keeps the newest `keep` lines.
     fn keep_newest(&mut self, keep: usize) {
         let drop = self.ends.len().saturating_sub(keep);
+        self.drop_first(drop);
+    }
+
+    /// Drops the lines before id `id`.
+    fn keep_from(&mut self, id: u64) {
+        let drop = id.saturating_sub(self.first).min(self.ends.len() as u64);
+        self.drop_first(drop as usize);
+    }
+
+    fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
+    fn drop_first(&mut self, drop: usize) {
         if drop == 0 {
             return;
         }
@@ -484,7 +550,7 @@ pub struct RunView {
     pub lanes: Vec<Lane>,
     pub events: Events,
     pub counters: BTreeMap<&'static str, Series>,
-    pub notes: Notes,
+    pub notes: Texts,
     pub frames: Vec<FrameChange>,
     pub frame_count: u32,
     pub end: u64,
@@ -512,7 +578,7 @@ impl RunView {
             lanes: Vec::new(),
             events: Events::default(),
             counters: BTreeMap::new(),
-            notes: Notes::default(),
+            notes: Texts::default(),
             frames: Vec::new(),
             frame_count: 0,
             end: 1,
@@ -597,7 +663,7 @@ impl RunView {
                 end,
                 seq,
                 detail,
-                label: self.events.labels.id(&label),
+                label: self.events.labels.id(kind, &label),
                 lane: u16::try_from(lane).expect("fewer than 65536 lanes"),
                 kind,
             });
@@ -634,6 +700,14 @@ impl RunView {
         let cut = self.seq.saturating_sub(self.capacity as u64);
         if cut > self.dropped {
             retain(&mut self.events, cut);
+            // Labels are stored in recording order: those before the oldest a kept event
+            // points at are no longer needed.
+            let oldest = self.events.label.iter().copied().min();
+            let labels = &mut self.events.labels;
+            labels.texts.keep_from(oldest.unwrap_or(u64::MAX));
+            for last in &mut labels.last {
+                *last = last.filter(|&id| id >= labels.texts.first);
+            }
             for lane in &mut self.lanes {
                 retain(lane, cut);
                 lane.refresh_longest();
@@ -652,7 +726,8 @@ impl RunView {
     /// Keeps narration line `id` (ids come one after another from 1).
     pub fn add_note(&mut self, id: u64, line: &str) {
         self.notes.push(id, line);
-        if self.notes.len() > self.capacity.saturating_add(self.capacity / 2) {
+        // Lines are the bulk of a view's memory: little slack.
+        if self.notes.len() > self.capacity.saturating_add(self.capacity / 8) {
             self.notes.keep_newest(self.capacity);
         }
     }
@@ -664,9 +739,14 @@ impl RunView {
     }
 
     /// The run has ended at `now` with `report`: keeps exactly the newest `capacity`
-    /// records, and ends the view at the last of them (at `now` if none is kept).
+    /// records, and ends the view at the last of them (at `now` if none is kept). Narration
+    /// lines older than any a kept event points at can no longer be shown, and go; the
+    /// columns give back the room they grew into.
     pub fn finish(&mut self, report: RunReport, now: SimTime) {
         self.trim();
+        let oldest_note = self.events.detail.iter().copied().filter(|&d| d > 0).min();
+        self.notes.keep_from(oldest_note.unwrap_or(u64::MAX));
+        self.shrink();
         self.end = self
             .latest
             .front()
@@ -674,6 +754,31 @@ impl RunView {
             .max(1);
         self.report = Some(report);
         self.status = Status::Done;
+    }
+
+    fn shrink(&mut self) {
+        let e = &mut self.events;
+        e.time.shrink_to_fit();
+        e.end.shrink_to_fit();
+        e.seq.shrink_to_fit();
+        e.detail.shrink_to_fit();
+        e.label.shrink_to_fit();
+        e.lane.shrink_to_fit();
+        e.kind.shrink_to_fit();
+        e.labels.texts.shrink();
+        for l in &mut self.lanes {
+            l.start.shrink_to_fit();
+            l.end.shrink_to_fit();
+            l.kind.shrink_to_fit();
+            l.seq.shrink_to_fit();
+        }
+        for s in self.counters.values_mut() {
+            s.at.shrink_to_fit();
+            s.value.shrink_to_fit();
+            s.seq.shrink_to_fit();
+        }
+        self.notes.shrink();
+        self.frames.shrink_to_fit();
     }
 
     /// Spans and instants recorded so far, kept or dropped.

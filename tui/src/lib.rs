@@ -26,4 +26,4 @@ pub use action::{Action, JUMP_KINDS, KEYMAP, action_for, search_action_for};
 pub use app::{App, NoRuns};
 pub use data::RunView;
 pub use load::{Job, Loader};
-pub use term::{Ended, run};
+pub use term::{Ended, LOAD_REDRAW, run};

@@ -212,9 +212,9 @@ impl Loader {
         }
     }
 
-    /// The next message, waiting for it; `None` once the worker is done.
-    pub fn next_blocking(&mut self) -> Option<Msg> {
-        match self.rx.recv() {
+    /// The next message, waiting at most `wait` for one.
+    pub fn wait_next(&mut self, wait: Duration) -> Option<Msg> {
+        match self.rx.recv_timeout(wait) {
             Ok(m) => Some(m),
             Err(_) => self.try_next(),
         }

@@ -25,8 +25,10 @@ const PLAY_STEP: Duration = Duration::from_millis(60);
 /// Longest wait for a key before looking for a signal.
 const SIGNAL_CHECK: Duration = Duration::from_millis(200);
 
-/// How often the screen takes what the recorder has made, while runs are recorded.
-const LOAD_STEP: Duration = Duration::from_millis(40);
+/// How often the screen is redrawn for what the recorder has added (a key press redraws at
+/// once): drawing everything recorded so far costs about as much as taking it in, and the
+/// recorder waits for the screen.
+pub const LOAD_REDRAW: Duration = Duration::from_millis(250);
 
 /// How the timeline ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +92,7 @@ pub fn run(mut app: App) -> io::Result<Ended> {
         let size = terminal.size()?;
         app.update(Action::Resize(size.width, size.height));
         let mut dirty = true;
-        let mut loaded_at = Instant::now();
+        let (mut drawn_at, mut played_at) = (Instant::now(), Instant::now());
         loop {
             if let Some(sig) = signals.arrived() {
                 return Ok(Ended::Signal(sig));
@@ -100,20 +102,20 @@ pub fn run(mut app: App) -> io::Result<Ended> {
             }
             if dirty {
                 terminal.draw(|f| ui::draw(f, &app))?;
+                drawn_at = Instant::now();
                 dirty = false;
             }
-            // While runs are recorded, what is ready is taken (and drawn) every LOAD_STEP;
-            // keys are read in between.
-            if app.loading.is_some() && loaded_at.elapsed() >= LOAD_STEP {
+            // While runs are recorded, each turn takes what is ready (waiting a moment for
+            // the recorder when nothing is) and then reads the keys without waiting.
+            let wait = if app.loading.is_some() {
                 app.update(Action::Load);
-                loaded_at = Instant::now();
-                dirty = true;
-                continue;
-            }
-            let mut wait = if app.playing { PLAY_STEP } else { SIGNAL_CHECK };
-            if app.loading.is_some() {
-                wait = wait.min(LOAD_STEP.saturating_sub(loaded_at.elapsed()));
-            }
+                dirty |= app.loading.is_none() || drawn_at.elapsed() >= LOAD_REDRAW;
+                Duration::ZERO
+            } else if app.playing {
+                PLAY_STEP.saturating_sub(played_at.elapsed())
+            } else {
+                SIGNAL_CHECK
+            };
             if event::poll(wait)? {
                 match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => {
@@ -133,8 +135,9 @@ pub fn run(mut app: App) -> io::Result<Ended> {
                     }
                     _ => {}
                 }
-            } else if app.playing {
+            } else if app.playing && played_at.elapsed() >= PLAY_STEP {
                 app.update(Action::Tick);
+                played_at = Instant::now();
                 dirty = true;
             }
         }

@@ -300,23 +300,20 @@ impl Widget for Timeline<'_> {
                 let ev = &self.run.events;
                 let lo = ev.first_at(self.start);
                 let hi = ev.first_at(end);
-                let mine = |e: &crate::data::Event| {
-                    lane.name == "events"
-                        || self
-                            .run
-                            .lanes
-                            .get(e.lane)
-                            .is_some_and(|l| l.name == lane.name)
-                };
-                for e in (lo..hi.max(lo))
-                    .filter_map(|i| ev.get(i))
-                    .filter(|e| e.time == e.end)
-                    .filter(mine)
-                {
-                    let c = col_of(e.time).min(cols - 1);
+                let lanes = &self.run.lanes;
+                let mine: Vec<bool> = lanes
+                    .iter()
+                    .map(|l| lane.name == "events" || l.name == lane.name)
+                    .collect();
+                for (t, l, kind) in ev.instants(lo..hi.max(lo)) {
+                    if !mine.get(l).copied().unwrap_or(lane.name == "events") {
+                        continue;
+                    }
+                    let kind = ev.kind_name(kind);
+                    let c = col_of(t).min(cols - 1);
                     buf[(x0 + c, y)]
-                        .set_char(instant_mark(e.kind))
-                        .set_fg(kind_color(e.kind));
+                        .set_char(instant_mark(kind))
+                        .set_fg(kind_color(kind));
                 }
             } else {
                 for s in lane.visible(self.start, end) {

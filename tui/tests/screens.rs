@@ -42,7 +42,6 @@ fn app_for(sets: &[&str], strategies: Option<&[&str]>, workload: &str) -> App {
 fn load_all(app: &mut App) {
     while app.loading.is_some() {
         app.update(Action::Load);
-        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -340,7 +339,6 @@ fn the_first_frame_is_drawn_while_the_run_is_recorded() {
     .unwrap();
     while app.run().events.is_empty() {
         app.update(Action::Load);
-        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let first = screen(&app, 120, 40);
     let footer = first.lines().nth(39).unwrap();
