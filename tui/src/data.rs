@@ -865,3 +865,99 @@ pub fn record(
     .unwrap_or_else(|e| panic!("{e}"));
     (f.report, f.trace.expect("tracing was asked for"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::trace::{Counter, Instant, Span};
+    use sim::{LaneId, SimTime};
+
+    fn span(start: u64, end: u64, label: &'static str) -> TraceRecord {
+        TraceRecord::Span(Span {
+            lane: LaneId(0),
+            start: SimTime::from_nanos(start),
+            end: SimTime::from_nanos(end),
+            kind: "copy",
+            label: label.into(),
+            detail: 0,
+        })
+    }
+
+    fn instant(at: u64, label: &'static str) -> TraceRecord {
+        TraceRecord::Instant(Instant {
+            lane: LaneId(0),
+            at: SimTime::from_nanos(at),
+            kind: "ack",
+            label: label.into(),
+            detail: 0,
+        })
+    }
+
+    fn counter(at: u64, value: f64) -> TraceRecord {
+        TraceRecord::Counter(Counter {
+            series: "faults",
+            at: SimTime::from_nanos(at),
+            value,
+        })
+    }
+
+    /// A real report of a tiny run; the view only keeps it.
+    fn report() -> RunReport {
+        let w = models::workload::Workload::BulkSend {
+            total_bytes: 4096,
+            write_size: 4096,
+            source: models::workload::BulkSource::Memory,
+        };
+        let sc = scenarios::load_default(&scenarios::Overrides::default()).unwrap();
+        models::report::run(
+            &sc.target.world,
+            &w,
+            models::strategy::Strategy::Copy,
+            RunOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn labels(v: &RunView) -> Vec<&str> {
+        v.events.iter().map(|e| e.label).collect()
+    }
+
+    #[test]
+    fn a_late_span_is_merged_into_place_and_ties_keep_recording_order() {
+        // Spans are recorded when they end, so one that started early arrives after later
+        // events: "c" (20..50) comes after "b" at 30, in a second batch. Sorted by start it
+        // goes before "b"; "d" at 30 ties with "b" (same time, same lane) and must stay
+        // after it, as a stable sort of everything would leave it.
+        let mut v = RunView::recording("t".into(), 100);
+        v.add([span(10, 15, "a"), instant(30, "b")]);
+        v.add([span(20, 50, "c"), instant(30, "d"), instant(60, "e")]);
+        assert_eq!(labels(&v), ["a", "c", "b", "d", "e"]);
+        let spans: Vec<(u64, u64)> = v.lanes[0]
+            .visible(0, 100)
+            .map(|s| (s.start, s.end))
+            .collect();
+        assert_eq!(spans, [(10, 15), (20, 50)]);
+        assert_eq!(v.lanes[0].longest, 30, "c lasts 50 - 20 ns");
+    }
+
+    #[test]
+    fn dropping_keeps_the_newest_records_and_the_last_dropped_counter_value() {
+        // Capacity 3 over six records: a ring keeps the last three (the instant at 50 and
+        // counters at 60 and 70) and the newest dropped counter sample (2.0 at 40), so the
+        // series reads 2.0 right before its first kept sample; 3 records are dropped.
+        let mut v = RunView::recording("t".into(), 3);
+        v.add([
+            counter(10, 1.0),
+            instant(20, "a"),
+            counter(40, 2.0),
+            instant(50, "b"),
+        ]);
+        v.add([counter(60, 3.0), counter(70, 4.0)]);
+        v.finish(report(), SimTime::from_nanos(80));
+        assert_eq!(labels(&v), ["b"]);
+        assert_eq!(v.dropped, 3);
+        assert_eq!(v.counter_at("faults", 45), Some(2.0));
+        assert_eq!(v.counter_at("faults", 65), Some(3.0));
+        assert_eq!(v.end, 70, "the last kept record's time");
+    }
+}
