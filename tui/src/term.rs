@@ -108,8 +108,12 @@ pub fn run(mut app: App) -> io::Result<Ended> {
             // While runs are recorded, each turn takes what is ready (waiting a moment for
             // the recorder when nothing is) and then reads the keys without waiting.
             let wait = if app.loading.is_some() {
+                let empty = app.run().events.is_empty();
                 app.update(Action::Load);
-                dirty |= app.loading.is_none() || drawn_at.elapsed() >= LOAD_REDRAW;
+                // The first events and the end are drawn at once, the rest now and then.
+                dirty |= app.loading.is_none()
+                    || (empty && !app.run().events.is_empty())
+                    || drawn_at.elapsed() >= LOAD_REDRAW;
                 Duration::ZERO
             } else if app.playing {
                 PLAY_STEP.saturating_sub(played_at.elapsed())
