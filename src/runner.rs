@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use models::report::{Finished, Report, RunOptions, RunReport};
 use models::strategy::Strategy;
 use models::workload::{Workload, WorkloadOptions};
-use models::world::{Narrator, Trace, WorldConfig};
+use models::world::{Narrator, WorldConfig};
 use rayon::prelude::*;
 use scenarios::{Scenario, WorkloadRun};
 
@@ -134,20 +134,6 @@ impl Runner {
     pub fn narrated(&self, job: &Job, narrator: Narrator) -> RunReport {
         self.finish(job, self.options(Some(narrator), None), None)
             .report
-    }
-
-    /// Runs one job recording at most `max_records` trace records.
-    pub fn traced(&self, job: &Job, max_records: usize) -> (RunReport, Trace) {
-        let progress = self.progress_for(std::slice::from_ref(job));
-        let f = self.finish(
-            job,
-            self.options(None, Some(max_records)),
-            progress.as_ref(),
-        );
-        if let Some(p) = progress {
-            p.clear();
-        }
-        (f.report, f.trace.expect("tracing was asked for"))
     }
 
     /// Runs one job handing every trace record and narration line to `sink` as it is made

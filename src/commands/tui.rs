@@ -45,22 +45,22 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
             "zcsim tui needs a terminal on standard output".into(),
         ));
     }
-    // Recording shows a progress bar (after a moment); indexing a large trace takes seconds
-    // too, so each step is named on standard error before the screen takes over.
-    let n = wr.strategies.len();
-    let runs = wr
+    // The runs are recorded on a worker thread while the timeline is on screen: it shows
+    // the first records at once and fills in (the footer says how far recording has got).
+    let jobs = wr
         .strategies
         .iter()
-        .enumerate()
-        .map(|(i, st)| {
-            super::note(&format!("recording {} ({}/{n})...", st.id(), i + 1));
-            let (report, trace) = cx.runner.traced(&Job::of(&s, wr, *st), max_records);
-            super::note(&format!(
-                "indexing {} trace records of {}...",
-                trace.records.len(),
-                st.id()
-            ));
-            tui::RunView::new(st.id().to_owned(), report, trace)
+        .map(|st| {
+            let job = Job::of(&s, wr, *st);
+            tui::Job {
+                name: st.id().to_owned(),
+                world: job.world,
+                workload: job.workload,
+                options: job.options,
+                strategy: job.strategy,
+                check_invariants: cx.runner.check_invariants,
+                inject_invariant_bug: cx.runner.inject_invariant_bug,
+            }
         })
         .collect();
     let title = format!(
@@ -69,8 +69,8 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
         wr.workload.summary(),
         s.target.name
     );
-    let app =
-        tui::App::new(title, runs).map_err(|e| Failure::User(format!("the timeline: {e}")))?;
+    let app = tui::App::recording(title, tui::Loader::start(jobs, max_records))
+        .map_err(|e| Failure::User(format!("the timeline: {e}")))?;
     match tui::run(app).map_err(|e| Failure::User(format!("terminal: {e}")))? {
         tui::Ended::Quit => Ok(ExitCode::SUCCESS),
         // The terminal is restored; end with the status a shell expects of that signal.

@@ -28,8 +28,11 @@ fn big_app() -> App {
     eprintln!(
         "trace: {} events for the cursor, {} spans, {} counter samples",
         view.events.len(),
-        view.lanes.iter().map(|l| l.spans.len()).sum::<usize>(),
-        view.counters.values().map(Vec::len).sum::<usize>()
+        view.lanes.iter().map(|l| l.span_count()).sum::<usize>(),
+        view.counters
+            .values()
+            .map(tui::data::Series::len)
+            .sum::<usize>()
     );
     assert!(
         view.events.len() >= 1_000_000,

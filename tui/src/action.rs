@@ -45,6 +45,8 @@ pub enum Action {
     Tick,
     /// The terminal changed size.
     Resize(u16, u16),
+    /// Recording clock: take what the recorder has made since (see [`crate::load`]).
+    Load,
 }
 
 /// A key a binding answers to.

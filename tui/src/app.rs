@@ -1,9 +1,20 @@
 //! The application state and the one place it changes: [`App::update`].
 
+use std::time::{Duration, Instant};
+
 use models::world::FrameState;
 
 use crate::action::{Action, JUMP_KINDS};
 use crate::data::RunView;
+use crate::load::{Loader, Msg};
+
+/// Longest one [`Action::Load`] waits for the recorder when it has nothing ready.
+const LOAD_WAIT: Duration = Duration::from_millis(20);
+
+/// Longest one [`Action::Load`] spends taking batches: it takes all that is ready unless
+/// that takes longer, so a key press waits at most about this long. What a run ends with
+/// does not depend on how many batches each Load took.
+const LOAD_BUDGET: Duration = Duration::from_millis(30);
 
 /// Which panel has the focus (Tab cycles).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +37,7 @@ pub enum Jump {
 pub const MAX_SPEED: u32 = 4096;
 
 /// Everything on screen, derived from the runs and the user's actions.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct App {
     pub runs: Vec<RunView>,
     /// What is being shown ("bulk-send on embedded-100tx").
@@ -57,6 +68,12 @@ pub struct App {
     /// A one-time message for the footer (a jump that found nothing), cleared by the next
     /// action.
     pub message: Option<String>,
+    /// The runs still being recorded, if any: [`Action::Load`] takes what is ready.
+    pub loading: Option<Loader>,
+    /// The cursor and the window have not been moved: while runs are recorded, the cursor
+    /// stays on the first event and the window shows everything recorded so far, as
+    /// [`App::new`] would show the finished runs.
+    follow: bool,
 }
 
 /// [`App::new`] was given no run: there is nothing to show.
@@ -101,9 +118,80 @@ impl App {
             search: None,
             speed: 1,
             message: None,
+            loading: None,
+            follow: true,
         };
         app.refresh_frames();
         Ok(app)
+    }
+
+    /// The timeline over the runs `loader` is recording: empty at first, filled in by each
+    /// [`Action::Load`]; once every run is recorded (and if nothing was moved meanwhile), it
+    /// is what [`App::new`] shows for the finished runs.
+    pub fn recording(title: String, loader: Loader) -> Result<Self, NoRuns> {
+        let runs = loader
+            .names
+            .iter()
+            .map(|n| RunView::recording(n.clone(), loader.capacity))
+            .collect();
+        let mut app = App::new(title, runs)?;
+        app.loading = Some(loader);
+        Ok(app)
+    }
+
+    /// Takes what the recorder has ready, keeping the cursor on its event (or, until the
+    /// user moves, on the first event with everything in view).
+    fn load(&mut self) {
+        let Some(loader) = &mut self.loading else {
+            return;
+        };
+        let at = self.runs[self.selected].events.place(self.cursor);
+        let started = Instant::now();
+        let mut next = loader.wait_next(LOAD_WAIT);
+        while let Some(m) = next {
+            next = if started.elapsed() < LOAD_BUDGET {
+                loader.try_next()
+            } else {
+                None
+            };
+            match m {
+                Msg::Batch(b) => {
+                    let run = &mut self.runs[b.run];
+                    run.declare_lanes(&b.lanes);
+                    for (id, line) in &b.notes {
+                        run.add_note(*id, line);
+                    }
+                    run.add(b.records);
+                    run.add_frames(b.frames, b.frame_count);
+                }
+                Msg::Done {
+                    run,
+                    report,
+                    now,
+                    frame_count,
+                } => {
+                    let r = &mut self.runs[run];
+                    r.add_frames([], frame_count);
+                    r.finish(*report, now);
+                }
+            }
+        }
+        if self
+            .runs
+            .iter()
+            .all(|r| r.status == crate::data::Status::Done)
+        {
+            self.loading = None;
+        }
+        if self.follow {
+            self.cursor = 0;
+            self.view_start = 0;
+            self.view_span = self.end();
+        } else if let Some(at) = at {
+            self.cursor = self.run().events.find(at);
+        }
+        self.cursor = self.cursor.min(self.run().events.len().saturating_sub(1));
+        self.refresh_frames();
     }
 
     pub fn run(&self) -> &RunView {
@@ -137,7 +225,9 @@ impl App {
     /// Whether event `i` of the selected run is what `]` and `[` look for.
     fn is_target(&self, i: usize) -> bool {
         let run = self.run();
-        let e = &run.events[i];
+        let Some(e) = run.events.get(i) else {
+            return false;
+        };
         match &self.jump {
             Jump::Kind(k) => e.kind == JUMP_KINDS[*k % JUMP_KINDS.len()].0,
             Jump::Text(t) => {
@@ -174,6 +264,18 @@ impl App {
 
     /// Applies one action. Nothing else changes the state.
     pub fn update(&mut self, action: Action) {
+        if action == Action::Load {
+            self.load();
+            return;
+        }
+        let before = (self.cursor, self.view_start, self.view_span, self.selected);
+        self.apply(action);
+        if before != (self.cursor, self.view_start, self.view_span, self.selected) {
+            self.follow = false;
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
         let end = self.end();
         let events = self.run().events.len();
         if !matches!(action, Action::Tick | Action::Resize(..)) {
@@ -201,11 +303,12 @@ impl App {
             Action::PrevEvent => self.move_cursor(self.cursor.saturating_sub(1)),
             Action::NextSameKind | Action::PrevSameKind => {
                 let ev = &self.run().events;
-                if let Some(kind) = ev.get(self.cursor).map(|e| e.kind) {
+                if self.cursor < ev.len() {
+                    let kind = ev.kind_id(self.cursor);
                     let found = if action == Action::NextSameKind {
-                        (self.cursor + 1..ev.len()).find(|&i| ev[i].kind == kind)
+                        (self.cursor + 1..ev.len()).find(|&i| ev.kind_id(i) == kind)
                     } else {
-                        (0..self.cursor).rev().find(|&i| ev[i].kind == kind)
+                        (0..self.cursor).rev().find(|&i| ev.kind_id(i) == kind)
                     };
                     if let Some(i) = found {
                         self.move_cursor(i);
@@ -227,9 +330,7 @@ impl App {
                     self.previous = Some(self.selected);
                     self.selected = n;
                     let ev = &self.run().events;
-                    let i = ev
-                        .partition_point(|e| e.time < t)
-                        .min(ev.len().saturating_sub(1));
+                    let i = ev.first_at(t).min(ev.len().saturating_sub(1));
                     self.move_cursor(i);
                 }
             }
@@ -287,6 +388,7 @@ impl App {
                 }
             }
             Action::Resize(w, h) => self.size = (w, h),
+            Action::Load => unreachable!("update takes it"),
         }
     }
 

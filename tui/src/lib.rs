@@ -10,17 +10,20 @@
 //! |---|---|
 //! | [`action`] | [`Action`] and [`KEYMAP`], the one table of key bindings (help and footer are written from it) |
 //! | [`app`] | [`App`]: the state, changed only by [`App::update`] |
-//! | [`data`] | a run indexed for drawing ([`RunView`]) |
+//! | [`data`] | a run indexed for drawing in compact columns ([`RunView`]) |
+//! | [`load`] | recording runs on a worker thread while the timeline is on screen ([`Loader`]) |
 //! | [`term`] | the terminal and the event loop: [`run`], restoring the terminal on quit, Ctrl-C, error, panic and signals |
 //! | [`ui`] | drawing, which reads the state and never changes it (layout drawn in its docs) |
 
 pub mod action;
 pub mod app;
 pub mod data;
+pub mod load;
 pub mod term;
 pub mod ui;
 
 pub use action::{Action, JUMP_KINDS, KEYMAP, action_for, search_action_for};
 pub use app::{App, NoRuns};
 pub use data::RunView;
-pub use term::{Ended, run};
+pub use load::{Job, Loader};
+pub use term::{Ended, LOAD_REDRAW, run};

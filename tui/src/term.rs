@@ -11,7 +11,7 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
@@ -24,6 +24,11 @@ const PLAY_STEP: Duration = Duration::from_millis(60);
 
 /// Longest wait for a key before looking for a signal.
 const SIGNAL_CHECK: Duration = Duration::from_millis(200);
+
+/// How often the screen is redrawn for what the recorder has added (a key press redraws at
+/// once): drawing everything recorded so far costs about as much as taking it in, and the
+/// recorder waits for the screen.
+pub const LOAD_REDRAW: Duration = Duration::from_millis(250);
 
 /// How the timeline ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +92,7 @@ pub fn run(mut app: App) -> io::Result<Ended> {
         let size = terminal.size()?;
         app.update(Action::Resize(size.width, size.height));
         let mut dirty = true;
+        let (mut drawn_at, mut played_at) = (Instant::now(), Instant::now());
         loop {
             if let Some(sig) = signals.arrived() {
                 return Ok(Ended::Signal(sig));
@@ -96,9 +102,24 @@ pub fn run(mut app: App) -> io::Result<Ended> {
             }
             if dirty {
                 terminal.draw(|f| ui::draw(f, &app))?;
+                drawn_at = Instant::now();
                 dirty = false;
             }
-            let wait = if app.playing { PLAY_STEP } else { SIGNAL_CHECK };
+            // While runs are recorded, each turn takes what is ready (waiting a moment for
+            // the recorder when nothing is) and then reads the keys without waiting.
+            let wait = if app.loading.is_some() {
+                let empty = app.run().events.is_empty();
+                app.update(Action::Load);
+                // The first events and the end are drawn at once, the rest now and then.
+                dirty |= app.loading.is_none()
+                    || (empty && !app.run().events.is_empty())
+                    || drawn_at.elapsed() >= LOAD_REDRAW;
+                Duration::ZERO
+            } else if app.playing {
+                PLAY_STEP.saturating_sub(played_at.elapsed())
+            } else {
+                SIGNAL_CHECK
+            };
             if event::poll(wait)? {
                 match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => {
@@ -118,8 +139,9 @@ pub fn run(mut app: App) -> io::Result<Ended> {
                     }
                     _ => {}
                 }
-            } else if app.playing {
+            } else if app.playing && played_at.elapsed() >= PLAY_STEP {
                 app.update(Action::Tick);
+                played_at = Instant::now();
                 dirty = true;
             }
         }

@@ -27,7 +27,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
 use crate::action::{footer_fit, help_lines};
 use crate::app::{App, Panel};
-use crate::data::RunView;
+use crate::data::{RunView, Status};
 
 /// Smallest terminal the layout fits.
 pub const MIN_SIZE: (u16, u16) = (20, 8);
@@ -185,13 +185,18 @@ fn footer_line(app: &App, width: u16) -> Line<'static> {
         return Line::styled(format!(" {m}"), Style::new().fg(Color::Yellow));
     }
     let dropped = app.run().dropped;
-    let prefix = if dropped == 0 {
-        String::new()
-    } else if width >= 100 {
-        format!(" trace dropped its {dropped} oldest records |")
-    } else {
-        format!(" {dropped} dropped |")
+    let mut prefix = match app.run().status {
+        Status::Done => String::new(),
+        Status::Queued => " waiting to record |".to_owned(),
+        Status::Recording { events, at } => format!(" recording… {events} events, t = {at} |"),
     };
+    if dropped > 0 {
+        prefix.push_str(&if width >= 100 {
+            format!(" trace dropped its {dropped} oldest records |")
+        } else {
+            format!(" {dropped} dropped |")
+        });
+    }
     let room = (width as usize).saturating_sub(prefix.chars().count());
     Line::styled(
         format!("{prefix}{}", footer_fit(room)),
@@ -261,7 +266,7 @@ impl Widget for Timeline<'_> {
             if lane.name == "memory bus" {
                 // Overlapping transfers: show the bus's use as a level per column, coloured by
                 // the activity that held the most bus time in that column.
-                let mut owner: Vec<(u64, &'static str)> = vec![(0, ""); cols as usize];
+                let mut owner: Vec<(u64, u16)> = vec![(0, u16::MAX); cols as usize];
                 for s in lane.visible(self.start, end) {
                     let c0 = col_of(s.start);
                     let c1 = col_of(s.end).max(c0 + 1).min(cols);
@@ -283,40 +288,40 @@ impl Widget for Timeline<'_> {
                     );
                     if u > 0.0 {
                         let ch = BARS[((u * 7.99) as usize).min(7)];
-                        buf[(x0 + c, y)]
-                            .set_char(ch)
-                            .set_fg(kind_color(owner[c as usize].1));
+                        let kind = match owner[c as usize].1 {
+                            u16::MAX => "",
+                            k => self.run.events.kind_name(k),
+                        };
+                        buf[(x0 + c, y)].set_char(ch).set_fg(kind_color(kind));
                     }
                 }
             } else if lane.name == "events" || lane.name == COMPLETION_LANE {
                 // The events row marks every instant; the completion-queue row only its own.
                 let ev = &self.run.events;
-                let lo = ev.partition_point(|e| e.time < self.start);
-                let hi = ev.partition_point(|e| e.time < end);
-                let mine = |e: &&crate::data::Event| {
-                    lane.name == "events"
-                        || self
-                            .run
-                            .lanes
-                            .get(e.lane)
-                            .is_some_and(|l| l.name == lane.name)
-                };
-                for e in ev[lo..hi.max(lo)]
+                let lo = ev.first_at(self.start);
+                let hi = ev.first_at(end);
+                let lanes = &self.run.lanes;
+                let mine: Vec<bool> = lanes
                     .iter()
-                    .filter(|e| e.time == e.end)
-                    .filter(mine)
-                {
-                    let c = col_of(e.time).min(cols - 1);
+                    .map(|l| lane.name == "events" || l.name == lane.name)
+                    .collect();
+                for (t, l, kind) in ev.instants(lo..hi.max(lo)) {
+                    if !mine.get(l).copied().unwrap_or(lane.name == "events") {
+                        continue;
+                    }
+                    let kind = ev.kind_name(kind);
+                    let c = col_of(t).min(cols - 1);
                     buf[(x0 + c, y)]
-                        .set_char(instant_mark(e.kind))
-                        .set_fg(kind_color(e.kind));
+                        .set_char(instant_mark(kind))
+                        .set_fg(kind_color(kind));
                 }
             } else {
                 for s in lane.visible(self.start, end) {
                     let c0 = col_of(s.start);
                     let c1 = col_of(s.end).max(c0 + 1).min(cols);
+                    let color = kind_color(self.run.events.kind_name(s.kind));
                     for c in c0..c1 {
-                        buf[(x0 + c, y)].set_char('█').set_fg(kind_color(s.kind));
+                        buf[(x0 + c, y)].set_char('█').set_fg(color);
                     }
                 }
             }
@@ -324,11 +329,7 @@ impl Widget for Timeline<'_> {
         }
         if y < inner.y + rows {
             row("TX ring", y, buf);
-            let max = self
-                .run
-                .counters
-                .get("TX ring slots in use")
-                .map_or(0.0, |s| s.iter().map(|v| v.1).fold(0.0, f64::max));
+            let max = self.run.counter_max("TX ring slots in use");
             if max > 0.0 {
                 for c in 0..cols {
                     let u = self.run.counter_mean(
@@ -442,7 +443,7 @@ fn totals_panel(app: &App) -> Paragraph<'_> {
         .collect();
     lines.push(Line::raw(format!("at {}", sim::SimTime::from_nanos(t))));
     // A receive run's totals for the whole run: how the payload reached the reader.
-    if let Some(rx) = &run.report.receive {
+    if let Some(rx) = run.report.as_ref().and_then(|r| r.receive.as_ref()) {
         lines.push(Line::raw(format!(
             "receive: {} flipped, {} mapped, {} cqes",
             rx.pages_flipped, rx.pages_mapped, rx.completions
@@ -571,22 +572,23 @@ fn draw_help(f: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Lane, SpanRec};
-    use std::collections::BTreeMap;
 
-    fn run(lanes: Vec<Lane>) -> RunView {
-        RunView {
-            name: "t".into(),
-            report: serde_free_report(),
-            lanes,
-            events: Vec::new(),
-            counters: BTreeMap::new(),
-            notes: vec![String::new()],
-            frames: Vec::new(),
-            frame_count: 0,
-            end: 100,
-            dropped: 0,
-        }
+    /// A run of one lane, `cpu0`, holding `spans` (start, end) of copies.
+    fn run(spans: &[(u64, u64)]) -> RunView {
+        let mut r = RunView::recording("t".into(), 1000);
+        r.declare_lanes(&["cpu0".to_owned()]);
+        r.add(spans.iter().map(|&(start, end)| {
+            sim::TraceRecord::Span(sim::trace::Span {
+                lane: sim::LaneId(0),
+                start: sim::SimTime::from_nanos(start),
+                end: sim::SimTime::from_nanos(end),
+                kind: "copy",
+                label: "x".into(),
+                detail: 0,
+            })
+        }));
+        r.finish(serde_free_report(), sim::SimTime::from_nanos(100));
+        r
     }
 
     fn serde_free_report() -> models::report::RunReport {
@@ -606,27 +608,13 @@ mod tests {
         .unwrap()
     }
 
-    fn span(start: u64, end: u64, kind: &'static str) -> SpanRec {
-        SpanRec {
-            start,
-            end,
-            kind,
-            label: "x".into(),
-            detail: 0,
-        }
-    }
-
     #[test]
     fn spans_land_in_their_columns() {
         // A 20-wide block has 18 inner columns: 4 for the label, 14 for time (x = 5..19).
         // Over 0..100 ns a span 0..50 fills time columns 0..7 (x = 5..12) and one at 75..100
         // columns 10..14 (75 × 14 / 100 = 10.5 rounds down; x = 15..19); the cursor at 50 ns
         // marks column 7 (x = 12). The axis shows the window's ends.
-        let r = run(vec![Lane {
-            name: "cpu0".into(),
-            spans: vec![span(0, 50, "copy"), span(75, 100, "copy")],
-            longest: 50,
-        }]);
+        let r = run(&[(0, 50), (75, 100)]);
         let mut buf = Buffer::empty(Rect::new(0, 0, 20, 4));
         Timeline {
             run: &r,

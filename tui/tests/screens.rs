@@ -22,15 +22,27 @@ fn app_for(sets: &[&str], strategies: Option<&[&str]>, workload: &str) -> App {
     o.strategies = strategies.map(|s| s.iter().map(|x| x.to_string()).collect());
     let sc = scenarios::load_default(&o).expect("a valid scenario");
     let wr = &sc.runs[0];
-    let runs = wr
+    // Recorded as `zcsim tui` records: streamed by the loader, the screen taking batches
+    // until every run is done. The snapshots below are the loaded views.
+    let jobs = wr
         .strategies
         .iter()
-        .map(|st| {
-            let (r, t) = tui::data::record(&sc.target.world, &wr.workload, *st, 100_000);
-            RunView::new(st.id().to_owned(), r, t)
-        })
+        .map(|st| tui::Job::new(&sc.target.world, &wr.workload, *st))
         .collect();
-    App::new(format!("{} on {}", wr.workload.id(), sc.target.name), runs).expect("at least one run")
+    let mut app = App::recording(
+        format!("{} on {}", wr.workload.id(), sc.target.name),
+        tui::Loader::start(jobs, 100_000),
+    )
+    .expect("at least one run");
+    load_all(&mut app);
+    app
+}
+
+/// Takes batches until every run is recorded.
+fn load_all(app: &mut App) {
+    while app.loading.is_some() {
+        app.update(Action::Load);
+    }
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
@@ -181,7 +193,7 @@ fn search_finds_event_text_and_repeats() {
     assert!(screen(&app, 120, 40).contains("/LOAN BREAK"));
     app.update(Action::SearchSubmit);
     let matches = |app: &App, i: usize| {
-        let e = &app.run().events[i];
+        let e = app.run().events.get(i).expect("an event");
         let text = format!(
             "{} {} {}",
             e.kind,
@@ -238,6 +250,130 @@ fn totals_stay_right_when_old_records_are_dropped() {
             );
         }
     }
+}
+
+#[test]
+fn the_streamed_view_is_the_ring_view_when_records_are_dropped() {
+    // The same run kept to its newest 3000 records two ways: recorded whole into the
+    // trace's ring (`zcsim tui` before the loader), and streamed in batches of 256 into the
+    // loader's columns, which drop the oldest records in bulk now and then. Every event
+    // (with its narration line), every lane's spans, every counter sample (with the one
+    // carried over from before the cut), the frame log and the end must match: dropping
+    // late and in bulk keeps what a ring keeps, whatever the batches.
+    let sc = scenarios::load_default(&Overrides {
+        workload: Some("bulk-send".into()),
+        strategies: Some(vec!["page-loan".into()]),
+        sets: vec!["workload.total=256KiB".into()],
+        ..Overrides::default()
+    })
+    .unwrap();
+    let wr = &sc.runs[0];
+    let st = wr.strategies[0];
+    let (r, t) = tui::data::record(&sc.target.world, &wr.workload, st, 3000);
+    let ring = RunView::new("page-loan".into(), r, t);
+    let mut app = App::recording(
+        "t".into(),
+        tui::Loader::start_with(
+            vec![tui::Job::new(&sc.target.world, &wr.workload, st)],
+            3000,
+            256,
+            2,
+        ),
+    )
+    .unwrap();
+    load_all(&mut app);
+    let streamed = &app.runs[0];
+    assert!(ring.dropped > 0, "the run makes more than 3000 records");
+    assert_eq!(streamed.dropped, ring.dropped);
+    assert_eq!(streamed.end, ring.end);
+    assert_eq!(streamed.events.len(), ring.events.len());
+    for (a, b) in streamed.events.iter().zip(ring.events.iter()) {
+        assert_eq!(
+            (a.time, a.end, a.lane, a.kind, a.label),
+            (b.time, b.end, b.lane, b.kind, b.label)
+        );
+        assert_eq!(streamed.note(a.detail), ring.note(b.detail), "{a:?}");
+    }
+    assert_eq!(streamed.lanes.len(), ring.lanes.len());
+    for (a, b) in streamed.lanes.iter().zip(&ring.lanes) {
+        assert_eq!((&a.name, a.longest), (&b.name, b.longest));
+        let spans = |l: &tui::data::Lane, v: &RunView| {
+            l.visible(0, u64::MAX)
+                .map(|s| (s.start, s.end, v.events.kind_name(s.kind)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(a, streamed), spans(b, &ring), "{}", a.name);
+    }
+    let counters = |v: &RunView| {
+        v.counters
+            .iter()
+            .map(|(k, s)| (*k, s.samples().collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counters(streamed), counters(&ring));
+    assert_eq!(streamed.frames, ring.frames);
+    assert_eq!(streamed.frame_count, ring.frame_count);
+    assert!(!ring.frames.is_empty(), "page-loan lends frames");
+}
+
+#[test]
+fn the_first_frame_is_drawn_while_the_run_is_recorded() {
+    // The loader sends batches of at most 64 records through a queue of one, and one Load
+    // takes at most a handful of batches: the first frame drawn with any event holds a few
+    // hundred records at most, while the run makes thousands. The frame says it is still
+    // recording and shows fewer events than the finished run has, so it was drawn from part
+    // of the run, before the rest was recorded: the worker cannot run ahead of a full queue.
+    let sc = scenarios::load_default(&Overrides {
+        workload: Some("bulk-send".into()),
+        strategies: Some(vec!["copy".into()]),
+        sets: vec!["workload.total=256KiB".into()],
+        ..Overrides::default()
+    })
+    .unwrap();
+    let wr = &sc.runs[0];
+    let job = tui::Job::new(&sc.target.world, &wr.workload, wr.strategies[0]);
+    let mut app = App::recording(
+        "t".into(),
+        tui::Loader::start_with(vec![job], 100_000, 64, 1),
+    )
+    .unwrap();
+    while app.run().events.is_empty() {
+        app.update(Action::Load);
+    }
+    let first = screen(&app, 120, 40);
+    let footer = first.lines().nth(39).unwrap();
+    let shown = app.run().recorded_events();
+    assert!(
+        footer.contains(&format!("recording… {shown} events, t = ")),
+        "{footer}"
+    );
+    load_all(&mut app);
+    let total = app.run().recorded_events();
+    assert!(shown < total, "first frame {shown} events, run {total}");
+    assert!(!screen(&app, 120, 40).contains("recording…"));
+}
+
+#[test]
+fn a_receive_run_shows_its_receive_report() {
+    // Issue 17: tcp-zerocopy-receive at MTU 4168 over IPv6 (4096-byte MSS) on server-2024,
+    // whose NIC splits headers: every segment's payload fills one page, so each of the
+    // 256 KiB / 4 KiB = 64 pages is mapped, none flipped, nothing falls back and nothing is
+    // copied. The "so far" panel must say so, with the CPU cost per MiB.
+    let app = app_for(
+        &[
+            "target.preset=server-2024",
+            "target.mtu_bytes=4168",
+            "target.ipv6=true",
+        ],
+        Some(&["tcp-zerocopy-receive"]),
+        "bulk-receive",
+    );
+    let s = screen(&app, 160, 48);
+    let text: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("receive: 0 flipped, 64 mapped"), "{s}");
+    assert!(text.contains("0 fallbacks, 0 B copied"), "{s}");
+    assert!(text.contains("us/MiB"), "{s}");
+    insta::assert_snapshot!("tcp_zerocopy_receive_160x48", s);
 }
 
 #[test]
@@ -326,13 +462,14 @@ proptest! {
 
 fn small_app() -> App {
     use std::sync::OnceLock;
-    static APP: OnceLock<App> = OnceLock::new();
-    APP.get_or_init(|| {
-        app_for(
+    static RUNS: OnceLock<(String, Vec<RunView>)> = OnceLock::new();
+    let (title, runs) = RUNS.get_or_init(|| {
+        let app = app_for(
             &["workload.total=64KiB"],
             Some(&["copy", "page-loan"]),
             "bulk-send",
-        )
-    })
-    .clone()
+        );
+        (app.title.clone(), app.runs)
+    });
+    App::new(title.clone(), runs.clone()).expect("two runs")
 }

@@ -308,6 +308,23 @@ impl World {
         self.start_trace(Out::Stream { sink, next_note: 0 });
     }
 
+    /// [`World::stream_trace`], and also logs every change of a page frame's state (the
+    /// timeline's page-frame map) for [`World::take_frame_changes`] to collect as the run
+    /// goes: a timeline that shows a run while it is recorded.
+    pub fn stream_trace_with_frames(&mut self, sink: Box<dyn TraceSink + Send>) {
+        self.stream_trace(sink);
+        self.vm.frames_mut().set_tracking(true);
+    }
+
+    /// The frame changes logged since the last call, in time order (none unless frames are
+    /// logged). What it takes, a later [`World::take_trace`] no longer holds.
+    pub fn take_frame_changes(&mut self) -> Vec<FrameChange> {
+        self.tracer
+            .as_mut()
+            .map(|t| std::mem::take(&mut t.frames))
+            .unwrap_or_default()
+    }
+
     fn start_trace(&mut self, mut out: Out) {
         let mut next = 0;
         let mut lane = |out: &mut Out, name: &str| {
