@@ -207,6 +207,8 @@ enum Cont {
     /// The NAPI poll redirected a raw frame to the AF_XDP socket: its RX descriptor
     /// (chunk, length), or `None` if it was dropped.
     XskPolled { desc: Option<(u64, u64)> },
+    /// An AF_XDP socket is registered and bound; its frames may come.
+    XskBound { app: AppId },
     /// An AF_XDP application took `bytes` off its RX ring.
     XskReceived { app: AppId, bytes: u64 },
 }

@@ -46,6 +46,7 @@ impl Cont {
             Cont::XskPolled { .. } => {
                 "polls a raw frame through the XDP program to the AF_XDP socket"
             }
+            Cont::XskBound { .. } => "registers its UMEM and rings and binds its AF_XDP socket",
             Cont::XskReceived { .. } => "takes frames off its AF_XDP RX ring",
         }
     }

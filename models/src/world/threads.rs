@@ -141,6 +141,7 @@ impl World {
                 pieces,
             } => self.rx_delivered(conn, seq, len, pieces),
             Cont::XskPolled { desc } => self.xsk_polled(desc),
+            Cont::XskBound { app } => self.xsk_bound(app),
             Cont::XskReceived { app, bytes } => self.xsk_received(app, bytes),
             Cont::LoopbackDelivered { conn, pieces } => {
                 let c = &mut self.conns[conn.0 as usize];

@@ -34,6 +34,10 @@ pub(super) struct XskFlow {
     in_nic: u64,
     /// Frames in DMA or waiting for it, by receive id: their length and zero-copy chunk.
     frames: std::collections::BTreeMap<u64, (u64, Option<u64>)>,
+    /// Frames in memory waiting for the NAPI poll, in ring order, and whether the poll is
+    /// running (it takes one frame at a time, deciding its redirect as it reaches it).
+    napi: std::collections::VecDeque<(u64, Option<u64>)>,
+    polling: bool,
     /// Payload the application took off RX.
     pub(super) received_bytes: u64,
     /// The application sleeps in `poll()`.
@@ -75,6 +79,8 @@ impl World {
             sent: 0,
             in_nic: 0,
             frames: std::collections::BTreeMap::new(),
+            napi: std::collections::VecDeque::new(),
+            polling: false,
             received_bytes: 0,
             blocked: false,
         });
@@ -145,7 +151,8 @@ impl World {
         self.xsk.as_ref()?.frames.get(&id).map(|f| f.0)
     }
 
-    /// The frame is in memory: the NAPI poll handles it on softnet.
+    /// The frame is in memory: it waits for the NAPI poll, which an interrupt starts if it
+    /// is not running.
     pub(super) fn xsk_dma_done(&mut self, id: u64) {
         assert_eq!(
             self.rx_dma_active,
@@ -155,9 +162,8 @@ impl World {
         self.rx_dma_active = None;
         let x = self.xsk.as_mut().expect("an AF_XDP flow");
         let (len, chunk) = x.frames.remove(&id).expect("frame in the RX path");
-        let app = x.app;
+        x.napi.push_back((len, chunk));
         let umem = x.umem.as_ref().expect("bound");
-        let page_pool = self.cfg.nic.page_pool;
         if let Some(c) = chunk {
             let pfn = umem.page(c);
             self.vm.device_wrote(pfn);
@@ -178,18 +184,33 @@ impl World {
                 }
             ));
         }
+        if !self.xsk.as_ref().expect("an AF_XDP flow").polling {
+            self.xsk_poll(true);
+        }
+        self.kick_rx_dma();
+    }
+
+    /// The NAPI poll takes the next frame: the descriptor, the XDP program's run and
+    /// redirect (decided now, as the poll reaches the frame), and the descriptor's refill (a
+    /// chunk from the pool in zero-copy mode, a page-pool page or a fresh page in copy
+    /// mode). `interrupt`: the poll was idle, so the frame raised an interrupt (NAPI).
+    fn xsk_poll(&mut self, interrupt: bool) {
+        let x = self.xsk.as_mut().expect("an AF_XDP flow");
+        let Some((len, chunk)) = x.napi.pop_front() else {
+            x.polling = false;
+            return;
+        };
+        x.polling = true;
+        let app = x.app;
         let stack = self.cfg.stack;
         let mut plan = Plan::new();
-        // NAPI: a frame that lands while the poll runs raises no interrupt.
-        if !self.machine.is_busy(SOFTNET) {
+        if interrupt {
             self.net.interrupts += 1;
             plan.cpu(Activity::Interrupt, stack.interrupt_ns);
         }
-        // The descriptor, the XDP program's run and redirect, and the descriptor's refill:
-        // a chunk from the pool (zero-copy), a page-pool page or a fresh page (copy mode).
         let refill = match chunk {
             Some(_) => stack.mbuf_ns,
-            None if page_pool => stack.mbuf_ns,
+            None if self.cfg.nic.page_pool => stack.mbuf_ns,
             None => self.cfg.machine.costs.page_alloc_ns,
         };
         plan.cpu(
@@ -205,16 +226,17 @@ impl World {
                 desc: reserved.map(|c| (c, len)),
             },
         );
-        self.kick_rx_dma();
     }
 
-    /// The poll's work is done: the descriptor is visible, the hardware descriptor free.
+    /// The poll's work on a frame is done: its descriptor is visible, its hardware
+    /// descriptor free; the poll goes on to the next frame, if any.
     pub(super) fn xsk_polled(&mut self, desc: Option<(u64, u64)>) {
         let x = self.xsk.as_mut().expect("an AF_XDP flow");
         x.in_nic -= 1;
         if let Some((c, len)) = desc {
             x.umem.as_mut().expect("bound").publish(c, len);
         }
+        self.xsk_poll(false);
         self.xsk_maybe_finish();
         self.xsk_wake();
     }
@@ -244,15 +266,20 @@ impl World {
         match crate::strategy::xsk_setup(&mut k, o) {
             Some(umem) => {
                 self.xsk.as_mut().expect("an AF_XDP flow").umem = Some(umem);
-                // Bound: the XDP program now redirects the queue, and the generator starts.
-                self.xsk_send_next();
-                self.app_submit(id, plan, Cont::AppStarted { app: id });
+                self.app_submit(id, plan, Cont::XskBound { app: id });
             }
             None => {
                 self.failed_setups += 1;
                 self.apps[id.0 as usize].done = true;
             }
         }
+    }
+
+    /// The socket is bound and FILL stocked: the XDP program now redirects the queue, and
+    /// the generator starts (a benchmark's sender starts once its receiver runs).
+    pub(super) fn xsk_bound(&mut self, id: AppId) {
+        self.xsk_send_next();
+        self.app_next(id);
     }
 
     /// One `poll()` iteration of the application, or its end.
