@@ -472,6 +472,28 @@ pub fn csv(s: &Scenario, reports: &[Report]) -> String {
     }))
 }
 
+/// An AF_XDP socket's lost frames and doubly owned chunks, in words; `None` when it had
+/// neither (every other run).
+fn xsk_losses_line(rx: &models::report::ReceiveReport) -> Option<String> {
+    let mut parts = Vec::new();
+    if rx.frames_dropped > 0 {
+        parts.push(format!(
+            "dropped {} frames (FILL ring empty {}, RX ring full {}, NIC ring full {})",
+            rx.frames_dropped,
+            rx.fill_ring_empty_drops,
+            rx.rx_ring_full_drops,
+            rx.nic_ring_full_drops
+        ));
+    }
+    if rx.chunk_corruptions > 0 {
+        parts.push(format!(
+            "corruption: {} UMEM chunks were on FILL and TX at once",
+            rx.chunk_corruptions
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,26 +605,4 @@ mod tests {
         assert!(!line.contains("did not"), "{line}");
         assert_eq!(data_production_line(&[go(Strategy::Copy, false)]), None);
     }
-}
-
-/// An AF_XDP socket's lost frames and doubly owned chunks, in words; `None` when it had
-/// neither (every other run).
-fn xsk_losses_line(rx: &models::report::ReceiveReport) -> Option<String> {
-    let mut parts = Vec::new();
-    if rx.frames_dropped > 0 {
-        parts.push(format!(
-            "dropped {} frames (FILL ring empty {}, RX ring full {}, NIC ring full {})",
-            rx.frames_dropped,
-            rx.fill_ring_empty_drops,
-            rx.rx_ring_full_drops,
-            rx.nic_ring_full_drops
-        ));
-    }
-    if rx.chunk_corruptions > 0 {
-        parts.push(format!(
-            "corruption: {} UMEM chunks were on FILL and TX at once",
-            rx.chunk_corruptions
-        ));
-    }
-    (!parts.is_empty()).then(|| parts.join("; "))
 }

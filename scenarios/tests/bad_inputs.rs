@@ -156,7 +156,10 @@ const BAD: &[(&str, &str, usize, &[&str])] = &[
         "xsk_frame_larger_than_chunk.toml",
         "strategies",
         1,
-        &["1800-byte frame does not fit a 2048-byte UMEM chunk", "at most 1792"],
+        &[
+            "1800-byte frame does not fit a 2048-byte UMEM chunk",
+            "at most 1792",
+        ],
     ),
     (
         "quoted_key.toml",
