@@ -411,12 +411,22 @@ impl Workload {
             },
             Workload::RewriteAfterWrite { .. } => vec![SourceKind::Memory],
             Workload::FileServer { .. } | Workload::FileMutation { .. } => vec![SourceKind::File],
-            Workload::BulkReceive { segment_bytes, .. } => {
-                // An AF_XDP socket takes each segment as one raw frame, which must fit a chunk.
-                if let Strategy::AfXdp(o) = strategy
-                    && let Some(reason) = o.frame_misfit(*segment_bytes)
-                {
-                    return refuse(reason);
+            Workload::BulkReceive {
+                segment_bytes,
+                buffer_offset,
+                ..
+            } => {
+                // An AF_XDP socket takes each segment as one raw frame, which must fit a chunk,
+                // and its buffer is the UMEM, whose chunks start where they start.
+                if let Strategy::AfXdp(o) = strategy {
+                    if let Some(reason) = o.frame_misfit(*segment_bytes) {
+                        return refuse(reason);
+                    }
+                    if *buffer_offset != 0 {
+                        return refuse(format!(
+                            "its frames land in UMEM chunks, not a read buffer: buffer_offset = {buffer_offset} does not apply (0 only)"
+                        ));
+                    }
                 }
                 vec![SourceKind::Receive]
             }

@@ -180,4 +180,13 @@ fn a_frame_larger_than_its_chunk_is_refused_with_the_allowed_sizes() {
         "{}",
         e.reason
     );
+    // The UMEM is the buffer: a buffer offset would be silently ignored, so it is refused.
+    let offset = Workload::BulkReceive {
+        total_bytes: 1500,
+        read_size: 64 << 10,
+        buffer_offset: 100,
+        segment_bytes: 1500,
+    };
+    let e = offset.build(&c, Strategy::AfXdp(o)).err().expect("refused");
+    assert!(e.reason.contains("buffer_offset"), "{}", e.reason);
 }
