@@ -847,7 +847,7 @@ pub fn workload_keys(kind: &str) -> Vec<Param> {
             param(
                 "segment",
                 size(1, 65_536),
-                "payload per segment the peer sends",
+                "payload per segment the peer sends (af-xdp: bytes per raw frame, Ethernet header on, FCS off; read_size does not apply there)",
             ),
         ],
         "file-read" => vec![
