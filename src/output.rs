@@ -102,6 +102,9 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         if let Some(why) = &run.outcome.stalled {
             let _ = writeln!(out, "{} {}", run.strategy, stalled_line(why));
         }
+        if let Some(line) = run.receive.as_ref().and_then(xsk_losses_line) {
+            let _ = writeln!(out, "{} {line}", run.strategy);
+        }
     }
     if let Some(note) = data_production_line(&r.runs) {
         let _ = writeln!(out, "{note}");
@@ -467,6 +470,28 @@ pub fn csv(s: &Scenario, reports: &[Report]) -> String {
             .iter()
             .map(|x| CsvRow::new(&wr.name, &r.workload, r.seed, &r.target, x))
     }))
+}
+
+/// An AF_XDP socket's lost frames and doubly owned chunks, in words; `None` when it had
+/// neither (every other run).
+fn xsk_losses_line(rx: &models::report::ReceiveReport) -> Option<String> {
+    let mut parts = Vec::new();
+    if rx.frames_dropped > 0 {
+        parts.push(format!(
+            "dropped {} frames (FILL ring empty {}, RX ring full {}, NIC ring full {})",
+            rx.frames_dropped,
+            rx.fill_ring_empty_drops,
+            rx.rx_ring_full_drops,
+            rx.nic_ring_full_drops
+        ));
+    }
+    if rx.chunk_corruptions > 0 {
+        parts.push(format!(
+            "corruption: {} UMEM chunks were on FILL and TX at once",
+            rx.chunk_corruptions
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 #[cfg(test)]

@@ -247,6 +247,25 @@ pub struct ReceiveReport {
     pub area_exhausted_pages: u64,
     /// CPU time, all CPUs, per MiB received, microseconds (`tcp_mmap`'s "usec per MB").
     pub cpu_us_per_mib: f64,
+    /// Frames an AF_XDP socket lost (absent when none): every one, then by cause: FILL
+    /// empty (`rx_fill_ring_empty_descs`), RX ring full (`rx_ring_full`), no free hardware
+    /// descriptor (the NIC's `rx_missed`).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub frames_dropped: u64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub fill_ring_empty_drops: u64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub rx_ring_full_drops: u64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub nic_ring_full_drops: u64,
+    /// UMEM chunks the application put on FILL while they were on TX: the NIC may overwrite
+    /// a frame it is still sending (absent when none).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub chunk_corruptions: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where CPU time and bus bytes went, by activity.
@@ -518,6 +537,7 @@ impl RunReport {
             cpus * t,
         );
         let account = w.time_account();
+        let xsk = w.xsk_counters().unwrap_or_default();
         let moved_nothing = payload == 0;
         let resources = [
             (Bottleneck::Wire, utilization.wire),
@@ -620,7 +640,8 @@ impl RunReport {
             receive: (w.incoming_received_bytes() > 0).then(|| ReceiveReport {
                 pages_flipped: n.page_flips,
                 pages_mapped: n.pages_mapped,
-                completions: n.rx_completions,
+                // An AF_XDP RX descriptor hands the reader a frame where it lies, as a CQE.
+                completions: n.rx_completions + xsk.rx_descs,
                 fallbacks: n.flip_fallbacks + n.rx_fallbacks,
                 fallback_bytes: n.rx_fallback_bytes,
                 copied_bytes: n.rx_copied_bytes,
@@ -628,6 +649,11 @@ impl RunReport {
                 cpu_us_per_mib: w.machine().cpu_busy_ns() as f64
                     / 1e3
                     / (w.incoming_received_bytes() as f64 / (1u64 << 20) as f64),
+                frames_dropped: xsk.dropped(),
+                fill_ring_empty_drops: xsk.fill_empty_drops,
+                rx_ring_full_drops: xsk.rx_full_drops,
+                nic_ring_full_drops: xsk.nic_full_drops,
+                chunk_corruptions: xsk.corruptions,
             }),
             stalls,
             data_path: w.data_path(),

@@ -92,7 +92,10 @@ pub enum Workload {
         write_while_referenced: bool,
     },
     /// Receiving `total_bytes` in `read_size` reads into a buffer `buffer_offset` bytes off a
-    /// page boundary, the remote sending `segment_bytes` per segment (FreeBSD, NetBSD).
+    /// page boundary, the remote sending `segment_bytes` per segment (FreeBSD, NetBSD). For
+    /// `af-xdp` there is no TCP: the remote is a packet generator, each segment a raw frame
+    /// of `segment_bytes` (Ethernet header on, FCS off: what the RX descriptor's length
+    /// says), and `read_size` and `buffer_offset` do not apply (the UMEM is the buffer).
     BulkReceive {
         total_bytes: u64,
         read_size: u64,
@@ -408,7 +411,25 @@ impl Workload {
             },
             Workload::RewriteAfterWrite { .. } => vec![SourceKind::Memory],
             Workload::FileServer { .. } | Workload::FileMutation { .. } => vec![SourceKind::File],
-            Workload::BulkReceive { .. } => vec![SourceKind::Receive],
+            Workload::BulkReceive {
+                segment_bytes,
+                buffer_offset,
+                ..
+            } => {
+                // An AF_XDP socket takes each segment as one raw frame, which must fit a chunk,
+                // and its buffer is the UMEM, whose chunks start where they start.
+                if let Strategy::AfXdp(o) = strategy {
+                    if let Some(reason) = o.frame_misfit(*segment_bytes) {
+                        return refuse(reason);
+                    }
+                    if *buffer_offset != 0 {
+                        return refuse(format!(
+                            "its frames land in UMEM chunks, not a read buffer: buffer_offset = {buffer_offset} does not apply (0 only)"
+                        ));
+                    }
+                }
+                vec![SourceKind::Receive]
+            }
             Workload::FileRead { .. } => vec![SourceKind::LocalFile],
             Workload::StampedPages { .. } => {
                 if src == SourceKind::Memory || strategy.maps_file() {
@@ -744,6 +765,20 @@ impl Workload {
                         workload: self.id(),
                         reason: reason.into(),
                     });
+                }
+                if let Strategy::AfXdp(o) = strategy {
+                    // No TCP: a packet generator sends raw frames of `segment` bytes to the
+                    // socket; the connection is only the receiver's slot.
+                    let conn = w.open_conn();
+                    let app = w.add_app(AppSpec::Receiver {
+                        conn,
+                        total_bytes,
+                        read_size,
+                        receiver: Receiver::Xsk(o),
+                        buffer_offset,
+                    });
+                    w.open_xsk_flow(app, total_bytes, segment_bytes);
+                    return Ok(w);
                 }
                 let conn = w.open_incoming(total_bytes, segment_bytes);
                 let receiver = strategy.receiver().unwrap_or(Receiver::Copy);

@@ -239,6 +239,15 @@ pub fn option_values(o: &Options) -> BTreeMap<String, toml::Value> {
         ("tcp_zc_copybuf", size(o.tcp_zc.copybuf_bytes)),
         ("zcrx_area", size(o.zcrx.area_bytes)),
         ("zcrx_refill_batch", count(o.zcrx.refill_batch)),
+        ("xsk_mode", s(o.xsk.mode.id())),
+        ("xsk_chunk_size", size(o.xsk.chunk_bytes)),
+        ("xsk_umem_chunks", count(o.xsk.umem_chunks)),
+        ("xsk_fill_ring", count(o.xsk.fill_ring)),
+        ("xsk_rx_ring", count(o.xsk.rx_ring)),
+        ("xsk_tx_ring", count(o.xsk.tx_ring)),
+        ("xsk_comp_ring", count(o.xsk.comp_ring)),
+        ("xsk_batch", count(o.xsk.batch)),
+        ("xsk_reuse_bug", b(o.xsk.reuse_bug)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// Experiment names, in DESIGN's order, with their files' text.
-pub const ALL: [(&str, &str); 13] = [
+pub const ALL: [(&str, &str); 14] = [
     (
         "netbsd-page-loan",
         include_str!("../experiments/netbsd-page-loan.toml"),
@@ -54,6 +54,10 @@ pub const ALL: [(&str, &str); 13] = [
     // The receive chapter (issue 17): see `experiments_receive`.
     ("tcp-zc-cpu", include_str!("../experiments/tcp-zc-cpu.toml")),
     ("zcrx-200g", include_str!("../experiments/zcrx-200g.toml")),
+    (
+        "af-xdp-rxdrop",
+        include_str!("../experiments/af-xdp-rxdrop.toml"),
+    ),
 ];
 
 /// The `[experiment]` table: what the seed claims, where it says so, and the check that
@@ -138,6 +142,7 @@ pub enum Check {
     TcpZcCpu(crate::experiments_receive::TcpZcCpu),
     #[serde(rename = "zcrx-200g")]
     Zcrx200g(crate::experiments_receive::Zcrx200g),
+    AfXdpRxdrop(crate::experiments_receive::AfXdpRxdrop),
 }
 
 /// For the `splats` check: on workload `workload` (numbered from 0 in file order), these

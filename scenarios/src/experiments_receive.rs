@@ -2,7 +2,9 @@
 //! Each runs on its scenario file in `scenarios/experiments/`:
 //! - `tcp-zc-cpu`: CPU per MiB of `recv-copy` against `tcp-zerocopy-receive` on a wire both
 //!   keep up with, at MTU 4168 (every page maps);
-//! - `zcrx-200g`: `io-uring-zcrx` against `recv-copy` on one 200 Gb/s flow, one core.
+//! - `zcrx-200g`: `io-uring-zcrx` against `recv-copy` on one 200 Gb/s flow, one core;
+//! - `af-xdp-rxdrop`: `af-xdp` in zero-copy against copy mode, `rxdrop` of 64-byte and
+//!   1500-byte frames.
 //!
 //! Each states the published figure and its source; nothing is fitted.
 
@@ -36,6 +38,95 @@ pub struct Zcrx200g {
     pub published_zcrx_gbps: f64,
     /// zcrx over copy must be at least this.
     pub at_least_ratio: f64,
+}
+
+/// `check = "af-xdp-rxdrop"`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AfXdpRxdrop {
+    /// Published `rxdrop` rates of 64-byte frames, Mpps: copy mode and zero-copy (both with
+    /// the XDP program in the driver).
+    pub published_copy_mpps: f64,
+    pub published_zerocopy_mpps: f64,
+    /// On the first workload (the small frames), zero-copy's frame rate over copy mode's
+    /// must be at least this.
+    pub at_least_ratio: f64,
+}
+
+/// Frames the application took off RX per second, millions.
+fn mpps(r: &RunReport) -> Result<f64, String> {
+    let rx = r
+        .receive
+        .as_ref()
+        .ok_or_else(|| format!("{} received nothing", r.strategy))?;
+    Ok(rx.completions as f64 / r.sim_time_ns.max(1) as f64 * 1e3)
+}
+
+/// Bus bytes the payload's DMA and copies moved, per payload byte.
+fn data_bus_per_byte(r: &RunReport) -> f64 {
+    let b = |k: &str| r.breakdown.bus_bytes.get(k).copied().unwrap_or(0);
+    (b("dma") + b("copy")) as f64 / r.payload_bytes.max(1) as f64
+}
+
+impl AfXdpRxdrop {
+    pub fn evaluate(&self, s: &Scenario, run: &Run) -> Result<Verdict, String> {
+        let with = |mode| {
+            Strategy::AfXdp(models::strategy::XskOptions {
+                mode,
+                ..s.options.xsk
+            })
+        };
+        let (zc, copy) = (
+            with(models::strategy::XskMode::ZeroCopy),
+            with(models::strategy::XskMode::Copy),
+        );
+        let small = (run(s, 0, zc)?, run(s, 0, copy)?);
+        let large = (run(s, 1, zc)?, run(s, 1, copy)?);
+        let ratio = mpps(&small.0)? / mpps(&small.1)?;
+        let published = self.published_zerocopy_mpps / self.published_copy_mpps;
+        let mut v = Verdict {
+            published: format!(
+                "rxdrop of 64-byte frames: copy mode {:.1} Mpps, zero-copy {:.1} Mpps ({published:.2}x)",
+                self.published_copy_mpps, self.published_zerocopy_mpps
+            ),
+            simulated: format!(
+                "small frames: copy {:.2} Mpps, zero-copy {:.2} Mpps ({ratio:.2}x); 1500 B: copy {:.2}, zero-copy {:.2} Mpps",
+                mpps(&small.1)?,
+                mpps(&small.0)?,
+                mpps(&large.1)?,
+                mpps(&large.0)?
+            ),
+            tolerance: format!(
+                "zero-copy at least {}x copy mode at the small frames; at 1500 B fewer bus bytes per payload byte",
+                self.at_least_ratio
+            ),
+            pass: ratio >= self.at_least_ratio
+                && data_bus_per_byte(&large.0) < data_bus_per_byte(&large.1),
+            details: Vec::new(),
+        };
+        for (name, (z, c)) in [("small frames", &small), ("1500 B frames", &large)] {
+            for r in [z, c] {
+                let rx = r.receive.as_ref().expect("checked by mpps");
+                let mode = if r.copies.cpu_copy_bytes == 0 {
+                    "zero-copy"
+                } else {
+                    "copy"
+                };
+                v.details.push(format!(
+                    "{name}, {mode}: {} frames received, {} dropped (FILL empty {}, RX ring full {}, NIC ring full {}); payload bus bytes per byte {:.2} (DMA and copies); {:.1} us CPU per MiB; bottleneck {}",
+                    rx.completions,
+                    rx.frames_dropped,
+                    rx.fill_ring_empty_drops,
+                    rx.rx_ring_full_drops,
+                    rx.nic_ring_full_drops,
+                    data_bus_per_byte(r),
+                    rx.cpu_us_per_mib,
+                    r.bottleneck.name()
+                ));
+            }
+        }
+        Ok(v)
+    }
 }
 
 fn gbps(r: &RunReport) -> f64 {

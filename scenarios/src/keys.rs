@@ -39,6 +39,13 @@ pub enum Kind {
     },
     /// One of these words.
     Choice(&'static [&'static str]),
+    /// One of these sizes, written with a unit.
+    Sizes(&'static [u64]),
+    /// A power of two in `[min, max]`, a plain integer (ring entries).
+    PowerOfTwo {
+        min: u64,
+        max: u64,
+    },
 }
 
 /// A checked value.
@@ -104,6 +111,17 @@ impl Kind {
             Kind::Bool => "true or false".into(),
             Kind::Fraction { max } => format!("a number from 0 to {max}"),
             Kind::Choice(words) => format!("one of {}", words.join(", ")),
+            Kind::Sizes(sizes) => format!(
+                "one of {}",
+                sizes
+                    .iter()
+                    .map(|&b| fmt_size(b))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Kind::PowerOfTwo { min, max } => {
+                format!("a power of two from {min} to {max}")
+            }
         }
     }
 
@@ -150,6 +168,22 @@ impl Kind {
                     Err("is out of range".to_owned())
                 }
             }
+            Kind::Sizes(sizes) => match quantity(units::parse_size, 0, u64::MAX)? {
+                Value::U64(n) if sizes.contains(&n) => Ok(Value::U64(n)),
+                _ => Err("is not one of the allowed sizes".to_owned()),
+            },
+            Kind::PowerOfTwo { min, max } => match v {
+                toml::Value::Integer(i) if *i >= 0 && (*i as u64) >= min && (*i as u64) <= max => {
+                    let n = *i as u64;
+                    if n.is_power_of_two() {
+                        Ok(Value::U64(n))
+                    } else {
+                        Err("is not a power of two".to_owned())
+                    }
+                }
+                toml::Value::Integer(_) => Err("is out of range".to_owned()),
+                _ => Err("must be a whole number".to_owned()),
+            },
             Kind::Choice(words) => match v {
                 toml::Value::String(s) => words
                     .iter()
@@ -824,7 +858,7 @@ pub fn workload_keys(kind: &str) -> Vec<Param> {
             param(
                 "segment",
                 size(1, 65_536),
-                "payload per segment the peer sends",
+                "payload per segment the peer sends (af-xdp: bytes per raw frame, Ethernet header on, FCS off; read_size does not apply there)",
             ),
         ],
         "file-read" => vec![
@@ -866,6 +900,8 @@ pub struct Options {
     pub tcp_zc: models::strategy::TcpZcOptions,
     /// `io-uring-zcrx`: the registered area and the refill batch.
     pub zcrx: models::strategy::ZcrxOptions,
+    /// `af-xdp`: the mode, the UMEM, the rings, the batch and the reuse bug.
+    pub xsk: models::strategy::XskOptions,
 }
 
 impl Default for Options {
@@ -881,6 +917,7 @@ impl Default for Options {
             map: Default::default(),
             tcp_zc: Default::default(),
             zcrx: Default::default(),
+            xsk: Default::default(),
         }
     }
 }
@@ -1045,5 +1082,73 @@ pub fn option_keys() -> Vec<Key<Options>> {
             doc: "io-uring-zcrx: chunks the application returns through the refill ring at a time, at most the area's chunks (1: iou-zcrx.c returns each as it reads it)",
             apply: |o, v| o.zcrx.refill_batch = v.u64(),
         },
+        Key {
+            name: "xsk_mode",
+            kind: Kind::Choice(&["zerocopy", "copy"]),
+            doc: "af-xdp: the NIC DMAs into UMEM chunks (zerocopy, XDP_ZEROCOPY) or into a driver buffer the kernel copies from (copy, XDP_COPY) (zerocopy)",
+            apply: |o, v| {
+                o.xsk.mode = models::strategy::XskMode::ALL
+                    .into_iter()
+                    .find(|m| m.id() == v.word())
+                    .expect("checked against the choices")
+            },
+        },
+        Key {
+            name: "xsk_chunk_size",
+            kind: Kind::Sizes(&models::strategy::CHUNK_SIZES),
+            doc: "af-xdp: bytes per UMEM chunk, a power of two from 2 KiB to the page (aligned mode) (4 KiB)",
+            apply: |o, v| o.xsk.chunk_bytes = v.u64(),
+        },
+        Key {
+            name: "xsk_umem_chunks",
+            kind: Kind::Count {
+                min: 1,
+                max: 1 << 20,
+            },
+            doc: "af-xdp: chunks in the UMEM (4096: xdpsock's NUM_FRAMES)",
+            apply: |o, v| o.xsk.umem_chunks = v.u64(),
+        },
+        Key {
+            name: "xsk_fill_ring",
+            kind: RING,
+            doc: "af-xdp: FILL ring entries (4096: xdpsock's XSK_RING_PROD__DEFAULT_NUM_DESCS * 2)",
+            apply: |o, v| o.xsk.fill_ring = v.u64(),
+        },
+        Key {
+            name: "xsk_rx_ring",
+            kind: RING,
+            doc: "af-xdp: RX ring entries (2048)",
+            apply: |o, v| o.xsk.rx_ring = v.u64(),
+        },
+        Key {
+            name: "xsk_tx_ring",
+            kind: RING,
+            doc: "af-xdp: TX ring entries (2048)",
+            apply: |o, v| o.xsk.tx_ring = v.u64(),
+        },
+        Key {
+            name: "xsk_comp_ring",
+            kind: RING,
+            doc: "af-xdp: COMPLETION ring entries (2048)",
+            apply: |o, v| o.xsk.comp_ring = v.u64(),
+        },
+        Key {
+            name: "xsk_batch",
+            kind: Kind::Count { min: 1, max: 4096 },
+            doc: "af-xdp: RX descriptors the application takes per poll() before putting their chunks back on FILL (64: xdpsock's BATCH_SIZE)",
+            apply: |o, v| o.xsk.batch = v.u64(),
+        },
+        Key {
+            name: "xsk_reuse_bug",
+            kind: Kind::Bool,
+            doc: "af-xdp: the application forwards each frame on TX and re-posts its chunk to FILL at once, the FILL/TX hazard, reported as corruption (false)",
+            apply: |o, v| o.xsk.reuse_bug = v.bool(),
+        },
     ]
 }
+
+/// Entries of an AF_XDP ring: a power of two (`xsk_init_queue`), at most 2^20 here.
+const RING: Kind = Kind::PowerOfTwo {
+    min: 1,
+    max: 1 << 20,
+};

@@ -138,6 +138,29 @@ const BAD: &[(&str, &str, usize, &[&str])] = &[
     // Found by the scenario_bytes and scenario_structured fuzz targets (`""="="`): an empty
     // key gave an error with an empty field name. Keys that are not bare are shown quoted.
     ("empty_key.toml", "\"\"", 1, &["is not a known field"]),
+    // AF_XDP (issue 17): aligned UMEM chunks are 2 KiB or 4 KiB, rings are powers of two
+    // (xsk_init_queue), and a frame must fit a chunk after the XDP headroom.
+    (
+        "xsk_chunk_not_2_or_4_kib.toml",
+        "options.xsk_chunk_size",
+        3,
+        &["is not one of the allowed sizes", "2 KiB, 4 KiB"],
+    ),
+    (
+        "xsk_ring_not_a_power_of_two.toml",
+        "options.xsk_rx_ring",
+        3,
+        &["is not a power of two"],
+    ),
+    (
+        "xsk_frame_larger_than_chunk.toml",
+        "strategies",
+        1,
+        &[
+            "1800-byte frame does not fit a 2048-byte UMEM chunk",
+            "at most 1792",
+        ],
+    ),
     (
         "quoted_key.toml",
         "workloads[0].\"write size\"",

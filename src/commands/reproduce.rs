@@ -397,7 +397,8 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
         | Check::ZerocopyBreakEven(_)
         | Check::SendZcWait(_)
         | Check::TcpZcCpu(_)
-        | Check::Zcrx200g(_) => {
+        | Check::Zcrx200g(_)
+        | Check::AfXdpRxdrop(_) => {
             let run = |s: &Scenario, w: usize, st: Strategy| lab.run(s, w, st);
             let v = match &e.check {
                 Check::KtlsBus(c) => c.evaluate(&s, &run)?,
@@ -405,6 +406,7 @@ fn one(runner: &Runner, name: &str) -> Result<Outcome, String> {
                 Check::SendZcWait(c) => c.evaluate(&s, &run)?,
                 Check::TcpZcCpu(c) => c.evaluate(&s, &run)?,
                 Check::Zcrx200g(c) => c.evaluate(&s, &run)?,
+                Check::AfXdpRxdrop(c) => c.evaluate(&s, &run)?,
                 _ => unreachable!("matched above"),
             };
             o.published = v.published;

@@ -202,7 +202,7 @@ fn bad_flags_exit_2_naming_what_is_wrong() {
             "target.window",
         ),
         (&["explain", "bogus"], "bogus"),
-        (&["explain", "af-xdp"], "planned"),
+        (&["explain", "devmem-tcp"], "planned"),
         (&["run", "bogus"], "bogus"),
         (&["list", "everything"], "everything"),
         (&["check", "no/such/file.toml"], "no/such/file.toml"),

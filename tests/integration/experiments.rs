@@ -11,12 +11,12 @@ fn text(o: &Output) -> String {
 #[test]
 fn reproduce_passes_every_experiment() {
     // The eight claims of DESIGN section 9, the three of the modern chapter (issue 16) and
-    // the two of the receive chapter (issue 17) must all pass from a clean checkout (exit 0), and the table (published vs simulated
+    // the three of the receive chapter (issue 17) must all pass from a clean checkout (exit 0), and the table (published vs simulated
     // figures) is pinned so any drift is reviewed.
     let o = zcsim(&["reproduce"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("13 passed, 0 failed"), "{out}");
+    assert!(out.contains("14 passed, 0 failed"), "{out}");
     insta::assert_snapshot!("reproduce", out);
 }
 

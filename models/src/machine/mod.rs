@@ -91,6 +91,8 @@ pub enum MachineEvent {
 pub enum DmaTag {
     Tx(u64),
     Rx(u64),
+    /// The NIC reading a frame an AF_XDP application put on TX, by UMEM chunk.
+    XskTx(u64),
 }
 
 /// What the machine tells its owner after handling an event.

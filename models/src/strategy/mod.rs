@@ -30,6 +30,7 @@
 //!
 //! Stable ids (DESIGN section 6) are the catalogue's, in its order.
 
+mod af_xdp;
 mod copy;
 mod cow_send;
 mod io_uring_send_zc;
@@ -117,6 +118,8 @@ impl HeaderMode {
     }
 }
 
+pub use af_xdp::{CHUNK_SIZES, Umem, XDP_PACKET_HEADROOM, XskCounters, XskMode, XskOptions};
+pub(crate) use af_xdp::{XskStep, call as xsk_call, redirect as xsk_redirect, setup as xsk_setup};
 pub use cow_send::{CowAlign, CowOptions};
 pub use io_uring_send_zc::UringZcOptions;
 pub(crate) use io_uring_zcrx::RxStep;
@@ -211,6 +214,8 @@ pub enum Strategy {
     TcpZerocopyReceive(TcpZcOptions),
     /// io_uring zero-copy receive into a registered area.
     IoUringZcrx(ZcrxOptions),
+    /// An AF_XDP socket receiving raw frames into its UMEM.
+    AfXdp(XskOptions),
 }
 
 /// One option of a strategy, as the catalogue documents it.
@@ -242,7 +247,7 @@ impl Entry {
 
 /// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
 /// `list`, `explain` and the TUI read it.
-pub const CATALOGUE: [&Entry; 21] = [
+pub const CATALOGUE: [&Entry; 22] = [
     &copy::ENTRY,
     &page_loan::ENTRY,
     &cow_send::ENTRY,
@@ -257,6 +262,7 @@ pub const CATALOGUE: [&Entry; 21] = [
     &page_flip::ENTRY,
     &tcp_zerocopy_receive::ENTRY,
     &io_uring_zcrx::ENTRY,
+    &af_xdp::ENTRY,
     &splice::ENTRY,
     &vmsplice_gift::ENTRY,
     &msg_zerocopy::ENTRY,
@@ -278,7 +284,7 @@ pub const STRATEGY_IDS: [&str; CATALOGUE.len()] = {
 };
 
 /// Ids named in DESIGN for later; rejected with a clear message until they exist.
-pub const FUTURE_IDS: [&str; 2] = ["af-xdp", "devmem-tcp"];
+pub const FUTURE_IDS: [&str; 1] = ["devmem-tcp"];
 
 /// A strategy id that names nothing (or nothing yet).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -356,6 +362,7 @@ impl Strategy {
             Strategy::MmapRead { .. } => &mmap_read::ENTRY,
             Strategy::TcpZerocopyReceive(_) => &tcp_zerocopy_receive::ENTRY,
             Strategy::IoUringZcrx(_) => &io_uring_zcrx::ENTRY,
+            Strategy::AfXdp(_) => &af_xdp::ENTRY,
         }
     }
 
@@ -421,6 +428,7 @@ impl Strategy {
             Strategy::PageFlip => Some(Receiver::Flip),
             Strategy::TcpZerocopyReceive(o) => Some(Receiver::ZeroCopyMap(*o)),
             Strategy::IoUringZcrx(o) => Some(Receiver::Zcrx(*o)),
+            Strategy::AfXdp(o) => Some(Receiver::Xsk(*o)),
             _ => None,
         }
     }
@@ -483,7 +491,8 @@ impl Strategy {
             Strategy::RecvCopy
             | Strategy::PageFlip
             | Strategy::TcpZerocopyReceive(_)
-            | Strategy::IoUringZcrx(_) => {
+            | Strategy::IoUringZcrx(_)
+            | Strategy::AfXdp(_) => {
                 unreachable!("receive strategies make no send requests")
             }
         }
@@ -723,7 +732,7 @@ pub(crate) fn receive(
 ) {
     let flipped = match how {
         Receiver::Discard => false,
-        Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) => {
+        Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) | Receiver::Xsk(_) => {
             unreachable!("the zero-copy receivers make their own calls (receive_call)")
         }
         Receiver::Flip => page_flip::receive(k, piece, buf, dest, whole),
@@ -772,6 +781,7 @@ pub(crate) fn receive_setup(
         },
         Receiver::Zcrx(o) => io_uring_zcrx::setup(k, o, conn),
         Receiver::Copy | Receiver::Discard | Receiver::Flip => true,
+        Receiver::Xsk(_) => unreachable!("an AF_XDP socket is set up by world::xsk"),
     }
 }
 
@@ -842,7 +852,7 @@ mod basics {
             assert_eq!(s.id(), id);
             assert!(!s.explain().steps.is_empty());
         }
-        let e = Strategy::from_id("af-xdp").unwrap_err();
+        let e = Strategy::from_id("devmem-tcp").unwrap_err();
         assert!(e.planned && e.to_string().contains("planned"));
         let e = Strategy::from_id("sendfiel").unwrap_err();
         assert!(!e.planned && e.to_string().contains("known: copy"));
@@ -884,3 +894,5 @@ mod tests_fileread;
 mod tests_modern;
 #[cfg(test)]
 mod tests_receive;
+#[cfg(test)]
+mod tests_xsk;

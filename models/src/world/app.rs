@@ -94,6 +94,9 @@ pub enum Receiver {
     /// io_uring zero-copy receive: the `io-uring-zcrx` room completes payload the NIC put in
     /// the reader's registered area.
     Zcrx(crate::strategy::ZcrxOptions),
+    /// An AF_XDP socket: the `af-xdp` room takes raw frames off its RX ring (`world::xsk`);
+    /// its connection carries nothing.
+    Xsk(crate::strategy::XskOptions),
 }
 
 /// How a mutator changes its file.
@@ -381,6 +384,11 @@ impl World {
         let Role::Receiver(r) = &a.role else {
             unreachable!()
         };
+        if let Receiver::Xsk(o) = r.mode {
+            // The UMEM is its buffer.
+            self.xsk_start(id, o);
+            return;
+        }
         let (len, skew) = (r.read_size + r.buffer_offset, r.buffer_offset);
         let mut plan = Plan::new();
         let Some(addr) = self.setup_map(id, asid, MmapRequest::anon(len).writable(), &mut plan)
@@ -421,6 +429,10 @@ impl World {
             return;
         }
         let (conn, read_size, buf, mode) = (r.conn, r.read_size, r.buf, r.mode);
+        if let Receiver::Xsk(_) = mode {
+            self.xsk_next(id);
+            return;
+        }
         if !self.reader_ready(id) {
             self.conns[conn.0 as usize].blocked_reader = Some(id);
             return;

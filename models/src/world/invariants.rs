@@ -96,6 +96,9 @@ impl World {
         if let Some((_, area)) = &self.rxq.zcrx {
             area.check_invariants();
         }
+        if let Some(umem) = self.xsk.as_ref().and_then(|x| x.umem.as_ref()) {
+            umem.check_invariants();
+        }
         let mut holders: BTreeMap<ExtId, u32> = BTreeMap::new();
         for (i, c) in self.conns.iter().enumerate() {
             c.sender.check_invariants();
@@ -168,6 +171,7 @@ impl World {
             && self.packets.is_empty()
             && self.rx_frames.is_empty()
             && self.rx_backlog.is_empty()
+            && self.rx_dma_queue.is_empty()
             && self.vm.counters().lent_pages == 0
     }
 }

@@ -281,6 +281,11 @@ impl<'a> Kernel<'a> {
         self.w.rxq.zcrx = Some((conn, area));
     }
 
+    /// The AF_XDP socket's UMEM and rings, once registered.
+    pub fn xsk(&mut self) -> Option<&mut crate::strategy::Umem> {
+        self.w.xsk.as_mut().and_then(|x| x.umem.as_mut())
+    }
+
     /// `pages` received pages mapped into the reader (`TCP_ZEROCOPY_RECEIVE`).
     pub fn count_mapped(&mut self, pages: u64) {
         self.w.net.pages_mapped += pages;

@@ -51,6 +51,7 @@ mod sender;
 mod threads;
 mod trace;
 mod tx;
+mod xsk;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -148,6 +149,10 @@ pub enum Event {
         conn: ConnId,
         ack: u64,
     },
+    /// Raw frame `seq` of the AF_XDP flow reaches the NIC.
+    XskFrameArrive {
+        seq: u64,
+    },
 }
 
 impl From<MachineEvent> for Event {
@@ -199,6 +204,13 @@ enum Cont {
     },
     /// Loopback: received segments were processed into the receive buffer.
     LoopbackDelivered { conn: ConnId, pieces: Vec<Piece> },
+    /// The NAPI poll redirected a raw frame to the AF_XDP socket: its RX descriptor
+    /// (chunk, length), or `None` if it was dropped.
+    XskPolled { desc: Option<(u64, u64)> },
+    /// An AF_XDP socket is registered and bound; its frames may come.
+    XskBound { app: AppId },
+    /// An AF_XDP application took `bytes` off its RX ring.
+    XskReceived { app: AppId, bytes: u64 },
 }
 
 #[derive(Debug, Default)]
@@ -362,6 +374,8 @@ pub struct World {
     lend_returned: bool,
     /// Zero-copy sends (`MSG_ZEROCOPY`, `SEND_ZC`) and their completions.
     zc: crate::strategy::ZcState,
+    /// The AF_XDP flow and socket (`xsk.rs`), if any.
+    xsk: Option<xsk::XskFlow>,
 }
 
 /// Every this many events the invariant check also walks the whole VM (every frame and PTE);
@@ -432,6 +446,7 @@ impl World {
             account: account::Account::default(),
             lend_returned: false,
             zc: crate::strategy::ZcState::default(),
+            xsk: None,
             cfg,
         }
     }
@@ -574,13 +589,14 @@ impl World {
     }
 
     /// Payload bytes remote peers sent us that readers have received, over all incoming
-    /// connections.
+    /// connections and the AF_XDP socket's RX ring.
     pub fn incoming_received_bytes(&self) -> u64 {
         self.conns
             .iter()
             .filter(|c| c.remote.is_some())
             .map(|c| c.receiving.received)
-            .sum()
+            .sum::<u64>()
+            + self.xsk.as_ref().map_or(0, |x| x.received_bytes)
     }
 
     /// Payload bytes the peer has received in order, over all connections.
@@ -704,7 +720,13 @@ impl World {
                         Notice::PlanDone(t) => self.plan_done(t),
                         Notice::DmaDone {
                             tag: DmaTag::Rx(id),
+                        } if self.xsk_dma_bytes(id).is_some() => self.xsk_dma_done(id),
+                        Notice::DmaDone {
+                            tag: DmaTag::Rx(id),
                         } => self.rx_dma_done(id),
+                        Notice::DmaDone {
+                            tag: DmaTag::XskTx(chunk),
+                        } => self.xsk_tx_done(chunk),
                         Notice::DmaDone {
                             tag: DmaTag::Tx(id),
                         } => self.dma_done(PacketId(id)),
@@ -737,6 +759,7 @@ impl World {
             Event::RemoteOutput { conn } => self.remote_output(conn),
             Event::RxFrameArrive { conn, seq, len } => self.rx_frame_arrive(conn, seq, len),
             Event::RemoteAck { conn, ack } => self.remote_ack(conn, ack),
+            Event::XskFrameArrive { seq } => self.xsk_frame_arrive(seq),
         }
     }
 

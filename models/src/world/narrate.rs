@@ -43,6 +43,11 @@ impl Cont {
             Cont::TxReclaimed { .. } => "reclaims TX descriptors and frees sent mbufs",
             Cont::RxDelivered { .. } => "takes the receive interrupt and runs tcp_input",
             Cont::LoopbackDelivered { .. } => "runs tcp_input for a looped-back segment",
+            Cont::XskPolled { .. } => {
+                "polls a raw frame through the XDP program to the AF_XDP socket"
+            }
+            Cont::XskBound { .. } => "registers its UMEM and rings and binds its AF_XDP socket",
+            Cont::XskReceived { .. } => "takes frames off its AF_XDP RX ring",
         }
     }
 }

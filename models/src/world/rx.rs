@@ -202,7 +202,8 @@ impl World {
         self.kick_rx_dma();
     }
 
-    fn kick_rx_dma(&mut self) {
+    /// Starts the receive DMA engine on the next frame waiting for it (TCP or AF_XDP).
+    pub(super) fn kick_rx_dma(&mut self) {
         if self.rx_dma_active.is_some() {
             return;
         }
@@ -211,7 +212,10 @@ impl World {
         };
         self.rx_dma_active = Some(id);
         self.rx_dma_started = self.now();
-        let bytes = ETHER_HEADER + self.cfg.link.header_bytes() + self.rx_frames[&id].len;
+        let bytes = match self.xsk_dma_bytes(id) {
+            Some(raw) => raw,
+            None => ETHER_HEADER + self.cfg.link.header_bytes() + self.rx_frames[&id].len,
+        };
         self.machine.start_dma(
             &mut self.queue,
             bytes,

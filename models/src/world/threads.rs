@@ -140,6 +140,9 @@ impl World {
                 len,
                 pieces,
             } => self.rx_delivered(conn, seq, len, pieces),
+            Cont::XskPolled { desc } => self.xsk_polled(desc),
+            Cont::XskBound { app } => self.xsk_bound(app),
+            Cont::XskReceived { app, bytes } => self.xsk_received(app, bytes),
             Cont::LoopbackDelivered { conn, pieces } => {
                 let c = &mut self.conns[conn.0 as usize];
                 let rcv = c.rcv.as_mut().expect("loopback connection");

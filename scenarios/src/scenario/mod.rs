@@ -418,6 +418,7 @@ fn resolve_strategies(
         Strategy::SendfileKtls(_) => Strategy::SendfileKtls(options.ktls),
         Strategy::TcpZerocopyReceive(_) => Strategy::TcpZerocopyReceive(options.tcp_zc),
         Strategy::IoUringZcrx(_) => Strategy::IoUringZcrx(options.zcrx),
+        Strategy::AfXdp(_) => Strategy::AfXdp(options.xsk),
         Strategy::Splice { .. } => Strategy::Splice {
             pipe_bytes: options.pipe_bytes,
         },
@@ -438,7 +439,7 @@ fn resolve_strategies(
             })?;
             if let Some(Err(e)) = workloads
                 .iter()
-                .map(|(_, w, _)| w.check(&s))
+                .map(|(_, w, _)| w.check(&configure(s)))
                 .reduce(|a, b| if a.is_ok() { a } else { b })
             {
                 let fits: Vec<&str> = workloads
