@@ -745,6 +745,13 @@ impl Workload {
                         reason: reason.into(),
                     });
                 }
+                if let Some(reason) = crate::strategy::machine_misfit(&strategy, &cfg.machine) {
+                    return Err(DoesNotApply {
+                        strategy: strategy.id(),
+                        workload: self.id(),
+                        reason,
+                    });
+                }
                 let conn = w.open_incoming(total_bytes, segment_bytes);
                 let receiver = strategy.receiver().unwrap_or(Receiver::Copy);
                 w.add_app(AppSpec::Receiver {

@@ -32,6 +32,7 @@
 
 mod copy;
 mod cow_send;
+mod devmem_tcp;
 mod io_uring_send_zc;
 mod io_uring_zcrx;
 mod kernel_server;
@@ -118,6 +119,7 @@ impl HeaderMode {
 }
 
 pub use cow_send::{CowAlign, CowOptions};
+pub use devmem_tcp::{DevmemBinding, DevmemOptions, MAX_DONTNEED_TOKENS};
 pub use io_uring_send_zc::UringZcOptions;
 pub(crate) use io_uring_zcrx::RxStep;
 pub use io_uring_zcrx::{ZcrxArea, ZcrxOptions};
@@ -211,6 +213,8 @@ pub enum Strategy {
     TcpZerocopyReceive(TcpZcOptions),
     /// io_uring zero-copy receive into a registered area.
     IoUringZcrx(ZcrxOptions),
+    /// Linux devmem TCP: payload received into a dmabuf in a peer device's memory.
+    DevmemTcp(DevmemOptions),
 }
 
 /// One option of a strategy, as the catalogue documents it.
@@ -242,7 +246,7 @@ impl Entry {
 
 /// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
 /// `list`, `explain` and the TUI read it.
-pub const CATALOGUE: [&Entry; 21] = [
+pub const CATALOGUE: [&Entry; 22] = [
     &copy::ENTRY,
     &page_loan::ENTRY,
     &cow_send::ENTRY,
@@ -257,6 +261,7 @@ pub const CATALOGUE: [&Entry; 21] = [
     &page_flip::ENTRY,
     &tcp_zerocopy_receive::ENTRY,
     &io_uring_zcrx::ENTRY,
+    &devmem_tcp::ENTRY,
     &splice::ENTRY,
     &vmsplice_gift::ENTRY,
     &msg_zerocopy::ENTRY,
@@ -278,7 +283,7 @@ pub const STRATEGY_IDS: [&str; CATALOGUE.len()] = {
 };
 
 /// Ids named in DESIGN for later; rejected with a clear message until they exist.
-pub const FUTURE_IDS: [&str; 2] = ["af-xdp", "devmem-tcp"];
+pub const FUTURE_IDS: [&str; 1] = ["af-xdp"];
 
 /// A strategy id that names nothing (or nothing yet).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -356,6 +361,7 @@ impl Strategy {
             Strategy::MmapRead { .. } => &mmap_read::ENTRY,
             Strategy::TcpZerocopyReceive(_) => &tcp_zerocopy_receive::ENTRY,
             Strategy::IoUringZcrx(_) => &io_uring_zcrx::ENTRY,
+            Strategy::DevmemTcp(_) => &devmem_tcp::ENTRY,
         }
     }
 
@@ -421,6 +427,7 @@ impl Strategy {
             Strategy::PageFlip => Some(Receiver::Flip),
             Strategy::TcpZerocopyReceive(o) => Some(Receiver::ZeroCopyMap(*o)),
             Strategy::IoUringZcrx(o) => Some(Receiver::Zcrx(*o)),
+            Strategy::DevmemTcp(o) => Some(Receiver::Devmem(*o)),
             _ => None,
         }
     }
@@ -483,7 +490,8 @@ impl Strategy {
             Strategy::RecvCopy
             | Strategy::PageFlip
             | Strategy::TcpZerocopyReceive(_)
-            | Strategy::IoUringZcrx(_) => {
+            | Strategy::IoUringZcrx(_)
+            | Strategy::DevmemTcp(_) => {
                 unreachable!("receive strategies make no send requests")
             }
         }
@@ -723,7 +731,7 @@ pub(crate) fn receive(
 ) {
     let flipped = match how {
         Receiver::Discard => false,
-        Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) => {
+        Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) | Receiver::Devmem(_) => {
             unreachable!("the zero-copy receivers make their own calls (receive_call)")
         }
         Receiver::Flip => page_flip::receive(k, piece, buf, dest, whole),
@@ -741,6 +749,16 @@ pub(crate) fn receive(
 pub fn target_misfit(s: &Strategy, nic: &crate::net::NicConfig) -> Option<&'static str> {
     match s {
         Strategy::IoUringZcrx(_) => io_uring_zcrx::target_misfit(nic),
+        Strategy::DevmemTcp(_) => devmem_tcp::target_misfit(nic),
+        _ => None,
+    }
+}
+
+/// Why the target's machine cannot carry this strategy's receive (devmem TCP without device
+/// memory to bind, or with less than the binding), if it cannot.
+pub fn machine_misfit(s: &Strategy, m: &crate::machine::MachineConfig) -> Option<String> {
+    match s {
+        Strategy::DevmemTcp(o) => devmem_tcp::machine_misfit(*o, m),
         _ => None,
     }
 }
@@ -771,6 +789,7 @@ pub(crate) fn receive_setup(
             None => false,
         },
         Receiver::Zcrx(o) => io_uring_zcrx::setup(k, o, conn),
+        Receiver::Devmem(o) => devmem_tcp::setup(k, o, conn),
         Receiver::Copy | Receiver::Discard | Receiver::Flip => true,
     }
 }
@@ -807,6 +826,7 @@ pub(crate) fn receive_call(
             RxStep::Received(tcp_zerocopy_receive::call(k, s, o, conn, buf, read_size))
         }
         (Receiver::Zcrx(o), _) => io_uring_zcrx::call(k, o, conn),
+        (Receiver::Devmem(o), _) => devmem_tcp::call(k, o, conn, read_size),
         (other, _) => unreachable!("{other:?} receives with recv()"),
     }
 }

@@ -94,6 +94,9 @@ pub enum Receiver {
     /// io_uring zero-copy receive: the `io-uring-zcrx` room completes payload the NIC put in
     /// the reader's registered area.
     Zcrx(crate::strategy::ZcrxOptions),
+    /// Linux devmem TCP: the `devmem-tcp` room hands out tokens for payload the NIC put in
+    /// the dmabuf, and returns them with `SO_DEVMEM_DONTNEED`.
+    Devmem(crate::strategy::DevmemOptions),
 }
 
 /// How a mutator changes its file.
@@ -338,6 +341,8 @@ impl World {
         r.received += len;
         let conn = r.conn;
         self.last_recv = self.now();
+        // The call's SO_DEVMEM_DONTNEED has ended: its buffers can take frames again.
+        self.rx_buffers_returned();
         self.after_read(conn);
         self.app_next(id);
     }
@@ -416,7 +421,10 @@ impl World {
             self.conns[conn.0 as usize].blocked_reader = Some(id);
             return;
         }
-        if matches!(mode, Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_)) {
+        if matches!(
+            mode,
+            Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) | Receiver::Devmem(_)
+        ) {
             let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
                 unreachable!()
             };

@@ -96,6 +96,9 @@ impl World {
         if let Some((_, area)) = &self.rxq.zcrx {
             area.check_invariants();
         }
+        if let Some((_, binding)) = &self.rxq.devmem {
+            binding.check_invariants();
+        }
         let mut holders: BTreeMap<ExtId, u32> = BTreeMap::new();
         for (i, c) in self.conns.iter().enumerate() {
             c.sender.check_invariants();

@@ -14,6 +14,8 @@ pub(super) fn blank_target() -> Target {
         linux_sendpage_fallback: false,
         loopback: false,
         link_rate: r,
+        device_memory_bytes: 0,
+        device_memory_rate: 0,
         preset: None,
         values: Default::default(),
         world: models::world::WorldConfig {
@@ -50,6 +52,7 @@ pub(super) fn blank_target() -> Target {
                     latency_ns: 0,
                     rate: r,
                 },
+                device_memory: None,
             },
             link: LinkConfig {
                 kind: LinkKind::Loopback,
