@@ -239,6 +239,8 @@ pub fn option_values(o: &Options) -> BTreeMap<String, toml::Value> {
         ("tcp_zc_copybuf", size(o.tcp_zc.copybuf_bytes)),
         ("zcrx_area", size(o.zcrx.area_bytes)),
         ("zcrx_refill_batch", count(o.zcrx.refill_batch)),
+        ("devmem_binding", size(o.devmem.binding_bytes)),
+        ("devmem_dontneed_batch", count(o.devmem.dontneed_batch)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -245,6 +245,34 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
         .collect();
     target.name = name;
     target.description = description;
+    // The peer device memory takes both keys or neither: a bandwidth without memory, or
+    // memory no DMA can reach, is a contradiction.
+    let (bytes, rate) = (target.device_memory_bytes, target.device_memory_rate);
+    if (bytes == 0) != (rate == 0) {
+        let key = if bytes == 0 {
+            "device_memory_bandwidth"
+        } else {
+            "device_memory"
+        };
+        let e = &merged[key];
+        return Err(ScenarioError {
+            origin: e.origin.clone(),
+            field: format!("target.{key}"),
+            value: Some(render(&e.value)),
+            problem: format!(
+                "is set while {} is 0",
+                if bytes == 0 {
+                    "device_memory"
+                } else {
+                    "device_memory_bandwidth"
+                }
+            ),
+            allowed: Some(
+                "both device_memory and device_memory_bandwidth above 0 (a peer device), or both 0 (none)"
+                    .into(),
+            ),
+        });
+    }
     // Cross-field sanity: a full segment must fit every buffer and window on its way, or TCP
     // could never send one.
     let mss = target.world.link.mss();
