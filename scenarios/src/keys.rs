@@ -197,7 +197,9 @@ impl Target {
     /// Builds the link from `link` and `link_rate`, and the peer device memory from its two
     /// keys, once every key is applied.
     pub fn finish(&mut self) {
-        self.world.machine.device_memory = (self.device_memory_bytes > 0).then(|| {
+        // Both or neither: one without the other is refused once the target is built.
+        let both = self.device_memory_bytes > 0 && self.device_memory_rate > 0;
+        self.world.machine.device_memory = both.then(|| {
             models::machine::DeviceMemoryConfig {
                 capacity_bytes: self.device_memory_bytes,
                 bandwidth: ByteRate::from_bytes_per_sec(self.device_memory_rate),
