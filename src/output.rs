@@ -112,6 +112,13 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         if let Some(why) = &run.outcome.stalled {
             let _ = writeln!(out, "{} {}", run.strategy, stalled_line(why));
         }
+        if let Some(rx) = run.receive.as_ref().filter(|rx| rx.device_buffer_waits > 0) {
+            let _ = writeln!(
+                out,
+                "{}: {} frames waited in the NIC for a free dmabuf buffer (the kernel would drop them); a larger options.devmem_binding avoids it",
+                run.strategy, rx.device_buffer_waits
+            );
+        }
     }
     if let Some(note) = data_production_line(&r.runs) {
         let _ = writeln!(out, "{note}");

@@ -199,11 +199,9 @@ impl Target {
     pub fn finish(&mut self) {
         // Both or neither: one without the other is refused once the target is built.
         let both = self.device_memory_bytes > 0 && self.device_memory_rate > 0;
-        self.world.machine.device_memory = both.then(|| {
-            models::machine::DeviceMemoryConfig {
-                capacity_bytes: self.device_memory_bytes,
-                bandwidth: ByteRate::from_bytes_per_sec(self.device_memory_rate),
-            }
+        self.world.machine.device_memory = both.then(|| models::machine::DeviceMemoryConfig {
+            capacity_bytes: self.device_memory_bytes,
+            bandwidth: ByteRate::from_bytes_per_sec(self.device_memory_rate),
         });
         self.world.link.kind = if self.loopback {
             LinkKind::Loopback

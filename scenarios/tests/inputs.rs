@@ -192,23 +192,21 @@ fn device_memory_keys_and_devmem_options_are_checked() {
     // with the options given; server-2024, with no device memory, leaves it out when no
     // strategy is listed and refuses it, naming device_memory, when it is listed.
     let text = |target: &str, opts: &str| {
-        format!(
-            "[target]\n{target}\n[[workloads]]\nkind = \"bulk-receive\"\n[options]\n{opts}\n"
-        )
+        format!("[target]\n{target}\n[[workloads]]\nkind = \"bulk-receive\"\n[options]\n{opts}\n")
     };
     let load = |target: &str, opts: &str| {
-        load_str("d.toml", &text(target, opts), &Overrides::default())
+        load_str("d.toml", &text(target, opts), &Overrides::default()).map_err(Box::new)
     };
     let gpu = "preset = \"gpu-server-2024\"";
-    let e = load(
-        "preset = \"server-2024\"\ndevice_memory = \"16 GiB\"",
-        "",
-    )
-    .expect_err("memory without bandwidth");
+    let e = load("preset = \"server-2024\"\ndevice_memory = \"16 GiB\"", "")
+        .expect_err("memory without bandwidth");
     assert_eq!(e.field, "target.device_memory");
     assert!(e.allowed.unwrap().contains("both"));
-    let e = load("preset = \"gpu-server-2024\"\ndevice_memory_bandwidth = \"0 B/s\"", "")
-        .expect_err("memory no DMA reaches");
+    let e = load(
+        "preset = \"gpu-server-2024\"\ndevice_memory_bandwidth = \"0 B/s\"",
+        "",
+    )
+    .expect_err("memory no DMA reaches");
     assert_eq!(e.field, "target.device_memory");
     let e = load(gpu, "devmem_binding = \"66 KiB\"").expect_err("not whole pages");
     assert_eq!(e.field, "options.devmem_binding");
@@ -222,8 +220,11 @@ fn device_memory_keys_and_devmem_options_are_checked() {
     assert_eq!(e.value.as_deref(), Some("\"2 MiB\""));
     let e = load(gpu, "devmem_dontneed_batch = 129").expect_err("over MAX_DONTNEED_TOKENS");
     assert_eq!(e.field, "options.devmem_dontneed_batch");
-    let s = load(gpu, "devmem_binding = \"1 MiB\"\ndevmem_dontneed_batch = 32")
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = load(
+        gpu,
+        "devmem_binding = \"1 MiB\"\ndevmem_dontneed_batch = 32",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let devmem = s.runs[0]
         .strategies
         .iter()
@@ -237,7 +238,12 @@ fn device_memory_keys_and_devmem_options_are_checked() {
         })
     );
     let s = load("preset = \"server-2024\"", "").unwrap_or_else(|e| panic!("{e}"));
-    assert!(s.runs[0].strategies.iter().all(|st| st.id() != "devmem-tcp"));
+    assert!(
+        s.runs[0]
+            .strategies
+            .iter()
+            .all(|st| st.id() != "devmem-tcp")
+    );
     let listed = "strategies = [\"devmem-tcp\"]\n[target]\npreset = \"server-2024\"\n[[workloads]]\nkind = \"bulk-receive\"\n";
     let e = load_str("d.toml", listed, &Overrides::default());
     let e = match e {

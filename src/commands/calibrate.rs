@@ -541,11 +541,7 @@ pub mod preset {
             "\"0 B\"".into(),
             "no peer device memory is measured; devmem TCP needs one".into(),
         );
-        push(
-            "device_memory_bandwidth",
-            "\"0 B/s\"".into(),
-            "none".into(),
-        );
+        push("device_memory_bandwidth", "\"0 B/s\"".into(), "none".into());
         push(
             "linux_sendpage_fallback",
             "true".into(),

@@ -49,9 +49,7 @@
 mod costs;
 mod plan;
 
-pub use costs::{
-    Activity, CostTable, DeviceMemoryConfig, DiskConfig, MachineConfig, PerActivity,
-};
+pub use costs::{Activity, CostTable, DeviceMemoryConfig, DiskConfig, MachineConfig, PerActivity};
 pub use plan::{Plan, Step};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -281,7 +279,9 @@ impl Machine {
             blocked: BTreeMap::new(),
             disk_started: BTreeMap::new(),
             bus: FluidResource::new(config.memory_bus),
-            device: config.device_memory.map(|d| FluidResource::new(d.bandwidth)),
+            device: config
+                .device_memory
+                .map(|d| FluidResource::new(d.bandwidth)),
             device_users: Vec::new(),
             device_wake: None,
             split_pending: BTreeMap::new(),
@@ -559,9 +559,12 @@ impl Machine {
         if let Some(tok) = self.device_wake.take() {
             q.cancel(tok);
         }
-        if let Some(at) = self.device.as_ref().and_then(FluidResource::next_completion) {
-            self.device_wake =
-                Some(q.schedule_cancellable_at(at, MachineEvent::DeviceWake.into()));
+        if let Some(at) = self
+            .device
+            .as_ref()
+            .and_then(FluidResource::next_completion)
+        {
+            self.device_wake = Some(q.schedule_cancellable_at(at, MachineEvent::DeviceWake.into()));
         }
     }
 
@@ -986,7 +989,10 @@ impl Machine {
                 "device-memory transfers and their DMAs disagree"
             );
         } else {
-            assert!(self.device_users.is_empty(), "DMA into absent device memory");
+            assert!(
+                self.device_users.is_empty(),
+                "DMA into absent device memory"
+            );
         }
         assert!(
             self.split_pending.values().all(|n| *n > 0),

@@ -259,7 +259,11 @@ fn devmem_moves_only_headers_over_the_host_bus_and_payload_into_device_memory() 
     // 4 MiB, is DMAed into the device's memory instead, which the report counts apart. The
     // CPU copies nothing (recvmsg hands out one token per frag: 1024 cmsgs) and checksums
     // nothing (offloaded), so no copy or checksum bytes cross the host bus at all.
-    let r = go(&device_world(), &receive(4 * MIB, 256 << 10), devmem(8 * MIB, 1));
+    let r = go(
+        &device_world(),
+        &receive(4 * MIB, 256 << 10),
+        devmem(8 * MIB, 1),
+    );
     let rx = r.receive.as_ref().unwrap();
     assert_eq!(r.payload_bytes, 4 * MIB);
     assert_eq!(r.breakdown.bus_bytes["dma"], 1024 * 86);
@@ -285,8 +289,16 @@ fn devmem_host_bus_bytes_per_payload_byte_are_the_headers_where_recv_copy_pays_t
     let w = receive(4 * MIB, 256 << 10);
     let copy = go(&device_world(), &w, Strategy::RecvCopy);
     let dm = go(&device_world(), &w, devmem(8 * MIB, 1));
-    assert!(copy.bus_bytes_per_payload_byte >= 3.0, "{}", copy.bus_bytes_per_payload_byte);
-    assert!(dm.bus_bytes_per_payload_byte < 0.15, "{}", dm.bus_bytes_per_payload_byte);
+    assert!(
+        copy.bus_bytes_per_payload_byte >= 3.0,
+        "{}",
+        copy.bus_bytes_per_payload_byte
+    );
+    assert!(
+        dm.bus_bytes_per_payload_byte < 0.15,
+        "{}",
+        dm.bus_bytes_per_payload_byte
+    );
     assert_eq!(
         dm.copies.bus_bytes - dm.breakdown.bus_bytes["dma"],
         copy.copies.bus_bytes - copy.breakdown.bus_bytes["dma"] - 2 * 4 * MIB,
@@ -300,7 +312,11 @@ fn devmem_exhausted_binding_makes_frames_wait_and_says_so() {
     // frames of 4096 bytes in flight, but only 16 find device buffers; the rest wait in the
     // NIC until the reader's SO_DEVMEM_DONTNEED returns some, and the report counts them.
     // Nothing is lost or copied: all 4 MiB arrive, one token per frag.
-    let r = go(&device_world(), &receive(4 * MIB, 256 << 10), devmem(64 << 10, 1));
+    let r = go(
+        &device_world(),
+        &receive(4 * MIB, 256 << 10),
+        devmem(64 << 10, 1),
+    );
     let rx = r.receive.as_ref().unwrap();
     assert!(rx.device_buffer_waits > 0, "the binding never ran out");
     assert_eq!(r.payload_bytes, 4 * MIB);
@@ -319,8 +335,16 @@ fn devmem_dontneed_batches_save_one_setsockopt_per_token() {
     let one = go(&device_world(), &w, devmem(8 * MIB, 1));
     let batched = go(&device_world(), &w, devmem(8 * MIB, 128));
     let recvmsgs = one.net.syscalls - 1 - 1024;
-    assert!(recvmsgs >= 16, "{recvmsgs} recvmsg calls for 64 frags at most each");
-    assert_eq!((batched.net.syscalls - 1) % 2, 0, "{}", batched.net.syscalls);
+    assert!(
+        recvmsgs >= 16,
+        "{recvmsgs} recvmsg calls for 64 frags at most each"
+    );
+    assert_eq!(
+        (batched.net.syscalls - 1) % 2,
+        0,
+        "{}",
+        batched.net.syscalls
+    );
     assert!(batched.net.syscalls < one.net.syscalls);
 }
 
@@ -331,7 +355,8 @@ fn devmem_needs_device_memory_header_split_flow_steering_and_checksum_offload() 
     // cannot read the payload); without one of them the strategy does not apply, and the
     // refusal names the target key.
     let w = receive(MIB, 64 << 10);
-    let cases: [(fn(&mut WorldConfig), &str); 5] = [
+    type Change = fn(&mut WorldConfig);
+    let cases: [(Change, &str); 5] = [
         (|c| c.machine.device_memory = None, "device_memory"),
         (|c| c.nic.header_split = false, "header_split"),
         (|c| c.nic.flow_steering = false, "flow_steering"),

@@ -381,7 +381,10 @@ fn check_devmem(
                 "is larger than target {}'s device memory ({} bytes)",
                 target.name, d.capacity_bytes
             ),
-            format!("64 KiB to {} bytes (the target's device_memory)", d.capacity_bytes),
+            format!(
+                "64 KiB to {} bytes (the target's device_memory)",
+                d.capacity_bytes
+            ),
         )),
         _ => Ok(()),
     }
