@@ -1117,6 +1117,38 @@ mod tests {
     }
 
     #[test]
+    fn a_split_dma_keeps_its_device_part_off_the_bus_and_finishes_once() {
+        // 86 header bytes go to host memory over the 1 GB/s bus (86 ns) and 4096 payload
+        // bytes to a device memory of 4.096 GB/s (1000 ns), both started at 0: one DmaDone,
+        // at 1000 ns when the later part ends. The bus carried the 86 bytes only; the device
+        // memory the 4096; DMA bytes count both.
+        let mut cfg = testkit::machine_config(1);
+        cfg.device_memory = Some(DeviceMemoryConfig {
+            capacity_bytes: 1 << 30,
+            bandwidth: ByteRate::from_bytes_per_sec(4_096_000_000),
+        });
+        let mut m = Machine::new(cfg);
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut notices = Vec::new();
+        let tag = DmaTag::Rx(7);
+        m.start_split_dma(&mut q, 86, 4096, None, tag);
+        let mut done = Vec::new();
+        while let Some((now, ev)) = q.pop() {
+            m.handle(&mut q, ev, &mut notices);
+            m.settle(&mut q);
+            m.check_invariants();
+            for n in notices.drain(..) {
+                done.push((n, now.as_nanos()));
+            }
+        }
+        assert_eq!(done, vec![(Notice::DmaDone { tag }, 1000)]);
+        assert_eq!(m.stats().total_bus_bytes(), 86);
+        assert_eq!(m.stats().device_bytes, 4096);
+        assert_eq!(m.stats().dma_bytes, 86 + 4096);
+        assert!(m.is_idle());
+    }
+
+    #[test]
     fn two_cpus_run_in_parallel_but_share_the_bus() {
         // Two copies of 4096 B on two CPUs: alone each takes 8192 ns (bus 1 GB/s, CPU cap
         // 1 GB/s of bus bytes). Together they split the bus and both end at 16384 ns: the
