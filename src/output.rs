@@ -31,7 +31,8 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         r.target, r.seed
     );
     // Receive runs show how the payload reached the reader: pages flipped or mapped,
-    // completions in place, fallbacks to a copy, bytes copied, and CPU per MiB.
+    // completions in place, fallbacks to a copy, bytes copied, payload put in a peer device's
+    // memory, and CPU per MiB.
     let receive = r.workload == "bulk-receive" || r.runs.iter().any(|x| x.receive.is_some());
     let mut header = vec![
         "strategy",
@@ -50,7 +51,15 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         "wire",
     ];
     if receive {
-        header.extend(["flips", "maps", "cqes", "fallbacks", "rx copied", "us/MiB"]);
+        header.extend([
+            "flips",
+            "maps",
+            "cqes",
+            "fallbacks",
+            "rx copied",
+            "device",
+            "us/MiB",
+        ]);
     }
     let rows: Vec<Vec<String>> = r
         .runs
@@ -65,9 +74,10 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
                         rx.completions.to_string(),
                         rx.fallbacks.to_string(),
                         human_bytes(rx.copied_bytes),
+                        human_bytes(rx.device_bytes),
                         format!("{:.1}", rx.cpu_us_per_mib),
                     ]),
-                    None => cells.extend(std::iter::repeat_n("-".to_owned(), 6)),
+                    None => cells.extend(std::iter::repeat_n("-".to_owned(), 7)),
                 }
             }
             cells
@@ -104,6 +114,13 @@ pub fn table(r: &Report, describe: &str, breakdown: bool) -> String {
         }
         if let Some(line) = run.receive.as_ref().and_then(xsk_losses_line) {
             let _ = writeln!(out, "{} {line}", run.strategy);
+        }
+        if let Some(rx) = run.receive.as_ref().filter(|rx| rx.device_buffer_waits > 0) {
+            let _ = writeln!(
+                out,
+                "{}: {} frames waited in the NIC for a free dmabuf buffer (the kernel would drop them); a larger options.devmem_binding avoids it",
+                run.strategy, rx.device_buffer_waits
+            );
         }
     }
     if let Some(note) = data_production_line(&r.runs) {
@@ -340,6 +357,7 @@ pub struct CsvRow<'a> {
     pub util_disk: f64,
     pub util_nic: f64,
     pub util_cpu_bus_stall: f64,
+    pub util_device_memory: f64,
     pub failed_requests: u64,
     pub mmap_failures: u64,
     pub delayed_acks: u64,
@@ -353,6 +371,8 @@ pub struct CsvRow<'a> {
     pub rx_fallbacks: Option<u64>,
     pub rx_fallback_bytes: Option<u64>,
     pub rx_copied_bytes: Option<u64>,
+    pub rx_device_bytes: Option<u64>,
+    pub rx_device_buffer_waits: Option<u64>,
     pub cpu_us_per_mib: Option<f64>,
     pub events: u64,
     pub stalled: Option<&'a str>,
@@ -419,6 +439,7 @@ impl<'a> CsvRow<'a> {
             util_disk: x.utilization.disk,
             util_nic: x.utilization.nic,
             util_cpu_bus_stall: x.utilization.cpu_bus_stall,
+            util_device_memory: x.utilization.device_memory,
             failed_requests: x.outcome.failed_requests,
             mmap_failures: x.outcome.mmap_failures,
             delayed_acks: x.outcome.delayed_acks,
@@ -431,6 +452,8 @@ impl<'a> CsvRow<'a> {
             rx_fallbacks: x.receive.as_ref().map(|r| r.fallbacks),
             rx_fallback_bytes: x.receive.as_ref().map(|r| r.fallback_bytes),
             rx_copied_bytes: x.receive.as_ref().map(|r| r.copied_bytes),
+            rx_device_bytes: x.receive.as_ref().map(|r| r.device_bytes),
+            rx_device_buffer_waits: x.receive.as_ref().map(|r| r.device_buffer_waits),
             cpu_us_per_mib: x.receive.as_ref().map(|r| r.cpu_us_per_mib),
             events: x.events,
             stalled: x.outcome.stalled.as_deref(),

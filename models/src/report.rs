@@ -11,13 +11,14 @@
 //! that window, so it stands for the steady state.
 //!
 //! The **bottleneck** is the resource with the highest utilization: `memory_bus` (bytes moved
-//! over capacity × T), `wire` (serialization time over T), `disk` and `nic` (busy time over T),
-//! and the CPU. A CPU held by a copy that waits for its share of a busy bus is busy but not
+//! over capacity × T), `device_memory` (bytes DMAed into a peer device's memory over its
+//! bandwidth × T, on a machine that has one), `wire` (serialization time over T), `disk` and
+//! `nic` (busy time over T), and the CPU. A CPU held by a copy that waits for its share of a busy bus is busy but not
 //! the limit, so for this decision the CPU counts only its busy time *less* those stalls (the
 //! time its byte-moving steps took beyond what its own speed needed): what an infinitely fast
 //! bus would have left. `utilization.cpu` reports plain busy time, and
 //! `utilization.cpu_bus_stall` the stalls. Utilizations within 0.02 of the highest tie, and
-//! ties go to the first of wire, memory bus, disk, NIC, CPU: the order in which one
+//! ties go to the first of wire, memory bus, device memory, disk, NIC, CPU: the order in which one
 //! resource's saturation causes another's.
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ use crate::world::{Cause, DataPath, Narrator, World, WorldConfig};
 pub enum Bottleneck {
     Wire,
     MemoryBus,
+    DeviceMemory,
     Disk,
     Nic,
     Cpu,
@@ -49,7 +51,8 @@ impl Serialize for Bottleneck {
     }
 }
 
-/// In JSON, a string: `wire`, `memory_bus`, `disk`, `nic`, `cpu`, or `stall:<cause>`.
+/// In JSON, a string: `wire`, `memory_bus`, `device_memory`, `disk`, `nic`, `cpu`, or
+/// `stall:<cause>`.
 impl schemars::JsonSchema for Bottleneck {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Bottleneck".into()
@@ -57,7 +60,7 @@ impl schemars::JsonSchema for Bottleneck {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "pattern": "^(wire|memory_bus|disk|nic|cpu|stall:[a-z_]+)$"
+            "pattern": "^(wire|memory_bus|device_memory|disk|nic|cpu|stall:[a-z_]+)$"
         })
     }
 }
@@ -70,6 +73,7 @@ impl Bottleneck {
         match self {
             Bottleneck::Wire => "wire",
             Bottleneck::MemoryBus => "memory_bus",
+            Bottleneck::DeviceMemory => "device_memory",
             Bottleneck::Disk => "disk",
             Bottleneck::Nic => "nic",
             Bottleneck::Cpu => "cpu",
@@ -202,6 +206,9 @@ pub struct Utilization {
     pub nic: f64,
     /// Share of CPU time spent waiting for the bus inside copies and checksum passes.
     pub cpu_bus_stall: f64,
+    /// Bytes DMAed into the peer device's memory over its bandwidth × T (0 without one).
+    #[serde(default)]
+    pub device_memory: f64,
 }
 
 /// Simulated failures and notable events: outcomes, not errors.
@@ -233,8 +240,8 @@ pub struct ReceiveReport {
     /// mapped (`TCP_ZEROCOPY_RECEIVE`).
     pub pages_flipped: u64,
     pub pages_mapped: u64,
-    /// Completions handing the reader payload where the NIC put it (io_uring zero-copy
-    /// receive).
+    /// Completions handing the reader payload where the NIC put it: io_uring zero-copy
+    /// receive's CQEs, devmem TCP's `SCM_DEVMEM_DMABUF` cmsgs (one token each).
     pub completions: u64,
     /// Copies a zero-copy receive made of data its path could not take (a page it could not
     /// flip, a straggler that fills no page, a page that landed outside an exhausted area),
@@ -245,6 +252,14 @@ pub struct ReceiveReport {
     pub copied_bytes: u64,
     /// Received pages that found the zero-copy area with no free chunk.
     pub area_exhausted_pages: u64,
+    /// Payload bytes the NIC DMAed into a peer device's memory (devmem TCP): bytes the host
+    /// memory bus never carried.
+    #[serde(default)]
+    pub device_bytes: u64,
+    /// Received frames that waited in the NIC because the devmem TCP binding had no free
+    /// buffer for their payload (the kernel would drop them).
+    #[serde(default)]
+    pub device_buffer_waits: u64,
     /// CPU time, all CPUs, per MiB received, microseconds (`tcp_mmap`'s "usec per MB").
     pub cpu_us_per_mib: f64,
     /// Frames an AF_XDP socket lost (absent when none): every one, then by cause: FILL
@@ -386,6 +401,7 @@ mod de {
             [
                 Bottleneck::Wire,
                 Bottleneck::MemoryBus,
+                Bottleneck::DeviceMemory,
                 Bottleneck::Disk,
                 Bottleneck::Nic,
                 Bottleneck::Cpu,
@@ -531,6 +547,10 @@ impl RunReport {
             disk: ratio(m.disk_busy_ns, t),
             nic: ratio(w.nic_dma_busy_ns(), t),
             cpu_bus_stall: ratio(m.cpu_bus_stall_ns, cpus * t),
+            device_memory: cfg.machine.device_memory.map_or(0.0, |d| {
+                (m.device_bytes as f64 / (d.bandwidth.bytes_per_sec() as f64 * t as f64 / 1e9))
+                    .min(1.0)
+            }),
         };
         let cpu_own = ratio(
             w.machine().cpu_busy_ns().saturating_sub(m.cpu_bus_stall_ns),
@@ -542,6 +562,7 @@ impl RunReport {
         let resources = [
             (Bottleneck::Wire, utilization.wire),
             (Bottleneck::MemoryBus, utilization.memory_bus),
+            (Bottleneck::DeviceMemory, utilization.device_memory),
             (Bottleneck::Disk, utilization.disk),
             (Bottleneck::Nic, utilization.nic),
             (Bottleneck::Cpu, cpu_own),
@@ -646,6 +667,8 @@ impl RunReport {
                 fallback_bytes: n.rx_fallback_bytes,
                 copied_bytes: n.rx_copied_bytes,
                 area_exhausted_pages: w.rx_area_exhausted_pages(),
+                device_bytes: m.device_bytes,
+                device_buffer_waits: w.rx_device_buffer_waits(),
                 cpu_us_per_mib: w.machine().cpu_busy_ns() as f64
                     / 1e3
                     / (w.incoming_received_bytes() as f64 / (1u64 << 20) as f64),

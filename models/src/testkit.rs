@@ -53,6 +53,7 @@ pub fn machine_config(cpus: u32) -> MachineConfig {
             latency_ns: 100_000,
             rate: ByteRate::from_bytes_per_sec(100_000_000),
         },
+        device_memory: None,
     }
 }
 

@@ -766,6 +766,13 @@ impl Workload {
                         reason: reason.into(),
                     });
                 }
+                if let Some(reason) = crate::strategy::machine_misfit(&strategy, &cfg.machine) {
+                    return Err(DoesNotApply {
+                        strategy: strategy.id(),
+                        workload: self.id(),
+                        reason,
+                    });
+                }
                 if let Strategy::AfXdp(o) = strategy {
                     // No TCP: a packet generator sends raw frames of `segment` bytes to the
                     // socket; the connection is only the receiver's slot.

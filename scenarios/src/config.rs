@@ -248,6 +248,8 @@ pub fn option_values(o: &Options) -> BTreeMap<String, toml::Value> {
         ("xsk_comp_ring", count(o.xsk.comp_ring)),
         ("xsk_batch", count(o.xsk.batch)),
         ("xsk_reuse_bug", b(o.xsk.reuse_bug)),
+        ("devmem_binding", size(o.devmem.binding_bytes)),
+        ("devmem_dontneed_batch", count(o.devmem.dontneed_batch)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

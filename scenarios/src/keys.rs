@@ -216,6 +216,10 @@ pub struct Target {
     pub loopback: bool,
     /// `link_rate`, kept apart until [`Target::finish`] builds the link.
     pub link_rate: ByteRate,
+    /// `device_memory` and `device_memory_bandwidth`, kept apart until [`Target::finish`]
+    /// builds the peer device memory (none when both are 0).
+    pub device_memory_bytes: u64,
+    pub device_memory_rate: u64,
     /// The preset the target started from, if any.
     pub preset: Option<String>,
     /// Every key's value as written, after the preset and every override (what
@@ -224,8 +228,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// Builds the link from `link` and `link_rate` once every key is applied.
+    /// Builds the link from `link` and `link_rate`, and the peer device memory from its two
+    /// keys, once every key is applied.
     pub fn finish(&mut self) {
+        // Both or neither: one without the other is refused once the target is built.
+        let both = self.device_memory_bytes > 0 && self.device_memory_rate > 0;
+        self.world.machine.device_memory = both.then(|| models::machine::DeviceMemoryConfig {
+            capacity_bytes: self.device_memory_bytes,
+            bandwidth: ByteRate::from_bytes_per_sec(self.device_memory_rate),
+        });
         self.world.link.kind = if self.loopback {
             LinkKind::Loopback
         } else {
@@ -272,6 +283,24 @@ pub fn target_keys() -> Vec<Key<Target>> {
             },
             doc: "capacity of the one memory bus every copy, checksum and DMA shares",
             apply: |t, v| t.world.machine.memory_bus = ByteRate::from_bytes_per_sec(v.u64()),
+        },
+        Key {
+            name: "device_memory",
+            kind: Kind::Size {
+                min: 0,
+                max: 1 << 50,
+            },
+            doc: "a peer PCIe device's memory (a GPU's) the NIC can DMA into without the memory bus, for devmem TCP's dmabuf (0: none)",
+            apply: |t, v| t.device_memory_bytes = v.u64(),
+        },
+        Key {
+            name: "device_memory_bandwidth",
+            kind: Kind::Rate {
+                min: 0,
+                max: 10_000_000 * MBPS,
+            },
+            doc: "what DMA into the peer device's memory sustains, shared by all of it: its PCIe link (0 with device_memory = 0)",
+            apply: |t, v| t.device_memory_rate = v.u64(),
         },
         Key {
             name: "write_allocate",
@@ -902,6 +931,8 @@ pub struct Options {
     pub zcrx: models::strategy::ZcrxOptions,
     /// `af-xdp`: the mode, the UMEM, the rings, the batch and the reuse bug.
     pub xsk: models::strategy::XskOptions,
+    /// `devmem-tcp`: the dmabuf binding and the token-return batch.
+    pub devmem: models::strategy::DevmemOptions,
 }
 
 impl Default for Options {
@@ -918,6 +949,7 @@ impl Default for Options {
             tcp_zc: Default::default(),
             zcrx: Default::default(),
             xsk: Default::default(),
+            devmem: Default::default(),
         }
     }
 }
@@ -1143,6 +1175,21 @@ pub fn option_keys() -> Vec<Key<Options>> {
             kind: Kind::Bool,
             doc: "af-xdp: the application forwards each frame on TX and re-posts its chunk to FILL at once, the FILL/TX hazard, reported as corruption (false)",
             apply: |o, v| o.xsk.reuse_bug = v.bool(),
+        },
+        Key {
+            name: "devmem_binding",
+            kind: size(64 << 10, 1 << 40),
+            doc: "devmem-tcp: bytes of device memory bound to the RX queue as the dmabuf, whole 4 KiB pages, at most the target's device_memory (62.5 MiB: ncdevmem.c's 16000 pages)",
+            apply: |o, v| o.devmem.binding_bytes = v.u64(),
+        },
+        Key {
+            name: "devmem_dontneed_batch",
+            kind: Kind::Count {
+                min: 1,
+                max: models::strategy::MAX_DONTNEED_TOKENS,
+            },
+            doc: "devmem-tcp: tokens the application returns per setsockopt(SO_DEVMEM_DONTNEED), at most 128, the kernel's MAX_DONTNEED_TOKENS (1: ncdevmem.c returns each as it reads it)",
+            apply: |o, v| o.devmem.dontneed_batch = v.u64(),
         },
     ]
 }

@@ -2,7 +2,13 @@
 //! into the binary. Each parameter carries its unit and a one-line source or reason.
 
 /// Preset names, in catalogue order.
-pub const NAMES: [&str; 4] = ["embedded-100tx", "pc-2003", "gige-2002", "server-2024"];
+pub const NAMES: [&str; 5] = [
+    "embedded-100tx",
+    "pc-2003",
+    "gige-2002",
+    "server-2024",
+    "gpu-server-2024",
+];
 
 /// The default target.
 pub const DEFAULT: &str = "embedded-100tx";
@@ -14,6 +20,7 @@ pub fn text(name: &str) -> Option<&'static str> {
         "pc-2003" => include_str!("../presets/pc-2003.toml"),
         "gige-2002" => include_str!("../presets/gige-2002.toml"),
         "server-2024" => include_str!("../presets/server-2024.toml"),
+        "gpu-server-2024" => include_str!("../presets/gpu-server-2024.toml"),
         _ => return None,
     })
 }

@@ -183,3 +183,72 @@ fn zero_copy_receive_options_are_checked_together() {
         })
     );
 }
+
+#[test]
+fn device_memory_keys_and_devmem_options_are_checked() {
+    // The peer device memory takes both keys or neither: memory with no bandwidth (or the
+    // reverse) names the key set alone. A binding must be whole pages and fit the device
+    // memory; the batch at most the kernel's 128 tokens. gpu-server-2024 carries devmem-tcp
+    // with the options given; server-2024, with no device memory, leaves it out when no
+    // strategy is listed and refuses it, naming device_memory, when it is listed.
+    let text = |target: &str, opts: &str| {
+        format!("[target]\n{target}\n[[workloads]]\nkind = \"bulk-receive\"\n[options]\n{opts}\n")
+    };
+    let load = |target: &str, opts: &str| {
+        load_str("d.toml", &text(target, opts), &Overrides::default()).map_err(Box::new)
+    };
+    let gpu = "preset = \"gpu-server-2024\"";
+    let e = load("preset = \"server-2024\"\ndevice_memory = \"16 GiB\"", "")
+        .expect_err("memory without bandwidth");
+    assert_eq!(e.field, "target.device_memory");
+    assert!(e.allowed.unwrap().contains("both"));
+    let e = load(
+        "preset = \"gpu-server-2024\"\ndevice_memory_bandwidth = \"0 B/s\"",
+        "",
+    )
+    .expect_err("memory no DMA reaches");
+    assert_eq!(e.field, "target.device_memory");
+    let e = load(gpu, "devmem_binding = \"66 KiB\"").expect_err("not whole pages");
+    assert_eq!(e.field, "options.devmem_binding");
+    assert!(e.allowed.unwrap().contains("multiple of 4 KiB"));
+    let e = load(
+        "preset = \"gpu-server-2024\"\ndevice_memory = \"1 MiB\"",
+        "devmem_binding = \"2 MiB\"",
+    )
+    .expect_err("larger than the device memory");
+    assert_eq!(e.field, "options.devmem_binding");
+    assert_eq!(e.value.as_deref(), Some("\"2 MiB\""));
+    let e = load(gpu, "devmem_dontneed_batch = 129").expect_err("over MAX_DONTNEED_TOKENS");
+    assert_eq!(e.field, "options.devmem_dontneed_batch");
+    let s = load(
+        gpu,
+        "devmem_binding = \"1 MiB\"\ndevmem_dontneed_batch = 32",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let devmem = s.runs[0]
+        .strategies
+        .iter()
+        .find(|st| st.id() == "devmem-tcp")
+        .expect("gpu-server-2024 carries devmem-tcp");
+    assert_eq!(
+        *devmem,
+        models::strategy::Strategy::DevmemTcp(models::strategy::DevmemOptions {
+            binding_bytes: 1 << 20,
+            dontneed_batch: 32,
+        })
+    );
+    let s = load("preset = \"server-2024\"", "").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        s.runs[0]
+            .strategies
+            .iter()
+            .all(|st| st.id() != "devmem-tcp")
+    );
+    let listed = "strategies = [\"devmem-tcp\"]\n[target]\npreset = \"server-2024\"\n[[workloads]]\nkind = \"bulk-receive\"\n";
+    let e = load_str("d.toml", listed, &Overrides::default());
+    let e = match e {
+        Err(e) => e,
+        Ok(_) => panic!("devmem-tcp listed on a target without device memory"),
+    };
+    assert!(e.problem.contains("device_memory"), "{}", e.problem);
+}

@@ -542,6 +542,12 @@ pub mod preset {
             );
         }
         push(
+            "device_memory",
+            "\"0 B\"".into(),
+            "no peer device memory is measured; devmem TCP needs one".into(),
+        );
+        push("device_memory_bandwidth", "\"0 B/s\"".into(), "none".into());
+        push(
             "linux_sendpage_fallback",
             "true".into(),
             "a Linux target".into(),

@@ -50,14 +50,6 @@ pub fn execute(cx: &mut Context, a: Args) -> Outcome {
                 let e = s.explain();
                 writeln!(out, "{id:<width$} {:<7} {}", s.source().name(), e.title)?;
             }
-            if !models::strategy::FUTURE_IDS.is_empty() {
-                writeln!(out)?;
-                writeln!(
-                    out,
-                    "planned, not modelled yet: {}",
-                    models::strategy::FUTURE_IDS.join(", ")
-                )?;
-            }
         }
         What::Workloads => {
             for id in WORKLOAD_IDS {

@@ -72,7 +72,13 @@ fn same_scenario_same_bytes_other_seed_with_loss_differs() {
 #[test]
 fn every_preset_runs_the_default_workloads() {
     // Every applicable strategy on both default workloads: 7 memory + 8 file strategies.
-    for preset in ["embedded-100tx", "pc-2003", "gige-2002", "server-2024"] {
+    for preset in [
+        "embedded-100tx",
+        "pc-2003",
+        "gige-2002",
+        "server-2024",
+        "gpu-server-2024",
+    ] {
         let o = zcsim(&["compare", "--preset", preset, "--format", "csv"]);
         assert!(o.status.success(), "{preset}: {}", stderr(&o));
         let rows = stdout(&o).lines().count() - 1;
@@ -202,7 +208,6 @@ fn bad_flags_exit_2_naming_what_is_wrong() {
             "target.window",
         ),
         (&["explain", "bogus"], "bogus"),
-        (&["explain", "devmem-tcp"], "planned"),
         (&["run", "bogus"], "bogus"),
         (&["list", "everything"], "everything"),
         (&["check", "no/such/file.toml"], "no/such/file.toml"),

@@ -181,6 +181,18 @@ pub struct DiskConfig {
     pub rate: ByteRate,
 }
 
+/// A second memory on another PCI device (a GPU's, reached through its BAR), which a NIC's
+/// DMA can write peer to peer without crossing the host memory bus: what a `dmabuf` of
+/// devmem TCP lives in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceMemoryConfig {
+    /// Bytes of it a `dmabuf` can be carved from.
+    pub capacity_bytes: u64,
+    /// What DMA into it can sustain: the narrowest link on the way (the device's PCIe link),
+    /// shared by every transfer into it.
+    pub bandwidth: ByteRate,
+}
+
 /// What the machine is made of.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MachineConfig {
@@ -190,4 +202,6 @@ pub struct MachineConfig {
     pub memory_bus: ByteRate,
     pub costs: CostTable,
     pub disk: DiskConfig,
+    /// A peer device's memory, if the machine has one.
+    pub device_memory: Option<DeviceMemoryConfig>,
 }

@@ -8,6 +8,11 @@
 //! blocks the thread (not the CPU) for the disk's latency and then DMAs over the bus. So a copy
 //! on an idle bus runs at the CPU's copy speed, and on a busy one at its fair share.
 //!
+//! A machine may also have a peer device's memory (a GPU's, [`DeviceMemoryConfig`]): a second
+//! [`FluidResource`] with its own bandwidth that only device DMA writes into
+//! ([`Machine::start_split_dma`], a NIC putting a frame's headers in host memory and its
+//! payload in the device's). Those bytes never cross the memory bus; no CPU step touches them.
+//!
 //! ## Bus bytes per payload byte (DESIGN section 3)
 //! | step | bus bytes | CPU held |
 //! |---|---|---|
@@ -44,7 +49,7 @@
 mod costs;
 mod plan;
 
-pub use costs::{Activity, CostTable, DiskConfig, MachineConfig, PerActivity};
+pub use costs::{Activity, CostTable, DeviceMemoryConfig, DiskConfig, MachineConfig, PerActivity};
 pub use plan::{Plan, Step};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -83,6 +88,8 @@ pub enum MachineEvent {
     BusWake,
     /// A disk request's latency elapsed; its DMA starts now.
     DiskReady { thread: ThreadId },
+    /// The device memory's earliest transfer may have finished.
+    DeviceWake,
 }
 
 /// Which way a device DMA moves bytes, with the owner's id for the transfer: a transmit DMA
@@ -179,8 +186,10 @@ pub struct MachineStats {
     /// CPU copies completed and the payload bytes they moved.
     pub cpu_copy_ops: u64,
     pub cpu_copy_bytes: u64,
-    /// Device DMA bytes (disk and NIC) completed.
+    /// Device DMA bytes (disk and NIC) completed, into host or device memory.
     pub dma_bytes: u64,
+    /// Of those, the bytes DMAed into the peer device's memory (never on the memory bus).
+    pub device_bytes: u64,
     /// CPU time by activity, summed over CPUs, ns.
     pub cpu_ns: PerActivity,
     /// Bus bytes by activity.
@@ -221,7 +230,9 @@ impl MachineStats {
 ///
 /// Invariants ([`Machine::check_invariants`]): a thread is in at most one place (running on
 /// one CPU, waiting, blocked on the disk, or idle); every bus transfer belongs to exactly one
-/// user, and a CPU with a bus step in progress owns exactly one; the bus's own invariants hold.
+/// user, and a CPU with a bus step in progress owns exactly one; the bus's own invariants hold;
+/// every transfer into device memory belongs to one DMA, and a split DMA is pending only
+/// while a part of it still moves.
 pub struct Machine {
     config: MachineConfig,
     cpus: Vec<Cpu>,
@@ -236,6 +247,15 @@ pub struct Machine {
     /// When each blocked thread's disk read began.
     disk_started: BTreeMap<ThreadId, SimTime>,
     bus: FluidResource,
+    /// The peer device's memory ([`MachineConfig::device_memory`]): a second shared resource
+    /// that only device DMA uses, apart from the memory bus.
+    device: Option<FluidResource>,
+    /// The DMA each transfer into device memory belongs to, and its bytes, in transfer order.
+    device_users: Vec<(TransferId, DmaTag, u64)>,
+    device_wake: Option<CancelToken>,
+    /// Split DMAs (part to host memory, part to device memory) with parts still moving:
+    /// their `DmaDone` waits for the last part.
+    split_pending: BTreeMap<DmaTag, u32>,
     /// Who each bus transfer belongs to and what for, in transfer order (ids only grow, so
     /// a new one goes at the end). A handful at a time: one per CPU step and device DMA.
     bus_users: Vec<(TransferId, BusUse)>,
@@ -261,6 +281,12 @@ impl Machine {
             blocked: BTreeMap::new(),
             disk_started: BTreeMap::new(),
             bus: FluidResource::new(config.memory_bus),
+            device: config
+                .device_memory
+                .map(|d| FluidResource::new(d.bandwidth)),
+            device_users: Vec::new(),
+            device_wake: None,
+            split_pending: BTreeMap::new(),
             bus_users: Vec::new(),
             spare_steps: Vec::new(),
             log: None,
@@ -304,6 +330,7 @@ impl Machine {
             && self.kernel_ready.iter().all(VecDeque::is_empty)
             && self.blocked.is_empty()
             && self.bus.active_count() == 0
+            && self.device.as_ref().is_none_or(|d| d.active_count() == 0)
     }
 
     /// Where `thread`'s plan is: on a CPU, waiting for one, blocked on the disk, or nowhere.
@@ -486,6 +513,68 @@ impl Machine {
         self.reschedule_bus(q);
     }
 
+    /// Starts a device DMA that writes `host_bytes` into host memory (over the bus) and
+    /// `device_bytes` into the peer device's memory (over its own link, not the bus), at most
+    /// at `cap` each: a NIC splitting a frame's headers from its payload. One
+    /// `Notice::DmaDone { tag }` follows when both parts have moved. Panics if the machine has
+    /// no device memory (the strategy that needs it is refused first).
+    pub fn start_split_dma<E: From<MachineEvent>>(
+        &mut self,
+        q: &mut EventQueue<E>,
+        host_bytes: u64,
+        device_bytes: u64,
+        cap: Option<ByteRate>,
+        tag: DmaTag,
+    ) {
+        let now = q.now();
+        let parts = u32::from(host_bytes > 0) + u32::from(device_bytes > 0);
+        assert!(parts > 0, "a DMA moves bytes");
+        let prev = self.split_pending.insert(tag, parts);
+        assert!(prev.is_none(), "{tag:?} is already moving");
+        if device_bytes > 0 {
+            let dev = self
+                .device
+                .as_mut()
+                .expect("a DMA into device memory needs a machine with device memory");
+            let id = dev.start(now, device_bytes, cap);
+            self.device_users.push((id, tag, device_bytes));
+            self.reschedule_device(q);
+        }
+        if host_bytes > 0 {
+            self.start_dma(q, host_bytes, cap, tag);
+        }
+    }
+
+    /// A part of a device DMA finished: the DMA is done when it was its last part.
+    fn dma_part_done(&mut self, tag: DmaTag, notices: &mut Vec<Notice>) {
+        if let Some(left) = self.split_pending.get_mut(&tag) {
+            *left -= 1;
+            if *left > 0 {
+                return;
+            }
+            self.split_pending.remove(&tag);
+        }
+        notices.push(Notice::DmaDone { tag });
+    }
+
+    fn reschedule_device<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
+        if let Some(tok) = self.device_wake.take() {
+            q.cancel(tok);
+        }
+        if let Some(at) = self
+            .device
+            .as_ref()
+            .and_then(FluidResource::next_completion)
+        {
+            self.device_wake = Some(q.schedule_cancellable_at(at, MachineEvent::DeviceWake.into()));
+        }
+    }
+
+    /// The peer device's memory, if the machine has one.
+    pub fn device_memory(&self) -> Option<&FluidResource> {
+        self.device.as_ref()
+    }
+
     /// Handles one of the machine's events, appending what the owner must know to `notices`.
     /// The owner handles them, then calls [`Machine::settle`].
     pub fn handle<E: From<MachineEvent>>(
@@ -554,12 +643,33 @@ impl Machine {
                         }
                         BusUser::Dma { tag } => {
                             self.stats.dma_bytes += bytes;
-                            notices.push(Notice::DmaDone { tag });
+                            self.dma_part_done(tag, notices);
                         }
                     }
                 }
                 self.finished = finished;
                 self.reschedule_bus(q);
+            }
+            MachineEvent::DeviceWake => {
+                self.device_wake = None;
+                let mut finished = std::mem::take(&mut self.finished);
+                self.device
+                    .as_mut()
+                    .expect("only a machine with device memory wakes it")
+                    .complete_due(now, &mut finished);
+                for id in finished.drain(..) {
+                    let i = self
+                        .device_users
+                        .iter()
+                        .position(|(t, ..)| *t == id)
+                        .expect("every device-memory transfer has a DMA");
+                    let (_, tag, bytes) = self.device_users.remove(i);
+                    self.stats.dma_bytes += bytes;
+                    self.stats.device_bytes += bytes;
+                    self.dma_part_done(tag, notices);
+                }
+                self.finished = finished;
+                self.reschedule_device(q);
             }
             MachineEvent::DiskReady { thread } => {
                 let bytes = match self.blocked[&thread].steps.front() {
@@ -873,6 +983,23 @@ impl Machine {
     /// Panics with a message if an invariant of the type docs does not hold.
     pub fn check_invariants(&self) {
         self.bus.check_invariants();
+        if let Some(dev) = &self.device {
+            dev.check_invariants();
+            assert_eq!(
+                dev.active_count(),
+                self.device_users.len(),
+                "device-memory transfers and their DMAs disagree"
+            );
+        } else {
+            assert!(
+                self.device_users.is_empty(),
+                "DMA into absent device memory"
+            );
+        }
+        assert!(
+            self.split_pending.values().all(|n| *n > 0),
+            "a finished split DMA is still pending"
+        );
         assert_eq!(
             self.bus.active_count(),
             self.bus_users.len(),
@@ -989,6 +1116,38 @@ mod tests {
         assert_eq!(m.stats().context_switches, 1);
         assert_eq!(m.cpu_busy_ns(), 4000);
         assert_eq!(m.stats().cpu_ns[Activity::Protocol], 2000);
+    }
+
+    #[test]
+    fn a_split_dma_keeps_its_device_part_off_the_bus_and_finishes_once() {
+        // 86 header bytes go to host memory over the 1 GB/s bus (86 ns) and 4096 payload
+        // bytes to a device memory of 4.096 GB/s (1000 ns), both started at 0: one DmaDone,
+        // at 1000 ns when the later part ends. The bus carried the 86 bytes only; the device
+        // memory the 4096; DMA bytes count both.
+        let mut cfg = testkit::machine_config(1);
+        cfg.device_memory = Some(DeviceMemoryConfig {
+            capacity_bytes: 1 << 30,
+            bandwidth: ByteRate::from_bytes_per_sec(4_096_000_000),
+        });
+        let mut m = Machine::new(cfg);
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut notices = Vec::new();
+        let tag = DmaTag::Rx(7);
+        m.start_split_dma(&mut q, 86, 4096, None, tag);
+        let mut done = Vec::new();
+        while let Some((now, ev)) = q.pop() {
+            m.handle(&mut q, ev, &mut notices);
+            m.settle(&mut q);
+            m.check_invariants();
+            for n in notices.drain(..) {
+                done.push((n, now.as_nanos()));
+            }
+        }
+        assert_eq!(done, vec![(Notice::DmaDone { tag }, 1000)]);
+        assert_eq!(m.stats().total_bus_bytes(), 86);
+        assert_eq!(m.stats().device_bytes, 4096);
+        assert_eq!(m.stats().dma_bytes, 86 + 4096);
+        assert!(m.is_idle());
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub enum ExtKind {
     /// Page-cache or kernel pages referenced directly (`sendfile`, `sendpage`, a locked
     /// cache page, a received page). The promised version is what the sender meant to send.
     Pages { pages: Vec<PagePromise> },
+    /// A `net_iov` of a devmem TCP `dmabuf` binding: a page-sized buffer, numbered `niov`, in
+    /// a peer device's memory. No host page backs it and the CPU cannot read it (an
+    /// "unreadable" frag).
+    DeviceMem { niov: u64 },
 }
 
 /// One page of page-backed storage: the frame referenced and the content it should hold.
@@ -84,7 +88,7 @@ impl Ext {
     /// number of DMA descriptors the range needs.
     pub fn pieces(&self, off: u64, len: u64) -> u64 {
         match self.kind {
-            ExtKind::Cluster { .. } | ExtKind::Bounce => 1,
+            ExtKind::Cluster { .. } | ExtKind::Bounce | ExtKind::DeviceMem { .. } => 1,
             ExtKind::Lent { .. } | ExtKind::Pages { .. } => {
                 if len == 0 {
                     return 0;
@@ -226,7 +230,11 @@ impl ExtTable {
         let e = self.exts.remove(&id).expect("present");
         self.counters.released += 1;
         Some(match e.kind {
-            ExtKind::Cluster { .. } | ExtKind::Bounce => Release::Memory,
+            // A net_iov goes back to its binding when the application returns its token, not
+            // when the skb lets go of it.
+            ExtKind::Cluster { .. } | ExtKind::Bounce | ExtKind::DeviceMem { .. } => {
+                Release::Memory
+            }
             ExtKind::Lent { kind, pages } => Release::EndLend {
                 kind,
                 pages: pages.iter().map(|p| p.pfn).collect(),

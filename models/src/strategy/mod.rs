@@ -33,6 +33,7 @@
 mod af_xdp;
 mod copy;
 mod cow_send;
+mod devmem_tcp;
 mod io_uring_send_zc;
 mod io_uring_zcrx;
 mod kernel_server;
@@ -121,6 +122,7 @@ impl HeaderMode {
 pub use af_xdp::{CHUNK_SIZES, Umem, XDP_PACKET_HEADROOM, XskCounters, XskMode, XskOptions};
 pub(crate) use af_xdp::{XskStep, call as xsk_call, redirect as xsk_redirect, setup as xsk_setup};
 pub use cow_send::{CowAlign, CowOptions};
+pub use devmem_tcp::{DevmemBinding, DevmemOptions, MAX_DONTNEED_TOKENS};
 pub use io_uring_send_zc::UringZcOptions;
 pub(crate) use io_uring_zcrx::RxStep;
 pub use io_uring_zcrx::{ZcrxArea, ZcrxOptions};
@@ -216,6 +218,8 @@ pub enum Strategy {
     IoUringZcrx(ZcrxOptions),
     /// An AF_XDP socket receiving raw frames into its UMEM.
     AfXdp(XskOptions),
+    /// Linux devmem TCP: payload received into a dmabuf in a peer device's memory.
+    DevmemTcp(DevmemOptions),
 }
 
 /// One option of a strategy, as the catalogue documents it.
@@ -247,7 +251,7 @@ impl Entry {
 
 /// Every strategy, in DESIGN's order: the one place ids are enumerated. The CLI, scenarios,
 /// `list`, `explain` and the TUI read it.
-pub const CATALOGUE: [&Entry; 22] = [
+pub const CATALOGUE: [&Entry; 23] = [
     &copy::ENTRY,
     &page_loan::ENTRY,
     &cow_send::ENTRY,
@@ -263,6 +267,7 @@ pub const CATALOGUE: [&Entry; 22] = [
     &tcp_zerocopy_receive::ENTRY,
     &io_uring_zcrx::ENTRY,
     &af_xdp::ENTRY,
+    &devmem_tcp::ENTRY,
     &splice::ENTRY,
     &vmsplice_gift::ENTRY,
     &msg_zerocopy::ENTRY,
@@ -283,28 +288,20 @@ pub const STRATEGY_IDS: [&str; CATALOGUE.len()] = {
     ids
 };
 
-/// Ids named in DESIGN for later; rejected with a clear message until they exist.
-pub const FUTURE_IDS: [&str; 1] = ["devmem-tcp"];
-
-/// A strategy id that names nothing (or nothing yet).
+/// A strategy id that names nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownStrategy {
     pub id: String,
-    pub planned: bool,
 }
 
 impl fmt::Display for UnknownStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.planned {
-            write!(f, "strategy `{}` is planned but not modelled yet", self.id)
-        } else {
-            write!(
-                f,
-                "unknown strategy `{}`; known: {}",
-                self.id,
-                STRATEGY_IDS.join(", ")
-            )
-        }
+        write!(
+            f,
+            "unknown strategy `{}`; known: {}",
+            self.id,
+            STRATEGY_IDS.join(", ")
+        )
     }
 }
 
@@ -331,10 +328,7 @@ impl Strategy {
     pub fn from_id(id: &str) -> Result<Strategy, UnknownStrategy> {
         match CATALOGUE.iter().find(|e| e.id() == id) {
             Some(e) => Ok((e.make)()),
-            None => Err(UnknownStrategy {
-                id: id.to_owned(),
-                planned: FUTURE_IDS.contains(&id),
-            }),
+            None => Err(UnknownStrategy { id: id.to_owned() }),
         }
     }
 
@@ -363,6 +357,7 @@ impl Strategy {
             Strategy::TcpZerocopyReceive(_) => &tcp_zerocopy_receive::ENTRY,
             Strategy::IoUringZcrx(_) => &io_uring_zcrx::ENTRY,
             Strategy::AfXdp(_) => &af_xdp::ENTRY,
+            Strategy::DevmemTcp(_) => &devmem_tcp::ENTRY,
         }
     }
 
@@ -429,6 +424,7 @@ impl Strategy {
             Strategy::TcpZerocopyReceive(o) => Some(Receiver::ZeroCopyMap(*o)),
             Strategy::IoUringZcrx(o) => Some(Receiver::Zcrx(*o)),
             Strategy::AfXdp(o) => Some(Receiver::Xsk(*o)),
+            Strategy::DevmemTcp(o) => Some(Receiver::Devmem(*o)),
             _ => None,
         }
     }
@@ -492,7 +488,8 @@ impl Strategy {
             | Strategy::PageFlip
             | Strategy::TcpZerocopyReceive(_)
             | Strategy::IoUringZcrx(_)
-            | Strategy::AfXdp(_) => {
+            | Strategy::AfXdp(_)
+            | Strategy::DevmemTcp(_) => {
                 unreachable!("receive strategies make no send requests")
             }
         }
@@ -732,7 +729,7 @@ pub(crate) fn receive(
 ) {
     let flipped = match how {
         Receiver::Discard => false,
-        Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) | Receiver::Xsk(_) => {
+        Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) | Receiver::Xsk(_) | Receiver::Devmem(_) => {
             unreachable!("the zero-copy receivers make their own calls (receive_call)")
         }
         Receiver::Flip => page_flip::receive(k, piece, buf, dest, whole),
@@ -750,6 +747,16 @@ pub(crate) fn receive(
 pub fn target_misfit(s: &Strategy, nic: &crate::net::NicConfig) -> Option<&'static str> {
     match s {
         Strategy::IoUringZcrx(_) => io_uring_zcrx::target_misfit(nic),
+        Strategy::DevmemTcp(_) => devmem_tcp::target_misfit(nic),
+        _ => None,
+    }
+}
+
+/// Why the target's machine cannot carry this strategy's receive (devmem TCP without device
+/// memory to bind, or with less than the binding), if it cannot.
+pub fn machine_misfit(s: &Strategy, m: &crate::machine::MachineConfig) -> Option<String> {
+    match s {
+        Strategy::DevmemTcp(o) => devmem_tcp::machine_misfit(*o, m),
         _ => None,
     }
 }
@@ -780,6 +787,7 @@ pub(crate) fn receive_setup(
             None => false,
         },
         Receiver::Zcrx(o) => io_uring_zcrx::setup(k, o, conn),
+        Receiver::Devmem(o) => devmem_tcp::setup(k, o, conn),
         Receiver::Copy | Receiver::Discard | Receiver::Flip => true,
         Receiver::Xsk(_) => unreachable!("an AF_XDP socket is set up by world::xsk"),
     }
@@ -817,6 +825,7 @@ pub(crate) fn receive_call(
             RxStep::Received(tcp_zerocopy_receive::call(k, s, o, conn, buf, read_size))
         }
         (Receiver::Zcrx(o), _) => io_uring_zcrx::call(k, o, conn),
+        (Receiver::Devmem(o), _) => devmem_tcp::call(k, o, conn, read_size),
         (other, _) => unreachable!("{other:?} receives with recv()"),
     }
 }
@@ -846,16 +855,14 @@ mod basics {
     use super::*;
 
     #[test]
-    fn every_id_round_trips_and_future_ids_say_so() {
+    fn every_id_round_trips_and_unknown_ids_list_the_known() {
         for id in STRATEGY_IDS {
             let s = Strategy::from_id(id).unwrap();
             assert_eq!(s.id(), id);
             assert!(!s.explain().steps.is_empty());
         }
-        let e = Strategy::from_id("devmem-tcp").unwrap_err();
-        assert!(e.planned && e.to_string().contains("planned"));
         let e = Strategy::from_id("sendfiel").unwrap_err();
-        assert!(!e.planned && e.to_string().contains("known: copy"));
+        assert!(e.to_string().contains("known: copy"));
     }
 
     #[test]

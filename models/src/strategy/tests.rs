@@ -451,6 +451,11 @@ fn every_strategy_on_every_workload_runs_clean_with_invariants_checked() {
     cfg.nic.header_split = true;
     // io-uring-zcrx binds its area to a queue the flow is steered to.
     cfg.nic.flow_steering = true;
+    // devmem-tcp binds its dmabuf (62.5 MiB by default) in a peer device's memory.
+    cfg.machine.device_memory = Some(crate::machine::DeviceMemoryConfig {
+        capacity_bytes: 1 << 30,
+        bandwidth: sim::ByteRate::from_bytes_per_sec(25_000_000_000),
+    });
     let mut ran = 0;
     for w in small_workloads() {
         for id in STRATEGY_IDS {

@@ -231,3 +231,150 @@ fn zcrx_needs_header_split_and_flow_steering() {
         assert!(e.reason.contains(missing), "{}", e.reason);
     }
 }
+
+/// `split_world` at MTU 4168 over IPv6 (MSS 4096) with a peer device's memory of 1 GiB
+/// behind a 25 GB/s link, and checksum offload (devmem TCP needs all three).
+fn device_world() -> WorldConfig {
+    let mut c = split_world(4168, true);
+    c.nic.checksum_offload = true;
+    c.machine.device_memory = Some(crate::machine::DeviceMemoryConfig {
+        capacity_bytes: 1 << 30,
+        bandwidth: sim::ByteRate::from_bytes_per_sec(25_000_000_000),
+    });
+    c
+}
+
+fn devmem(binding_bytes: u64, dontneed_batch: u64) -> Strategy {
+    Strategy::DevmemTcp(DevmemOptions {
+        binding_bytes,
+        dontneed_batch,
+    })
+}
+
+#[test]
+fn devmem_moves_only_headers_over_the_host_bus_and_payload_into_device_memory() {
+    // MSS 4096 (4168 - 40 IPv6 - 20 TCP - 12 timestamps): 4 MiB arrives as 1024 frames. Each
+    // frame's headers, 14 (Ethernet) + 72 (IPv6, TCP, timestamps) = 86 bytes, are DMAed into
+    // host memory: 1024 × 86 = 88,064 bytes, the only DMA the host bus carries. The payload,
+    // 4 MiB, is DMAed into the device's memory instead, which the report counts apart. The
+    // CPU copies nothing (recvmsg hands out one token per frag: 1024 cmsgs) and checksums
+    // nothing (offloaded), so no copy or checksum bytes cross the host bus at all.
+    let r = go(
+        &device_world(),
+        &receive(4 * MIB, 256 << 10),
+        devmem(8 * MIB, 1),
+    );
+    let rx = r.receive.as_ref().unwrap();
+    assert_eq!(r.payload_bytes, 4 * MIB);
+    assert_eq!(r.breakdown.bus_bytes["dma"], 1024 * 86);
+    assert!(!r.breakdown.bus_bytes.contains_key("copy"));
+    assert!(!r.breakdown.bus_bytes.contains_key("checksum"));
+    assert_eq!(rx.device_bytes, 4 * MIB);
+    assert_eq!(r.copies.dma_bytes, 4 * MIB + 1024 * 86);
+    assert_eq!(r.copies.cpu_copy_bytes, 0);
+    assert_eq!(rx.copied_bytes, 0);
+    assert_eq!(rx.completions, 1024);
+    assert_eq!(rx.device_buffer_waits, 0);
+    assert!(r.utilization.device_memory > 0.0);
+}
+
+#[test]
+fn devmem_host_bus_bytes_per_payload_byte_are_the_headers_where_recv_copy_pays_three() {
+    // On the same target recv-copy DMAs the payload into host memory (1 bus byte per byte)
+    // and copies it to the reader (2 more: read and write): at least 3 bus bytes per payload
+    // byte. devmem-tcp's host bus carries the headers' DMA, 86 bytes per 4096 of payload
+    // (0.021 per byte), plus what both readers pay alike once: faulting in and writing their
+    // 256 KiB read buffer (zeroing and the write, 2 × 262,144 = 524,288 bytes, 0.125 per
+    // payload byte of 4 MiB): so under 0.15, twenty times less.
+    let w = receive(4 * MIB, 256 << 10);
+    let copy = go(&device_world(), &w, Strategy::RecvCopy);
+    let dm = go(&device_world(), &w, devmem(8 * MIB, 1));
+    assert!(
+        copy.bus_bytes_per_payload_byte >= 3.0,
+        "{}",
+        copy.bus_bytes_per_payload_byte
+    );
+    assert!(
+        dm.bus_bytes_per_payload_byte < 0.15,
+        "{}",
+        dm.bus_bytes_per_payload_byte
+    );
+    assert_eq!(
+        dm.copies.bus_bytes - dm.breakdown.bus_bytes["dma"],
+        copy.copies.bus_bytes - copy.breakdown.bus_bytes["dma"] - 2 * 4 * MIB,
+        "besides the DMA, devmem's bus bytes are recv-copy's less its 2 bytes per byte copied"
+    );
+}
+
+#[test]
+fn devmem_exhausted_binding_makes_frames_wait_and_says_so() {
+    // A 16-buffer (64 KiB) binding against a 256 KiB receive buffer: the remote may have 64
+    // frames of 4096 bytes in flight, but only 16 find device buffers; the rest wait in the
+    // NIC until the reader's SO_DEVMEM_DONTNEED returns some, and the report counts them.
+    // Nothing is lost or copied: all 4 MiB arrive, one token per frag.
+    let r = go(
+        &device_world(),
+        &receive(4 * MIB, 256 << 10),
+        devmem(64 << 10, 1),
+    );
+    let rx = r.receive.as_ref().unwrap();
+    assert!(rx.device_buffer_waits > 0, "the binding never ran out");
+    assert_eq!(r.payload_bytes, 4 * MIB);
+    assert_eq!(rx.completions, 1024);
+    assert_eq!(rx.copied_bytes, 0);
+    assert_eq!(rx.device_bytes, 4 * MIB);
+}
+
+#[test]
+fn devmem_dontneed_batches_save_one_setsockopt_per_token() {
+    // ncdevmem returns each token by its own setsockopt: 1024 frags are 1024 DONTNEED calls
+    // on top of the recvmsg calls and the one bind call. With batches of 128, a recvmsg of at
+    // most 64 frags (256 KiB / 4096) is followed by exactly one DONTNEED: syscalls less the
+    // bind are then two per recvmsg, an even number.
+    let w = receive(4 * MIB, 256 << 10);
+    let one = go(&device_world(), &w, devmem(8 * MIB, 1));
+    let batched = go(&device_world(), &w, devmem(8 * MIB, 128));
+    let recvmsgs = one.net.syscalls - 1 - 1024;
+    assert!(
+        recvmsgs >= 16,
+        "{recvmsgs} recvmsg calls for 64 frags at most each"
+    );
+    assert_eq!(
+        (batched.net.syscalls - 1) % 2,
+        0,
+        "{}",
+        batched.net.syscalls
+    );
+    assert!(batched.net.syscalls < one.net.syscalls);
+}
+
+#[test]
+fn devmem_needs_device_memory_header_split_flow_steering_and_checksum_offload() {
+    // Binding a dmabuf needs a device memory to carve it from, a queue that splits headers
+    // from data and has the flow steered to it, and a NIC that verifies checksums (the kernel
+    // cannot read the payload); without one of them the strategy does not apply, and the
+    // refusal names the target key.
+    let w = receive(MIB, 64 << 10);
+    type Change = fn(&mut WorldConfig);
+    let cases: [(Change, &str); 5] = [
+        (|c| c.machine.device_memory = None, "device_memory"),
+        (|c| c.nic.header_split = false, "header_split"),
+        (|c| c.nic.flow_steering = false, "flow_steering"),
+        (|c| c.nic.checksum_offload = false, "checksum_offload"),
+        (
+            |c| {
+                c.machine.device_memory = Some(crate::machine::DeviceMemoryConfig {
+                    capacity_bytes: 1 << 20,
+                    bandwidth: sim::ByteRate::from_bytes_per_sec(25_000_000_000),
+                })
+            },
+            "larger than the device memory",
+        ),
+    ];
+    for (change, missing) in cases {
+        let mut c = device_world();
+        change(&mut c);
+        let e = w.build(&c, devmem(8 * MIB, 1)).err().expect("refused");
+        assert!(e.reason.contains(missing), "{}", e.reason);
+    }
+}

@@ -97,6 +97,9 @@ pub enum Receiver {
     /// An AF_XDP socket: the `af-xdp` room takes raw frames off its RX ring (`world::xsk`);
     /// its connection carries nothing.
     Xsk(crate::strategy::XskOptions),
+    /// Linux devmem TCP: the `devmem-tcp` room hands out tokens for payload the NIC put in
+    /// the dmabuf, and returns them with `SO_DEVMEM_DONTNEED`.
+    Devmem(crate::strategy::DevmemOptions),
 }
 
 /// How a mutator changes its file.
@@ -350,6 +353,8 @@ impl World {
                 self.wake_writer(ConnId(i));
             }
         }
+        // The call's SO_DEVMEM_DONTNEED has ended: its buffers can take frames again.
+        self.rx_buffers_returned();
         self.after_read(conn);
         self.app_next(id);
     }
@@ -437,7 +442,10 @@ impl World {
             self.conns[conn.0 as usize].blocked_reader = Some(id);
             return;
         }
-        if matches!(mode, Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_)) {
+        if matches!(
+            mode,
+            Receiver::ZeroCopyMap(_) | Receiver::Zcrx(_) | Receiver::Devmem(_)
+        ) {
             let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
                 unreachable!()
             };

@@ -99,6 +99,9 @@ impl World {
         if let Some(umem) = self.xsk.as_ref().and_then(|x| x.umem.as_ref()) {
             umem.check_invariants();
         }
+        if let Some((_, binding)) = &self.rxq.devmem {
+            binding.check_invariants();
+        }
         let mut holders: BTreeMap<ExtId, u32> = BTreeMap::new();
         for (i, c) in self.conns.iter().enumerate() {
             c.sender.check_invariants();

@@ -286,6 +286,18 @@ impl<'a> Kernel<'a> {
         self.w.xsk.as_mut().and_then(|x| x.umem.as_mut())
     }
 
+    /// The devmem TCP dmabuf bound to the receive queue, if any.
+    pub fn devmem_binding(&mut self) -> Option<&mut crate::strategy::DevmemBinding> {
+        self.w.rxq.devmem.as_mut().map(|(_, b)| b)
+    }
+
+    /// Binds `binding` to the receive queue, steering `conn`'s frames' payload into it
+    /// (netlink `bind-rx` with an ntuple rule).
+    pub fn bind_devmem(&mut self, conn: ConnId, binding: crate::strategy::DevmemBinding) {
+        assert!(self.w.rxq.devmem.is_none(), "one dmabuf per queue");
+        self.w.rxq.devmem = Some((conn, binding));
+    }
+
     /// `pages` received pages mapped into the reader (`TCP_ZEROCOPY_RECEIVE`).
     pub fn count_mapped(&mut self, pages: u64) {
         self.w.net.pages_mapped += pages;

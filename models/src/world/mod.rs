@@ -579,12 +579,14 @@ impl World {
             );
         }
         p.add(PathNode::Wire, PathNode::Nic, PathKind::Dma, n.rx_dma_bytes);
+        let device = self.machine.stats().device_bytes;
         p.add(
             PathNode::Nic,
             PathNode::KernelBuffer,
             PathKind::Dma,
-            n.rx_dma_bytes,
+            n.rx_dma_bytes.saturating_sub(device),
         );
+        p.add(PathNode::Nic, PathNode::DeviceMemory, PathKind::Dma, device);
         p
     }
 

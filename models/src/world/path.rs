@@ -22,6 +22,8 @@ pub enum PathNode {
     Nic,
     Wire,
     KernelBuffer,
+    /// A peer device's memory (a devmem TCP dmabuf).
+    DeviceMemory,
 }
 
 impl PathNode {
@@ -35,6 +37,7 @@ impl PathNode {
             PathNode::Nic => "NIC",
             PathNode::Wire => "wire",
             PathNode::KernelBuffer => "kernel receive buffer",
+            PathNode::DeviceMemory => "device memory (dmabuf)",
         }
     }
 }

@@ -23,6 +23,15 @@
 //! an io_uring zero-copy receive area ([`crate::strategy::ZcrxArea`]) takes its payload
 //! pages from that area while it has free chunks, and ordinary kernel pages once it runs
 //! out (copied later by `io_zcrx_copy_chunk`).
+//!
+//! ## Device memory (devmem TCP)
+//! A connection bound to a devmem TCP dmabuf ([`crate::strategy::DevmemBinding`]) lands each
+//! frame's payload in the binding's `net_iov`s, in the peer device's memory, and only its
+//! headers in host memory: the NIC's DMA is split ([`crate::machine::Machine::start_split_dma`])
+//! and the payload part never crosses the memory bus. A frame that finds too few free
+//! `net_iov`s waits in the NIC, like one that finds too few descriptors, counted apart
+//! ([`crate::strategy::DevmemBinding::waits`]), until a reader's `SO_DEVMEM_DONTNEED` has
+//! returned some ([`World::rx_buffers_returned`]).
 
 use sim::SimDuration;
 
@@ -51,6 +60,8 @@ pub(super) struct RxQueue {
     gro_bytes: u64,
     /// The connection whose frames the area receives, and the area.
     pub(super) zcrx: Option<(ConnId, crate::strategy::ZcrxArea)>,
+    /// The connection whose payload the devmem TCP dmabuf receives, and the binding.
+    pub(super) devmem: Option<(ConnId, crate::strategy::DevmemBinding)>,
 }
 
 /// A frame in the receive path, before `tcp_input` has seen it.
@@ -60,6 +71,8 @@ pub(super) struct RxFrame {
     seq: u64,
     len: u64,
     pieces: Vec<Piece>,
+    /// Its payload is in device memory (devmem TCP), its headers in host memory.
+    device: bool,
 }
 
 impl World {
@@ -133,23 +146,79 @@ impl World {
 
     /// A frame reaches the NIC: it lands in posted buffers by DMA, or waits for them.
     pub(super) fn rx_frame_arrive(&mut self, conn: ConnId, seq: u64, len: u64) {
-        let (slots, ring) = (self.rx_slots_for(len), self.cfg.nic.rx_ring_slots);
-        // A frame needing more descriptors than the whole ring is taken once the ring is
-        // empty (a driver chains what it has), so it can never wait for good.
-        let fits = self.rx_slots_used + slots <= ring || self.rx_slots_used == 0;
-        if !fits || !self.rx_backlog.is_empty() {
-            self.net.rx_ring_full += 1;
-            self.rx_backlog.push_back((conn, seq, len));
+        let device = self.device_fits(conn, len);
+        if device && self.ring_fits(len) && self.rx_backlog.is_empty() {
+            self.land_frame(conn, seq, len);
             return;
         }
-        self.land_frame(conn, seq, len);
+        // It waits behind the others: for device buffers if there are too few, else for
+        // descriptors (or behind a frame that does).
+        match &mut self.rxq.devmem {
+            Some((_, b)) if !device => b.waits += 1,
+            _ => self.net.rx_ring_full += 1,
+        }
+        self.rx_backlog.push_back((conn, seq, len));
+    }
+
+    /// Whether the ring has descriptors for a frame of `len` bytes. A frame needing more than
+    /// the whole ring is taken once the ring is empty (a driver chains what it has), so it
+    /// can never wait for good.
+    fn ring_fits(&self, len: u64) -> bool {
+        let (slots, ring) = (self.rx_slots_for(len), self.cfg.nic.rx_ring_slots);
+        self.rx_slots_used + slots <= ring || self.rx_slots_used == 0
+    }
+
+    /// Whether a frame of `conn` of `len` bytes finds the device buffers its payload needs
+    /// (always, for a connection not bound to a dmabuf).
+    fn device_fits(&self, conn: ConnId, len: u64) -> bool {
+        match &self.rxq.devmem {
+            Some((c, b)) if *c == conn => b.has_free(len.div_ceil(PAGE_SIZE)),
+            _ => true,
+        }
+    }
+
+    /// Lands the frames waiting in the NIC, in order, while they find descriptors and device
+    /// buffers.
+    fn land_backlog(&mut self) {
+        while let Some(&(c, s, l)) = self.rx_backlog.front() {
+            if !self.ring_fits(l) || !self.device_fits(c, l) {
+                break;
+            }
+            self.rx_backlog.pop_front();
+            self.land_frame(c, s, l);
+        }
+    }
+
+    /// A reader's `SO_DEVMEM_DONTNEED` has ended: the `net_iov`s it returned are free, and
+    /// frames waiting for them land.
+    pub(super) fn rx_buffers_returned(&mut self) {
+        if let Some((_, b)) = &mut self.rxq.devmem {
+            b.settle_returns();
+            self.land_backlog();
+        }
     }
 
     /// The frame takes its descriptors and the NIC DMAs it into their buffers.
     fn land_frame(&mut self, conn: ConnId, seq: u64, len: u64) {
         self.rx_slots_used += self.rx_slots_for(len);
         let mut pieces = Vec::new();
-        if self.cfg.nic.header_split {
+        let device = matches!(&self.rxq.devmem, Some((c, _)) if *c == conn);
+        if device {
+            // Payload in the dmabuf's next free net_iovs, a page each; headers in host memory.
+            let b = &mut self.rxq.devmem.as_mut().expect("checked").1;
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(PAGE_SIZE);
+                let niov = b.take();
+                let ext = self.exts.attach(ExtKind::DeviceMem { niov }, n, 0);
+                pieces.push(Piece {
+                    ext,
+                    off: 0,
+                    len: n,
+                });
+                left -= n;
+            }
+        } else if self.cfg.nic.header_split {
             // Payload at the start of fresh kernel pages, one storage per page.
             let mut left = len;
             let mut plan = Plan::new(); // allocation is charged at replenish, in tcp_input
@@ -196,6 +265,7 @@ impl World {
                 seq,
                 len,
                 pieces,
+                device,
             },
         );
         self.rx_dma_queue.push_back(id);
@@ -212,16 +282,26 @@ impl World {
         };
         self.rx_dma_active = Some(id);
         self.rx_dma_started = self.now();
-        let bytes = match self.xsk_dma_bytes(id) {
-            Some(raw) => raw,
-            None => ETHER_HEADER + self.cfg.link.header_bytes() + self.rx_frames[&id].len,
-        };
-        self.machine.start_dma(
-            &mut self.queue,
-            bytes,
-            self.cfg.nic.dma_rate,
-            crate::machine::DmaTag::Rx(id),
-        );
+        let headers = ETHER_HEADER + self.cfg.link.header_bytes();
+        let tag = crate::machine::DmaTag::Rx(id);
+        if let Some(raw) = self.xsk_dma_bytes(id) {
+            // An AF_XDP raw frame: the whole frame as it came off the wire.
+            self.machine
+                .start_dma(&mut self.queue, raw, self.cfg.nic.dma_rate, tag);
+        } else if self.rx_frames[&id].device {
+            let payload = self.rx_frames[&id].len;
+            self.machine.start_split_dma(
+                &mut self.queue,
+                headers,
+                payload,
+                self.cfg.nic.dma_rate,
+                tag,
+            );
+        } else {
+            let bytes = headers + self.rx_frames[&id].len;
+            self.machine
+                .start_dma(&mut self.queue, bytes, self.cfg.nic.dma_rate, tag);
+        }
     }
 
     /// The payload is in memory: the receive interrupt and `tcp_input` run on softnet.
@@ -277,7 +357,7 @@ impl World {
         // each, or a recycled page from the page pool (or the zero-copy area's free list).
         let refill = if !self.cfg.nic.header_split {
             0
-        } else if self.cfg.nic.page_pool || self.rxq.zcrx.is_some() {
+        } else if self.cfg.nic.page_pool || self.rxq.zcrx.is_some() || frame.device {
             stack.mbuf_ns * frame.pieces.len() as u64
         } else {
             costs.page_alloc_ns * frame.pieces.len() as u64
@@ -306,15 +386,7 @@ impl World {
     /// the receive buffer and the reader wakes.
     pub(super) fn rx_delivered(&mut self, conn: ConnId, seq: u64, len: u64, pieces: Vec<Piece>) {
         self.rx_slots_used -= self.rx_slots_for(len);
-        while let Some(&(c, s, l)) = self.rx_backlog.front() {
-            let slots = self.rx_slots_for(l);
-            let ring = self.cfg.nic.rx_ring_slots;
-            if self.rx_slots_used + slots > ring && self.rx_slots_used > 0 {
-                break;
-            }
-            self.rx_backlog.pop_front();
-            self.land_frame(c, s, l);
-        }
+        self.land_backlog();
         let ack_every = self.cfg.tcp.ack_every;
         let c = &mut self.conns[conn.0 as usize];
         // The wire neither loses nor reorders incoming frames, so each is in order.
@@ -361,6 +433,11 @@ impl World {
     /// Received pages that found the io_uring zero-copy area with no free chunk.
     pub fn rx_area_exhausted_pages(&self) -> u64 {
         self.rxq.zcrx.as_ref().map_or(0, |(_, a)| a.exhausted_pages)
+    }
+
+    /// Received frames that waited in the NIC for free devmem TCP device buffers.
+    pub fn rx_device_buffer_waits(&self) -> u64 {
+        self.rxq.devmem.as_ref().map_or(0, |(_, b)| b.waits)
     }
 
     pub(super) fn rx_exts(&self) -> impl Iterator<Item = ExtId> + '_ {

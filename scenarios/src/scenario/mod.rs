@@ -181,6 +181,7 @@ pub fn load_str(path: &str, text: &str, o: &Overrides) -> Result<Scenario, Scena
         &option_keys(),
     )?;
     check_options(path, &options_table, &options)?;
+    check_devmem(path, &options_table, &options, &target)?;
     let mut resolved = Vec::new();
     for (i, (origin, spec)) in workloads.iter().enumerate() {
         let (w, opts) = spec.resolve(&format!("workloads[{i}]"))?;
@@ -350,6 +351,45 @@ fn check_options(path: &str, table: &Table, o: &Options) -> Result<(), ScenarioE
     })
 }
 
+/// The devmem TCP binding is whole pages and fits the target's device memory (a binding the
+/// target cannot hold is the user's mistake, not a strategy to leave out quietly).
+fn check_devmem(
+    path: &str,
+    table: &Table,
+    o: &Options,
+    target: &Target,
+) -> Result<(), ScenarioError> {
+    let bytes = o.devmem.binding_bytes;
+    let at = table.get("devmem_binding");
+    let err = |problem: String, allowed: String| ScenarioError {
+        origin: at.map_or(Origin::Whole { path: path.into() }, |e| e.origin.clone()),
+        field: "options.devmem_binding".into(),
+        value: at.map(|e| render(&e.value)),
+        problem,
+        allowed: Some(allowed),
+    };
+    if !bytes.is_multiple_of(4096) {
+        return Err(err(
+            "is not a whole number of 4 KiB pages (the dmabuf is carved into page-sized net_iovs)"
+                .into(),
+            "a multiple of 4 KiB".into(),
+        ));
+    }
+    match target.world.machine.device_memory {
+        Some(d) if d.capacity_bytes < bytes && at.is_some() => Err(err(
+            format!(
+                "is larger than target {}'s device memory ({} bytes)",
+                target.name, d.capacity_bytes
+            ),
+            format!(
+                "64 KiB to {} bytes (the target's device_memory)",
+                d.capacity_bytes
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A value for an error message, shortened when long.
 pub(crate) fn render(v: &toml::Value) -> String {
     match v {
@@ -419,6 +459,7 @@ fn resolve_strategies(
         Strategy::TcpZerocopyReceive(_) => Strategy::TcpZerocopyReceive(options.tcp_zc),
         Strategy::IoUringZcrx(_) => Strategy::IoUringZcrx(options.zcrx),
         Strategy::AfXdp(_) => Strategy::AfXdp(options.xsk),
+        Strategy::DevmemTcp(_) => Strategy::DevmemTcp(options.devmem),
         Strategy::Splice { .. } => Strategy::Splice {
             pipe_bytes: options.pipe_bytes,
         },
@@ -465,6 +506,18 @@ fn resolve_strategies(
                     ),
                 });
             }
+            if let Some(reason) = models::strategy::machine_misfit(&s, &target.world.machine) {
+                return Err(ScenarioError {
+                    origin: origin.clone(),
+                    field: "strategies".into(),
+                    value: Some(format!("\"{id}\"")),
+                    problem: format!("cannot run on target {}: {reason}", target.name),
+                    allowed: Some(
+                        "a target with device memory (preset gpu-server-2024), or another strategy"
+                            .into(),
+                    ),
+                });
+            }
             chosen.push(configure(s));
         }
     } else {
@@ -474,6 +527,7 @@ fn resolve_strategies(
             .iter()
             .map(|id| configure(Strategy::from_id(id).expect("catalogue ids parse")))
             .filter(|s| models::strategy::target_misfit(s, &target.world.nic).is_none())
+            .filter(|s| models::strategy::machine_misfit(s, &target.world.machine).is_none())
             .collect();
     }
     let mut runs = Vec::new();

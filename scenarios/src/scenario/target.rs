@@ -14,6 +14,8 @@ pub(super) fn blank_target() -> Target {
         linux_sendpage_fallback: false,
         loopback: false,
         link_rate: r,
+        device_memory_bytes: 0,
+        device_memory_rate: 0,
         preset: None,
         values: Default::default(),
         world: models::world::WorldConfig {
@@ -50,6 +52,7 @@ pub(super) fn blank_target() -> Target {
                     latency_ns: 0,
                     rate: r,
                 },
+                device_memory: None,
             },
             link: LinkConfig {
                 kind: LinkKind::Loopback,
@@ -243,6 +246,34 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
         .collect();
     target.name = name;
     target.description = description;
+    // The peer device memory takes both keys or neither: a bandwidth without memory, or
+    // memory no DMA can reach, is a contradiction.
+    let (bytes, rate) = (target.device_memory_bytes, target.device_memory_rate);
+    if (bytes == 0) != (rate == 0) {
+        let key = if bytes == 0 {
+            "device_memory_bandwidth"
+        } else {
+            "device_memory"
+        };
+        let e = &merged[key];
+        return Err(ScenarioError {
+            origin: e.origin.clone(),
+            field: format!("target.{key}"),
+            value: Some(render(&e.value)),
+            problem: format!(
+                "is set while {} is 0",
+                if bytes == 0 {
+                    "device_memory"
+                } else {
+                    "device_memory_bandwidth"
+                }
+            ),
+            allowed: Some(
+                "both device_memory and device_memory_bandwidth above 0 (a peer device), or both 0 (none)"
+                    .into(),
+            ),
+        });
+    }
     // Cross-field sanity: a full segment must fit every buffer and window on its way, or TCP
     // could never send one.
     let mss = target.world.link.mss();
