@@ -101,6 +101,7 @@ pub fn wire_bound_world(rate_bits: u64, mtu: u64, timestamps: bool) -> WorldConf
     let mut machine = machine_config(1);
     machine.memory_bus = ByteRate::from_bytes_per_sec(20_000_000_000);
     machine.costs.cpu_copy_rate = ByteRate::from_bytes_per_sec(10_000_000_000);
+    machine.costs.cpu_copy_hot_rate = ByteRate::from_bytes_per_sec(40_000_000_000);
     machine.costs.cpu_checksum_rate = ByteRate::from_bytes_per_sec(10_000_000_000);
     WorldConfig {
         machine,

@@ -1025,7 +1025,8 @@ fn a_cache_leaves_copy_only_the_first_use_of_each_cluster_to_pay_for() {
     // `copy` sends 1 MiB from one 64 KiB buffer. Its pages become resident as they are
     // faulted in (the zero-fill's stores), before the copy that faulted them is judged, so
     // every copyin finds its source; clusters are recycled last-freed-first, so a cluster
-    // misses only the first time its memory is used. At most a socket buffer (256 KiB) and
+    // misses only the first time its memory is used (for the bytes that use put in it: a
+    // cluster ending a write holds less than 2 KiB). At most a socket buffer (256 KiB) and
     // one write (64 KiB) of clusters are live at once: at most 160 units of 2 KiB ever, so
     // the copies move at most 160 × 2048 = 320 KiB over the bus (1 bus byte per missed
     // destination byte on this write-back, no-allocate target) against 2 MiB with no cache,
@@ -1055,10 +1056,9 @@ fn a_cache_leaves_copy_only_the_first_use_of_each_cluster_to_pay_for() {
         "no cache: 2 bus bytes per byte"
     );
     assert!(h <= 160 * 2048, "{h} bus bytes with the cache");
-    assert_eq!(h % 2048, 0, "whole clusters miss: {h}");
     assert!(h > 0, "the first use of each cluster misses");
-    // The CPU copies faster too: hits run at 2 GB/s, not 500 MB/s.
-    assert!(hot.breakdown.cpu_ns["copy"] < cold.breakdown.cpu_ns["copy"] / 2);
+    // The CPU copies faster too: hits run at the hot 40 GB/s, not the cold 10 GB/s.
+    assert!(hot.breakdown.cpu_ns["copy"] < cold.breakdown.cpu_ns["copy"]);
 }
 
 #[test]
