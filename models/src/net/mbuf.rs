@@ -263,14 +263,20 @@ impl ExtTable {
     /// model does not track (`None`: a NIC wrote it, or it was filled once to be DMAed).
     pub fn segs(&self, id: ExtId, off: u64, len: u64) -> Vec<Seg> {
         let e = self.get(id);
-        match e.kind {
+        let segs: Vec<Seg> = match e.kind {
             ExtKind::Cluster { .. } => vec![(Some(Line::Kbuf(self.units[&id])), len)],
             ExtKind::Bounce => vec![(None, len)],
             ExtKind::Lent { .. } | ExtKind::Pages { .. } => e
                 .page_ranges(off, len)
                 .map(|(page, bytes)| (Some(Line::Frame(page.pfn)), bytes))
                 .collect(),
-        }
+        };
+        assert_eq!(
+            segs.iter().map(|s| s.1).sum::<u64>(),
+            len,
+            "{id:?} does not hold [{off}, {off} + {len})"
+        );
+        segs
     }
 
     /// Removes a one-page storage held by a single reference and hands its page over to the
