@@ -317,6 +317,23 @@ pub fn target_keys() -> Vec<Key<Target>> {
             },
         },
         Key {
+            name: "cpu_copy_hot_rate",
+            kind: CPU_RATE,
+            doc: "payload a CPU copies per second when source and destination are both in the last-level cache (no bus bytes; used only with llc_bytes > 0)",
+            apply: |t, v| {
+                t.world.machine.costs.cpu_copy_hot_rate = ByteRate::from_bytes_per_sec(v.u64())
+            },
+        },
+        Key {
+            name: "llc_bytes",
+            kind: Kind::Size {
+                min: 0,
+                max: 1 << 40,
+            },
+            doc: "last-level cache a copy may find its data in, LRU by page (0 = none: every copy cold, as on the 2002 boards)",
+            apply: |t, v| t.world.llc_bytes = v.u64(),
+        },
+        Key {
             name: "cpu_checksum_rate",
             kind: CPU_RATE,
             doc: "bytes a CPU checksums per second on an idle bus",

@@ -145,8 +145,13 @@ pub struct CostTable {
     pub unloan_per_page_ns: u64,
     /// Allocating one physical page, ns.
     pub page_alloc_ns: u64,
-    /// Payload bytes per second one CPU copies when the bus is idle.
+    /// Payload bytes per second one CPU copies when the bus is idle and the data miss the
+    /// last-level cache (the cold rate).
     pub cpu_copy_rate: ByteRate,
+    /// Payload bytes per second one CPU copies when source and destination are both in the
+    /// last-level cache (the hot rate; no bus bytes). Used only with a cache
+    /// (`VmConfig::llc_bytes` > 0).
+    pub cpu_copy_hot_rate: ByteRate,
     /// Bytes per second one CPU checksums when the bus is idle.
     pub cpu_checksum_rate: ByteRate,
     /// Bytes per second one CPU zero-fills when the bus is idle.

@@ -13,10 +13,17 @@
 //! ([`Machine::start_split_dma`], a NIC putting a frame's headers in host memory and its
 //! payload in the device's). Those bytes never cross the memory bus; no CPU step touches them.
 //!
+//! A copy whose bytes the VM's last-level cache holds ([`Resident`]) moves no bus bytes for
+//! them and runs them at the hot copy rate (`cpu_copy_hot_rate`); the misses' bus bytes are
+//! spread over the whole copy, so alone it takes the hits' time plus the misses' time at the
+//! cold rate. A copy that hits entirely holds the CPU for a fixed time and no bus. Only copies
+//! read the cache: checksums, zeroing, the application's own reads and writes, encryption and
+//! DMA move their bus bytes whatever it holds.
+//!
 //! ## Bus bytes per payload byte (DESIGN section 3)
 //! | step | bus bytes | CPU held |
 //! |---|---|---|
-//! | copy (`memcpy`, `copyin`, `copyout`), with or without fused checksum | 2, or 3 if the caches write-allocate | yes |
+//! | copy (`memcpy`, `copyin`, `copyout`), with or without fused checksum | 2, or 3 if the caches write-allocate; less what the last-level cache holds ([`Resident`]) | yes |
 //! | checksum pass | 1 | yes |
 //! | page zeroing | 1 | yes |
 //! | DMA (disk, NIC) | 1 | no |
@@ -50,7 +57,7 @@ mod costs;
 mod plan;
 
 pub use costs::{Activity, CostTable, DeviceMemoryConfig, DiskConfig, MachineConfig, PerActivity};
-pub use plan::{Plan, Step};
+pub use plan::{Plan, Resident, Step};
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -119,6 +126,8 @@ struct BusUse {
     bytes: u64,
     cap: Option<ByteRate>,
     started: SimTime,
+    /// The payload of a CPU copy, counted when it ends (0 for any other transfer).
+    copy_payload: u64,
 }
 
 /// What the machine did, as a trace sees it. Logged only while
@@ -508,6 +517,7 @@ impl Machine {
                 bytes,
                 cap,
                 started: now,
+                copy_payload: 0,
             },
         );
         self.reschedule_bus(q);
@@ -586,6 +596,12 @@ impl Machine {
         let now = q.now();
         match event {
             MachineEvent::CpuStepDone { cpu } => {
+                // A copy whose bytes were all cache-resident ran as a fixed-time step.
+                let job = self.cpus[cpu as usize].running.as_ref();
+                if let Some(Step::Copy { payload_bytes, .. }) = job.and_then(|j| j.steps.front()) {
+                    self.stats.cpu_copy_ops += 1;
+                    self.stats.cpu_copy_bytes += payload_bytes;
+                }
                 self.end_cpu_step(cpu, now);
                 self.advance_cpu(q, cpu, notices);
             }
@@ -600,6 +616,7 @@ impl Machine {
                         bytes,
                         cap,
                         started,
+                        copy_payload,
                     } = self.remove_bus_user(id);
                     self.stats.bus_bytes.add(activity, bytes);
                     if let Some(log) = &mut self.log {
@@ -617,8 +634,7 @@ impl Machine {
                             self.stats.cpu_bus_stall_ns += took.saturating_sub(alone).as_nanos();
                             if activity == Activity::Copy {
                                 self.stats.cpu_copy_ops += 1;
-                                self.stats.cpu_copy_bytes +=
-                                    bytes / self.config.costs.copy_bus_factor();
+                                self.stats.cpu_copy_bytes += copy_payload;
                             }
                             self.end_cpu_step(cpu, now);
                             self.advance_cpu(q, cpu, notices);
@@ -691,6 +707,7 @@ impl Machine {
                         bytes,
                         cap,
                         started: now,
+                        copy_payload: 0,
                     },
                 );
                 self.reschedule_bus(q);
@@ -861,6 +878,7 @@ impl Machine {
                 ByteRate::from_bytes_per_sec(cap.bytes_per_sec() * factor),
             )
         };
+        let mut copy_payload = 0;
         let (activity, bus_bytes, cap) = match step {
             Step::Cpu { activity, duration } => {
                 c.step_started = now;
@@ -881,9 +899,37 @@ impl Machine {
                 self.dispatch(q, notices);
                 return;
             }
-            Step::Copy { payload_bytes, .. } => {
+            Step::Copy {
+                payload_bytes,
+                resident,
+                ..
+            } => {
                 let f = costs.copy_bus_factor();
-                bus(Activity::Copy, payload_bytes * f, costs.cpu_copy_rate, f)
+                copy_payload = payload_bytes;
+                if resident == Resident::default() {
+                    bus(Activity::Copy, payload_bytes * f, costs.cpu_copy_rate, f)
+                } else {
+                    let hot = costs.cpu_copy_hot_rate.time_for(resident.both);
+                    let cold = costs.cpu_copy_rate.time_for(payload_bytes - resident.both);
+                    let bus_bytes = resident.bus_bytes(payload_bytes, f);
+                    if bus_bytes == 0 {
+                        // Every byte hit: the CPU alone, at the hot rate.
+                        c.step_started = now;
+                        c.step_activity = Some(Activity::Copy);
+                        q.schedule_at(now + hot, MachineEvent::CpuStepDone { cpu }.into());
+                        return;
+                    }
+                    // The misses' bus bytes spread over the whole copy, so that alone it
+                    // takes the hits' time at the hot rate plus the misses' at the cold rate.
+                    let ns = (hot + cold).as_nanos().max(1);
+                    let rate = u128::from(bus_bytes) * 1_000_000_000 / u128::from(ns);
+                    let rate = u64::try_from(rate).unwrap_or(u64::MAX).max(1);
+                    (
+                        Activity::Copy,
+                        bus_bytes,
+                        ByteRate::from_bytes_per_sec(rate),
+                    )
+                }
             }
             Step::Checksum { bytes } => bus(Activity::Checksum, bytes, costs.cpu_checksum_rate, 1),
             // A store-only pass: one bus byte per byte, two under write-allocate caches, which
@@ -913,6 +959,7 @@ impl Machine {
                 bytes: bus_bytes,
                 cap: Some(cap),
                 started: now,
+                copy_payload,
             },
         );
         self.reschedule_bus(q);
@@ -1158,6 +1205,7 @@ mod tests {
         let copy = plan(&[Step::Copy {
             payload_bytes: 4096,
             fused_checksum: false,
+            resident: Resident::default(),
         }]);
         let (done, m) = run(
             2,
@@ -1221,6 +1269,76 @@ mod tests {
         assert_eq!(q.now().as_nanos(), 12_288);
         assert_eq!(m.stats().cpu_copy_bytes, 4096);
         assert_eq!(m.stats().total_bus_bytes(), 12_288);
+    }
+
+    /// Runs one copy step of `payload` bytes with `resident` alone on a one-CPU test machine
+    /// (bus 1 GB/s, cold copies 500 MB/s, hot 2 GB/s); returns (ns, bus bytes, machine).
+    fn run_copy(payload: u64, resident: Resident, write_allocate: bool) -> (u64, u64, Machine) {
+        let mut cfg = testkit::machine_config(1);
+        cfg.costs.write_allocate = write_allocate;
+        let mut m = Machine::new(cfg);
+        let mut q: EventQueue<MachineEvent> = EventQueue::new();
+        let mut notices = Vec::new();
+        let p = plan(&[Step::Copy {
+            payload_bytes: payload,
+            fused_checksum: false,
+            resident,
+        }]);
+        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut notices);
+        drive(&mut m, &mut q, &mut notices);
+        let bus = m.stats().total_bus_bytes();
+        (q.now().as_nanos(), bus, m)
+    }
+
+    #[test]
+    fn a_copy_that_hits_entirely_moves_no_bus_bytes_and_runs_at_the_hot_rate() {
+        // 4096 B with source and destination resident: 4096 / 2 GB/s = 2048 ns of CPU, no
+        // bus byte, still one copy of 4096 B in the report.
+        let hit = Resident {
+            both: 4096,
+            ..Resident::default()
+        };
+        let (ns, bus, m) = run_copy(4096, hit, true);
+        assert_eq!((ns, bus), (2048, 0));
+        assert_eq!(m.stats().cpu_copy_ops, 1);
+        assert_eq!(m.stats().cpu_copy_bytes, 4096);
+        assert_eq!(m.stats().cpu_ns[Activity::Copy], 2048);
+    }
+
+    #[test]
+    fn a_copy_half_hit_moves_bus_bytes_for_the_missing_half_only() {
+        // 8192 B, the first 4096 with both sides resident, the rest with neither; 2 bus bytes
+        // per cold byte (no write-allocate). Bus: 4096 × 2 = 8192 B. Alone it takes the hits
+        // at 2 GB/s (2048 ns) plus the misses at 500 MB/s (8192 ns) = 10240 ns: its cap,
+        // 8192 B / 10240 ns = 800 MB/s, is under the 1 GB/s bus, so nothing slows it.
+        let half = Resident {
+            both: 4096,
+            ..Resident::default()
+        };
+        let (ns, bus, m) = run_copy(8192, half, false);
+        assert_eq!((ns, bus), (10_240, 8192));
+        assert_eq!(m.stats().cpu_copy_bytes, 8192, "the whole copy counts once");
+        assert_eq!(m.stats().cpu_copy_ops, 1);
+    }
+
+    #[test]
+    fn a_hot_source_saves_its_read_and_a_hot_destination_its_write() {
+        // Write-allocate, 3 bus bytes per cold byte (read the source, read the destination's
+        // line, write it back). 4096 B with only the source resident: 2 × 4096 = 8192 bus
+        // bytes; with only the destination resident: 1 × 4096 = 4096. Either runs at the cold
+        // rate (4096 / 500 MB/s = 8192 ns), which the bus (1 GB/s) allows.
+        let src = Resident {
+            src_only: 4096,
+            ..Resident::default()
+        };
+        let dst = Resident {
+            dst_only: 4096,
+            ..Resident::default()
+        };
+        assert_eq!(run_copy(4096, src, true).1, 8192);
+        assert_eq!(run_copy(4096, dst, true).1, 4096);
+        assert_eq!(run_copy(4096, src, true).0, 8192);
+        assert_eq!(run_copy(4096, dst, true).0, 8192);
     }
 
     #[test]

@@ -13,12 +13,14 @@ pub enum Step {
         activity: Activity,
         duration: SimDuration,
     },
-    /// A CPU copy of `payload_bytes`: CPU held, `payload × copy_bus_factor` bus bytes capped at
-    /// the CPU's copy speed. Counted as a copy in the report. `fused_checksum` copies compute
-    /// the checksum on the way (same bus traffic).
+    /// A CPU copy of `payload_bytes`: CPU held, bus bytes for what the last-level cache
+    /// misses (see [`Resident`]; `payload × copy_bus_factor` when nothing is resident) capped
+    /// at the CPU's copy speed. Counted as a copy in the report. `fused_checksum` copies
+    /// compute the checksum on the way (same bus traffic).
     Copy {
         payload_bytes: u64,
         fused_checksum: bool,
+        resident: Resident,
     },
     /// A checksum pass: CPU held, one bus byte per byte.
     Checksum { bytes: u64 },
@@ -36,6 +38,33 @@ pub enum Step {
     /// Read from disk into memory: the thread waits (CPU free) for the latency, then the
     /// disk DMAs the bytes over the bus at most at its rate.
     DiskRead { bytes: u64 },
+}
+
+/// How many of a copy's payload bytes found their source, their destination or both in the
+/// last-level cache when the copy was planned (the VM's [`Llc`](crate::vm::Llc) decides;
+/// the machine knows no pages). A byte with both resident moves no bus bytes and runs at the
+/// hot copy rate; any other byte runs at the cold copy rate and moves one bus byte if its
+/// source missed and `copy_bus_factor - 1` if its destination missed (the write-allocate
+/// read and the write-back, or the write alone). All zeros: a cold copy, as on a machine
+/// without a cache model.
+///
+/// Invariant: `both + src_only + dst_only <= payload_bytes` of the step that holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resident {
+    pub both: u64,
+    pub src_only: u64,
+    pub dst_only: u64,
+}
+
+impl Resident {
+    /// Bus bytes a copy of `payload` with this residency moves, at `factor` bus bytes per
+    /// byte of a cold copy.
+    pub fn bus_bytes(&self, payload: u64, factor: u64) -> u64 {
+        let cold = payload - self.both;
+        let src_miss = cold - self.src_only;
+        let dst_miss = cold - self.dst_only;
+        src_miss + dst_miss * (factor - 1)
+    }
 }
 
 /// A sequence of steps produced by model operations, run in order by one thread. Each piece
@@ -76,10 +105,12 @@ impl Plan {
         }
     }
 
+    /// A copy whose source and destination the cache model does not know: all cold.
     pub fn copy(&mut self, payload_bytes: u64) {
         self.steps.push(Step::Copy {
             payload_bytes,
             fused_checksum: false,
+            resident: Resident::default(),
         });
     }
 

@@ -16,7 +16,7 @@
 
 use crate::idwindow::IdWindow;
 
-use crate::vm::{LendKind, PAGE_SIZE, Pfn, Version};
+use crate::vm::{LendKind, Line, PAGE_SIZE, Pfn, Seg, Version};
 
 /// Size of an mbuf (`MSIZE`).
 pub const MSIZE: u64 = 256;
@@ -147,11 +147,24 @@ pub struct MbufCounters {
 }
 
 /// The table of live external storages.
+///
+/// Each live cluster occupies one unit of kernel buffer memory, numbered for the cache model
+/// ([`crate::vm::Line::Kbuf`]): a freed unit is the next one handed out, as UMA's per-CPU
+/// buckets (FreeBSD `uma_zalloc`) and Linux's per-CPU page lists (`sk_page_frag` refills)
+/// hand back the memory freed last, which is still in the cache.
+///
+/// Invariants ([`ExtTable::check_invariants`]): the live clusters and the keys of `units`
+/// agree; every unit below `next_unit` is either some live cluster's, once, or free, once.
 #[derive(Clone, Debug, Default)]
 pub struct ExtTable {
     exts: IdWindow<ExtId, Ext>,
     next: u64,
     counters: MbufCounters,
+    /// Each live cluster's unit of kernel buffer memory.
+    units: std::collections::BTreeMap<ExtId, u64>,
+    /// Units free, the last freed at the end.
+    free_units: Vec<u64>,
+    next_unit: u64,
 }
 
 impl ExtTable {
@@ -178,12 +191,17 @@ impl ExtTable {
     /// carries it and, for clusters, the cluster (`MGETHDR` + `MCLGET` / `MEXTADD`).
     pub fn attach(&mut self, kind: ExtKind, len: u64, offset_in_first_page: u64) -> ExtId {
         self.counters.mbufs += 1;
+        let id = ExtId(self.next);
+        self.next += 1;
         if matches!(kind, ExtKind::Cluster { .. }) {
             assert!(len <= MCLBYTES, "cluster of {len} bytes");
             self.counters.clusters += 1;
+            let unit = self.free_units.pop().unwrap_or_else(|| {
+                self.next_unit += 1;
+                self.next_unit - 1
+            });
+            self.units.insert(id, unit);
         }
-        let id = ExtId(self.next);
-        self.next += 1;
         self.exts.insert(
             id,
             Ext {
@@ -229,6 +247,9 @@ impl ExtTable {
         }
         let e = self.exts.remove(&id).expect("present");
         self.counters.released += 1;
+        if let Some(unit) = self.units.remove(&id) {
+            self.free_units.push(unit);
+        }
         Some(match e.kind {
             // A net_iov goes back to its binding when the application returns its token, not
             // when the skb lets go of it.
@@ -243,6 +264,29 @@ impl ExtTable {
                 pages: pages.iter().map(|p| p.pfn).collect(),
             },
         })
+    }
+
+    /// The cache line of the memory holding `[off, off + len)` of `id`, piece by piece: a
+    /// cluster's unit, a page-backed storage's frames; a bounce buffer or a peer device's
+    /// memory is memory the cache model does not track (`None`: a NIC wrote it, or it was
+    /// filled once to be DMAed, or it is not host memory).
+    pub fn segs(&self, id: ExtId, off: u64, len: u64) -> Vec<Seg> {
+        let e = self.get(id);
+        let segs: Vec<Seg> = match e.kind {
+            ExtKind::Cluster { .. } => vec![(Some(Line::Kbuf(self.units[&id])), len)],
+            // Device memory is not the host's: no host cache line holds it.
+            ExtKind::Bounce | ExtKind::DeviceMem { .. } => vec![(None, len)],
+            ExtKind::Lent { .. } | ExtKind::Pages { .. } => e
+                .page_ranges(off, len)
+                .map(|(page, bytes)| (Some(Line::Frame(page.pfn)), bytes))
+                .collect(),
+        };
+        assert_eq!(
+            segs.iter().map(|s| s.1).sum::<u64>(),
+            len,
+            "{id:?} does not hold [{off}, {off} + {len})"
+        );
+        segs
     }
 
     /// Removes a one-page storage held by a single reference and hands its page over to the
@@ -262,6 +306,23 @@ impl ExtTable {
     /// Panics if a storage is out of shape (see [`Ext`]).
     pub fn check_invariants(&self) {
         self.exts.check_invariants();
+        let clusters = self
+            .exts
+            .iter()
+            .filter(|(_, e)| matches!(e.kind, ExtKind::Cluster { .. }))
+            .map(|(id, _)| id);
+        assert!(
+            clusters.eq(self.units.keys().copied()),
+            "live clusters and their memory units disagree"
+        );
+        let mut seen = vec![false; self.next_unit as usize];
+        for &u in self.units.values().chain(&self.free_units) {
+            assert!(
+                !std::mem::replace(&mut seen[u as usize], true),
+                "kernel buffer unit {u} is used or free twice"
+            );
+        }
+        assert!(seen.iter().all(|&s| s), "a kernel buffer unit was lost");
         for (id, e) in self.exts.iter() {
             assert!(e.refs > 0, "{id:?} is live with no reference");
             if let ExtKind::Lent { pages, .. } | ExtKind::Pages { pages } = &e.kind {

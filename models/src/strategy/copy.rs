@@ -64,8 +64,9 @@ pub(super) fn fill(k: &mut Kernel<'_>, at: Addr, done: u64, len: u64) {
 /// The kernel copies the header from the call's iovec (or builds it) into an mbuf: a small
 /// copy, counted like any other.
 pub(super) fn fill_header(k: &mut Kernel<'_>, len: u64) {
-    k.plan().copy(len);
-    k.attach_clusters(len);
+    // From the call's iovec or a buffer the kernel builds: memory the cache model does not
+    // track.
+    k.copy_into_clusters(&[(None, len)]);
     k.path(
         PathNode::UserBuffer,
         PathNode::SocketBuffer,

@@ -30,8 +30,9 @@ pub(super) const ENTRY: Entry = Entry {
 /// `copyout` of `piece` into the user's buffer at `dest`.
 pub(super) fn receive(k: &mut Kernel<'_>, piece: &Piece, dest: u64) {
     let asid = k.asid();
+    let src = k.ext_segs(piece.ext, piece.off, piece.len);
     let (vm, plan) = k.vm();
-    vm.copyout(asid, dest, piece.len, plan)
+    vm.copyout_from(asid, dest, &src, plan)
         .expect("the receiver's buffer is mapped writable");
     k.path(
         PathNode::KernelBuffer,

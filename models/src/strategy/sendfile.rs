@@ -122,12 +122,8 @@ pub(super) fn sendpage_copies(k: &Kernel<'_>) -> bool {
 /// Linux `sendpage` without scatter-gather or checksum offload: the page-cache data is
 /// copied into a normal socket buffer instead.
 pub(super) fn cache_copy(k: &mut Kernel<'_>, file: FileId, off: u64, len: u64) {
-    let (vm, plan) = k.vm();
-    for index in pages_of(off, len) {
-        vm.cache_page(file, index, plan);
-    }
-    plan.copy(len);
-    k.attach_clusters(len);
+    let src = k.cache_segs(file, off, len);
+    k.copy_into_clusters(&src);
     k.path(
         PathNode::PageCache,
         PathNode::SocketBuffer,

@@ -57,6 +57,30 @@ impl Vm {
         self.page_cache.get(&(file, index)).copied()
     }
 
+    /// Copies page `from` into page `to` (a COW or loan break). Cost: a 4 KiB copy.
+    pub(super) fn copy_page(&mut self, from: Pfn, to: Pfn, plan: &mut Plan) {
+        let (src, dst) = (Line::Frame(from), Line::Frame(to));
+        self.copy(
+            &[(Some(src), PAGE_SIZE)],
+            &[(Some(dst), PAGE_SIZE)],
+            false,
+            plan,
+        );
+    }
+
+    /// The frames holding `[off, off + len)` of `file`, each with the bytes it holds, found
+    /// (or read from disk) as [`Vm::cache_page`] does. Cost: as `cache_page`'s.
+    pub fn cache_segs(&mut self, file: FileId, off: u64, len: u64, plan: &mut Plan) -> Vec<Seg> {
+        pages_of(off, len)
+            .map(|index| {
+                let pfn = self.cache_page(file, index, plan);
+                let lo = off.max(index * PAGE_SIZE);
+                let hi = (off + len).min((index + 1) * PAGE_SIZE);
+                (Some(Line::Frame(pfn)), hi - lo)
+            })
+            .collect()
+    }
+
     /// Page-cache lookup with a read from disk on a miss (Linux `find_get_page` +
     /// `page_cache_sync_readahead`, as `read` and `sendfile` do). Cost: nothing on a hit; on a
     /// miss the read-ahead window's page allocations and one disk read of it (see
@@ -96,6 +120,8 @@ impl Vm {
             self.frames.get_mut(pfn).kernel_refs = 1;
             self.note_cache((file, i));
             self.page_cache.insert((file, i), pfn);
+            // The disk's DMA writes the frame: a recycled frame's cached copy is stale.
+            self.llc.invalidate(Line::Frame(pfn));
             first.get_or_insert(pfn);
             read += 1;
         }
@@ -111,6 +137,7 @@ impl Vm {
     /// the new bytes. Cost: a syscall and a copy of `len`.
     pub fn write_file_in_place(&mut self, file: FileId, offset: u64, len: u64, plan: &mut Plan) {
         plan.cpu(Activity::Syscall, self.config.costs.syscall_ns);
+        let mut dst = Vec::new();
         for index in pages_of(offset, len) {
             let mut pfn = self.cache_page(file, index, plan);
             if self.frames.get(pfn).is_lent() {
@@ -118,8 +145,12 @@ impl Vm {
             }
             let v = self.fresh_version();
             self.frames.get_mut(pfn).version = v;
+            let lo = offset.max(index * PAGE_SIZE);
+            let hi = (offset + len).min((index + 1) * PAGE_SIZE);
+            dst.push((Some(Line::Frame(pfn)), hi - lo));
         }
-        plan.copy(len);
+        // From the other process's buffer, which the model does not track.
+        self.copy(&[(None, len)], &dst, false, plan);
     }
 
     /// A `write()` into a cached page that is lent to the kernel (NetBSD: the loan is broken
@@ -134,7 +165,7 @@ impl Vm {
             panic!("break_object_lend of {old:?}, which is not a cache page");
         };
         let new = self.alloc(old_frame.kind, old_frame.version, plan);
-        plan.copy(PAGE_SIZE);
+        self.copy_page(old, new, plan);
         self.note_cache((file, index));
         self.page_cache.insert((file, index), new);
         self.frames.get_mut(new).kernel_refs = 1;

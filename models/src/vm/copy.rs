@@ -15,6 +15,7 @@ impl Vm {
         plan: &mut Plan,
     ) -> Result<(), AccessError> {
         self.write_pages(asid, addr, len, plan)?;
+        self.touch_lines(asid, addr, len);
         plan.push(Step::AppWrite { bytes: len });
         Ok(())
     }
@@ -32,8 +33,18 @@ impl Vm {
         for page in pages_of(addr, len) {
             self.touch(asid, page * PAGE_SIZE, Access::Read, plan)?;
         }
+        self.touch_lines(asid, addr, len);
         plan.push(Step::AppRead { bytes: len });
         Ok(())
+    }
+
+    /// The CPU used `[addr, addr + len)`: its frames become the cache's most recent.
+    fn touch_lines(&mut self, asid: AsId, addr: u64, len: u64) {
+        for (line, _) in self.user_segs(asid, addr, len) {
+            if let Some(line) = line {
+                self.llc.touch(line);
+            }
+        }
     }
 
     /// Touches every page of `[addr, addr + len)` for write and gives each a new version.
@@ -53,14 +64,16 @@ impl Vm {
     }
 
     /// `copyin` (`copyin(9)`, `copy_from_user`): the kernel reads `[addr, addr + len)` of user
-    /// memory into a kernel buffer, faulting absent pages in. Returns the content versions of
-    /// the user pages as read. Cost: the faults and a CPU copy of `len` (fused with the
-    /// checksum if asked).
+    /// memory into the kernel buffer `dst` (`len` bytes of it), faulting absent pages in.
+    /// Returns the content versions of the user pages as read. Cost: the faults and a CPU copy
+    /// of `len` (fused with the checksum if asked), hot where the cache holds both sides.
+    #[allow(clippy::too_many_arguments)]
     pub fn copyin(
         &mut self,
         asid: AsId,
         addr: u64,
         len: u64,
+        dst: &[Seg],
         fused_checksum: bool,
         plan: &mut Plan,
         versions: &mut Vec<Version>,
@@ -69,16 +82,13 @@ impl Vm {
             let (pfn, _) = self.touch(asid, page * PAGE_SIZE, Access::Read, plan)?;
             versions.push(self.frames.get(pfn).version);
         }
-        plan.push(Step::Copy {
-            payload_bytes: len,
-            fused_checksum,
-        });
+        let src = self.user_segs(asid, addr, len);
+        self.copy(&src, dst, fused_checksum, plan);
         Ok(())
     }
 
-    /// `copyout` (`copyout(9)`, `copy_to_user`): the kernel writes `len` bytes into user
-    /// memory at `addr`, faulting pages in for write; each page gets a new version. Cost: the
-    /// faults and a CPU copy of `len`.
+    /// `copyout` (`copyout(9)`, `copy_to_user`) from memory the cache model does not track
+    /// (always a miss): see [`Vm::copyout_from`].
     pub fn copyout(
         &mut self,
         asid: AsId,
@@ -86,8 +96,24 @@ impl Vm {
         len: u64,
         plan: &mut Plan,
     ) -> Result<(), AccessError> {
+        self.copyout_from(asid, addr, &[(None, len)], plan)
+    }
+
+    /// `copyout` (`copyout(9)`, `copy_to_user`): the kernel writes the bytes of `src` (a
+    /// page-cache page, a socket buffer's storage) into user memory at `addr`, faulting pages
+    /// in for write; each page gets a new version. Cost: the faults and a CPU copy of the
+    /// bytes, hot where the cache holds both sides.
+    pub fn copyout_from(
+        &mut self,
+        asid: AsId,
+        addr: u64,
+        src: &[Seg],
+        plan: &mut Plan,
+    ) -> Result<(), AccessError> {
+        let len = src.iter().map(|s| s.1).sum();
         self.write_pages(asid, addr, len, plan)?;
-        plan.copy(len);
+        let dst = self.user_segs(asid, addr, len);
+        self.copy(src, &dst, false, plan);
         Ok(())
     }
 
@@ -208,5 +234,6 @@ impl Vm {
     pub fn device_wrote(&mut self, pfn: Pfn) {
         let v = self.fresh_version();
         self.frames.get_mut(pfn).version = v;
+        self.llc.invalidate(Line::Frame(pfn));
     }
 }

@@ -82,6 +82,8 @@ impl Vm {
                 let v = self.fresh_version();
                 let pfn = self.alloc(FrameKind::Anon, v, plan);
                 plan.push(Step::Zero { bytes: PAGE_SIZE });
+                // clear_page's stores leave the page in the cache.
+                self.llc.touch(Line::Frame(pfn));
                 self.counters.minor_faults += 1;
                 (pfn, FaultKind::Minor)
             }
@@ -220,7 +222,7 @@ impl Vm {
             FrameKind::Anon
         };
         let new = self.alloc(kind, old_frame.version, plan);
-        plan.copy(PAGE_SIZE);
+        self.copy_page(old, new, plan);
         plan.cpu(Activity::Fault, c.pte_update_ns);
         let movers: Vec<(AsId, u64)> = if moves_object {
             let FrameKind::PageCache { file, index } = old_frame.kind else {

@@ -93,6 +93,7 @@ impl Vm {
                 self.check_cache_entry(key, pfn);
             }
         }
+        self.llc.check_counts();
         self.dirty = Some(d);
     }
 
@@ -162,6 +163,7 @@ impl Vm {
         }
         assert_eq!(lent, self.counters.lent_pages, "lent-page count drifted");
         self.page_cache.check_invariants();
+        self.llc.check_invariants();
         for (key, pfn) in self.page_cache.iter() {
             self.check_cache_entry(key, pfn);
         }

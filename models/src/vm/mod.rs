@@ -25,12 +25,14 @@ mod fault;
 mod frames;
 mod invariants;
 mod lend;
+mod llc;
 mod mapping;
 mod page_cache;
 mod pte;
 
 pub use aspace::{AddressSpace, AsId, Backing, Pte, Vma, VmaId};
 pub use frames::{Frame, FrameKind, FrameTable, Pfn};
+pub use llc::{KBUF_UNIT_BYTES, Line, Llc, Seg};
 
 use crate::machine::{Activity, CostTable, Plan, Step};
 
@@ -79,6 +81,9 @@ pub struct VmConfig {
     /// this many bytes around it (Linux `fault_around_bytes`, 64 KiB since 3.15; 0 or one
     /// page: no fault-around, as in Linux 2.4 and the 2002 BSDs). See [`Vm::touch`].
     pub fault_around_bytes: u64,
+    /// Size of the last-level cache a copy may find its data in (see [`Llc`]); 0: no cache,
+    /// every copy cold, as on the 2002 boards, whose caches are tiny against their buffers.
+    pub llc_bytes: u64,
 }
 
 /// How a page is lent to the kernel.
@@ -251,6 +256,7 @@ pub struct Vm {
     frames: FrameTable,
     files: Vec<File>,
     page_cache: page_cache::PageCache,
+    llc: Llc,
     spaces: Vec<AddressSpace>,
     next_vma: u32,
     next_version: u64,
@@ -263,6 +269,7 @@ pub struct Vm {
 impl Vm {
     pub fn new(config: VmConfig) -> Self {
         Vm {
+            llc: Llc::new(config.llc_bytes),
             config,
             frames: FrameTable::default(),
             files: Vec::new(),
@@ -313,6 +320,50 @@ impl Vm {
 
     pub fn costs(&self) -> &CostTable {
         &self.config.costs
+    }
+
+    /// The last-level cache.
+    pub fn llc(&self) -> &Llc {
+        &self.llc
+    }
+
+    /// `line` was read or written by the CPU (kernel buffer memory the network path fills,
+    /// a page the application touches): it becomes the most recently used.
+    pub fn llc_touch(&mut self, line: Line) {
+        self.llc.touch(line);
+    }
+
+    /// A device wrote `line`'s memory (receive DMA): the cache drops its copy.
+    pub fn llc_invalidate(&mut self, line: Line) {
+        self.llc.invalidate(line);
+    }
+
+    /// A CPU copy from `src` to `dst` (the same number of bytes, in order): its residency is
+    /// judged as the cache stands, then every line it read and wrote becomes resident, the
+    /// source first. Cost: one copy step of the total (fused with the checksum if asked).
+    pub fn copy(&mut self, src: &[Seg], dst: &[Seg], fused_checksum: bool, plan: &mut Plan) {
+        let resident = self.llc.residency(src, dst);
+        for line in src.iter().chain(dst).filter_map(|s| s.0) {
+            self.llc.touch(line);
+        }
+        plan.push(Step::Copy {
+            payload_bytes: src.iter().map(|s| s.1).sum(),
+            fused_checksum,
+            resident,
+        });
+    }
+
+    /// The frames behind `[addr, addr + len)` of `asid`, each with the bytes of the range it
+    /// holds; a page not present is memory the cache cannot know (`None`). No cost.
+    pub fn user_segs(&self, asid: AsId, addr: u64, len: u64) -> Vec<Seg> {
+        let ptes = &self.spaces[asid.0 as usize].ptes;
+        pages_of(addr, len)
+            .map(|vpn| {
+                let lo = addr.max(vpn * PAGE_SIZE);
+                let hi = (addr + len).min((vpn + 1) * PAGE_SIZE);
+                (ptes.get(&vpn).map(|p| Line::Frame(p.pfn)), hi - lo)
+            })
+            .collect()
     }
 
     fn fresh_version(&mut self) -> Version {

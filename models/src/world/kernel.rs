@@ -14,7 +14,7 @@ use crate::machine::{Activity, Plan};
 use crate::net::mbuf::{Ext, ExtId, ExtKind, MCLBYTES};
 use crate::net::sockbuf::Piece;
 use crate::strategy::Addr;
-use crate::vm::{AsId, FileId, Vm};
+use crate::vm::{AsId, FileId, Seg, Vm};
 
 /// Storage a fill produced: each external storage with the payload bytes it holds.
 pub(crate) type Filled = Vec<(ExtId, u64)>;
@@ -159,13 +159,36 @@ impl<'a> Kernel<'a> {
             .push((e, len));
     }
 
-    /// Clusters for `len` bytes already copied (or about to be) by the plan, one mbuf each,
-    /// checksummed on the way when the stack fuses the two.
+    /// Clusters for `len` bytes already copied by the plan (a copy the cache model does not
+    /// follow), one mbuf each, checksummed on the way when the stack fuses the two.
     pub fn attach_clusters(&mut self, len: u64) {
+        let clusters = self.new_clusters(len);
+        self.hand_over_clusters(clusters);
+    }
+
+    /// Copies the bytes of `src` (page-cache pages, a header the kernel builds: see
+    /// [`Kernel::cache_segs`]) into new clusters, hot where the cache holds both sides, and
+    /// hands them to the socket buffer. Cost: the copy (fused with the checksum when the stack
+    /// fuses the two) and one mbuf per cluster.
+    pub fn copy_into_clusters(&mut self, src: &[Seg]) {
+        let len = src.iter().map(|s| s.1).sum();
+        let clusters = self.new_clusters(len);
+        let dst = self.cluster_segs(&clusters);
         let fused = self.fused_checksum();
-        let clusters = len.div_ceil(MCLBYTES);
-        self.plan
-            .cpu(Activity::Protocol, self.w.cfg.stack.mbuf_ns * clusters);
+        self.w.vm.copy(src, &dst, fused, self.plan);
+        self.hand_over_clusters(clusters);
+    }
+
+    /// The frames holding `[off, off + len)` of `file`, reading missing pages from disk (see
+    /// [`Vm::cache_segs`]).
+    pub fn cache_segs(&mut self, file: FileId, off: u64, len: u64) -> Vec<Seg> {
+        self.w.vm.cache_segs(file, off, len, self.plan)
+    }
+
+    /// Clusters for `len` bytes, each with its byte count, not yet charged or handed over.
+    fn new_clusters(&mut self, len: u64) -> Filled {
+        let fused = self.fused_checksum();
+        let mut out = Vec::new();
         let mut left = len;
         while left > 0 {
             let n = left.min(MCLBYTES);
@@ -173,12 +196,30 @@ impl<'a> Kernel<'a> {
                 .w
                 .exts
                 .attach(ExtKind::Cluster { checksummed: fused }, n, 0);
-            self.out
-                .as_mut()
-                .expect("storage is attached only by a fill")
-                .push((e, n));
+            out.push((e, n));
             left -= n;
         }
+        out
+    }
+
+    /// The memory of `clusters`, in order, for the cache model.
+    fn cluster_segs(&self, clusters: &Filled) -> Vec<Seg> {
+        clusters
+            .iter()
+            .flat_map(|&(e, n)| self.w.exts.segs(e, 0, n))
+            .collect()
+    }
+
+    /// Charges an mbuf per cluster and hands them to the socket buffer.
+    fn hand_over_clusters(&mut self, clusters: Filled) {
+        self.plan.cpu(
+            Activity::Protocol,
+            self.w.cfg.stack.mbuf_ns * clusters.len() as u64,
+        );
+        self.out
+            .as_mut()
+            .expect("storage is attached only by a fill")
+            .extend(clusters);
     }
 
     /// Whether the target runs Linux (whose `tcp_sendpage` falls back to a copy without
@@ -200,16 +241,24 @@ impl<'a> Kernel<'a> {
         self.w.cfg.fused_copy_checksum && !self.w.cfg.nic.checksum_offload
     }
 
-    /// `sosend` → `uiomove`: `copyin` of `len` user bytes at `addr` into clusters.
+    /// `sosend` → `uiomove`: `copyin` of `len` user bytes at `addr` into clusters, hot where
+    /// the cache holds both the user's pages and the recycled clusters.
     pub fn copyin(&mut self, addr: u64, len: u64) {
         let fused = self.fused_checksum();
         let asid = self.asid();
+        let clusters = self.new_clusters(len);
+        let dst = self.cluster_segs(&clusters);
         let mut versions = Vec::new();
         self.w
             .vm
-            .copyin(asid, addr, len, fused, self.plan, &mut versions)
+            .copyin(asid, addr, len, &dst, fused, self.plan, &mut versions)
             .expect("the sender's source is mapped");
-        self.attach_clusters(len);
+        self.hand_over_clusters(clusters);
+    }
+
+    /// The memory holding `[off, off + len)` of storage `ext`, for a copy out of it.
+    pub fn ext_segs(&self, ext: ExtId, off: u64, len: u64) -> Vec<Seg> {
+        self.w.exts.segs(ext, off, len)
     }
 
     /// Drops one reference to `ext` (its release, if it was the last, is charged here).

@@ -92,6 +92,8 @@ pub struct WorldConfig {
     /// Linux `fault_around_bytes`: what one read fault on a file mapping maps (see
     /// [`crate::vm::VmConfig::fault_around_bytes`]).
     pub fault_around_bytes: u64,
+    /// The last-level cache's size (see [`crate::vm::VmConfig::llc_bytes`]); 0: none.
+    pub llc_bytes: u64,
     /// Root seed of every random stream.
     pub seed: u64,
 }
@@ -395,6 +397,7 @@ impl World {
             user_space_bytes: cfg.user_space_bytes,
             read_ahead_bytes: cfg.read_ahead_bytes,
             fault_around_bytes: cfg.fault_around_bytes,
+            llc_bytes: cfg.llc_bytes,
         });
         let streams = RngStreams::new(cfg.seed);
         World {

@@ -64,7 +64,12 @@ pub(super) fn describe_plan(plan: &Plan, cfg: &WorldConfig) -> String {
         }
         None => moves.push((what, 1, bytes)),
     };
+    // Copy bytes whose source and destination were both in the last-level cache.
+    let mut hits = 0;
     for step in plan.steps() {
+        if let Step::Copy { resident, .. } = step {
+            hits += resident.both;
+        }
         match *step {
             Step::Cpu { activity, duration } => {
                 *fixed.entry(activity).or_default() += duration.as_nanos();
@@ -90,6 +95,13 @@ pub(super) fn describe_plan(plan: &Plan, cfg: &WorldConfig) -> String {
             String::new()
         };
         let how = match what {
+            "copy" if hits > 0 => format!(
+                " ({} found in the cache at most at {}; the rest {} bus bytes per byte, at most {} for the CPU)",
+                human_bytes(hits),
+                costs.cpu_copy_hot_rate,
+                costs.copy_bus_factor(),
+                costs.cpu_copy_rate
+            ),
             "copy" => format!(
                 " ({} bus bytes per byte, at most {} for the CPU)",
                 costs.copy_bus_factor(),

@@ -418,11 +418,9 @@ impl World {
                 let s = self.sender(id);
                 let (file, buf) = (s.file.expect("a file request"), s.buf);
                 let mut plan = std::mem::take(&mut s.pending);
-                for page in crate::vm::pages_of(off, len) {
-                    self.vm.cache_page(file, page, &mut plan);
-                }
+                let src = self.vm.cache_segs(file, off, len, &mut plan);
                 self.vm
-                    .copyout(asid, buf, len, &mut plan)
+                    .copyout_from(asid, buf, &src, &mut plan)
                     .expect("the read buffer is mapped writable");
                 self.path.add(
                     super::path::PathNode::PageCache,

@@ -43,6 +43,7 @@ pub(super) fn blank_target() -> Target {
                     unloan_per_page_ns: 0,
                     page_alloc_ns: 0,
                     cpu_copy_rate: r,
+                    cpu_copy_hot_rate: r,
                     cpu_checksum_rate: r,
                     cpu_zero_rate: r,
                     cpu_crypto_rate: r,
@@ -102,6 +103,7 @@ pub(super) fn blank_target() -> Target {
             user_space_bytes: 0,
             read_ahead_bytes: 0,
             fault_around_bytes: 0,
+            llc_bytes: 0,
             seed: 1,
         },
     }

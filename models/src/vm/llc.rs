@@ -1,0 +1,295 @@
+//! The last-level cache: which memory a copy finds on chip.
+//!
+//! Memory is tracked by [`Line`]: a physical frame, or one 2 KiB unit of kernel buffer
+//! memory (an mbuf cluster, the linear data of an skb), which the network path numbers and
+//! recycles last-freed-first as UMA's per-CPU buckets and Linux's per-CPU page lists do. What
+//! a copy reads or writes becomes resident, most recently used; when the resident lines exceed
+//! the capacity, the least recently used go first. A device's write (disk read, receive DMA)
+//! takes its lines out: without DDIO the device writes memory and the cache drops its stale
+//! copy. A freed frame stays resident: the next owner of the memory finds it hot, which is
+//! why a recycled buffer costs no bus bytes.
+//!
+//! Simplified: one fully associative LRU at line (page or 2 KiB) granularity rather than
+//! set-associative 64-byte lines with a replacement policy of the vendor's; no L1/L2 (a copy
+//! is hot or cold); dirty lines are written back as part of the copy that wrote them (the
+//! `copy_bus_factor` of a miss), not at eviction; a copy's own lines become resident only
+//! after its residency is judged, so a copy larger than the cache still hits what it found.
+//! Only copies ask the cache ([`crate::machine::Resident`]); the application's own reads and
+//! writes and zero-filling make their lines resident but pay their bus bytes regardless.
+
+use std::collections::BTreeMap;
+
+use super::{PAGE_SIZE, Pfn};
+use crate::machine::Resident;
+
+/// Bytes of one unit of kernel buffer memory (`MCLBYTES`).
+pub const KBUF_UNIT_BYTES: u64 = 2048;
+
+/// A piece of memory the cache holds or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Line {
+    /// A physical page.
+    Frame(Pfn),
+    /// A 2 KiB unit of kernel buffer memory, numbered by the network path.
+    Kbuf(u64),
+}
+
+impl Line {
+    pub fn bytes(self) -> u64 {
+        match self {
+            Line::Frame(_) => PAGE_SIZE,
+            Line::Kbuf(_) => KBUF_UNIT_BYTES,
+        }
+    }
+}
+
+/// One side of a copy, in order: `bytes` of the copy lie in `line`, or in memory the cache
+/// model does not track (`None`: a device's buffer, a bounce buffer, another process's
+/// memory), which always misses.
+pub type Seg = (Option<Line>, u64);
+
+/// A fully associative LRU cache of lines. See the module docs.
+///
+/// Invariants ([`Llc::check_invariants`]): `stamps` and `lru` hold the same lines (each line
+/// once in each, with the same stamp); `used_bytes` is the sum of their sizes and at most
+/// `capacity_bytes`; every stamp is below `next_stamp`.
+#[derive(Clone, Debug, Default)]
+pub struct Llc {
+    capacity_bytes: u64,
+    used_bytes: u64,
+    /// Each resident line's last use.
+    stamps: BTreeMap<Line, u64>,
+    /// Resident lines by last use, least recent first.
+    lru: BTreeMap<u64, Line>,
+    next_stamp: u64,
+}
+
+impl Llc {
+    pub fn new(capacity_bytes: u64) -> Self {
+        Llc {
+            capacity_bytes,
+            ..Llc::default()
+        }
+    }
+
+    pub fn capacity_bytes(&self) -> u64 {
+        self.capacity_bytes
+    }
+
+    pub fn used_bytes(&self) -> u64 {
+        self.used_bytes
+    }
+
+    pub fn is_resident(&self, line: Line) -> bool {
+        self.stamps.contains_key(&line)
+    }
+
+    /// `line` was used: it becomes the most recent, evicting the least recent lines until
+    /// the resident ones fit. No-op without a cache.
+    pub fn touch(&mut self, line: Line) {
+        if self.capacity_bytes == 0 {
+            return;
+        }
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        match self.stamps.insert(line, stamp) {
+            Some(old) => {
+                self.lru.remove(&old);
+            }
+            None => self.used_bytes += line.bytes(),
+        }
+        self.lru.insert(stamp, line);
+        while self.used_bytes > self.capacity_bytes {
+            let (_, victim) = self.lru.pop_first().expect("used bytes imply a line");
+            self.stamps.remove(&victim);
+            self.used_bytes -= victim.bytes();
+        }
+    }
+
+    /// A device wrote `line`'s memory: the cache's copy is gone.
+    pub fn invalidate(&mut self, line: Line) {
+        if let Some(stamp) = self.stamps.remove(&line) {
+            self.lru.remove(&stamp);
+            self.used_bytes -= line.bytes();
+        }
+    }
+
+    /// How many of a copy's bytes find their source, their destination or both resident now,
+    /// walking `src` and `dst` side by side in byte order. Both sides must add up to the same
+    /// length (a model bug otherwise).
+    pub fn residency(&self, src: &[Seg], dst: &[Seg]) -> Resident {
+        let hit = |s: &Seg| s.0.is_some_and(|l| self.is_resident(l));
+        let mut r = Resident::default();
+        let (mut i, mut j) = (0, 0);
+        let (mut left_s, mut left_d) = (
+            src.first().map_or(0, |s| s.1),
+            dst.first().map_or(0, |d| d.1),
+        );
+        while i < src.len() && j < dst.len() {
+            let n = left_s.min(left_d);
+            match (hit(&src[i]), hit(&dst[j])) {
+                (true, true) => r.both += n,
+                (true, false) => r.src_only += n,
+                (false, true) => r.dst_only += n,
+                (false, false) => {}
+            }
+            left_s -= n;
+            left_d -= n;
+            if left_s == 0 {
+                i += 1;
+                left_s = src.get(i).map_or(0, |s| s.1);
+            }
+            if left_d == 0 {
+                j += 1;
+                left_d = dst.get(j).map_or(0, |d| d.1);
+            }
+        }
+        let total = |side: &[Seg]| side.iter().map(|s| s.1).sum::<u64>();
+        assert_eq!(
+            total(src),
+            total(dst),
+            "a copy's source and destination differ in length"
+        );
+        r
+    }
+
+    /// The invariants that cost nothing to check (sizes and capacity), for the incremental
+    /// check after every event; [`Llc::check_invariants`] walks every line.
+    pub fn check_counts(&self) {
+        assert_eq!(
+            self.stamps.len(),
+            self.lru.len(),
+            "the LRU and the resident set differ in size"
+        );
+        assert!(
+            self.used_bytes <= self.capacity_bytes,
+            "{} bytes resident in a {}-byte cache",
+            self.used_bytes,
+            self.capacity_bytes
+        );
+    }
+
+    /// Panics with a message if an invariant of the type docs does not hold.
+    pub fn check_invariants(&self) {
+        assert_eq!(
+            self.stamps.len(),
+            self.lru.len(),
+            "the LRU and the resident set differ in size"
+        );
+        let mut bytes = 0;
+        for (&stamp, &line) in &self.lru {
+            assert_eq!(
+                self.stamps.get(&line),
+                Some(&stamp),
+                "{line:?} is in the LRU at {stamp} but not resident with that stamp"
+            );
+            assert!(stamp < self.next_stamp, "{line:?} stamped in the future");
+            bytes += line.bytes();
+        }
+        assert_eq!(bytes, self.used_bytes, "resident bytes miscounted");
+        assert!(
+            self.used_bytes <= self.capacity_bytes,
+            "{} bytes resident in a {}-byte cache",
+            self.used_bytes,
+            self.capacity_bytes
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Line = Line::Frame(Pfn(1));
+    const B: Line = Line::Frame(Pfn(2));
+    const C: Line = Line::Frame(Pfn(3));
+
+    #[test]
+    fn the_least_recently_used_page_goes_first() {
+        // Two pages of room. A, B, then A again: B is now the least recent, so C evicts B,
+        // not A, which a FIFO would have evicted.
+        let mut llc = Llc::new(2 * PAGE_SIZE);
+        for l in [A, B, A, C] {
+            llc.touch(l);
+            llc.check_invariants();
+        }
+        assert!(llc.is_resident(A) && llc.is_resident(C));
+        assert!(!llc.is_resident(B));
+        assert_eq!(llc.used_bytes(), 2 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn kernel_buffer_units_take_half_a_page() {
+        // One page of room holds two 2 KiB units; a third evicts the first.
+        let mut llc = Llc::new(PAGE_SIZE);
+        for u in 0..3 {
+            llc.touch(Line::Kbuf(u));
+        }
+        llc.check_invariants();
+        assert!(!llc.is_resident(Line::Kbuf(0)));
+        assert!(llc.is_resident(Line::Kbuf(1)) && llc.is_resident(Line::Kbuf(2)));
+    }
+
+    #[test]
+    fn without_a_cache_nothing_is_ever_resident() {
+        // llc_bytes = 0 (the 2002 presets): touching keeps nothing, so every copy is cold and
+        // the machine charges what it charged before the cache existed.
+        let mut llc = Llc::new(0);
+        llc.touch(A);
+        assert!(!llc.is_resident(A));
+        assert_eq!(
+            llc.residency(&[(Some(A), PAGE_SIZE)], &[(Some(A), PAGE_SIZE)]),
+            Resident::default()
+        );
+        llc.check_invariants();
+    }
+
+    #[test]
+    fn a_device_write_takes_the_line_out() {
+        // A receive DMA or a disk read overwrote A's memory: the next copy of A misses.
+        let mut llc = Llc::new(4 * PAGE_SIZE);
+        llc.touch(A);
+        llc.invalidate(A);
+        assert!(!llc.is_resident(A));
+        assert_eq!(llc.used_bytes(), 0);
+        llc.check_invariants();
+    }
+
+    #[test]
+    fn residency_pairs_source_and_destination_byte_by_byte() {
+        // Source: A (resident) 4096 B, then untracked memory 4096 B. Destination: unit 0
+        // (resident) 2048 B, unit 1 (not) 2048 B, then C (resident) 4096 B. Byte by byte:
+        // [0, 2048) A/unit 0: both; [2048, 4096) A/unit 1: source only; [4096, 8192)
+        // untracked/C: destination only.
+        let mut llc = Llc::new(16 * PAGE_SIZE);
+        for l in [A, Line::Kbuf(0), C] {
+            llc.touch(l);
+        }
+        let r = llc.residency(
+            &[(Some(A), 4096), (None, 4096)],
+            &[
+                (Some(Line::Kbuf(0)), 2048),
+                (Some(Line::Kbuf(1)), 2048),
+                (Some(C), 4096),
+            ],
+        );
+        assert_eq!(
+            r,
+            Resident {
+                both: 2048,
+                src_only: 2048,
+                dst_only: 4096
+            }
+        );
+        // Bus bytes at 3 per cold byte (write-allocate): the 2048 B with the destination
+        // missing pay the write-allocate read and the write-back (2 each); the 4096 B with the
+        // source missing pay its read (1 each): 4096 + 4096 = 8192.
+        assert_eq!(r.bus_bytes(8192, 3), 8192);
+    }
+
+    #[test]
+    #[should_panic(expected = "differ in length")]
+    fn a_copy_of_unequal_sides_is_a_model_bug() {
+        Llc::new(PAGE_SIZE).residency(&[(None, 10)], &[(None, 20)]);
+    }
+}
