@@ -86,6 +86,13 @@ const BAD: &[(&str, &str, usize, &[&str])] = &[
         3,
         &["does not apply to link = \"loopback\""],
     ),
+    // A hot copy rate on a target without a cache would be silently unused.
+    (
+        "hot_rate_without_cache.toml",
+        "target.cpu_copy_hot_rate",
+        3,
+        &["does not apply with llc_bytes = 0"],
+    ),
     // A string field given a number (the file's twin of `--set target.name=42`).
     (
         "target_name_number.toml",

@@ -131,6 +131,7 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
         }
     }
     let user_link_rate = table.get("link_rate").cloned();
+    let user_hot_rate = table.get("cpu_copy_hot_rate").cloned();
     let preset = match table.remove("preset") {
         Some(e) => {
             let Some(name) = e.value.as_str() else {
@@ -215,6 +216,20 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
             value: Some(render(&e.value)),
             problem: "does not apply to link = \"loopback\"".into(),
             allowed: Some("link_rate only with link = \"ethernet\"".into()),
+        });
+    }
+    // The hot copy rate is what a cache hit costs: with no cache nothing hits, so a rate the
+    // user wrote would be silently unused (a preset's, kept for a cache the user adds, is not
+    // the user's).
+    if target.world.llc_bytes == 0
+        && let Some(e) = user_hot_rate
+    {
+        return Err(ScenarioError {
+            origin: e.origin,
+            field: "target.cpu_copy_hot_rate".into(),
+            value: Some(render(&e.value)),
+            problem: "does not apply with llc_bytes = 0 (no cache: every copy is cold)".into(),
+            allowed: Some("cpu_copy_hot_rate only with llc_bytes > 0".into()),
         });
     }
     let missing: Vec<&str> = keys
