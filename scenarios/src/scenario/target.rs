@@ -235,8 +235,12 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
     let missing: Vec<&str> = keys
         .iter()
         .map(|k| k.name)
-        // A loopback target has no line rate to set.
-        .filter(|n| !(merged.contains_key(*n) || target.loopback && *n == "link_rate"))
+        // A loopback target has no line rate to set, a target without a cache no hot rate.
+        .filter(|n| {
+            !(merged.contains_key(*n)
+                || target.loopback && *n == "link_rate"
+                || target.world.llc_bytes == 0 && *n == "cpu_copy_hot_rate")
+        })
         .collect();
     if !missing.is_empty() {
         return Err(ScenarioError {
@@ -258,7 +262,10 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
     target.preset = preset_name;
     target.values = merged
         .iter()
-        .filter(|(k, _)| !(target.loopback && k.as_str() == "link_rate"))
+        .filter(|(k, _)| {
+            !(target.loopback && k.as_str() == "link_rate"
+                || target.world.llc_bytes == 0 && k.as_str() == "cpu_copy_hot_rate")
+        })
         .map(|(k, e)| (k.clone(), e.value.clone()))
         .collect();
     target.name = name;
