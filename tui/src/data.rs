@@ -867,7 +867,7 @@ pub fn record(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use sim::trace::{Counter, Instant, Span};
     use sim::{LaneId, SimTime};
@@ -902,7 +902,7 @@ mod tests {
     }
 
     /// A real report of a tiny run; the view only keeps it.
-    fn report() -> RunReport {
+    pub(crate) fn report() -> RunReport {
         let w = models::workload::Workload::BulkSend {
             total_bytes: 4096,
             write_size: 4096,

@@ -593,19 +593,7 @@ mod tests {
 
     fn serde_free_report() -> models::report::RunReport {
         // Any real report will do; the widgets never read it.
-        let w = models::workload::Workload::BulkSend {
-            total_bytes: 4096,
-            write_size: 4096,
-            source: models::workload::BulkSource::Memory,
-        };
-        let sc = scenarios::load_default(&scenarios::Overrides::default()).unwrap();
-        models::report::run(
-            &sc.target.world,
-            &w,
-            models::strategy::Strategy::Copy,
-            Default::default(),
-        )
-        .unwrap()
+        crate::data::tests::report()
     }
 
     #[test]

@@ -495,27 +495,30 @@ fn resolve_strategies(
                     allowed: Some(dedup(fits).join(", ")),
                 });
             }
-            if let Some(reason) = models::strategy::target_misfit(&s, &target.world.nic) {
-                return Err(ScenarioError {
-                    origin: origin.clone(),
-                    field: "strategies".into(),
-                    value: Some(format!("\"{id}\"")),
-                    problem: format!("cannot run on target {}: {reason}", target.name),
-                    allowed: Some(
-                        "a target whose NIC has what it needs, or another strategy".into(),
-                    ),
+            // A strategy the target's NIC or machine cannot carry: what it lacks, and where
+            // to find it.
+            let misfit = models::strategy::target_misfit(&s, &target.world.nic)
+                .map(|r| {
+                    (
+                        r.to_owned(),
+                        "a target whose NIC has what it needs, or another strategy",
+                    )
+                })
+                .or_else(|| {
+                    models::strategy::machine_misfit(&s, &target.world.machine).map(|r| {
+                        (
+                            r,
+                            "a target with device memory (preset gpu-server-2024), or another strategy",
+                        )
+                    })
                 });
-            }
-            if let Some(reason) = models::strategy::machine_misfit(&s, &target.world.machine) {
+            if let Some((reason, allowed)) = misfit {
                 return Err(ScenarioError {
                     origin: origin.clone(),
                     field: "strategies".into(),
                     value: Some(format!("\"{id}\"")),
                     problem: format!("cannot run on target {}: {reason}", target.name),
-                    allowed: Some(
-                        "a target with device memory (preset gpu-server-2024), or another strategy"
-                            .into(),
-                    ),
+                    allowed: Some(allowed.into()),
                 });
             }
             chosen.push(configure(s));
