@@ -385,6 +385,26 @@ impl Workload {
     }
 
     /// Whether `strategy` fits this workload, and why not.
+    /// Why the link cannot carry this workload for `strategy`, if it cannot: an AF_XDP raw
+    /// frame is at most the MTU and the Ethernet header (the FCS is not counted).
+    pub fn link_misfit(
+        &self,
+        strategy: &Strategy,
+        link: &crate::net::LinkConfig,
+    ) -> Option<String> {
+        let Workload::BulkReceive { segment_bytes, .. } = self else {
+            return None;
+        };
+        let largest = link.mtu_bytes + crate::net::ETHER_HEADER;
+        (matches!(strategy, Strategy::AfXdp(_)) && *segment_bytes > largest).then(|| {
+            format!(
+                "a {segment_bytes}-byte frame does not fit the link: at most {largest} bytes (target.mtu_bytes = {} plus the {}-byte Ethernet header)",
+                link.mtu_bytes,
+                crate::net::ETHER_HEADER
+            )
+        })
+    }
+
     pub fn check(&self, strategy: &Strategy) -> Result<(), DoesNotApply> {
         let src = strategy.source();
         let refuse = |reason: String| {
@@ -427,6 +447,12 @@ impl Workload {
                             "its frames land in UMEM chunks, not a read buffer: buffer_offset = {buffer_offset} does not apply (0 only)"
                         ));
                     }
+                }
+                // devmem TCP's payload lands in the dmabuf; the reader gets tokens, no bytes.
+                if matches!(strategy, Strategy::DevmemTcp(_)) && *buffer_offset != 0 {
+                    return refuse(format!(
+                        "its payload lands in device memory and the reader gets tokens, not bytes in a read buffer: buffer_offset = {buffer_offset} does not apply (0 only)"
+                    ));
                 }
                 vec![SourceKind::Receive]
             }
@@ -767,6 +793,13 @@ impl Workload {
                     });
                 }
                 if let Some(reason) = crate::strategy::machine_misfit(&strategy, &cfg.machine) {
+                    return Err(DoesNotApply {
+                        strategy: strategy.id(),
+                        workload: self.id(),
+                        reason,
+                    });
+                }
+                if let Some(reason) = self.link_misfit(&strategy, &cfg.link) {
                     return Err(DoesNotApply {
                         strategy: strategy.id(),
                         workload: self.id(),

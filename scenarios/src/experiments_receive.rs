@@ -97,11 +97,14 @@ impl AfXdpRxdrop {
                 mpps(&large.0)?
             ),
             tolerance: format!(
-                "zero-copy at least {}x copy mode at the small frames; at 1500 B fewer bus bytes per payload byte",
+                "zero-copy at least {}x copy mode at the small frames; at 1500 B one bus byte per payload byte zero-copy (the DMA), at least two in copy mode (the DMA and the copy's read of it)",
                 self.at_least_ratio
             ),
+            // The copy's read of a freshly DMAed buffer always misses (no DDIO); its write
+            // into the chunk misses too unless the cache holds the UMEM: 2 or 3 more.
             pass: ratio >= self.at_least_ratio
-                && data_bus_per_byte(&large.0) < data_bus_per_byte(&large.1),
+                && data_bus_per_byte(&large.0) <= 1.01
+                && data_bus_per_byte(&large.1) >= 2.0,
             details: Vec::new(),
         };
         for (name, (z, c)) in [("small frames", &small), ("1500 B frames", &large)] {

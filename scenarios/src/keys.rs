@@ -1205,7 +1205,7 @@ pub fn option_keys() -> Vec<Key<Options>> {
                 min: 1,
                 max: models::strategy::MAX_DONTNEED_TOKENS,
             },
-            doc: "devmem-tcp: tokens the application returns per setsockopt(SO_DEVMEM_DONTNEED), at most 128, the kernel's MAX_DONTNEED_TOKENS (1: ncdevmem.c returns each as it reads it)",
+            doc: "devmem-tcp: most tokens per setsockopt(SO_DEVMEM_DONTNEED), at most 128, the kernel's MAX_DONTNEED_TOKENS; each recvmsg's tokens are returned after it, so more than one read's frags changes nothing (1: ncdevmem.c returns each as it reads it)",
             apply: |o, v| o.devmem.dontneed_batch = v.u64(),
         },
     ]

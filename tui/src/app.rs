@@ -74,6 +74,9 @@ pub struct App {
     /// stays on the first event and the window shows everything recorded so far, as
     /// [`App::new`] would show the finished runs.
     follow: bool,
+    /// Most messages one [`Action::Load`] takes (besides its time budget); unbounded but for
+    /// tests that need a frame drawn from an exact part of a run.
+    batches_per_load: usize,
 }
 
 /// [`App::new`] was given no run: there is nothing to show.
@@ -120,6 +123,7 @@ impl App {
             message: None,
             loading: None,
             follow: true,
+            batches_per_load: usize::MAX,
         };
         app.refresh_frames();
         Ok(app)
@@ -139,6 +143,13 @@ impl App {
         Ok(app)
     }
 
+    /// The same app, taking at most `n` messages per [`Action::Load`]: what a frame shows
+    /// then depends on the run, not on how fast the recorder ran meanwhile.
+    pub fn with_batches_per_load(mut self, n: usize) -> Self {
+        self.batches_per_load = n.max(1);
+        self
+    }
+
     /// Takes what the recorder has ready, keeping the cursor on its event (or, until the
     /// user moves, on the first event with everything in view).
     fn load(&mut self) {
@@ -148,8 +159,10 @@ impl App {
         let at = self.runs[self.selected].events.place(self.cursor);
         let started = Instant::now();
         let mut next = loader.wait_next(LOAD_WAIT);
+        let mut taken = 0;
         while let Some(m) = next {
-            next = if started.elapsed() < LOAD_BUDGET {
+            taken += 1;
+            next = if started.elapsed() < LOAD_BUDGET && taken < self.batches_per_load {
                 loader.try_next()
             } else {
                 None

@@ -318,11 +318,11 @@ fn the_streamed_view_is_the_ring_view_when_records_are_dropped() {
 
 #[test]
 fn the_first_frame_is_drawn_while_the_run_is_recorded() {
-    // The loader sends batches of at most 64 records through a queue of one, and one Load
-    // takes at most a handful of batches: the first frame drawn with any event holds a few
-    // hundred records at most, while the run makes thousands. The frame says it is still
-    // recording and shows fewer events than the finished run has, so it was drawn from part
-    // of the run, before the rest was recorded: the worker cannot run ahead of a full queue.
+    // The loader sends batches of at most 64 records through a queue of one, and each Load
+    // here takes exactly one message: the first frame drawn with any event holds at most 64
+    // records, while the run makes thousands, and the run's last message (its report) has
+    // not been taken. The frame says it is still recording and shows fewer events than the
+    // finished run has, so it was drawn from part of the run, however fast the worker ran.
     let sc = scenarios::load_default(&Overrides {
         workload: Some("bulk-send".into()),
         strategies: Some(vec!["copy".into()]),
@@ -336,7 +336,8 @@ fn the_first_frame_is_drawn_while_the_run_is_recorded() {
         "t".into(),
         tui::Loader::start_with(vec![job], 100_000, 64, 1),
     )
-    .unwrap();
+    .unwrap()
+    .with_batches_per_load(1);
     while app.run().events.is_empty() {
         app.update(Action::Load);
     }

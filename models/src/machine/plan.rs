@@ -60,6 +60,10 @@ impl Resident {
     /// Bus bytes a copy of `payload` with this residency moves, at `factor` bus bytes per
     /// byte of a cold copy.
     pub fn bus_bytes(&self, payload: u64, factor: u64) -> u64 {
+        assert!(
+            self.both + self.src_only + self.dst_only <= payload,
+            "residency {self:?} covers more than the copy's {payload} bytes"
+        );
         let cold = payload - self.both;
         let src_miss = cold - self.src_only;
         let dst_miss = cold - self.dst_only;

@@ -242,6 +242,9 @@ pub struct Umem {
     free: Vec<u64>,
     /// The FILL ring.
     fill: VecDeque<u64>,
+    /// Chunks the kernel's buffer pool got back from a dropped frame (`xsk_buff_free`),
+    /// reused before FILL.
+    pool: Vec<u64>,
     /// Chunks under a zero-copy frame the NAPI poll has not handled yet.
     nic: u64,
     /// RX descriptors reserved by a poll whose work has not finished, and the visible ring.
@@ -276,12 +279,17 @@ impl Umem {
     /// A zero-copy frame reaches the NIC: the chunk it lands in, from FILL (counted as a
     /// drop if FILL is empty).
     pub fn take_for_nic(&mut self) -> Option<u64> {
-        let c = self.fill.pop_front();
+        let c = self.alloc();
         match c {
             Some(_) => self.nic += 1,
             None => self.counters.fill_empty_drops += 1,
         }
         c
+    }
+
+    /// `xsk_buff_alloc`: a chunk from the pool's free list, else from FILL.
+    fn alloc(&mut self) -> Option<u64> {
+        self.pool.pop().or_else(|| self.fill.pop_front())
     }
 
     /// Whether the RX ring has room for one more descriptor.
@@ -340,6 +348,7 @@ impl Umem {
     pub fn check_invariants(&self) {
         let places = self.free.len() as u64
             + self.fill.len() as u64
+            + self.pool.len() as u64
             + self.nic
             + self.rx_reserved
             + self.rx.len() as u64
@@ -399,6 +408,7 @@ pub(crate) fn setup(k: &mut Kernel<'_>, o: XskOptions) -> Option<Umem> {
         pages,
         free: (posted..o.umem_chunks).rev().collect(),
         fill: (0..posted).collect(),
+        pool: Vec::new(),
         nic: 0,
         rx_reserved: 0,
         rx: VecDeque::new(),
@@ -424,7 +434,7 @@ pub(crate) fn redirect(k: &mut Kernel<'_>, landed: Option<u64>, len: u64) -> Opt
             c
         }
         // __xsk_rcv: xsk_buff_alloc from FILL; none: rx_dropped.
-        None => match umem.fill.pop_front() {
+        None => match umem.alloc() {
             Some(c) => c,
             None => {
                 umem.counters.fill_empty_drops += 1;
@@ -433,9 +443,10 @@ pub(crate) fn redirect(k: &mut Kernel<'_>, landed: Option<u64>, len: u64) -> Opt
         },
     };
     if !umem.rx_room() {
-        // __xsk_rcv_zc: xskq_prod_reserve_desc failed; xsk_buff_free puts the chunk back.
+        // __xsk_rcv_zc: xskq_prod_reserve_desc failed; xsk_buff_free returns the chunk to
+        // the pool's free list (not to FILL, which the application may have refilled).
         umem.counters.rx_full_drops += 1;
-        umem.fill.push_front(chunk);
+        umem.pool.push(chunk);
         return None;
     }
     umem.rx_reserved += 1;
@@ -471,12 +482,14 @@ pub(crate) enum XskStep {
 /// descriptors without touching the data, and put their chunks back on FILL (the reuse
 /// bug's application first forwards each on TX).
 pub(crate) fn call(k: &mut Kernel<'_>) -> XskStep {
+    // A poll() that finds nothing sleeps inside the call; the wake-up's return is the same
+    // syscall, charged then (once per poll that returns), not here and again.
+    if !k.xsk().expect("the UMEM is registered").ready() {
+        return XskStep::Wait;
+    }
     k.syscall();
     let ring_op = k.config().stack.mbuf_ns;
     let umem = k.xsk().expect("the UMEM is registered");
-    if !umem.ready() {
-        return XskStep::Wait;
-    }
     let mut ops = 0;
     while let Some(c) = umem.comp.pop_front() {
         ops += 1;

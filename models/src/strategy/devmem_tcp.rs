@@ -24,7 +24,9 @@
 //! and gives the frags back with `setsockopt(SO_DEVMEM_DONTNEED)`, up to 128 tokens a call
 //! (`xa_erase`, then `napi_pp_put_page`): only then does the `net_iov` return to the page
 //! pool. `ncdevmem` returns each token as it reads its cmsg (one `setsockopt` per frag); the
-//! `devmem_dontneed_batch` option returns them in batches.
+//! `devmem_dontneed_batch` option groups them: after each `recvmsg` the application returns
+//! that call's tokens in `setsockopt`s of at most this many (tokens are not held across
+//! calls, so a batch larger than one call's frags changes nothing).
 //!
 //! When the binding has no free `net_iov` for a frame's payload, the page pool cannot
 //! allocate (`mp_dmabuf_devmem_alloc_netmems` returns 0) and the driver cannot post RX
@@ -100,7 +102,8 @@ pub const MAX_DONTNEED_TOKENS: u64 = 128;
 pub struct DevmemOptions {
     /// Bytes of the dmabuf bound to the queue.
     pub binding_bytes: u64,
-    /// Tokens returned per `SO_DEVMEM_DONTNEED`.
+    /// Most tokens returned per `SO_DEVMEM_DONTNEED`; each `recvmsg`'s tokens are returned
+    /// after it, never held over to the next call.
     pub dontneed_batch: u64,
 }
 
@@ -118,8 +121,11 @@ impl Default for DevmemOptions {
 #[derive(Debug)]
 pub struct DevmemBinding {
     niovs: u64,
-    /// Free `net_iov`s, in the order the `gen_pool` hands them out.
-    free: VecDeque<u64>,
+    /// Free `net_iov`s, in the order the `gen_pool` hands them out: those never handed out
+    /// (`fresh..niovs`, first), then those returned, oldest first. A cursor, so a binding of
+    /// many GiB costs memory only for what has been used.
+    fresh: u64,
+    recycled: VecDeque<u64>,
     /// `net_iov`s the NIC has filled that no `recvmsg` has handed out yet.
     landed: u64,
     /// `net_iov`s whose tokens the application holds.
@@ -134,7 +140,8 @@ impl DevmemBinding {
     fn new(niovs: u64) -> Self {
         DevmemBinding {
             niovs,
-            free: (0..niovs).collect(),
+            fresh: 0,
+            recycled: VecDeque::new(),
             landed: 0,
             held: Vec::new(),
             returning: Vec::new(),
@@ -144,32 +151,37 @@ impl DevmemBinding {
 
     /// Whether `pages` free `net_iov`s are there for a frame's payload.
     pub fn has_free(&self, pages: u64) -> bool {
-        self.free.len() as u64 >= pages
+        self.free() >= pages
+    }
+
+    fn free(&self) -> u64 {
+        self.niovs - self.fresh + self.recycled.len() as u64
     }
 
     /// The page pool's next buffer (`net_devmem_alloc_dmabuf`). Panics if none is free: the
     /// receive path checks [`DevmemBinding::has_free`] before landing a frame.
     pub fn take(&mut self) -> u64 {
-        let niov = self
-            .free
-            .pop_front()
-            .expect("a frame lands only with free net_iovs");
+        let niov = if self.fresh < self.niovs {
+            self.fresh += 1;
+            self.fresh - 1
+        } else {
+            self.recycled
+                .pop_front()
+                .expect("a frame lands only with free net_iovs")
+        };
         self.landed += 1;
         niov
     }
 
     /// The `SO_DEVMEM_DONTNEED` calls under way have ended: their `net_iov`s are free again.
     pub fn settle_returns(&mut self) {
-        self.free.extend(self.returning.drain(..));
+        self.recycled.extend(self.returning.drain(..));
     }
 
     /// Panics unless every `net_iov` is in exactly one place.
     pub fn check_invariants(&self) {
         assert_eq!(
-            self.free.len() as u64
-                + self.landed
-                + self.held.len() as u64
-                + self.returning.len() as u64,
+            self.free() + self.landed + self.held.len() as u64 + self.returning.len() as u64,
             self.niovs,
             "dmabuf net_iovs not conserved"
         );

@@ -120,6 +120,31 @@ fn fill_ring_empty_drops_are_counted_not_stalled() {
 }
 
 #[test]
+fn a_full_rx_ring_drops_the_frame_and_its_chunk_goes_back_to_the_pool() {
+    // A one-entry RX ring and frames faster than the host: a frame whose poll finds RX
+    // holding a descriptor the application has not taken is dropped (rx_queue_full), and its
+    // chunk goes to the kernel pool's free list (xsk_buff_free), not to FILL, which the
+    // application keeps topped up from its 56 spare chunks (64 in the UMEM, 8 on FILL). Had
+    // it gone back on FILL, FILL would hold 9 with room for 8, which `check_invariants`
+    // (run after every event by `go`) refuses. Every frame is still accounted for.
+    let o = XskOptions {
+        umem_chunks: 64,
+        fill_ring: 8,
+        rx_ring: 1,
+        ..xsk(XskMode::ZeroCopy)
+    };
+    let r = go(
+        &wire(10_000_000_000),
+        &frames(1000 * 60, 60),
+        Strategy::AfXdp(o),
+    );
+    let rx = r.receive.as_ref().expect("a receive report");
+    assert!(rx.rx_ring_full_drops > 0, "RX never filled: {rx:?}");
+    assert_eq!(rx.completions + rx.frames_dropped, 1000);
+    assert!(r.outcome.stalled.is_none());
+}
+
+#[test]
 fn small_frames_run_at_the_wires_packet_rate_without_panicking() {
     // 10,000 frames of 60 B take (60 + 4 FCS) + 8 preamble + 12 gap = 84 B of wire each:
     // 10,000 × 84 × 8 bits / 10 Gb/s = 672 us of serialization, so the run lasts at least
@@ -169,7 +194,8 @@ fn a_frame_larger_than_its_chunk_is_refused_with_the_allowed_sizes() {
     // A 2048-byte chunk keeps 256 bytes of XDP_PACKET_HEADROOM, so frames up to 1792 B fit:
     // 1792 builds, 1793 is refused and the reason names the chunk sizes.
     let o = xsk(XskMode::ZeroCopy);
-    let c = wire(1_000_000_000);
+    let mut c = wire(1_000_000_000);
+    c.link.mtu_bytes = 9000; // jumbo frames, so only the chunk limits
     assert!(frames(1792 * 4, 1792).build(&c, Strategy::AfXdp(o)).is_ok());
     let e = frames(1793 * 4, 1793)
         .build(&c, Strategy::AfXdp(o))
@@ -189,4 +215,13 @@ fn a_frame_larger_than_its_chunk_is_refused_with_the_allowed_sizes() {
     };
     let e = offset.build(&c, Strategy::AfXdp(o)).err().expect("refused");
     assert!(e.reason.contains("buffer_offset"), "{}", e.reason);
+    // At MTU 1500 the largest frame is 1500 + the 14-byte Ethernet header: 1514 builds,
+    // 1515 is refused and the reason names the key that limits it.
+    c.link.mtu_bytes = 1500;
+    assert!(frames(1514 * 4, 1514).build(&c, Strategy::AfXdp(o)).is_ok());
+    let e = frames(1515 * 4, 1515)
+        .build(&c, Strategy::AfXdp(o))
+        .err()
+        .expect("refused");
+    assert!(e.reason.contains("target.mtu_bytes"), "{}", e.reason);
 }

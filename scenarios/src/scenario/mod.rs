@@ -539,7 +539,7 @@ fn resolve_strategies(
         let strategies: Vec<Strategy> = chosen
             .iter()
             .copied()
-            .filter(|s| w.check(s).is_ok())
+            .filter(|s| w.check(s).is_ok() && w.link_misfit(s, &target.world.link).is_none())
             .collect();
         if strategies.is_empty() {
             notes.push(format!(
