@@ -384,7 +384,6 @@ impl Workload {
         Ok(())
     }
 
-    /// Whether `strategy` fits this workload, and why not.
     /// Why the link cannot carry this workload for `strategy`, if it cannot: an AF_XDP raw
     /// frame is at most the MTU and the Ethernet header (the FCS is not counted).
     pub fn link_misfit(
@@ -405,6 +404,7 @@ impl Workload {
         })
     }
 
+    /// Whether `strategy` fits this workload, and why not.
     pub fn check(&self, strategy: &Strategy) -> Result<(), DoesNotApply> {
         let src = strategy.source();
         let refuse = |reason: String| {

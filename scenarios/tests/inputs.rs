@@ -252,3 +252,25 @@ fn device_memory_keys_and_devmem_options_are_checked() {
     };
     assert!(e.problem.contains("device_memory"), "{}", e.problem);
 }
+
+#[test]
+fn an_af_xdp_frame_larger_than_the_link_is_refused_not_skipped() {
+    // embedded-100tx's MTU is 1500, so a raw frame is at most 1514 bytes; 3000 fits a 4 KiB
+    // chunk (3840) but not the link. Listed explicitly next to a strategy that does apply,
+    // af-xdp must be a typed error naming the limit, not quietly left out of the run; left
+    // unlisted, the default strategies simply do not include it.
+    let text = |strategies: &str| {
+        format!(
+            "{strategies}[target]\npreset = \"embedded-100tx\"\n[[workloads]]\nkind = \"bulk-receive\"\nsegment = \"3000 B\"\n"
+        )
+    };
+    let e = load_str(
+        "t.toml",
+        &text("strategies = [\"recv-copy\", \"af-xdp\"]\n"),
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("target.mtu_bytes"), "{e}");
+    let s = load_str("t.toml", &text(""), &Overrides::default()).unwrap();
+    assert!(s.runs[0].strategies.iter().all(|s| s.id() != "af-xdp"));
+}

@@ -480,7 +480,18 @@ fn resolve_strategies(
             })?;
             if let Some(Err(e)) = workloads
                 .iter()
-                .map(|(_, w, _)| w.check(&configure(s)))
+                .map(|(_, w, _)| {
+                    let s = configure(s);
+                    w.check(&s)?;
+                    match w.link_misfit(&s, &target.world.link) {
+                        Some(reason) => Err(models::strategy::DoesNotApply {
+                            strategy: s.id(),
+                            workload: w.id(),
+                            reason,
+                        }),
+                        None => Ok(()),
+                    }
+                })
                 .reduce(|a, b| if a.is_ok() { a } else { b })
             {
                 let fits: Vec<&str> = workloads
