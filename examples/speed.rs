@@ -28,11 +28,9 @@ struct Args {
     strategy: String,
 }
 
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
+#[path = "common/rss.rs"]
+mod rss;
+use rss::peak_rss_kib;
 
 fn main() {
     let a = Args::parse();

@@ -38,11 +38,9 @@ struct Args {
 /// frame, peak resident KiB).
 const BEFORE: [(&str, f64, u64); 2] = [("copy", 2.01, 390_988), ("all 7", 21.75, 2_243_512)];
 
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
+#[path = "common/rss.rs"]
+mod rss;
+use rss::peak_rss_kib;
 
 fn main() {
     let a = Args::parse();
