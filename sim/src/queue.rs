@@ -143,6 +143,17 @@ impl<E> RadixHeap<E> {
         while self.nonempty != 0 {
             let b = self.nonempty.trailing_zeros() as usize;
             self.nonempty &= !(1 << b);
+            if self.buckets[b].len() == 1 {
+                // The common case with few pending: a lone entry becomes `current` as it is.
+                let e = self.buckets[b].pop().expect("one entry");
+                if live(&e) {
+                    self.last = e.time;
+                    self.current.push_back(e);
+                    return true;
+                }
+                self.held -= 1;
+                continue;
+            }
             let mut moving = std::mem::take(&mut self.buckets[b]);
             let before = moving.len();
             // One pass drops the dead and finds the earliest live time.

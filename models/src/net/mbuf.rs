@@ -161,7 +161,7 @@ pub struct ExtTable {
     next: u64,
     counters: MbufCounters,
     /// Each live cluster's unit of kernel buffer memory.
-    units: std::collections::BTreeMap<ExtId, u64>,
+    units: IdWindow<ExtId, u64>,
     /// Units free, the last freed at the end.
     free_units: Vec<u64>,
     next_unit: u64,
@@ -271,22 +271,29 @@ impl ExtTable {
     /// memory is memory the cache model does not track (`None`: a NIC wrote it, or it was
     /// filled once to be DMAed, or it is not host memory).
     pub fn segs(&self, id: ExtId, off: u64, len: u64) -> Vec<Seg> {
+        let mut out = Vec::new();
+        self.segs_into(id, off, len, &mut out);
+        out
+    }
+
+    /// [`ExtTable::segs`], appended to `out`.
+    pub fn segs_into(&self, id: ExtId, off: u64, len: u64, out: &mut Vec<Seg>) {
         let e = self.get(id);
-        let segs: Vec<Seg> = match e.kind {
-            ExtKind::Cluster { .. } => vec![(Some(Line::Kbuf(self.units[&id])), len)],
+        let from = out.len();
+        match e.kind {
+            ExtKind::Cluster { .. } => out.push((Some(Line::Kbuf(self.units[&id])), len)),
             // Device memory is not the host's: no host cache line holds it.
-            ExtKind::Bounce | ExtKind::DeviceMem { .. } => vec![(None, len)],
-            ExtKind::Lent { .. } | ExtKind::Pages { .. } => e
-                .page_ranges(off, len)
-                .map(|(page, bytes)| (Some(Line::Frame(page.pfn)), bytes))
-                .collect(),
-        };
+            ExtKind::Bounce | ExtKind::DeviceMem { .. } => out.push((None, len)),
+            ExtKind::Lent { .. } | ExtKind::Pages { .. } => out.extend(
+                e.page_ranges(off, len)
+                    .map(|(page, bytes)| (Some(Line::Frame(page.pfn)), bytes)),
+            ),
+        }
         assert_eq!(
-            segs.iter().map(|s| s.1).sum::<u64>(),
+            out[from..].iter().map(|s| s.1).sum::<u64>(),
             len,
             "{id:?} does not hold [{off}, {off} + {len})"
         );
-        segs
     }
 
     /// Removes a one-page storage held by a single reference and hands its page over to the
@@ -312,7 +319,7 @@ impl ExtTable {
             .filter(|(_, e)| matches!(e.kind, ExtKind::Cluster { .. }))
             .map(|(id, _)| id);
         assert!(
-            clusters.eq(self.units.keys().copied()),
+            clusters.eq(self.units.iter().map(|(id, _)| id)),
             "live clusters and their memory units disagree"
         );
         let mut seen = vec![false; self.next_unit as usize];

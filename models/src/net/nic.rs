@@ -138,13 +138,16 @@ impl TxNic {
     }
 
     /// Starts a completion interrupt for what is waiting, unless one is running (its next
-    /// pass takes these) or nothing is.
-    pub fn begin_reclaim(&mut self) -> Option<Vec<PacketId>> {
+    /// pass takes these) or nothing is: moves the completed packets into `into` (empty, its
+    /// capacity reused) and returns whether it did.
+    pub fn begin_reclaim(&mut self, into: &mut Vec<PacketId>) -> bool {
+        assert!(into.is_empty(), "reclaiming into a non-empty list");
         if self.irq_pending || self.completed.is_empty() {
-            return None;
+            return false;
         }
         self.irq_pending = true;
-        Some(std::mem::take(&mut self.completed))
+        std::mem::swap(&mut self.completed, into);
+        true
     }
 
     /// The interrupt begun by [`TxNic::begin_reclaim`] frees `slots` descriptors when it ends.

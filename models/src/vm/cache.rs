@@ -69,8 +69,16 @@ impl Vm {
     }
 
     /// The frames holding `[off, off + len)` of `file`, each with the bytes it holds, found
-    /// (or read from disk) as [`Vm::cache_page`] does. Cost: as `cache_page`'s.
+    /// (or read from disk) as [`Vm::cache_page`] does; one untracked piece without a cache
+    /// (see [`Vm::cache_on`]). Cost: as `cache_page`'s.
     pub fn cache_segs(&mut self, file: FileId, off: u64, len: u64, plan: &mut Plan) -> Vec<Seg> {
+        if !self.cache_on() {
+            // Nothing can be resident: find (or read) the pages, describe them as one piece.
+            for index in pages_of(off, len) {
+                self.cache_page(file, index, plan);
+            }
+            return vec![(None, len)];
+        }
         pages_of(off, len)
             .map(|index| {
                 let pfn = self.cache_page(file, index, plan);

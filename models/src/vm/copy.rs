@@ -41,7 +41,7 @@ impl Vm {
     /// The CPU used `[addr, addr + len)`: its frames become the cache's most recent.
     fn touch_lines(&mut self, asid: AsId, addr: u64, len: u64) {
         // No cache (the 2002 presets): skip building the segments on every touch.
-        if self.llc.capacity_bytes() == 0 {
+        if !self.cache_on() {
             return;
         }
         for (line, _) in self.user_segs(asid, addr, len) {

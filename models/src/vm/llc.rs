@@ -17,7 +17,8 @@
 //! Only copies ask the cache ([`crate::machine::Resident`]); the application's own reads and
 //! writes and zero-filling make their lines resident but pay their bus bytes regardless.
 
-use std::collections::BTreeMap;
+use foldhash::fast::FixedState;
+use std::collections::HashMap;
 
 use super::{PAGE_SIZE, Pfn};
 use crate::machine::Resident;
@@ -48,27 +49,60 @@ impl Line {
 /// memory), which always misses.
 pub type Seg = (Option<Line>, u64);
 
+/// No node: the end of the recency list.
+const NIL: u32 = u32::MAX;
+
+/// One resident line in the recency list.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    line: Line,
+    /// Less recent neighbour (towards `lru`).
+    older: u32,
+    /// More recent neighbour (towards `mru`).
+    newer: u32,
+}
+
 /// A fully associative LRU cache of lines. See the module docs.
 ///
-/// Invariants ([`Llc::check_invariants`]): `stamps` and `lru` hold the same lines (each line
-/// once in each, with the same stamp); `used_bytes` is the sum of their sizes and at most
-/// `capacity_bytes`; every stamp is below `next_stamp`.
-#[derive(Clone, Debug, Default)]
+/// A hash map finds a line's node; the nodes form a doubly linked list by recency inside one
+/// slab, whose freed slots are reused, so a touch is O(1) and allocates nothing once the
+/// cache has filled. The map is only looked up, never iterated, so its hasher (fixed, fast)
+/// cannot reach the output: eviction order is the list's.
+///
+/// Invariants ([`Llc::check_invariants`]): `index` and the list from `lru` to `mru` hold the
+/// same lines, each once, and each `index` entry names its line's node; every slab slot is
+/// in the list or on `free`; `used_bytes` is the sum of the listed lines' sizes and at most
+/// `capacity_bytes`.
+#[derive(Clone, Debug)]
 pub struct Llc {
     capacity_bytes: u64,
     used_bytes: u64,
-    /// Each resident line's last use.
-    stamps: BTreeMap<Line, u64>,
-    /// Resident lines by last use, least recent first.
-    lru: BTreeMap<u64, Line>,
-    next_stamp: u64,
+    index: HashMap<Line, u32, FixedState>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    /// Least recently used resident line (`NIL` when empty).
+    lru: u32,
+    /// Most recently used resident line (`NIL` when empty).
+    mru: u32,
+}
+
+impl Default for Llc {
+    /// No cache: nothing is ever resident.
+    fn default() -> Self {
+        Llc::new(0)
+    }
 }
 
 impl Llc {
     pub fn new(capacity_bytes: u64) -> Self {
         Llc {
             capacity_bytes,
-            ..Llc::default()
+            used_bytes: 0,
+            index: HashMap::default(),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            lru: NIL,
+            mru: NIL,
         }
     }
 
@@ -80,8 +114,9 @@ impl Llc {
         self.used_bytes
     }
 
+    #[inline]
     pub fn is_resident(&self, line: Line) -> bool {
-        self.stamps.contains_key(&line)
+        self.capacity_bytes != 0 && self.index.contains_key(&line)
     }
 
     /// `line` was used: it becomes the most recent, evicting the least recent lines until
@@ -90,28 +125,85 @@ impl Llc {
         if self.capacity_bytes == 0 {
             return;
         }
-        let stamp = self.next_stamp;
-        self.next_stamp += 1;
-        match self.stamps.insert(line, stamp) {
-            Some(old) => {
-                self.lru.remove(&old);
+        match self.index.get(&line) {
+            Some(&n) => {
+                if n != self.mru {
+                    self.unlink(n);
+                    self.link_mru(n);
+                }
             }
-            None => self.used_bytes += line.bytes(),
-        }
-        self.lru.insert(stamp, line);
-        while self.used_bytes > self.capacity_bytes {
-            let (_, victim) = self.lru.pop_first().expect("used bytes imply a line");
-            self.stamps.remove(&victim);
-            self.used_bytes -= victim.bytes();
+            None => {
+                let node = Node {
+                    line,
+                    older: NIL,
+                    newer: NIL,
+                };
+                let n = match self.free.pop() {
+                    Some(n) => {
+                        self.nodes[n as usize] = node;
+                        n
+                    }
+                    None => {
+                        self.nodes.push(node);
+                        u32::try_from(self.nodes.len() - 1).expect("under 2^32 resident lines")
+                    }
+                };
+                self.index.insert(line, n);
+                self.link_mru(n);
+                self.used_bytes += line.bytes();
+                while self.used_bytes > self.capacity_bytes {
+                    let victim = self.nodes[self.lru as usize].line;
+                    self.invalidate(victim);
+                }
+            }
         }
     }
 
     /// A device wrote `line`'s memory: the cache's copy is gone.
     pub fn invalidate(&mut self, line: Line) {
-        if let Some(stamp) = self.stamps.remove(&line) {
-            self.lru.remove(&stamp);
+        if let Some(n) = self.index.remove(&line) {
+            self.unlink(n);
+            self.free.push(n);
             self.used_bytes -= line.bytes();
         }
+    }
+
+    /// Takes node `n` out of the recency list.
+    fn unlink(&mut self, n: u32) {
+        let Node { older, newer, .. } = self.nodes[n as usize];
+        match older {
+            NIL => self.lru = newer,
+            o => self.nodes[o as usize].newer = newer,
+        }
+        match newer {
+            NIL => self.mru = older,
+            m => self.nodes[m as usize].older = older,
+        }
+    }
+
+    /// Puts node `n` at the most recent end of the list.
+    fn link_mru(&mut self, n: u32) {
+        let old = self.mru;
+        let node = &mut self.nodes[n as usize];
+        node.older = old;
+        node.newer = NIL;
+        match old {
+            NIL => self.lru = n,
+            o => self.nodes[o as usize].newer = n,
+        }
+        self.mru = n;
+    }
+
+    /// Resident lines, least recently used first.
+    fn by_recency(&self) -> impl Iterator<Item = (u32, Line)> + '_ {
+        let mut n = self.lru;
+        std::iter::from_fn(move || {
+            (n != NIL).then(|| {
+                let here = n;
+                n = self.nodes[here as usize].newer;
+                (here, self.nodes[here as usize].line)
+            })
+        })
     }
 
     /// How many of a copy's bytes find their source, their destination or both resident now,
@@ -157,9 +249,9 @@ impl Llc {
     /// check after every event; [`Llc::check_invariants`] walks every line.
     pub fn check_counts(&self) {
         assert_eq!(
-            self.stamps.len(),
-            self.lru.len(),
-            "the LRU and the resident set differ in size"
+            self.index.len() + self.free.len(),
+            self.nodes.len(),
+            "a slab slot is neither resident nor free"
         );
         assert!(
             self.used_bytes <= self.capacity_bytes,
@@ -171,28 +263,33 @@ impl Llc {
 
     /// Panics with a message if an invariant of the type docs does not hold.
     pub fn check_invariants(&self) {
-        assert_eq!(
-            self.stamps.len(),
-            self.lru.len(),
-            "the LRU and the resident set differ in size"
-        );
-        let mut bytes = 0;
-        for (&stamp, &line) in &self.lru {
+        self.check_counts();
+        let (mut bytes, mut listed, mut prev) = (0, 0, NIL);
+        for (n, line) in self.by_recency() {
             assert_eq!(
-                self.stamps.get(&line),
-                Some(&stamp),
-                "{line:?} is in the LRU at {stamp} but not resident with that stamp"
+                self.index.get(&line),
+                Some(&n),
+                "{line:?} is in the recency list but not indexed to its node"
             );
-            assert!(stamp < self.next_stamp, "{line:?} stamped in the future");
+            assert_eq!(
+                self.nodes[n as usize].older, prev,
+                "{line:?}'s older link is broken"
+            );
+            assert!(listed < self.nodes.len(), "the recency list has a cycle");
+            prev = n;
+            listed += 1;
             bytes += line.bytes();
         }
-        assert_eq!(bytes, self.used_bytes, "resident bytes miscounted");
-        assert!(
-            self.used_bytes <= self.capacity_bytes,
-            "{} bytes resident in a {}-byte cache",
-            self.used_bytes,
-            self.capacity_bytes
+        assert_eq!(
+            prev, self.mru,
+            "the list does not end at the most recent line"
         );
+        assert_eq!(
+            listed,
+            self.index.len(),
+            "resident lines missing from the list"
+        );
+        assert_eq!(bytes, self.used_bytes, "resident bytes miscounted");
     }
 }
 

@@ -353,9 +353,20 @@ impl Vm {
         });
     }
 
+    /// Whether there is a last-level cache. Without one nothing is ever resident, so callers
+    /// may describe a copy's memory as one untracked piece rather than line by line.
+    #[inline]
+    pub fn cache_on(&self) -> bool {
+        self.llc.capacity_bytes() != 0
+    }
+
     /// The frames behind `[addr, addr + len)` of `asid`, each with the bytes of the range it
-    /// holds; a page not present is memory the cache cannot know (`None`). No cost.
+    /// holds; a page not present is memory the cache cannot know (`None`). No cost. Without
+    /// a cache, one untracked piece (see [`Vm::cache_on`]).
     pub fn user_segs(&self, asid: AsId, addr: u64, len: u64) -> Vec<Seg> {
+        if !self.cache_on() {
+            return vec![(None, len)];
+        }
         let ptes = &self.spaces[asid.0 as usize].ptes;
         pages_of(addr, len)
             .map(|vpn| {

@@ -202,12 +202,17 @@ impl<'a> Kernel<'a> {
         out
     }
 
-    /// The memory of `clusters`, in order, for the cache model.
+    /// The memory of `clusters`, in order, for the cache model (one untracked piece when
+    /// there is no cache: nothing could be resident).
     fn cluster_segs(&self, clusters: &Filled) -> Vec<Seg> {
-        clusters
-            .iter()
-            .flat_map(|&(e, n)| self.w.exts.segs(e, 0, n))
-            .collect()
+        if !self.w.vm.cache_on() {
+            return vec![(None, clusters.iter().map(|c| c.1).sum())];
+        }
+        let mut out = Vec::with_capacity(clusters.len());
+        for &(e, n) in clusters {
+            self.w.exts.segs_into(e, 0, n, &mut out);
+        }
+        out
     }
 
     /// Charges an mbuf per cluster and hands them to the socket buffer.
@@ -258,6 +263,9 @@ impl<'a> Kernel<'a> {
 
     /// The memory holding `[off, off + len)` of storage `ext`, for a copy out of it.
     pub fn ext_segs(&self, ext: ExtId, off: u64, len: u64) -> Vec<Seg> {
+        if !self.w.vm.cache_on() {
+            return vec![(None, len)];
+        }
         self.w.exts.segs(ext, off, len)
     }
 

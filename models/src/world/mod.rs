@@ -105,6 +105,34 @@ pub type Narrator = Box<dyn FnMut(&str)>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u32);
 
+/// Cleared vectors kept for reuse, so that a path that needs a scratch or a short-lived
+/// vector per segment allocates none in steady state. Capped: a few are all that is ever
+/// out at once, and a burst must not be kept forever.
+#[derive(Debug)]
+struct Spares<T>(Vec<Vec<T>>);
+
+impl<T> Default for Spares<T> {
+    fn default() -> Self {
+        Spares(Vec::new())
+    }
+}
+
+impl<T> Spares<T> {
+    const KEEP: usize = 64;
+
+    /// An empty vector, with the capacity of one given back earlier if there is one.
+    fn take(&mut self) -> Vec<T> {
+        self.0.pop().unwrap_or_default()
+    }
+
+    fn give(&mut self, mut v: Vec<T>) {
+        if self.0.len() < Self::KEEP && v.capacity() > 0 {
+            v.clear();
+            self.0.push(v);
+        }
+    }
+}
+
 /// Events of the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -311,6 +339,11 @@ pub struct World {
     threads: Vec<ThreadQueue>,
     /// Cleared plans kept for reuse, so that steady state does not allocate one per segment.
     spare_plans: Vec<Plan>,
+    /// Cleared vectors kept for reuse by the per-segment paths (a packet's pieces, a
+    /// `tcp_output`'s packets, an interrupt's completions, an ACK's released storages).
+    spare_pieces: Spares<Piece>,
+    spare_ids: Spares<PacketId>,
+    spare_exts: Spares<ExtId>,
     apps: Vec<app::App>,
     net: NetCounters,
     loss_rng: SimRng,
@@ -412,6 +445,9 @@ impl World {
             nic: TxNic::new(cfg.nic.tx_ring_slots),
             threads: Vec::new(),
             spare_plans: Vec::new(),
+            spare_pieces: Spares::default(),
+            spare_ids: Spares::default(),
+            spare_exts: Spares::default(),
             apps: Vec::new(),
             net: NetCounters::default(),
             notices: Vec::new(),

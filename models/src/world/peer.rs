@@ -111,7 +111,7 @@ impl World {
             );
         }
         let c = &mut self.conns[conn.0 as usize];
-        let mut released = Vec::new();
+        let mut released = self.spare_exts.take();
         c.snd.drop_front(n, &mut released);
         if self.narrating() {
             let note = self.narrate(format_args!(
@@ -126,9 +126,10 @@ impl World {
             self.trace_instant("ack", format!("ACK {ack}").into(), note);
             self.trace_ack_flow(conn, ack);
         }
-        for ext in released {
+        for &ext in &released {
             self.unref_ext(ext, &mut plan);
         }
+        self.spare_exts.give(released);
         self.submit(SOFTNET, plan, Cont::AckDone { conn });
     }
 
@@ -147,7 +148,7 @@ impl World {
     /// checksum; the packet's references move into the receive buffer.
     pub(super) fn loopback_deliver(&mut self, packets: Vec<PacketId>) {
         let stack = self.cfg.stack;
-        for id in packets {
+        for &id in &packets {
             let p = self.packets.remove(&id).expect("packet exists");
             self.net.packets += 1;
             self.last_tx = self.now();
@@ -170,6 +171,7 @@ impl World {
                 AckDecision::Delay => self.arm_delayed_ack(p.conn),
             }
         }
+        self.spare_ids.give(packets);
     }
 
     /// Starts the connection's retransmission timer: the RTO from now.

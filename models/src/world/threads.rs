@@ -146,9 +146,10 @@ impl World {
             Cont::LoopbackDelivered { conn, pieces } => {
                 let c = &mut self.conns[conn.0 as usize];
                 let rcv = c.rcv.as_mut().expect("loopback connection");
-                for p in pieces {
+                for &p in &pieces {
                     rcv.append(p);
                 }
+                self.spare_pieces.give(pieces);
                 if let Some(app) = c.blocked_reader.take() {
                     self.app_wake(app);
                 }

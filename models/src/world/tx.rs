@@ -42,7 +42,7 @@ impl World {
         let goal = self.tso_goal();
         let window = self.send_window(conn);
         let nodelay = self.cfg.tcp.nodelay;
-        let mut packets = Vec::new();
+        let mut packets = self.spare_ids.take();
         loop {
             let c = &mut self.conns[conn.0 as usize];
             let (seq, len, rexmit) = if let Some((s, l)) = c.rexmit_due.pop_first() {
@@ -126,7 +126,7 @@ impl World {
     ) -> Option<PacketId> {
         let stack = self.cfg.stack;
         let loopback = self.cfg.link.kind == LinkKind::Loopback;
-        let mut pieces = Vec::new();
+        let mut pieces = self.spare_pieces.take();
         let c = &self.conns[conn.0 as usize];
         c.snd.pieces(seq - c.sender.una(), len, &mut pieces);
         let data_frags = self.data_frags(&pieces);
@@ -153,6 +153,7 @@ impl World {
             frags as u32
         };
         if !self.nic.take_slots(slots) {
+            self.spare_pieces.give(pieces);
             return None;
         }
         if self.tracing() {
@@ -251,21 +252,30 @@ impl World {
     /// (the softnet thread preempting the sender) must not overtake an earlier one.
     pub(super) fn output_done(&mut self, out: Output) {
         if out.packets.is_empty() {
+            self.spare_ids.give(out.packets);
             return;
         }
         let c = &mut self.conns[out.conn.0 as usize];
-        c.held_outputs.insert(out.ticket, out.packets);
-        while let Some(packets) = {
-            let c = &mut self.conns[out.conn.0 as usize];
-            let next = c.output_released;
-            c.held_outputs.remove(&next)
-        } {
+        if out.ticket != c.output_released {
+            c.held_outputs.insert(out.ticket, out.packets);
+            return;
+        }
+        // This call is the next due (the usual case): it goes now, then any later ones
+        // that finished before it.
+        let mut packets = out.packets;
+        loop {
             self.conns[out.conn.0 as usize].output_released += 1;
             if self.cfg.link.kind == LinkKind::Loopback {
                 self.loopback_deliver(packets);
             } else {
-                self.nic.queue_dma(packets);
+                self.nic.queue_dma(packets.iter().copied());
+                self.spare_ids.give(packets);
                 self.kick_dma();
+            }
+            let c = &mut self.conns[out.conn.0 as usize];
+            match c.held_outputs.remove(&c.output_released) {
+                Some(next) => packets = next,
+                None => break,
             }
         }
     }
@@ -419,9 +429,11 @@ impl World {
     /// The TX completion interrupt: reclaims descriptors and frees the packets' mbufs.
     pub(super) fn tx_interrupt(&mut self) {
         // A running handler takes new completions on its next pass.
-        let Some(done) = self.nic.begin_reclaim() else {
+        let mut done = self.spare_ids.take();
+        if !self.nic.begin_reclaim(&mut done) {
+            self.spare_ids.give(done);
             return;
-        };
+        }
         self.net.interrupts += 1;
         let stack = self.cfg.stack;
         let mut plan = self.new_plan();
@@ -430,13 +442,15 @@ impl World {
             stack.interrupt_ns + stack.tx_complete_per_packet_ns * done.len() as u64,
         );
         let mut slots = 0;
-        for id in done {
+        for &id in &done {
             let p = self.packets.remove(&id).expect("completed packet exists");
             slots += p.slots;
-            for piece in p.pieces {
+            for piece in &p.pieces {
                 self.unref_ext(piece.ext, &mut plan);
             }
+            self.spare_pieces.give(p.pieces);
         }
+        self.spare_ids.give(done);
         self.nic.reclaiming(slots);
         self.submit(IRQ, plan, Cont::TxReclaimed { slots });
     }
@@ -457,11 +471,11 @@ impl World {
     /// A super-packet shortened, whole MSS at a time, until its fragments fit the driver's
     /// limit (Linux never builds a TSO skb past `MAX_SKB_FRAGS`); a one-MSS segment is left
     /// as it is (the driver coalesces it if it must).
-    fn fit_frags(&self, conn: ConnId, seq: u64, len: u64, mss: u64) -> u64 {
+    fn fit_frags(&mut self, conn: ConnId, seq: u64, len: u64, mss: u64) -> u64 {
         let limit = u64::from(self.cfg.nic.max_frags.min(self.cfg.nic.tx_ring_slots));
+        let mut pieces = self.spare_pieces.take();
         let c = &self.conns[conn.0 as usize];
         let mut len = len;
-        let mut pieces = Vec::new();
         while len > mss {
             pieces.clear();
             c.snd.pieces(seq - c.sender.una(), len, &mut pieces);
@@ -471,6 +485,7 @@ impl World {
             }
             len = (len - 1) / mss * mss;
         }
+        self.spare_pieces.give(pieces);
         len
     }
 
