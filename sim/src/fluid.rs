@@ -20,7 +20,9 @@
 //! # Invariants
 //! Checked by [`FluidResource::check_invariants`]: Σ rates ≤ capacity; each rate ≤ its cap;
 //! Σ rates = min(capacity, Σ caps) (work conservation); any transfer below its cap gets at
-//! least every other transfer's rate minus 1 B/s (max-min fairness up to integer rounding).
+//! least every other transfer's rate minus 1 B/s (max-min fairness up to integer rounding);
+//! the water-filling order names every transfer once, sorted by `(cap, id)` (it is kept
+//! sorted as transfers come and go, so a start or an end costs no sort).
 
 use crate::time::{ByteRate, SimTime};
 
@@ -57,8 +59,11 @@ pub struct FluidResource {
     work_done: u128,
     /// Time with at least one transfer active, ns.
     busy_ns: u64,
-    /// Reused buffer of indices sorted by cap, so recomputing rates does not allocate.
+    /// Indices into `active` by ascending `(cap, id)`, the water-filling order: kept sorted
+    /// as transfers start and end, so recomputing rates never sorts.
     order: Vec<usize>,
+    /// Scratch for re-indexing `order` when transfers leave (old index to new).
+    remap: Vec<usize>,
 }
 
 impl FluidResource {
@@ -71,6 +76,7 @@ impl FluidResource {
             work_done: 0,
             busy_ns: 0,
             order: Vec::new(),
+            remap: Vec::new(),
         }
     }
 
@@ -123,9 +129,16 @@ impl FluidResource {
         self.advance(now);
         let id = TransferId(self.next_id);
         self.next_id += 1;
+        let cap_bytes_per_sec = cap.map_or(UNCAPPED, ByteRate::bytes_per_sec);
+        // The newest id is the largest, so it goes after every transfer of an equal cap.
+        let active = &self.active;
+        let at = self
+            .order
+            .partition_point(|&i| active[i].cap_bytes_per_sec <= cap_bytes_per_sec);
+        self.order.insert(at, self.active.len());
         self.active.push(Transfer {
             id,
-            cap_bytes_per_sec: cap.map_or(UNCAPPED, ByteRate::bytes_per_sec),
+            cap_bytes_per_sec,
             remaining_work: bytes as u128 * WORK_PER_BYTE,
             rate_bytes_per_sec: 0,
         });
@@ -139,6 +152,10 @@ impl FluidResource {
         self.advance(now);
         let i = self.find(id)?;
         let t = self.active.remove(i);
+        self.order.retain(|&j| j != i);
+        for j in &mut self.order {
+            *j -= usize::from(*j > i);
+        }
         self.recompute_rates();
         Some(t.remaining_work.div_ceil(WORK_PER_BYTE) as u64)
     }
@@ -151,9 +168,13 @@ impl FluidResource {
             .iter()
             .filter(|t| t.rate_bytes_per_sec > 0 || t.remaining_work == 0)
             .map(|t| {
-                let ns = t
-                    .remaining_work
-                    .div_ceil(t.rate_bytes_per_sec.max(1) as u128);
+                let rate = t.rate_bytes_per_sec.max(1);
+                // Work below 2^64 (under 18 GB left) divides in 64 bits, without the slow
+                // 128-bit division.
+                let ns = match u64::try_from(t.remaining_work) {
+                    Ok(w) => u128::from(w.div_ceil(rate)),
+                    Err(_) => t.remaining_work.div_ceil(u128::from(rate)),
+                };
                 self.last_update
                     + crate::time::SimDuration::from_nanos(
                         u64::try_from(ns).expect("transfer completion beyond SimTime::MAX"),
@@ -166,18 +187,27 @@ impl FluidResource {
     /// (in start order) to `done`, and recomputes the rates of the rest.
     pub fn complete_due(&mut self, now: SimTime, done: &mut Vec<TransferId>) {
         self.advance(now);
-        let before = done.len();
-        self.active.retain(|t| {
+        if self.active.iter().all(|t| t.remaining_work > 0) {
+            return;
+        }
+        self.remap.clear();
+        let mut kept = 0;
+        for t in &self.active {
             if t.remaining_work == 0 {
                 done.push(t.id);
-                false
+                self.remap.push(usize::MAX);
             } else {
-                true
+                self.remap.push(kept);
+                kept += 1;
             }
-        });
-        if done.len() != before {
-            self.recompute_rates();
         }
+        self.active.retain(|t| t.remaining_work > 0);
+        let remap = &self.remap;
+        self.order.retain_mut(|j| {
+            *j = remap[*j];
+            *j != usize::MAX
+        });
+        self.recompute_rates();
     }
 
     /// Integrates progress at the current rates from the last update to `now`.
@@ -214,12 +244,6 @@ impl FluidResource {
     /// equal share of what is left, else all the rest split what is left equally.
     fn recompute_rates(&mut self) {
         let n = self.active.len();
-        self.order.clear();
-        self.order.extend(0..n);
-        let active = &self.active;
-        // Stable sort keeps start order among equal caps, which fixes who gets the remainder.
-        self.order
-            .sort_by_key(|&i| (active[i].cap_bytes_per_sec, active[i].id));
         let mut left = self.capacity.bytes_per_sec();
         for (k, &i) in self.order.iter().enumerate() {
             let sharers = (n - k) as u64;
@@ -293,6 +317,22 @@ impl FluidResource {
         assert!(
             self.active.windows(2).all(|w| w[0].id < w[1].id),
             "active transfers out of start order"
+        );
+        let mut seen = vec![false; self.active.len()];
+        for &i in &self.order {
+            assert!(
+                i < seen.len() && !std::mem::replace(&mut seen[i], true),
+                "the cap order names transfer index {i} twice or out of range"
+            );
+        }
+        assert!(
+            seen.iter().all(|&s| s),
+            "a transfer is missing from the cap order"
+        );
+        let key = |i: usize| (self.active[i].cap_bytes_per_sec, self.active[i].id);
+        assert!(
+            self.order.windows(2).all(|w| key(w[0]) < key(w[1])),
+            "the cap order is not sorted by (cap, id)"
         );
     }
 }
