@@ -75,6 +75,20 @@ pub trait PendingSet<E>: Default {
     fn pop(&mut self, live: impl Fn(&Entry<E>) -> bool) -> Option<Entry<E>>;
     /// The earliest entry, without removing it; `live` as for [`PendingSet::pop`].
     fn peek(&mut self, live: impl Fn(&Entry<E>) -> bool) -> Option<&Entry<E>>;
+    /// [`PendingSet::pop`], but only if the earliest entry is dead or `due`: a peek and a
+    /// pop in one.
+    #[inline]
+    fn pop_if(
+        &mut self,
+        live: impl Fn(&Entry<E>) -> bool,
+        due: impl Fn(&Entry<E>) -> bool,
+    ) -> Option<Entry<E>> {
+        let top = self.peek(&live)?;
+        if live(top) && !due(top) {
+            return None;
+        }
+        self.pop(live)
+    }
     /// Every entry, in no particular order.
     fn for_each(&self, f: impl FnMut(&Entry<E>));
     /// Entries held, dead ones included.
@@ -220,6 +234,23 @@ impl<E> PendingSet<E> for RadixHeap<E> {
             return None;
         }
         self.current.front()
+    }
+
+    #[inline]
+    fn pop_if(
+        &mut self,
+        live: impl Fn(&Entry<E>) -> bool,
+        due: impl Fn(&Entry<E>) -> bool,
+    ) -> Option<Entry<E>> {
+        if !self.refill(&live) {
+            return None;
+        }
+        let top = self.current.front().expect("refill leaves current non-empty");
+        if live(top) && !due(top) {
+            return None;
+        }
+        self.held -= 1;
+        self.current.pop_front()
     }
 
     fn for_each(&self, mut f: impl FnMut(&Entry<E>)) {
@@ -502,9 +533,15 @@ impl<E, S: PendingSet<E>> EventQueue<E, S> {
     /// Removes and returns the earliest live event, advancing [`Self::now`] to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_where(|_| true)
+    }
+
+    /// Pops the earliest live event if `due` accepts it; cancelled entries on top go.
+    #[inline]
+    fn pop_where(&mut self, due: impl Fn(&Entry<E>) -> bool) -> Option<(SimTime, E)> {
         loop {
             let gens = &self.slot_generation;
-            let entry = self.pending.pop(|e| live_in(gens, e))?;
+            let entry = self.pending.pop_if(|e| live_in(gens, e), &due)?;
             if entry.slot != NO_SLOT {
                 let g = &mut self.slot_generation[entry.slot as usize];
                 if *g != entry.generation {
@@ -537,10 +574,8 @@ impl<E, S: PendingSet<E>> EventQueue<E, S> {
     /// it pending and [`Self::now`] unchanged): the model's loop, stopping at a horizon.
     #[inline]
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
-        if self.peek_time()? > limit {
-            return None;
-        }
-        self.pop()
+        let limit = limit.as_nanos();
+        self.pop_where(|e| e.time <= limit)
     }
 
     /// Panics with a message if an invariant of the type docs does not hold. O(n); for tests
