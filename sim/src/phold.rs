@@ -11,6 +11,19 @@ use crate::queue::EventQueue;
 use crate::rng::{Fnv1a, RngStreams, SimRng, below, exp_duration, unit_f64};
 use crate::time::{SimDuration, SimTime};
 
+/// Where the LPs' random draws come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Draws {
+    /// Each LP draws from its own stream (the PHOLD convention: an LP's trajectory does not
+    /// depend on how the others interleave). 1024 ChaCha8 states are about 330 KiB, which
+    /// the run walks in event order.
+    #[default]
+    PerLp,
+    /// Every LP draws from stream 0, in event order: exactly the draws of [`run_bare`], so
+    /// the engine and the bare loop do identical work and end with the same checksum.
+    Shared,
+}
+
 /// PHOLD parameters. [`PholdConfig::default`] is the configuration the README quotes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PholdConfig {
@@ -25,6 +38,8 @@ pub struct PholdConfig {
     /// Fixed minimum delay.
     pub lookahead: SimDuration,
     pub seed: u64,
+    /// Which streams [`run`] draws from ([`run_bare`] always shares one).
+    pub draws: Draws,
 }
 
 impl Default for PholdConfig {
@@ -36,6 +51,7 @@ impl Default for PholdConfig {
             mean: SimDuration::from_micros(1),
             lookahead: SimDuration::from_nanos(100),
             seed: 1,
+            draws: Draws::PerLp,
         }
     }
 }
@@ -58,6 +74,14 @@ struct Lp {
 
 /// Runs PHOLD to `cfg.events` handled events. Panics if `cfg.lps` is zero.
 pub fn run(cfg: &PholdConfig) -> PholdOutcome {
+    // One copy of the loop per source of draws, so neither pays a branch per draw.
+    match cfg.draws {
+        Draws::PerLp => run_drawing::<false>(cfg),
+        Draws::Shared => run_drawing::<true>(cfg),
+    }
+}
+
+fn run_drawing<const SHARED: bool>(cfg: &PholdConfig) -> PholdOutcome {
     assert!(cfg.lps > 0, "PHOLD needs at least one LP");
     let streams = RngStreams::new(cfg.seed);
     let mut lps: Vec<Lp> = (0..cfg.lps)
@@ -67,9 +91,12 @@ pub fn run(cfg: &PholdConfig) -> PholdOutcome {
             last: SimTime::ZERO,
         })
         .collect();
+    // Stream 0 is also LP 0's, as in `run_bare`; a shared run never touches the LPs' own.
+    let mut shared = streams.stream(0);
     let mut queue = EventQueue::with_capacity(cfg.lps as usize);
     for (i, lp) in lps.iter_mut().enumerate() {
-        let at = SimTime::ZERO + cfg.lookahead + exp_duration(&mut lp.rng, cfg.mean);
+        let rng = if SHARED { &mut shared } else { &mut lp.rng };
+        let at = SimTime::ZERO + cfg.lookahead + exp_duration(rng, cfg.mean);
         queue.schedule_at(at, i as u32);
     }
     let mut handled = 0;
@@ -80,12 +107,13 @@ pub fn run(cfg: &PholdConfig) -> PholdOutcome {
         let lp = &mut lps[target as usize];
         lp.handled += 1;
         lp.last = now;
-        let next = if unit_f64(&mut lp.rng) < cfg.remote {
-            below(&mut lp.rng, cfg.lps as u64) as u32
+        let rng = if SHARED { &mut shared } else { &mut lp.rng };
+        let next = if unit_f64(rng) < cfg.remote {
+            below(rng, cfg.lps as u64) as u32
         } else {
             target
         };
-        let delay = cfg.lookahead + exp_duration(&mut lp.rng, cfg.mean);
+        let delay = cfg.lookahead + exp_duration(rng, cfg.mean);
         queue.schedule_at(now + delay, next);
         handled += 1;
     }
@@ -104,8 +132,9 @@ pub fn run(cfg: &PholdConfig) -> PholdOutcome {
 /// The same PHOLD on a bare loop: `std::collections::BinaryHeap` of `(time, seq, lp)` and one
 /// ChaCha8 stream shared by every LP, with the same draws per event ([`unit_f64`], [`below`],
 /// [`exp_duration`]). What a simulation engine should beat: the `phold` example's
-/// `--compare-bare` runs both and prints the ratio. Its checksum differs from [`run`]'s (one
-/// stream instead of one per LP) but is just as deterministic.
+/// `--compare-bare` runs both and prints the ratio. [`run`] with [`Draws::Shared`] does
+/// exactly this work (same checksum); with [`Draws::PerLp`] its checksum differs but is just
+/// as deterministic.
 pub fn run_bare(cfg: &PholdConfig) -> PholdOutcome {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
@@ -197,6 +226,19 @@ mod tests {
         assert_eq!(bare, run_bare(&small(5)));
         let ratio = bare.final_time.as_nanos() as f64 / engine.final_time.as_nanos() as f64;
         assert!((ratio - 1.0).abs() < 0.05, "bare/engine clock {ratio}");
+    }
+
+    #[test]
+    fn shared_draws_are_the_bare_loops_work_exactly() {
+        // With one shared stream the engine makes the bare loop's draws in the bare loop's
+        // order; if its queue delivered any event in a different order (ties included), an
+        // LP's count or last time, and so the checksum, would differ.
+        let cfg = PholdConfig {
+            draws: Draws::Shared,
+            ..small(6)
+        };
+        assert_eq!(run(&cfg), run_bare(&cfg));
+        assert_ne!(run(&small(6)).checksum, run_bare(&small(6)).checksum);
     }
 
     #[test]

@@ -245,7 +245,10 @@ impl<E> PendingSet<E> for RadixHeap<E> {
         if !self.refill(&live) {
             return None;
         }
-        let top = self.current.front().expect("refill leaves current non-empty");
+        let top = self
+            .current
+            .front()
+            .expect("refill leaves current non-empty");
         if live(top) && !due(top) {
             return None;
         }
