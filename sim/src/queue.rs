@@ -103,7 +103,7 @@ pub trait PendingSet<E>: Default {
 ///
 /// Invariant ([`PendingSet::check`]): every entry in `buckets[b]` (`b` ≥ 1) has
 /// `64 - (time ^ last).leading_zeros() == b`, `current` holds exactly the entries at `last`,
-/// and each keeps push order.
+/// and each keeps push order; `held` counts the entries and `slotted` those with a slot.
 pub struct RadixHeap<E> {
     /// The entries at `last`, FIFO (bucket 0).
     current: VecDeque<Entry<E>>,
@@ -114,6 +114,9 @@ pub struct RadixHeap<E> {
     last: u64,
     /// Entries held, dead ones included (kept so the queue can ask on every cancellation).
     held: usize,
+    /// Entries held that were scheduled with a cancellation slot: only they can be dead, so
+    /// with none held a re-filing skips the liveness test.
+    slotted: usize,
 }
 
 impl<E> Default for RadixHeap<E> {
@@ -124,11 +127,27 @@ impl<E> Default for RadixHeap<E> {
             nonempty: 0,
             last: 0,
             held: 0,
+            slotted: 0,
         }
     }
 }
 
 impl<E> RadixHeap<E> {
+    /// Takes the front of `current`, keeping the counts.
+    #[inline]
+    fn take_front(&mut self) -> Option<Entry<E>> {
+        let e = self.current.pop_front()?;
+        self.held -= 1;
+        self.slotted -= usize::from(e.slot != NO_SLOT);
+        Some(e)
+    }
+
+    fn count_slotted(&self) -> usize {
+        let mut n = 0;
+        self.for_each(|e| n += usize::from(e.slot != NO_SLOT));
+        n
+    }
+
     #[inline]
     fn bucket_of(last: u64, time: u64) -> usize {
         (64 - (time ^ last).leading_zeros()) as usize
@@ -166,20 +185,32 @@ impl<E> RadixHeap<E> {
                     return true;
                 }
                 self.held -= 1;
+                self.slotted -= 1;
                 continue;
             }
             let mut moving = std::mem::take(&mut self.buckets[b]);
-            let before = moving.len();
-            // One pass drops the dead and finds the earliest live time.
             let mut min = u64::MAX;
-            moving.retain(|e| {
-                let keep = live(e);
-                if keep {
-                    min = min.min(e.time);
-                }
-                keep
-            });
-            self.held -= before - moving.len();
+            if self.slotted == 0 {
+                // Nothing held can have been cancelled.
+                min = moving
+                    .iter()
+                    .map(|e| e.time)
+                    .min()
+                    .expect("a non-empty bucket");
+            } else {
+                // One pass drops the dead and finds the earliest live time.
+                let before = moving.len();
+                moving.retain(|e| {
+                    let keep = live(e);
+                    if keep {
+                        min = min.min(e.time);
+                    }
+                    keep
+                });
+                let dropped = before - moving.len();
+                self.held -= dropped;
+                self.slotted -= dropped;
+            }
             if !moving.is_empty() {
                 self.last = min;
                 for e in moving.drain(..) {
@@ -215,6 +246,7 @@ impl<E> PendingSet<E> for RadixHeap<E> {
                 self.file(e);
             }
         }
+        self.slotted += usize::from(entry.slot != NO_SLOT);
         self.file(entry);
         self.held += 1;
     }
@@ -224,8 +256,7 @@ impl<E> PendingSet<E> for RadixHeap<E> {
         if !self.refill(live) {
             return None;
         }
-        self.held -= 1;
-        self.current.pop_front()
+        self.take_front()
     }
 
     #[inline]
@@ -252,8 +283,7 @@ impl<E> PendingSet<E> for RadixHeap<E> {
         if live(top) && !due(top) {
             return None;
         }
-        self.held -= 1;
-        self.current.pop_front()
+        self.take_front()
     }
 
     fn for_each(&self, mut f: impl FnMut(&Entry<E>)) {
@@ -275,6 +305,7 @@ impl<E> PendingSet<E> for RadixHeap<E> {
             }
         }
         self.held = self.current.len() + self.buckets.iter().map(Vec::len).sum::<usize>();
+        self.slotted = self.count_slotted();
     }
 
     fn check(&self) {
@@ -282,6 +313,11 @@ impl<E> PendingSet<E> for RadixHeap<E> {
             self.held,
             self.current.len() + self.buckets.iter().map(Vec::len).sum::<usize>(),
             "radix heap entry count drifted"
+        );
+        assert_eq!(
+            self.slotted,
+            self.count_slotted(),
+            "radix heap count of cancellable entries drifted"
         );
         for e in &self.current {
             assert_eq!(e.time, self.last, "bucket 0 holds an entry at {}", e.time);
