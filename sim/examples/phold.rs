@@ -66,7 +66,7 @@ fn main() {
     if args.compare_bare {
         // Best of `repeat` interleaved runs each: a shared machine's noise only ever slows a
         // run down, so the fastest of several is the closest to what the code costs.
-        let best = |f: &dyn Fn() -> sim::phold::PholdOutcome| {
+        let timed = |f: &dyn Fn() -> sim::phold::PholdOutcome| {
             let wall = Instant::now();
             let o = f();
             (o, o.events as f64 / wall.elapsed().as_secs_f64().max(1e-9))
@@ -78,16 +78,16 @@ fn main() {
         let (mut bare_rate, mut shared_rate, mut own_rate) = (0f64, 0f64, rate);
         let mut bare = None;
         for _ in 0..args.repeat {
-            let (b, r) = best(&|| run_bare(&cfg));
+            let (b, r) = timed(&|| run_bare(&cfg));
             bare_rate = bare_rate.max(r);
-            let (shared, r) = best(&|| run(&shared_cfg));
+            let (shared, r) = timed(&|| run(&shared_cfg));
             shared_rate = shared_rate.max(r);
             // The identical-work comparison holds only if both made the same trajectory.
             assert_eq!(
                 shared, b,
                 "the engine with one stream left the bare loop's path"
             );
-            own_rate = own_rate.max(best(&|| run(&cfg)).1);
+            own_rate = own_rate.max(timed(&|| run(&cfg)).1);
             bare = Some(b);
         }
         let bare = bare.expect("at least one repeat");

@@ -485,6 +485,58 @@ mod tests {
         }
 
         proptest! {
+            /// Starts, aborts and completions in random order, several transfers often
+            /// finishing at one instant: the water-filling order is kept by inserting and
+            /// re-indexing, not sorting, and `check_invariants` compares it with a sort by
+            /// (cap, id) after every step, besides the rates' own invariants. Aborting returns
+            /// what was left, so the bytes moved plus those aborted are the bytes started, up
+            /// to rounding: each abort rounds its rest up, the total moved is rounded down.
+            #[test]
+            fn starts_aborts_and_completions_keep_the_cap_order(
+                ops in prop::collection::vec(
+                    (0u8..3, 1u64..20_000, prop::option::of(prop_oneof![
+                        Just(100_000_000u64), Just(150_000_000), 1u64..500_000_000])),
+                    1..120,
+                ),
+            ) {
+                let mut r = FluidResource::new(rate(400_000_000));
+                let (mut now, mut started, mut aborted, mut aborts) = (t(0), 0u64, 0u64, 0u64);
+                let mut live: Vec<TransferId> = Vec::new();
+                let mut done = Vec::new();
+                for (op, n, cap) in ops {
+                    match op {
+                        0 => {
+                            live.push(r.start(now, n, cap.map(rate)));
+                            started += n;
+                        }
+                        1 if !live.is_empty() => {
+                            let id = live.remove(n as usize % live.len());
+                            aborted += r.abort(now, id).expect("a live transfer");
+                            aborts += 1;
+                        }
+                        _ => {
+                            if let Some(at) = r.next_completion() {
+                                now = at;
+                                r.complete_due(now, &mut done);
+                                live.retain(|id| !done.contains(id));
+                                done.clear();
+                            }
+                        }
+                    }
+                    r.check_invariants();
+                }
+                while let Some(at) = r.next_completion() {
+                    r.complete_due(at, &mut done);
+                    r.check_invariants();
+                }
+                let accounted = r.bytes_transferred() + aborted;
+                prop_assert!(
+                    accounted + 1 >= started && accounted <= started + aborts,
+                    "moved {} + aborted {} against {} started ({} aborts)",
+                    r.bytes_transferred(), aborted, started, aborts
+                );
+            }
+
             /// Drives random arrivals through the resource as an owner would, checking the
             /// invariants (cap, capacity, work conservation, fairness) at every step, and that
             /// every byte of every job completes, no job faster than its own cap or the

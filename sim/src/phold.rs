@@ -20,7 +20,9 @@ pub enum Draws {
     #[default]
     PerLp,
     /// Every LP draws from stream 0, in event order: exactly the draws of [`run_bare`], so
-    /// the engine and the bare loop do identical work and end with the same checksum.
+    /// the engine and the bare loop make the same trajectory and end with the same checksum.
+    /// The LPs' own streams are still created, untouched (only `Lp`'s count and last time
+    /// are), which keeps one loop for both.
     Shared,
 }
 
@@ -238,6 +240,8 @@ mod tests {
             ..small(6)
         };
         assert_eq!(run(&cfg), run_bare(&cfg));
+        // And the default's streams per LP really are other draws: the equality above is
+        // Draws::Shared's doing, not a checksum that ignores the trajectory.
         assert_ne!(run(&small(6)).checksum, run_bare(&small(6)).checksum);
     }
 

@@ -313,6 +313,7 @@ impl ExtTable {
     /// Panics if a storage is out of shape (see [`Ext`]).
     pub fn check_invariants(&self) {
         self.exts.check_invariants();
+        self.units.check_invariants();
         let clusters = self
             .exts
             .iter()

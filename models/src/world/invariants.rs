@@ -116,6 +116,16 @@ impl World {
             for e in c.snd.exts() {
                 *holders.entry(e).or_default() += 1;
             }
+            // `output_done` sends the next-due call at once, so it is never held.
+            assert!(
+                c.held_outputs
+                    .keys()
+                    .all(|&k| c.output_released < k && k < c.output_tickets),
+                "conn {i}: held tcp_output calls {:?} outside ({}, {})",
+                c.held_outputs.keys().collect::<Vec<_>>(),
+                c.output_released,
+                c.output_tickets
+            );
             if let Some(r) = &c.rcv {
                 for e in r.exts() {
                     *holders.entry(e).or_default() += 1;

@@ -264,6 +264,11 @@ impl<'a> Kernel<'a> {
     /// The memory holding `[off, off + len)` of storage `ext`, for a copy out of it.
     pub fn ext_segs(&self, ext: ExtId, off: u64, len: u64) -> Vec<Seg> {
         if !self.w.vm.cache_on() {
+            let held = self.w.exts.get(ext).len;
+            assert!(
+                off + len <= held,
+                "{ext:?} of {held} bytes does not hold [{off}, {off} + {len})"
+            );
             return vec![(None, len)];
         }
         self.w.exts.segs(ext, off, len)

@@ -188,10 +188,10 @@ impl World {
             self.net.coalesced_packets += 1;
             self.net.coalesce_copy_bytes += len;
             let bounce = self.exts.attach(ExtKind::Bounce, len, 0);
-            let old: Vec<Piece> = std::mem::take(&mut pieces);
-            for p in old {
+            for p in &pieces {
                 self.unref_ext(p.ext, plan);
             }
+            pieces.clear();
             pieces.push(Piece {
                 ext: bounce,
                 off: 0,
