@@ -580,11 +580,6 @@ impl Machine {
         }
     }
 
-    /// The peer device's memory, if the machine has one.
-    pub fn device_memory(&self) -> Option<&FluidResource> {
-        self.device.as_ref()
-    }
-
     /// Handles one of the machine's events, appending what the owner must know to `notices`.
     /// The owner handles them, then calls [`Machine::settle`].
     pub fn handle<E: From<MachineEvent>>(

@@ -69,9 +69,8 @@ impl Vm {
 
     /// `copyin` (`copyin(9)`, `copy_from_user`): the kernel reads `[addr, addr + len)` of user
     /// memory into the kernel buffer `dst` (`len` bytes of it), faulting absent pages in.
-    /// Returns the content versions of the user pages as read. Cost: the faults and a CPU copy
-    /// of `len` (fused with the checksum if asked), hot where the cache holds both sides.
-    #[allow(clippy::too_many_arguments)]
+    /// Cost: the faults and a CPU copy of `len` (fused with the checksum if asked), hot where
+    /// the cache holds both sides.
     pub fn copyin(
         &mut self,
         asid: AsId,
@@ -80,11 +79,9 @@ impl Vm {
         dst: &[Seg],
         fused_checksum: bool,
         plan: &mut Plan,
-        versions: &mut Vec<Version>,
     ) -> Result<(), AccessError> {
         for page in pages_of(addr, len) {
-            let (pfn, _) = self.touch(asid, page * PAGE_SIZE, Access::Read, plan)?;
-            versions.push(self.frames.get(pfn).version);
+            self.touch(asid, page * PAGE_SIZE, Access::Read, plan)?;
         }
         let src = self.user_segs(asid, addr, len);
         self.copy(&src, dst, fused_checksum, plan);

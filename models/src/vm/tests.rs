@@ -861,8 +861,7 @@ fn a_reused_buffer_copied_into_recycled_kernel_memory_hits_the_second_time() {
         let (asid, a) = populated(&mut vm, 2);
         for _ in 0..2 {
             let mut plan = Plan::new();
-            vm.copyin(asid, a, 2 * P, &units, false, &mut plan, &mut Vec::new())
-                .unwrap();
+            vm.copyin(asid, a, 2 * P, &units, false, &mut plan).unwrap();
             vm.check_invariants();
             let (_, r) = copies(&plan)[0];
             results.push((r, r.bus_bytes(2 * P, 2), time_plan(&plan).as_nanos()));
@@ -912,16 +911,8 @@ fn a_buffer_larger_than_the_cache_misses_every_time_it_is_cycled() {
             let mut pass = 0;
             for page in 0..4 {
                 let mut plan = Plan::new();
-                vm.copyin(
-                    asid,
-                    a + page * P,
-                    P,
-                    &[(None, P)],
-                    false,
-                    &mut plan,
-                    &mut Vec::new(),
-                )
-                .unwrap();
+                vm.copyin(asid, a + page * P, P, &[(None, P)], false, &mut plan)
+                    .unwrap();
                 pass += copies(&plan)[0].1.src_only;
             }
             hits.push(pass);

@@ -253,10 +253,9 @@ impl<'a> Kernel<'a> {
         let asid = self.asid();
         let clusters = self.new_clusters(len);
         let dst = self.cluster_segs(&clusters);
-        let mut versions = Vec::new();
         self.w
             .vm
-            .copyin(asid, addr, len, &dst, fused, self.plan, &mut versions)
+            .copyin(asid, addr, len, &dst, fused, self.plan)
             .expect("the sender's source is mapped");
         self.hand_over_clusters(clusters);
     }
