@@ -19,11 +19,16 @@
 //! Two [`PendingSet`]s, measured against each other and `std`'s `BinaryHeap` by
 //! `benches/engine.rs` and the `phold` example:
 //! - [`RadixHeap`] (the default): simulated time never goes backwards, so a radix heap
-//!   (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) applies: bucket `b` holds the entries whose time
-//!   first differs from the last time popped at bit `b - 1`. A push is an `xor`, a
-//!   leading-zero count and a `Vec` push; a pop takes from bucket 0 or, when it is empty,
-//!   re-files the lowest non-empty bucket, each entry at most once per bit. FIFO among equal
-//!   times needs no sequence number: entries keep their push order through every re-filing.
+//!   (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) applies, here with 64-way digits as in a
+//!   hierarchical timing wheel: an entry is filed by the highest 6-bit digit where its time
+//!   differs from the front's, in the slot of its own digit there. A push is an `xor`, a
+//!   leading-zero count and a `Vec` push; a pop takes from the front slot or, when it is
+//!   empty, moves the front to the next occupied slot of level 0 (one `trailing_zeros`),
+//!   re-filing the earliest slot of a higher level only when level 0 is empty, each entry
+//!   at most once per level. PHOLD's 1024 pending events, a nanosecond apart, span two or
+//!   three levels; the binary radix heap this replaced re-filed each about ten times.
+//!   FIFO among equal times needs no sequence number: entries keep their push order through
+//!   every re-filing.
 //! - [`QuaternaryHeap`]: a 4-ary min-heap over a packed `u128` key (`time << 64 | seq`).
 
 use std::collections::VecDeque;
@@ -99,18 +104,34 @@ pub trait PendingSet<E>: Default {
     fn check(&self);
 }
 
-/// A radix heap over times; see the module docs.
+/// Bits per digit of the radix heap: a level's 64 slots fit one `u64` occupancy word.
+const DIGIT: u32 = 6;
+/// Slots per level.
+const SLOTS: usize = 1 << DIGIT;
+/// Levels that a 64-bit time needs (digits 0..=10; digit 10 has 4 bits).
+const LEVELS: usize = 64usize.div_ceil(DIGIT as usize);
+
+/// A radix heap over times with 64-way digits; see the module docs.
 ///
-/// Invariant ([`PendingSet::check`]): every entry in `buckets[b]` (`b` ≥ 1) has
-/// `64 - (time ^ last).leading_zeros() == b`, `current` holds exactly the entries at `last`,
-/// and each keeps push order; `held` counts the entries and `slotted` those with a slot.
+/// An entry at time `t` other than `last` (the front's time) is filed by the highest 6-bit
+/// digit where `t` and `last` differ, level `L`, in slot `t`'s digit `L`. Every entry is at or
+/// after `last`, so its slot comes after `last`'s own digit at its level, and the lowest
+/// occupied slot of the lowest occupied level holds the earliest entries.
+///
+/// Invariant ([`PendingSet::check`]): `current` holds exactly the entries at `last`; every
+/// other entry sits in the slot its time and `last` name; each keeps push order; `occupied`
+/// has a bit set exactly for the non-empty slots and `levels` exactly for the levels with
+/// one; `held` counts the entries and `slotted` those with a cancellation slot.
 pub struct RadixHeap<E> {
-    /// The entries at `last`, FIFO (bucket 0).
+    /// The entries at `last`, FIFO.
     current: VecDeque<Entry<E>>,
-    /// Index `b - 1` holds bucket `b`.
-    buckets: [Vec<Entry<E>>; 64],
-    /// Bit `b - 1` set when bucket `b` is non-empty: the lowest is one `trailing_zeros` away.
-    nonempty: u64,
+    /// `slots[L][d]`. At level 0 each slot is a single time, `last` with its lowest digit
+    /// replaced by `d`.
+    slots: [[Vec<Entry<E>>; SLOTS]; LEVELS],
+    /// Bit `d` of `occupied[L]` set when `slots[L][d]` is non-empty.
+    occupied: [u64; LEVELS],
+    /// Bit `L` set when `occupied[L]` is not zero.
+    levels: u16,
     last: u64,
     /// Entries held, dead ones included (kept so the queue can ask on every cancellation).
     held: usize,
@@ -123,8 +144,9 @@ impl<E> Default for RadixHeap<E> {
     fn default() -> Self {
         RadixHeap {
             current: VecDeque::new(),
-            buckets: std::array::from_fn(|_| Vec::new()),
-            nonempty: 0,
+            slots: std::array::from_fn(|_| std::array::from_fn(|_| Vec::new())),
+            occupied: [0; LEVELS],
+            levels: 0,
             last: 0,
             held: 0,
             slotted: 0,
@@ -133,6 +155,32 @@ impl<E> Default for RadixHeap<E> {
 }
 
 impl<E> RadixHeap<E> {
+    /// Level and slot of `time` against `last`; `None` for `last` itself.
+    #[inline]
+    fn place(last: u64, time: u64) -> Option<(usize, usize)> {
+        let x = time ^ last;
+        if x == 0 {
+            return None;
+        }
+        let level = (63 - x.leading_zeros()) / DIGIT;
+        Some((
+            level as usize,
+            ((time >> (level * DIGIT)) % SLOTS as u64) as usize,
+        ))
+    }
+
+    #[inline(always)]
+    fn file(&mut self, entry: Entry<E>) {
+        match Self::place(self.last, entry.time) {
+            None => self.current.push_back(entry),
+            Some((level, d)) => {
+                self.slots[level][d].push(entry);
+                self.occupied[level] |= 1 << d;
+                self.levels |= 1 << level;
+            }
+        }
+    }
+
     /// Takes the front of `current`, keeping the counts.
     #[inline]
     fn take_front(&mut self) -> Option<Entry<E>> {
@@ -148,37 +196,34 @@ impl<E> RadixHeap<E> {
         n
     }
 
+    /// Clears the occupancy bits of a slot just emptied.
     #[inline]
-    fn bucket_of(last: u64, time: u64) -> usize {
-        (64 - (time ^ last).leading_zeros()) as usize
-    }
-
-    #[inline]
-    fn file(&mut self, entry: Entry<E>) {
-        match Self::bucket_of(self.last, entry.time) {
-            0 => self.current.push_back(entry),
-            b => {
-                self.buckets[b - 1].push(entry);
-                self.nonempty |= 1 << (b - 1);
-            }
+    fn vacate(&mut self, level: usize, d: usize) {
+        self.occupied[level] &= !(1 << d);
+        if self.occupied[level] == 0 {
+            self.levels &= !(1 << level);
         }
     }
 
-    /// Makes `current` non-empty if anything live is pending: re-files the lowest non-empty
-    /// bucket around its earliest live time, dropping the dead entries it meets (cancelled
-    /// timers would otherwise be re-filed again and again on their way down). Each entry
-    /// moves to a strictly lower bucket.
+    /// Makes `current` non-empty if anything is pending. The earliest occupied slot becomes
+    /// `current` as it is when it is one time (level 0, or a lone entry); otherwise it is
+    /// re-filed around its earliest live time, each entry to a strictly lower level,
+    /// dropping the dead entries it meets (cancelled timers would otherwise be re-filed again
+    /// on their way down). Dead entries elsewhere are left for the queue to skip.
     #[inline]
     fn refill(&mut self, live: impl Fn(&Entry<E>) -> bool) -> bool {
         if !self.current.is_empty() {
             return true;
         }
-        while self.nonempty != 0 {
-            let b = self.nonempty.trailing_zeros() as usize;
-            self.nonempty &= !(1 << b);
-            if self.buckets[b].len() == 1 {
-                // The common case with few pending: a lone entry becomes `current` as it is.
-                let e = self.buckets[b].pop().expect("one entry");
+        while self.levels != 0 {
+            let level = self.levels.trailing_zeros() as usize;
+            let d = self.occupied[level].trailing_zeros() as usize;
+            let slot = &mut self.slots[level][d];
+            if slot.len() == 1 {
+                // The common case with few pending (the model's): a lone entry becomes
+                // `current` as it is.
+                let e = slot.pop().expect("one entry");
+                self.vacate(level, d);
                 if live(&e) {
                     self.last = e.time;
                     self.current.push_back(e);
@@ -188,42 +233,86 @@ impl<E> RadixHeap<E> {
                 self.slotted -= 1;
                 continue;
             }
-            let mut moving = std::mem::take(&mut self.buckets[b]);
-            let mut min = u64::MAX;
-            if self.slotted == 0 {
-                // Nothing held can have been cancelled.
-                min = moving
-                    .iter()
-                    .map(|e| e.time)
-                    .min()
-                    .expect("a non-empty bucket");
-            } else {
-                // One pass drops the dead and finds the earliest live time.
-                let before = moving.len();
-                moving.retain(|e| {
-                    let keep = live(e);
-                    if keep {
-                        min = min.min(e.time);
-                    }
-                    keep
-                });
-                let dropped = before - moving.len();
-                self.held -= dropped;
-                self.slotted -= dropped;
+            let moving = std::mem::take(slot);
+            self.vacate(level, d);
+            if level == 0 {
+                // One time: the slot's buffer becomes `current`, and `current`'s empty one
+                // goes back to the slot. No entry moves; dead ones are left to the queue.
+                self.last = moving[0].time;
+                let spent = std::mem::replace(&mut self.current, VecDeque::from(moving));
+                self.slots[level][d] = Vec::from(spent);
+                return true;
             }
-            if !moving.is_empty() {
-                self.last = min;
-                for e in moving.drain(..) {
-                    self.file(e);
-                }
-            }
-            // Keep the emptied bucket's allocation for later pushes.
-            self.buckets[b] = moving;
+            self.redistribute(level, d, moving, &live);
             if !self.current.is_empty() {
                 return true;
             }
         }
         false
+    }
+
+    /// Re-files the entries taken from slot `d` of `level` (≥ 1, more than one entry)
+    /// around their earliest live time. Out of line: the hot paths above stay small enough
+    /// to inline into the caller's loop.
+    #[inline(never)]
+    fn redistribute(
+        &mut self,
+        level: usize,
+        d: usize,
+        mut moving: Vec<Entry<E>>,
+        live: impl Fn(&Entry<E>) -> bool,
+    ) {
+        let mut min = u64::MAX;
+        if self.slotted == 0 {
+            // Nothing held can have been cancelled.
+            min = moving.iter().map(|e| e.time).min().unwrap_or(min);
+        } else {
+            // One pass drops the dead (they must not set the front's time) and finds the
+            // earliest live time.
+            let before = moving.len();
+            moving.retain(|e| {
+                let keep = live(e);
+                if keep {
+                    min = min.min(e.time);
+                }
+                keep
+            });
+            let dropped = before - moving.len();
+            self.held -= dropped;
+            self.slotted -= dropped;
+        }
+        if !moving.is_empty() {
+            // The entries agree with `min` above `level`, so they land lower, the
+            // earliest in `current`.
+            self.last = min;
+            for e in moving.drain(..) {
+                self.file(e);
+            }
+        }
+        // Keep the emptied slot's allocation for later pushes.
+        self.slots[level][d] = moving;
+    }
+
+    /// Re-files everything around `time`, before `last`: a peek moved `last` past a push
+    /// that came after it.
+    #[cold]
+    #[inline(never)]
+    fn rebase(&mut self, time: u64) {
+        // A peek moved `last` past this push (a run stopped at a horizon, then an event
+        // injected before the next one): re-file everything around the earlier time.
+        // Rare: the model never pushes between a peek and its pop.
+        let mut old: Vec<Entry<E>> = self.current.drain(..).collect();
+        for slot in self.slots.iter_mut().flatten() {
+            old.append(slot);
+        }
+        self.occupied = [0; LEVELS];
+        self.levels = 0;
+        // Equal times share a slot, which kept push order, so re-filing in this order keeps
+        // FIFO.
+        self.last = time;
+        for e in old {
+            self.file(e);
+        }
     }
 }
 
@@ -231,20 +320,7 @@ impl<E> PendingSet<E> for RadixHeap<E> {
     #[inline]
     fn push(&mut self, entry: Entry<E>) {
         if entry.time < self.last {
-            // A peek re-filed around a later time than this push (a run stopped at a
-            // horizon, then an event injected before the next one): re-file everything
-            // around the earlier time. Equal times share a bucket, so FIFO holds. Rare: the
-            // model never pushes between a peek and its pop.
-            let old: Vec<Entry<E>> = self
-                .current
-                .drain(..)
-                .chain(self.buckets.iter_mut().flat_map(|b| b.drain(..)))
-                .collect();
-            self.nonempty = 0;
-            self.last = entry.time;
-            for e in old {
-                self.file(e);
-            }
+            self.rebase(entry.time);
         }
         self.slotted += usize::from(entry.slot != NO_SLOT);
         self.file(entry);
@@ -289,7 +365,7 @@ impl<E> PendingSet<E> for RadixHeap<E> {
 
     fn for_each(&self, mut f: impl FnMut(&Entry<E>)) {
         self.current.iter().for_each(&mut f);
-        self.buckets.iter().flatten().for_each(f);
+        self.slots.iter().flatten().flatten().for_each(f);
     }
 
     fn held(&self) -> usize {
@@ -297,46 +373,64 @@ impl<E> PendingSet<E> for RadixHeap<E> {
     }
 
     fn purge(&mut self, live: impl Fn(&Entry<E>) -> bool) {
-        // Entries stay in their buckets (`last` does not move), so the order is untouched.
+        // Entries stay in their slots (`last` does not move), so the order is untouched.
         self.current.retain(&live);
-        for (i, bucket) in self.buckets.iter_mut().enumerate() {
-            bucket.retain(&live);
-            if bucket.is_empty() {
-                self.nonempty &= !(1 << i);
+        for (level, slots) in self.slots.iter_mut().enumerate() {
+            for (d, slot) in slots.iter_mut().enumerate() {
+                slot.retain(&live);
+                if slot.is_empty() {
+                    self.occupied[level] &= !(1 << d);
+                }
+            }
+            if self.occupied[level] == 0 {
+                self.levels &= !(1 << level);
             }
         }
-        self.held = self.current.len() + self.buckets.iter().map(Vec::len).sum::<usize>();
+        let mut held = 0;
+        self.for_each(|_| held += 1);
+        self.held = held;
         self.slotted = self.count_slotted();
     }
 
     fn check(&self) {
-        assert_eq!(
-            self.held,
-            self.current.len() + self.buckets.iter().map(Vec::len).sum::<usize>(),
-            "radix heap entry count drifted"
-        );
+        let mut held = 0;
+        self.for_each(|_| held += 1);
+        assert_eq!(self.held, held, "radix heap entry count drifted");
         assert_eq!(
             self.slotted,
             self.count_slotted(),
             "radix heap count of cancellable entries drifted"
         );
         for e in &self.current {
-            assert_eq!(e.time, self.last, "bucket 0 holds an entry at {}", e.time);
+            assert_eq!(e.time, self.last, "current holds an entry at {}", e.time);
         }
-        for (i, bucket) in self.buckets.iter().enumerate() {
+        for (level, slots) in self.slots.iter().enumerate() {
             assert_eq!(
-                self.nonempty >> i & 1 == 1,
-                !bucket.is_empty(),
-                "bucket {} non-empty bit is wrong",
-                i + 1
+                self.levels >> level & 1 == 1,
+                self.occupied[level] != 0,
+                "level {level} occupancy bit is wrong"
             );
-            for e in bucket {
+            for (d, slot) in slots.iter().enumerate() {
                 assert_eq!(
-                    Self::bucket_of(self.last, e.time),
-                    i + 1,
-                    "entry at {} in the wrong bucket",
-                    e.time
+                    self.occupied[level] >> d & 1 == 1,
+                    !slot.is_empty(),
+                    "level {level} slot {d} occupancy bit is wrong"
                 );
+                for e in slot {
+                    assert!(
+                        e.time > self.last,
+                        "entry at {} before {}",
+                        e.time,
+                        self.last
+                    );
+                    assert_eq!(
+                        Self::place(self.last, e.time),
+                        Some((level, d)),
+                        "entry at {} in the wrong slot (last {})",
+                        e.time,
+                        self.last
+                    );
+                }
             }
         }
     }
@@ -867,6 +961,107 @@ mod tests {
             }
         }
         assert_eq!(radix.len(), quad.len());
+    }
+
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One step of a random workload: pop (up to a horizon `now + limit`, or without
+        /// one), then schedule the popped payload `delay` later (optionally cancellable),
+        /// optionally cancel an earlier token.
+        #[derive(Debug, Clone)]
+        struct Step {
+            limit: Option<u64>,
+            delay: u64,
+            cancellable: bool,
+            cancel: Option<usize>,
+            inject: Option<u64>,
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            // Delays of every width, from ties to bit 62, so entries land on every level.
+            let delay = (0u32..63).prop_flat_map(|bits| 0u64..=(1u64 << bits));
+            (
+                prop::option::of(0u64..5000),
+                delay,
+                any::<bool>(),
+                prop::option::of(any::<usize>()),
+                prop::option::of(0u64..5000),
+            )
+                .prop_map(|(limit, delay, cancellable, cancel, inject)| Step {
+                    limit,
+                    delay,
+                    cancellable,
+                    cancel,
+                    inject,
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn radix_heap_orders_like_the_4ary_heap(
+                start in prop::collection::vec(0u64..100_000, 1..300),
+                steps in prop::collection::vec(step(), 1..400),
+            ) {
+                // The 4-ary heap orders by an explicit (time, seq) key, so it is the oracle:
+                // any step where the radix heap hands out another event (or none), at any
+                // level, after a horizon stop, an injected earlier push or a cancellation,
+                // breaks the ordering guarantee.
+                let mut radix: EventQueue<u32> = EventQueue::new();
+                let mut quad: EventQueue<u32, QuaternaryHeap<u32>> = EventQueue::over();
+                for (i, &at) in start.iter().enumerate() {
+                    radix.schedule_at(t(at), i as u32);
+                    quad.schedule_at(t(at), i as u32);
+                }
+                let mut tokens = Vec::new();
+                let mut next = start.len() as u32;
+                for s in steps {
+                    let (a, b) = match s.limit {
+                        Some(l) => {
+                            let limit = radix.now() + SimDuration::from_nanos(l);
+                            (radix.pop_until(limit), quad.pop_until(limit))
+                        }
+                        None => (radix.pop(), quad.pop()),
+                    };
+                    prop_assert_eq!(a, b);
+                    radix.check_invariants();
+                    if let Some(dt) = s.inject {
+                        // Legal after a horizon stop: at or after now, maybe before the
+                        // time the radix heap peeked at.
+                        let at = radix.now() + SimDuration::from_nanos(dt);
+                        radix.schedule_at(at, next);
+                        quad.schedule_at(at, next);
+                        next += 1;
+                    }
+                    let at = radix.now().as_nanos().saturating_add(s.delay).min(u64::MAX >> 1);
+                    if s.cancellable {
+                        tokens.push((
+                            radix.schedule_cancellable_at(t(at), next),
+                            quad.schedule_cancellable_at(t(at), next),
+                        ));
+                    } else {
+                        radix.schedule_at(t(at), next);
+                        quad.schedule_at(t(at), next);
+                    }
+                    next += 1;
+                    if let Some(k) = s.cancel.filter(|_| !tokens.is_empty()) {
+                        let (ta, tb) = tokens.swap_remove(k % tokens.len());
+                        prop_assert_eq!(radix.cancel(ta), quad.cancel(tb));
+                    }
+                    radix.check_invariants();
+                }
+                // And the rest drains in the same order.
+                loop {
+                    let (a, b) = (radix.pop(), quad.pop());
+                    prop_assert_eq!(a, b);
+                    if a.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     #[test]
