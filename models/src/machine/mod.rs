@@ -713,8 +713,15 @@ impl Machine {
     /// After the owner has handled an event's notices: CPUs held for threads that did not go
     /// on to another plan are free, and every free CPU takes waiting work.
     pub fn settle<E: From<MachineEvent>>(&mut self, q: &mut EventQueue<E>) {
+        let mut free = false;
         for c in &mut self.cpus {
             c.held = None;
+            free |= c.running.is_none();
+        }
+        if !free {
+            // The common case mid-plan: every CPU still runs, so no dispatch could start
+            // anything.
+            return;
         }
         let mut none = Vec::new();
         self.dispatch(q, &mut none);
