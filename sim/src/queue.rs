@@ -343,13 +343,38 @@ impl<E> PendingSet<E> for RadixHeap<E> {
         self.current.front()
     }
 
-    /// As the default, refilling once: the front of `current` is the earliest entry.
+    /// As the default, refilling once: the front of `current` is the earliest entry. With
+    /// `current` empty and the earliest slot holding a lone entry (the model's usual case,
+    /// a few events pending far apart), that entry is judged and taken where it lies,
+    /// without passing through `current`.
     #[inline]
     fn pop_if(
         &mut self,
         live: impl Fn(&Entry<E>) -> bool,
         due: impl Fn(&Entry<E>) -> bool,
     ) -> Option<Entry<E>> {
+        if self.current.is_empty() && self.levels != 0 {
+            let level = self.levels.trailing_zeros() as usize;
+            let d = self.occupied[level].trailing_zeros() as usize;
+            let slot = &mut self.slots[level][d];
+            if let [only] = slot.as_slice() {
+                let alive = live(only);
+                if alive && !due(only) {
+                    return None; // left exactly as it was
+                }
+                let e = slot.pop().expect("one entry");
+                self.vacate(level, d);
+                self.held -= 1;
+                self.slotted -= usize::from(e.slot != NO_SLOT);
+                if alive {
+                    // Its slot was the earliest and is now empty, so every other entry
+                    // files the same against its time: the front moves there. (A dead
+                    // one leaves `last` alone: the queue's clock does not move for it.)
+                    self.last = e.time;
+                }
+                return Some(e);
+            }
+        }
         if !self.refill(&live) {
             return None;
         }
