@@ -317,7 +317,7 @@ impl<E> RadixHeap<E> {
 }
 
 impl<E> PendingSet<E> for RadixHeap<E> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, entry: Entry<E>) {
         if entry.time < self.last {
             self.rebase(entry.time);
@@ -756,7 +756,7 @@ impl<E, S: PendingSet<E>> EventQueue<E, S> {
         assert_eq!(live, self.live, "live-event count drifted");
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, time: SimTime, slot: u32, generation: u32, event: E) {
         assert!(
             time >= self.now,
