@@ -134,7 +134,13 @@ impl<T> Spares<T> {
 }
 
 /// Events of the world.
+///
+/// `repr(u64)`: a word-sized tag puts every payload at an aligned offset. With a byte tag,
+/// the queue's moves of an event copied words at odd offsets over bytes just stored in
+/// pieces, and the loads stalled on store forwarding (perf: the model loop's top samples;
+/// embedded-100tx copy went from 0.67x to about 0.70x the bare loop).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
 pub enum Event {
     Machine(MachineEvent),
     /// The wire finished serializing its current frame.
