@@ -383,6 +383,12 @@ mod tests {
             seed: Some(7),
             ..Overrides::default()
         }];
+        // Under TCP_NODELAY the preset's Nagle rule has nothing to do: printed, it would be
+        // refused on the way back in (a user's `nagle` there is an error).
+        cases.push(Overrides {
+            sets: vec!["target.tcp_nodelay=true".into()],
+            ..Overrides::default()
+        });
         for p in crate::presets::NAMES {
             for w in models::workload::WORKLOAD_IDS {
                 cases.push(Overrides {

@@ -93,6 +93,16 @@ const BAD: &[(&str, &str, usize, &[&str])] = &[
         3,
         &["does not apply with llc_bytes = 0"],
     ),
+    // A Nagle rule under TCP_NODELAY would be silently unused: no short segment waits.
+    (
+        "nagle_with_nodelay.toml",
+        "target.nagle",
+        4,
+        &[
+            "does not apply with tcp_nodelay = true",
+            "nagle only with tcp_nodelay = false",
+        ],
+    ),
     // A string field given a number (the file's twin of `--set target.name=42`).
     (
         "target_name_number.toml",

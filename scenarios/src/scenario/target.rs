@@ -132,6 +132,7 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
     }
     let user_link_rate = table.get("link_rate").cloned();
     let user_hot_rate = table.get("cpu_copy_hot_rate").cloned();
+    let user_nagle = table.get("nagle").cloned();
     let preset = match table.remove("preset") {
         Some(e) => {
             let Some(name) = e.value.as_str() else {
@@ -232,15 +233,27 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
             allowed: Some("cpu_copy_hot_rate only with llc_bytes > 0".into()),
         });
     }
+    // Nagle's rule decides when a short segment waits; with TCP_NODELAY none ever does, so
+    // a rule the user wrote would be silently unused (a preset's, kept for when the user
+    // turns TCP_NODELAY off, is not the user's).
+    if target.world.tcp.nodelay
+        && let Some(e) = user_nagle
+    {
+        return Err(ScenarioError {
+            origin: e.origin,
+            field: "target.nagle".into(),
+            value: Some(render(&e.value)),
+            problem: "does not apply with tcp_nodelay = true (no short segment is ever held)"
+                .into(),
+            allowed: Some("nagle only with tcp_nodelay = false".into()),
+        });
+    }
     let missing: Vec<&str> = keys
         .iter()
         .map(|k| k.name)
-        // A loopback target has no line rate to set, a target without a cache no hot rate.
-        .filter(|n| {
-            !(merged.contains_key(*n)
-                || target.loopback && *n == "link_rate"
-                || target.world.llc_bytes == 0 && *n == "cpu_copy_hot_rate")
-        })
+        // A loopback target has no line rate to set, a target without a cache no hot rate,
+        // one with TCP_NODELAY no Nagle rule.
+        .filter(|n| !(merged.contains_key(*n) || unused_key(&target, n)))
         .collect();
     if !missing.is_empty() {
         return Err(ScenarioError {
@@ -262,10 +275,7 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
     target.preset = preset_name;
     target.values = merged
         .iter()
-        .filter(|(k, _)| {
-            !(target.loopback && k.as_str() == "link_rate"
-                || target.world.llc_bytes == 0 && k.as_str() == "cpu_copy_hot_rate")
-        })
+        .filter(|(k, _)| !unused_key(&target, k))
         .map(|(k, e)| (k.clone(), e.value.clone()))
         .collect();
     target.name = name;
@@ -319,4 +329,14 @@ pub(super) fn resolve_target(path: &str, mut table: Table) -> Result<Target, Sce
         }
     }
     Ok(target)
+}
+
+/// Whether the target's other settings leave key `name` with nothing to do: a line rate on
+/// loopback, a hot copy rate without a cache, a Nagle rule under TCP_NODELAY. Such a key is
+/// not required of a target, and a preset's value of it is left out of the printed
+/// configuration (which a user could not load back).
+fn unused_key(target: &Target, name: &str) -> bool {
+    target.loopback && name == "link_rate"
+        || target.world.llc_bytes == 0 && name == "cpu_copy_hot_rate"
+        || target.world.tcp.nodelay && name == "nagle"
 }
