@@ -385,10 +385,13 @@ mod tests {
         }];
         // Under TCP_NODELAY the preset's Nagle rule has nothing to do: printed, it would be
         // refused on the way back in (a user's `nagle` there is an error).
-        cases.push(Overrides {
+        let nodelay = Overrides {
             sets: vec!["target.tcp_nodelay=true".into()],
             ..Overrides::default()
-        });
+        };
+        // The loop below skips cases that do not load; this one must.
+        load_default(&nodelay).expect("the default scenario with TCP_NODELAY loads");
+        cases.push(nodelay);
         for p in crate::presets::NAMES {
             for w in models::workload::WORKLOAD_IDS {
                 cases.push(Overrides {

@@ -23,9 +23,9 @@
 //!   hierarchical timing wheel: an entry is filed by the highest 6-bit digit where its time
 //!   differs from the front's, in the slot of its own digit there. A push is an `xor`, a
 //!   leading-zero count and a `Vec` push; a pop takes from the front slot or, when it is
-//!   empty, moves the front to the next occupied slot of level 0 (one `trailing_zeros`),
-//!   re-filing the earliest slot of a higher level only when level 0 is empty, each entry
-//!   at most once per level. PHOLD's 1024 pending events, a nanosecond apart, span two or
+//!   empty, moves the front to the earliest occupied slot (two `trailing_zeros`: the level,
+//!   then the slot), re-filing it only when it is above level 0 and holds more than one
+//!   entry, each entry at most once per level between re-basings. PHOLD's 1024 pending events, a nanosecond apart, span two or
 //!   three levels; the binary radix heap this replaced re-filed each about ten times.
 //!   FIFO among equal times needs no sequence number: entries keep their push order through
 //!   every re-filing.
@@ -992,8 +992,8 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        /// One step of a random workload: pop (up to a horizon `now + limit`, or without
-        /// one), then schedule the popped payload `delay` later (optionally cancellable),
+        /// One step of a random workload: maybe peek, pop (up to a horizon `now + limit`, or
+        /// without one), then schedule the popped payload `delay` later (optionally cancellable),
         /// optionally cancel an earlier token.
         #[derive(Debug, Clone)]
         struct Step {
@@ -1002,6 +1002,7 @@ mod tests {
             cancellable: bool,
             cancel: Option<usize>,
             inject: Option<u64>,
+            peek: bool,
         }
 
         fn step() -> impl Strategy<Value = Step> {
@@ -1013,13 +1014,15 @@ mod tests {
                 any::<bool>(),
                 prop::option::of(any::<usize>()),
                 prop::option::of(0u64..5000),
+                any::<bool>(),
             )
-                .prop_map(|(limit, delay, cancellable, cancel, inject)| Step {
+                .prop_map(|(limit, delay, cancellable, cancel, inject, peek)| Step {
                     limit,
                     delay,
                     cancellable,
                     cancel,
                     inject,
+                    peek,
                 })
         }
 
@@ -1043,6 +1046,11 @@ mod tests {
                 let mut tokens = Vec::new();
                 let mut next = start.len() as u32;
                 for s in steps {
+                    if s.peek {
+                        // Peeking refills through the lone-entry and cancelled-top paths
+                        // that a pop takes in place.
+                        prop_assert_eq!(radix.peek_time(), quad.peek_time());
+                    }
                     let (a, b) = match s.limit {
                         Some(l) => {
                             let limit = radix.now() + SimDuration::from_nanos(l);
