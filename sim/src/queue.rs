@@ -196,6 +196,16 @@ impl<E> RadixHeap<E> {
         n
     }
 
+    /// The earliest occupied slot (level, digit): the lowest slot of the lowest level.
+    #[inline]
+    fn earliest(&self) -> Option<(usize, usize)> {
+        if self.levels == 0 {
+            return None;
+        }
+        let level = self.levels.trailing_zeros() as usize;
+        Some((level, self.occupied[level].trailing_zeros() as usize))
+    }
+
     /// Clears the occupancy bits of a slot just emptied.
     #[inline]
     fn vacate(&mut self, level: usize, d: usize) {
@@ -206,34 +216,18 @@ impl<E> RadixHeap<E> {
     }
 
     /// Makes `current` non-empty if anything is pending. The earliest occupied slot becomes
-    /// `current` as it is when it is one time (level 0, or a lone entry); otherwise it is
-    /// re-filed around its earliest live time, each entry to a strictly lower level,
-    /// dropping the dead entries it meets (cancelled timers would otherwise be re-filed again
-    /// on their way down). Dead entries elsewhere are left for the queue to skip.
+    /// `current` as it is when it is at level 0 (one time); otherwise it is re-filed around
+    /// its earliest live time, each entry to a strictly lower level, dropping the dead
+    /// entries it meets (cancelled timers would otherwise be re-filed again on their way
+    /// down). Dead entries elsewhere are left for the queue to skip. (A lone entry, the
+    /// model's usual case, is taken in place by [`PendingSet::pop_if`] before this.)
     #[inline]
     fn refill(&mut self, live: impl Fn(&Entry<E>) -> bool) -> bool {
         if !self.current.is_empty() {
             return true;
         }
-        while self.levels != 0 {
-            let level = self.levels.trailing_zeros() as usize;
-            let d = self.occupied[level].trailing_zeros() as usize;
-            let slot = &mut self.slots[level][d];
-            if slot.len() == 1 {
-                // The common case with few pending (the model's): a lone entry becomes
-                // `current` as it is.
-                let e = slot.pop().expect("one entry");
-                self.vacate(level, d);
-                if live(&e) {
-                    self.last = e.time;
-                    self.current.push_back(e);
-                    return true;
-                }
-                self.held -= 1;
-                self.slotted -= 1;
-                continue;
-            }
-            let moving = std::mem::take(slot);
+        while let Some((level, d)) = self.earliest() {
+            let moving = std::mem::take(&mut self.slots[level][d]);
             self.vacate(level, d);
             if level == 0 {
                 // One time: the slot's buffer becomes `current`, and `current`'s empty one
@@ -251,8 +245,8 @@ impl<E> RadixHeap<E> {
         false
     }
 
-    /// Re-files the entries taken from slot `d` of `level` (≥ 1, more than one entry)
-    /// around their earliest live time. Out of line: the hot paths above stay small enough
+    /// Re-files the entries taken from slot `d` of `level` (≥ 1) around their earliest live
+    /// time. Out of line: the hot paths above stay small enough
     /// to inline into the caller's loop.
     #[inline(never)]
     fn redistribute(
@@ -298,9 +292,7 @@ impl<E> RadixHeap<E> {
     #[cold]
     #[inline(never)]
     fn rebase(&mut self, time: u64) {
-        // A peek moved `last` past this push (a run stopped at a horizon, then an event
-        // injected before the next one): re-file everything around the earlier time.
-        // Rare: the model never pushes between a peek and its pop.
+        // Rare: a run stopped at a horizon, then an event injected before the next one.
         let mut old: Vec<Entry<E>> = self.current.drain(..).collect();
         for slot in self.slots.iter_mut().flatten() {
             old.append(slot);
@@ -353,9 +345,9 @@ impl<E> PendingSet<E> for RadixHeap<E> {
         live: impl Fn(&Entry<E>) -> bool,
         due: impl Fn(&Entry<E>) -> bool,
     ) -> Option<Entry<E>> {
-        if self.current.is_empty() && self.levels != 0 {
-            let level = self.levels.trailing_zeros() as usize;
-            let d = self.occupied[level].trailing_zeros() as usize;
+        if self.current.is_empty()
+            && let Some((level, d)) = self.earliest()
+        {
             let slot = &mut self.slots[level][d];
             if let [only] = slot.as_slice() {
                 let alive = live(only);
