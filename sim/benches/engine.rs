@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sim::phold::{PholdConfig, run};
-use sim::queue::{PendingSet, QuaternaryHeap};
+use sim::queue::{PendingSet, QuaternaryHeap, RadixHeap};
 use sim::rng::{RngStreams, exp_duration};
 use sim::{ByteRate, EventQueue, FluidResource, SimDuration, SimTime};
 
@@ -40,11 +40,18 @@ fn hold(c: &mut Criterion) {
     let mut g = c.benchmark_group("hold");
     g.throughput(Throughput::Elements(HOLD_OPS));
     let ds = delays(HOLD_OPS as usize);
-    for population in [64usize, 1024, 65_536] {
+    for population in [8usize, 64, 1024, 65_536] {
+        g.bench_with_input(
+            BenchmarkId::new("EventQueue-tiered", population),
+            &population,
+            |b, &n| b.iter(|| black_box(hold_on(EventQueue::<u32>::new(), n, &ds))),
+        );
         g.bench_with_input(
             BenchmarkId::new("EventQueue-radix", population),
             &population,
-            |b, &n| b.iter(|| black_box(hold_on(EventQueue::<u32>::new(), n, &ds))),
+            |b, &n| {
+                b.iter(|| black_box(hold_on(EventQueue::<u32, RadixHeap<u32>>::over(), n, &ds)))
+            },
         );
         g.bench_with_input(
             BenchmarkId::new("EventQueue-4ary", population),
