@@ -29,6 +29,16 @@ use crate::time::{ByteRate, SimTime};
 const WORK_PER_BYTE: u128 = 1_000_000_000;
 const UNCAPPED: u64 = u64::MAX;
 
+/// `ceil(work / rate)`. Work below 2^64 (under 18 GB left) divides in 64 bits, without the
+/// 128-bit division's library call: the same result either way.
+#[inline]
+fn ceil_div(work: u128, rate: u64) -> u128 {
+    match u64::try_from(work) {
+        Ok(w) => u128::from(w.div_ceil(rate)),
+        Err(_) => work.div_ceil(u128::from(rate)),
+    }
+}
+
 /// Identifies a transfer on one resource; ids increase in start order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TransferId(u64);
@@ -168,13 +178,7 @@ impl FluidResource {
             .iter()
             .filter(|t| t.rate_bytes_per_sec > 0 || t.remaining_work == 0)
             .map(|t| {
-                let rate = t.rate_bytes_per_sec.max(1);
-                // Work below 2^64 (under 18 GB left) divides in 64 bits, without the slow
-                // 128-bit division.
-                let ns = match u64::try_from(t.remaining_work) {
-                    Ok(w) => u128::from(w.div_ceil(rate)),
-                    Err(_) => t.remaining_work.div_ceil(u128::from(rate)),
-                };
+                let ns = ceil_div(t.remaining_work, t.rate_bytes_per_sec.max(1));
                 self.last_update
                     + crate::time::SimDuration::from_nanos(
                         u64::try_from(ns).expect("transfer completion beyond SimTime::MAX"),
@@ -225,7 +229,9 @@ impl FluidResource {
         for t in &mut self.active {
             let progress = t.rate_bytes_per_sec as u128 * dt as u128;
             if progress > t.remaining_work {
-                let finish_ns = t.remaining_work.div_ceil(t.rate_bytes_per_sec as u128);
+                // Usual at a completion (its time was rounded up); `ceil_div` keeps it off
+                // the 128-bit division.
+                let finish_ns = ceil_div(t.remaining_work, t.rate_bytes_per_sec);
                 assert!(
                     finish_ns >= dt as u128,
                     "transfer {:?} finished {} ns before {now} but was not completed",

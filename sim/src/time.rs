@@ -256,6 +256,11 @@ impl ByteRate {
     /// `ceil(bytes × 10⁹ / rate)`, computed exactly in 128-bit integers.
     /// Panics if the result exceeds `SimDuration::MAX` (a model bug: over 584 years).
     pub fn time_for(self, bytes: u64) -> SimDuration {
+        // Under 18 GB the product fits 64 bits, and a 64-bit division is several times
+        // cheaper than the 128-bit one (a library call): the same result either way.
+        if let Some(num) = bytes.checked_mul(NS_PER_S) {
+            return SimDuration::from_nanos(num.div_ceil(self.bytes_per_sec));
+        }
         let num = bytes as u128 * NS_PER_S as u128;
         let ns = num.div_ceil(self.bytes_per_sec as u128);
         SimDuration::from_nanos(
@@ -312,6 +317,22 @@ mod tests {
         assert_eq!(
             bus.time_for(10_000_000_000).as_nanos(),
             10_000_000_000 * NS_PER_S
+        );
+        // Either side of 2^64 / 10^9 bytes, where the product leaves 64 bits and the
+        // 128-bit path takes over, the result is still ceil(bytes * 10^9 / rate)
+        // (values from Python's exact integers).
+        let seven = ByteRate::from_bytes_per_sec(7);
+        assert_eq!(
+            seven.time_for(18_446_744_073).as_nanos(),
+            2_635_249_153_285_714_286
+        );
+        assert_eq!(
+            seven.time_for(18_446_744_074).as_nanos(),
+            2_635_249_153_428_571_429
+        );
+        assert_eq!(
+            r.time_for(20_000_000_000).as_nanos(),
+            6_666_666_666_666_666_667
         );
     }
 

@@ -764,10 +764,13 @@ impl Machine {
 
     /// Whether kernel work of a class above `priority` waits for `cpu`.
     fn kernel_work_waits(&self, cpu: u32, priority: Priority) -> bool {
-        self.kernel_ready[priority as usize..]
-            .iter()
-            .flatten()
-            .any(|j| j.cpu.is_none_or(|c| c == cpu))
+        let above = &self.kernel_ready[priority as usize..];
+        // Checked after every step: most of the time nothing waits at all.
+        !above.iter().all(VecDeque::is_empty)
+            && above
+                .iter()
+                .flatten()
+                .any(|j| j.cpu.is_none_or(|c| c == cpu))
     }
 
     /// Idle balancing: the oldest job of the longest other queue, for an idle `cpu`.

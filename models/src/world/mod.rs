@@ -356,6 +356,8 @@ pub struct World {
     spare_pieces: Spares<Piece>,
     spare_ids: Spares<PacketId>,
     spare_exts: Spares<ExtId>,
+    /// A chunk's storages on their way into the socket buffer (`Cont::ChunkReady`).
+    spare_chunks: Spares<(ExtId, u64)>,
     apps: Vec<app::App>,
     net: NetCounters,
     loss_rng: SimRng,
@@ -458,6 +460,7 @@ impl World {
             threads: Vec::new(),
             spare_plans: Vec::new(),
             spare_pieces: Spares::default(),
+            spare_chunks: Spares::default(),
             spare_ids: Spares::default(),
             spare_exts: Spares::default(),
             apps: Vec::new(),
@@ -763,29 +766,37 @@ impl World {
         self.stalled.as_deref()
     }
 
+    /// What a machine event told the world: plans done, DMAs finished.
+    fn handle_notices(&mut self) {
+        let mut notices = std::mem::take(&mut self.notices);
+        for n in notices.drain(..) {
+            match n {
+                Notice::PlanDone(t) => self.plan_done(t),
+                Notice::DmaDone {
+                    tag: DmaTag::Rx(id),
+                } if self.xsk_dma_bytes(id).is_some() => self.xsk_dma_done(id),
+                Notice::DmaDone {
+                    tag: DmaTag::Rx(id),
+                } => self.rx_dma_done(id),
+                Notice::DmaDone {
+                    tag: DmaTag::XskTx(chunk),
+                } => self.xsk_tx_done(chunk),
+                Notice::DmaDone {
+                    tag: DmaTag::Tx(id),
+                } => self.dma_done(PacketId(id)),
+            }
+        }
+        self.notices = notices;
+    }
+
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Machine(m) => {
-                let mut notices = std::mem::take(&mut self.notices);
-                self.machine.handle(&mut self.queue, m, &mut notices);
-                for n in notices.drain(..) {
-                    match n {
-                        Notice::PlanDone(t) => self.plan_done(t),
-                        Notice::DmaDone {
-                            tag: DmaTag::Rx(id),
-                        } if self.xsk_dma_bytes(id).is_some() => self.xsk_dma_done(id),
-                        Notice::DmaDone {
-                            tag: DmaTag::Rx(id),
-                        } => self.rx_dma_done(id),
-                        Notice::DmaDone {
-                            tag: DmaTag::XskTx(chunk),
-                        } => self.xsk_tx_done(chunk),
-                        Notice::DmaDone {
-                            tag: DmaTag::Tx(id),
-                        } => self.dma_done(PacketId(id)),
-                    }
+                self.machine.handle(&mut self.queue, m, &mut self.notices);
+                if !self.notices.is_empty() {
+                    // Mid-plan, a CPU step's end tells the world nothing (the usual case).
+                    self.handle_notices();
                 }
-                self.notices = notices;
                 self.machine.settle(&mut self.queue);
             }
             Event::WireDone => self.wire_done(),

@@ -84,6 +84,13 @@ impl SenderState {
 }
 
 impl World {
+    /// The sender's pending plan, to submit. A pooled plan takes its place, so the costs the
+    /// application gathers next reuse storage instead of growing a new plan.
+    fn take_pending_plan(&mut self, id: AppId) -> Plan {
+        let spare = self.new_plan();
+        std::mem::replace(&mut self.sender(id).pending, spare)
+    }
+
     fn sender(&mut self, id: AppId) -> &mut SenderState {
         match &mut self.apps[id.0 as usize].role {
             Role::Sender(s) => s,
@@ -347,7 +354,7 @@ impl World {
             let Some(op) = self.sender(id).ops.pop_front() else {
                 let s = self.sender(id);
                 if !s.pending.is_empty() {
-                    let plan = std::mem::take(&mut s.pending);
+                    let plan = self.take_pending_plan(id);
                     self.app_submit(id, plan, Cont::AppWorked { app: id });
                     return;
                 }
@@ -408,7 +415,7 @@ impl World {
                 if !on {
                     // Uncorking pushes out what is left, short segment and all.
                     c.push = true;
-                    let mut plan = std::mem::take(&mut self.sender(id).pending);
+                    let mut plan = self.take_pending_plan(id);
                     let out = self.tcp_output(conn, &mut plan);
                     self.app_submit(id, plan, Cont::AppOutput { app: id, out });
                     return true;
@@ -491,7 +498,7 @@ impl World {
                 // The application's own pass over the bytes: they count as payload once it
                 // has finished reading them.
                 let addr = self.resolve(id, at, 0);
-                let mut plan = std::mem::take(&mut self.sender(id).pending);
+                let mut plan = self.take_pending_plan(id);
                 self.vm
                     .user_read(asid, addr, len, &mut plan)
                     .expect("the application reads memory it mapped");
@@ -693,9 +700,9 @@ impl World {
             c.blocked_writer = Some(id);
             return;
         }
-        let mut plan = std::mem::take(&mut self.sender(id).pending);
+        let mut plan = self.take_pending_plan(id);
         plan.cpu(Activity::Protocol, self.cfg.stack.socket_per_chunk_ns);
-        let mut exts = Vec::new();
+        let mut exts = self.spare_chunks.take();
         let mut p = p;
         let mut k = super::kernel::Kernel::for_fill(self, id, &mut plan, &mut exts);
         crate::strategy::fill(&mut k, &mut p, chunk);
@@ -733,20 +740,22 @@ impl World {
                 conn.0
             ));
         }
+        let mut exts = exts;
         let c = &mut self.conns[conn.0 as usize];
         let from = c.sender.written();
-        for (ext, len) in exts {
+        for (ext, len) in exts.drain(..) {
             c.snd
                 .append(crate::net::sockbuf::Piece { ext, off: 0, len });
             c.sender.wrote(len);
         }
+        self.spare_chunks.give(exts);
         let (to, thread) = (c.sender.written(), self.apps[id.0 as usize].thread);
         self.trace_write(conn, from, to, thread);
         // Within one call, more data follows (a header iovec before its body): like BSD's
         // single chain per call, tcp_output waits for the rest.
         let s = self.sender(id);
         let more_to_come = s.cur.is_none() && matches!(s.ops.front(), Some(Op::Send { .. }));
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         if more_to_come {
             self.app_submit(id, plan, Cont::AppWorked { app: id });
         } else {
