@@ -80,7 +80,13 @@ pub fn time_plan(plan: &Plan) -> SimDuration {
     let mut m = Machine::new(machine_config(1));
     let mut q: EventQueue<MachineEvent> = EventQueue::new();
     let mut notices = Vec::new();
-    m.submit(&mut q, ThreadId(0), Priority::User, plan, &mut notices);
+    m.submit(
+        &mut q,
+        ThreadId(0),
+        Priority::User,
+        plan.clone(),
+        &mut notices,
+    );
     drive(&mut m, &mut q, &mut notices);
     assert_eq!(notices, vec![Notice::PlanDone(ThreadId(0))]);
     q.now().duration_since(SimTime::ZERO)

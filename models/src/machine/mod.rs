@@ -63,6 +63,10 @@ use std::collections::{BTreeMap, VecDeque};
 
 use sim::{ByteRate, CancelToken, EventQueue, FluidResource, SimDuration, SimTime, TransferId};
 
+/// Plans' storages kept for reuse, at most: a few are all that is in flight at once, and a
+/// burst must not be kept forever.
+const SPARE_PLANS: usize = 64;
+
 /// A thread of control that runs plans: an application process, a kernel thread, an
 /// interrupt handler. Ids are assigned by whoever owns the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -268,8 +272,9 @@ pub struct Machine {
     /// Who each bus transfer belongs to and what for, in transfer order (ids only grow, so
     /// a new one goes at the end). A handful at a time: one per CPU step and device DMA.
     bus_users: Vec<(TransferId, BusUse)>,
-    /// Step queues of finished jobs, reused by the next plans so that steady state does not
-    /// allocate.
+    /// Step queues of finished jobs, handed out as the next plans' storage
+    /// ([`Machine::spare_plan`]) so that steady state does not allocate. Capped at
+    /// [`SPARE_PLANS`]: plans built elsewhere come back here too.
     spare_steps: Vec<VecDeque<Step>>,
     /// What happened, for traces; `None` unless logging is on.
     log: Option<Vec<MachineLog>>,
@@ -380,7 +385,30 @@ impl Machine {
     fn retire(&mut self, job: Job) {
         debug_assert!(job.steps.is_empty(), "retiring a job with steps left");
         self.set_state(job.thread, ThreadState::Idle);
-        self.spare_steps.push(job.steps);
+        self.keep_steps(job.steps);
+    }
+
+    fn keep_steps(&mut self, mut steps: VecDeque<Step>) {
+        if self.spare_steps.len() < SPARE_PLANS && steps.capacity() > 0 {
+            steps.clear();
+            self.spare_steps.push(steps);
+        }
+    }
+
+    /// An empty plan, over the storage of a finished job's steps when there is one.
+    pub fn spare_plan(&mut self) -> Plan {
+        // An empty queue turns back into a vector without moving anything.
+        Plan::reusing(self.spare_steps.pop().map(Vec::from).unwrap_or_default())
+    }
+
+    /// Keeps the storage of a plan that was not submitted for [`Machine::spare_plan`].
+    pub fn recycle_plan(&mut self, plan: Plan) {
+        self.keep_steps(plan.into_steps().into());
+    }
+
+    /// Plans' storages pooled for reuse.
+    pub fn spare_plans_held(&self) -> usize {
+        self.spare_steps.len()
     }
 
     /// Every job waiting for a CPU.
@@ -417,7 +445,8 @@ impl Machine {
         std::mem::replace(&mut self.waker, cpu)
     }
 
-    /// Queues `plan` to run as `thread`. An empty plan completes at once (`PlanDone` is pushed
+    /// Queues `plan` to run as `thread`, taking its storage (it comes back through
+    /// [`Machine::spare_plan`] when the job ends). An empty plan completes at once (`PlanDone` is pushed
     /// to `notices`). Panics if the thread already has a plan: a thread does one thing at a
     /// time, and submitting twice is a model bug.
     pub fn submit<E: From<MachineEvent>>(
@@ -425,7 +454,7 @@ impl Machine {
         q: &mut EventQueue<E>,
         thread: ThreadId,
         priority: Priority,
-        plan: &Plan,
+        plan: Plan,
         notices: &mut Vec<Notice>,
     ) {
         assert!(
@@ -434,10 +463,11 @@ impl Machine {
         );
         if plan.is_empty() {
             notices.push(Notice::PlanDone(thread));
+            self.recycle_plan(plan);
             return;
         }
-        let mut steps = self.spare_steps.pop().unwrap_or_default();
-        steps.extend(plan.steps().iter().copied());
+        // The plan's vector becomes the job's queue in place: nothing is copied.
+        let steps = VecDeque::from(plan.into_steps());
         let job = Job {
             thread,
             priority,
@@ -1137,7 +1167,7 @@ mod tests {
         let mut notices = Vec::new();
         let mut done = Vec::new();
         for (t, prio, p) in jobs {
-            m.submit(&mut q, ThreadId(*t), *prio, p, &mut notices);
+            m.submit(&mut q, ThreadId(*t), *prio, p.clone(), &mut notices);
         }
         while let Some((now, ev)) = q.pop() {
             m.handle(&mut q, ev, &mut notices);
@@ -1269,7 +1299,7 @@ mod tests {
         let mut notices = Vec::new();
         let mut p = Plan::new();
         p.copy(4096);
-        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut notices);
+        m.submit(&mut q, ThreadId(0), Priority::User, p.clone(), &mut notices);
         drive(&mut m, &mut q, &mut notices);
         assert_eq!(q.now().as_nanos(), 12_288);
         assert_eq!(m.stats().cpu_copy_bytes, 4096);
@@ -1289,7 +1319,7 @@ mod tests {
             fused_checksum: false,
             resident,
         }]);
-        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut notices);
+        m.submit(&mut q, ThreadId(0), Priority::User, p.clone(), &mut notices);
         drive(&mut m, &mut q, &mut notices);
         let bus = m.stats().total_bus_bytes();
         (q.now().as_nanos(), bus, m)
@@ -1360,7 +1390,7 @@ mod tests {
             let mut p = Plan::new();
             p.push(Step::Zero { bytes: 4096 });
             p.push(Step::AppWrite { bytes: 4096 });
-            m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut notices);
+            m.submit(&mut q, ThreadId(0), Priority::User, p.clone(), &mut notices);
             drive(&mut m, &mut q, &mut notices);
             assert_eq!(m.stats().total_bus_bytes(), bus, "write_allocate = {wa}");
         }
@@ -1386,7 +1416,7 @@ mod tests {
             &mut q,
             ThreadId(0),
             Priority::Kernel,
-            &plan(&[Step::Checksum { bytes: 6000 }]),
+            plan(&[Step::Checksum { bytes: 6000 }]),
             &mut notices,
         );
         let mut ends = Vec::new();
@@ -1426,8 +1456,8 @@ mod tests {
         let mut q: EventQueue<MachineEvent> = EventQueue::new();
         let mut n = Vec::new();
         let p = plan(&[cpu(10)]);
-        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut n);
-        m.submit(&mut q, ThreadId(0), Priority::User, &p, &mut n);
+        m.submit(&mut q, ThreadId(0), Priority::User, p.clone(), &mut n);
+        m.submit(&mut q, ThreadId(0), Priority::User, p.clone(), &mut n);
     }
 
     #[test]
@@ -1445,7 +1475,7 @@ mod tests {
             (2, Priority::User),
             (1, Priority::User),
         ] {
-            m.submit(&mut q, ThreadId(t), prio, &plan(&[cpu(1000)]), &mut n);
+            m.submit(&mut q, ThreadId(t), prio, plan(&[cpu(1000)]), &mut n);
             drive(&mut m, &mut q, &mut n);
         }
         assert_eq!(m.stats().context_switches, 2, "1 -> 2 and 2 -> 1 only");
@@ -1489,14 +1519,14 @@ mod tests {
             &mut q,
             ThreadId(1),
             Priority::User,
-            &plan(&[cpu(1000)]),
+            plan(&[cpu(1000)]),
             &mut n,
         );
         m.submit(
             &mut q,
             ThreadId(2),
             Priority::User,
-            &plan(&[cpu(500)]),
+            plan(&[cpu(500)]),
             &mut n,
         );
         let mut rounds = 0;
@@ -1504,7 +1534,7 @@ mod tests {
             let mut n = Vec::new();
             if t == ThreadId(1) || (t == ThreadId(2) && rounds == 1) {
                 rounds += 1;
-                m.submit(q, ThreadId(2), Priority::User, &plan(&[cpu(1000)]), &mut n);
+                m.submit(q, ThreadId(2), Priority::User, plan(&[cpu(1000)]), &mut n);
             }
         });
         assert_eq!(done, vec![(2, 500), (1, 1000), (2, 2700), (2, 3700)]);
@@ -1524,15 +1554,15 @@ mod tests {
             &mut q,
             ThreadId(1),
             Priority::User,
-            &plan(&[cpu(1000)]),
+            plan(&[cpu(1000)]),
             &mut n,
         );
         let mut first = true;
         let done = drive_owner(&mut m, &mut q, |m, q, t| {
             let mut n = Vec::new();
             if t == ThreadId(1) && std::mem::take(&mut first) {
-                m.submit(q, ThreadId(0), Priority::Kernel, &plan(&[cpu(300)]), &mut n);
-                m.submit(q, ThreadId(1), Priority::User, &plan(&[cpu(1000)]), &mut n);
+                m.submit(q, ThreadId(0), Priority::Kernel, plan(&[cpu(300)]), &mut n);
+                m.submit(q, ThreadId(1), Priority::User, plan(&[cpu(1000)]), &mut n);
             }
         });
         assert_eq!(done, vec![(1, 1000), (0, 1300), (1, 2300)]);
@@ -1553,21 +1583,21 @@ mod tests {
             &mut q,
             ThreadId(1),
             Priority::User,
-            &plan(&[cpu(1000)]),
+            plan(&[cpu(1000)]),
             &mut n,
         );
         m.submit(
             &mut q,
             ThreadId(2),
             Priority::User,
-            &plan(&[cpu(500)]),
+            plan(&[cpu(500)]),
             &mut n,
         );
         m.submit(
             &mut q,
             ThreadId(3),
             Priority::User,
-            &plan(&[cpu(1000)]),
+            plan(&[cpu(1000)]),
             &mut n,
         );
         let done = drive_owner(&mut m, &mut q, |_, _, _| {});
@@ -1592,7 +1622,7 @@ mod tests {
                     &mut q,
                     ThreadId(t),
                     Priority::User,
-                    &plan(&[cpu(1000)]),
+                    plan(&[cpu(1000)]),
                     &mut n,
                 );
                 drive(&mut m, &mut q, &mut n);

@@ -87,6 +87,17 @@ impl Plan {
         &self.steps
     }
 
+    /// The steps, for the machine to run in place.
+    pub(crate) fn into_steps(self) -> Vec<Step> {
+        self.steps
+    }
+
+    /// An empty plan over `storage`'s allocation.
+    pub(crate) fn reusing(mut storage: Vec<Step>) -> Self {
+        storage.clear();
+        Plan { steps: storage }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

@@ -200,7 +200,7 @@ fn reading_a_new_mapping_faults_major_and_dmas_from_disk_when_cold() {
         &mut q,
         crate::machine::ThreadId(1),
         crate::machine::Priority::User,
-        &plan,
+        plan,
         &mut notices,
     );
     testkit::drive(&mut m, &mut q, &mut notices);
@@ -477,7 +477,7 @@ fn a_two_page_copy_sharing_the_bus_with_dma_takes_the_fluid_time() {
         let mut plan = Plan::new();
         plan.copy(2 * P);
         m.start_dma(&mut q, 2 * P, cap, crate::machine::DmaTag::Tx(7));
-        m.submit(&mut q, ThreadId(0), Priority::User, &plan, &mut notices);
+        m.submit(&mut q, ThreadId(0), Priority::User, plan, &mut notices);
         let mut ends = Vec::new();
         while let Some((now, ev)) = q.pop() {
             m.handle(&mut q, ev, &mut notices);

@@ -349,8 +349,6 @@ pub struct World {
     nic: TxNic,
     /// Per thread, indexed by `ThreadId` (dense: softnet, the IRQ thread, then one per app).
     threads: Vec<ThreadQueue>,
-    /// Cleared plans kept for reuse, so that steady state does not allocate one per segment.
-    spare_plans: Vec<Plan>,
     /// Cleared vectors kept for reuse by the per-segment paths (a packet's pieces, a
     /// `tcp_output`'s packets, an interrupt's completions, an ACK's released storages).
     spare_pieces: Spares<Piece>,
@@ -458,7 +456,6 @@ impl World {
             next_packet: 0,
             nic: TxNic::new(cfg.nic.tx_ring_slots),
             threads: Vec::new(),
-            spare_plans: Vec::new(),
             spare_pieces: Spares::default(),
             spare_chunks: Spares::default(),
             spare_ids: Spares::default(),

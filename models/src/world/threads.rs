@@ -6,23 +6,15 @@ use super::narrate::{describe_plan, thread_name};
 use super::{ConnId, Cont, IRQ, SOFTNET, ThreadQueue, World};
 use crate::machine::{Notice, Plan, Priority, ThreadId};
 
-/// Cleared plans kept for reuse, at most.
-const SPARE_PLANS: usize = 64;
-
 impl World {
-    /// An empty plan, reusing a submitted one's storage.
+    /// An empty plan, reusing a finished one's storage.
     pub(super) fn new_plan(&mut self) -> Plan {
-        self.spare_plans.pop().unwrap_or_default()
+        self.machine.spare_plan()
     }
 
-    /// The machine has copied `plan`'s steps: keep its storage for [`World::new_plan`]. Plans
-    /// built elsewhere (the applications') come back here too, so the pool is capped: a
-    /// few are all the per-segment paths need at once.
-    pub(super) fn recycle_plan(&mut self, mut plan: Plan) {
-        if self.spare_plans.len() < SPARE_PLANS {
-            plan.clear();
-            self.spare_plans.push(plan);
-        }
+    /// Keeps the storage of a plan that was not submitted, for [`World::new_plan`].
+    pub(super) fn recycle_plan(&mut self, plan: Plan) {
+        self.machine.recycle_plan(plan);
     }
 
     pub(super) fn priority_of(&self, thread: ThreadId) -> Priority {
@@ -65,9 +57,8 @@ impl World {
         let prio = self.priority_of(thread);
         let mut notices = std::mem::take(&mut self.notices);
         self.machine
-            .submit(&mut self.queue, thread, prio, &plan, &mut notices);
+            .submit(&mut self.queue, thread, prio, plan, &mut notices);
         self.notices = notices;
-        self.recycle_plan(plan);
         // An empty plan completes at once, on the CPU doing the current work.
         while let Some(Notice::PlanDone(t)) = self.notices.pop() {
             self.finish_plan(t);
