@@ -7,7 +7,7 @@
 //! It lives in the engine crate so the example, the benchmark and the determinism tests run the
 //! very same model.
 
-use crate::queue::EventQueue;
+use crate::queue::{EventQueue, RadixHeap};
 use crate::rng::{Fnv1a, RngStreams, SimRng, below, exp_duration, unit_f64};
 use crate::time::{SimDuration, SimTime};
 
@@ -95,7 +95,10 @@ fn run_drawing<const SHARED: bool>(cfg: &PholdConfig) -> PholdOutcome {
         .collect();
     // Stream 0 is also LP 0's, as in `run_bare`; a shared run never touches the LPs' own.
     let mut shared = streams.stream(0);
-    let mut queue = EventQueue::with_capacity(cfg.lps as usize);
+    // One event per LP is pending throughout (1024 by default), far above the tiered set's
+    // small tier: the radix heap it would move them to, without the tier test on every
+    // push and pop (callgrind: 400 vs 375 instructions per event).
+    let mut queue: EventQueue<u32, RadixHeap<u32>> = EventQueue::over();
     for (i, lp) in lps.iter_mut().enumerate() {
         let rng = if SHARED { &mut shared } else { &mut lp.rng };
         let at = SimTime::ZERO + cfg.lookahead + exp_duration(rng, cfg.mean);

@@ -23,7 +23,9 @@
 //!   (a CPU step, a bus wake-up, a frame on the wire, a timer): there a push that scans a few
 //!   entries from the earliest end and a pop off a `Vec`'s end beat any heap (on
 //!   `embedded-100tx`, 939 → 891 instructions per model event and about 10% more events per
-//!   second). PHOLD's 1024 pending and a server's thousand clients live in the radix heap.
+//!   second). A server's thousand clients live in its radix heap. PHOLD, whose 1024 pending
+//!   events never get near the small tier, uses the radix heap directly: the tier test on
+//!   every push and pop cost it 25 instructions per event (375 to 400).
 //! - [`RadixHeap`]: simulated time never goes backwards, so a radix heap
 //!   (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) applies, here with 64-way digits as in a
 //!   hierarchical timing wheel: an entry is filed by the highest 6-bit digit where its time
