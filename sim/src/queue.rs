@@ -22,7 +22,7 @@
 //!   [`RadixHeap`] above that, and back at 8. A model of one machine keeps a handful pending
 //!   (a CPU step, a bus wake-up, a frame on the wire, a timer): there a push that scans a few
 //!   entries from the earliest end and a pop off a `Vec`'s end beat any heap (on
-//!   `embedded-100tx`, 939 → 891 instructions per model event and about 10% more events per
+//!   `embedded-100tx`, 939 → 894 instructions per model event and about 10% more events per
 //!   second). A server's thousand clients live in its radix heap. PHOLD, whose 1024 pending
 //!   events never get near the small tier, uses the radix heap directly: the tier test on
 //!   every push and pop cost it 25 instructions per event (375 to 400).
