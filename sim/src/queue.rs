@@ -26,6 +26,8 @@
 //!   second). A server's thousand clients live in its radix heap. PHOLD, whose 1024 pending
 //!   events never get near the small tier, uses the radix heap directly: the tier test on
 //!   every push and pop cost it 25 instructions per event (375 to 400).
+//! - [`SortedVec`]: the small tier alone, a `Vec` sorted latest first. Cancelled entries
+//!   stay in it until they come out (the queue skips them) or a purge drops them.
 //! - [`RadixHeap`]: simulated time never goes backwards, so a radix heap
 //!   (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) applies, here with 64-way digits as in a
 //!   hierarchical timing wheel: an entry is filed by the highest 6-bit digit where its time
@@ -472,8 +474,9 @@ impl<E> PendingSet<E> for RadixHeap<E> {
 /// for a few entries, where a push scans from the earliest end (a new event is usually due
 /// soon) and moves the few it passes, and a pop is a `Vec::pop`.
 ///
-/// Invariant ([`PendingSet::check`]): ordered by time, latest first; among equal times the
-/// first pushed is nearest the end (it pops first).
+/// Invariant: ordered by time, latest first; among equal times the first pushed is nearest
+/// the end (it pops first). [`PendingSet::check`] verifies the time order; the entries do
+/// not carry their push order, so FIFO among ties is left to the ordering tests.
 pub struct SortedVec<E> {
     v: Vec<Entry<E>>,
 }
@@ -532,9 +535,6 @@ impl<E> PendingSet<E> for SortedVec<E> {
     }
 
     fn check(&self) {
-        // Pushes only ever put a tie before (further from the end than) its elders, so a
-        // non-increasing order towards the end is the whole invariant; FIFO among ties is
-        // the order tests' to catch.
         assert!(
             self.v.windows(2).all(|w| w[0].time >= w[1].time),
             "sorted pending vector out of order"
@@ -551,8 +551,9 @@ const SMALL_BACK: usize = 8;
 
 /// The default pending set: a [`SortedVec`] while few entries are pending (a model of one
 /// machine keeps a handful: a CPU step, a bus wake-up, a frame on the wire, a timer), a
-/// [`RadixHeap`] once more than [`SMALL_MAX`] are (PHOLD's 1024, a server's thousand
-/// clients), and back when at most [`SMALL_BACK`] remain.
+/// [`RadixHeap`] once more than [`SMALL_MAX`] are (a server's thousand clients), and back
+/// when at most [`SMALL_BACK`] remain. Cancelled entries count until they are dropped, so
+/// re-armed timers can move the set up early: that costs time, never order.
 ///
 /// Invariant ([`PendingSet::check`]): every entry is in the active tier (`radix` when `big`,
 /// else `small`), the other is empty, and the active tier's own invariant holds.
@@ -1122,13 +1123,45 @@ mod tests {
     #[test]
     fn purging_cancelled_entries_keeps_the_order_of_the_rest() {
         purge_keeps_order(EventQueue::<u32>::new());
+        purge_keeps_order(EventQueue::<u32, RadixHeap<u32>>::over());
+        purge_keeps_order(EventQueue::<u32, SortedVec<u32>>::over());
         purge_keeps_order(EventQueue::<u32, QuaternaryHeap<u32>>::over());
+    }
+
+    #[test]
+    fn a_purge_that_leaves_few_entries_moves_the_tiered_set_back() {
+        // 270 timers at 9 instants, all but 6 cancelled: the purge fires once 6 are live
+        // (270 held > 2 * 6 + 256) and leaves the set at most 8, so it must move back to
+        // its sorted tier, and the survivors still come out by (time, schedule order).
+        let mut q: EventQueue<u32> = EventQueue::new();
+        let tokens: Vec<_> = (0..270u32)
+            .map(|i| (q.schedule_cancellable_at(t(u64::from(i % 9)), i), i))
+            .collect();
+        assert!(q.pending.big, "270 pending are in the radix tier");
+        let mut expect = Vec::new();
+        for (tok, i) in tokens {
+            if i % 45 == 0 {
+                expect.push((u64::from(i % 9), i));
+            } else {
+                assert!(q.cancel(tok));
+            }
+        }
+        assert_eq!(
+            q.pending.held(),
+            6,
+            "the purge dropped every cancelled entry"
+        );
+        assert!(!q.pending.big, "back in the sorted tier");
+        q.check_invariants();
+        expect.sort();
+        assert_eq!(drain(&mut q), expect);
     }
 
     #[test]
     fn a_push_before_a_peeked_time_still_comes_out_first() {
         // A run stopped at a horizon peeks at the next event (t=100); an event injected at
-        // t=50 (legal: the clock is still at 0) must come out before it, on both pending sets.
+        // t=50 (legal: the clock is still at 0) must come out before it, on every pending set
+        // (the radix heap re-bases for it).
         fn run<S: PendingSet<u32>>(mut q: EventQueue<u32, S>) {
             q.schedule_at(t(100), 1);
             q.schedule_at(t(100), 3);
@@ -1140,6 +1173,7 @@ mod tests {
             assert_eq!(order, vec![2, 1, 3, 4]);
         }
         run(EventQueue::<u32>::new());
+        run(EventQueue::<u32, RadixHeap<u32>>::over());
         run(EventQueue::<u32, QuaternaryHeap<u32>>::over());
     }
 
@@ -1169,32 +1203,37 @@ mod tests {
     }
 
     #[test]
-    fn both_pending_sets_give_the_same_order() {
-        // A hold model with ties, cancellations and far-future outliers, run on the radix heap
-        // and on the 4-ary heap side by side: the ordering guarantee is the representation's
-        // whole contract, so any divergence in (time, payload) order is a bug in one of them.
+    fn every_pending_set_gives_the_4ary_heaps_order() {
+        // A hold model with ties, cancellations and far-future outliers, run on a set and on
+        // the 4-ary heap side by side: the ordering guarantee is the representation's whole
+        // contract, so any divergence in (time, payload) order is a bug in one of them.
+        same_order_in_a_hold_model::<RadixHeap<u32>>();
+        same_order_in_a_hold_model::<Tiered<u32>>();
+    }
+
+    fn same_order_in_a_hold_model<S: PendingSet<u32>>() {
         use crate::rng::{RngStreams, below};
         let mut rng = RngStreams::new(7).stream(3);
-        let mut radix: EventQueue<u32> = EventQueue::new();
+        let mut q: EventQueue<u32, S> = EventQueue::over();
         let mut quad: EventQueue<u32, QuaternaryHeap<u32>> = EventQueue::over();
         let mut tokens = Vec::new();
         for i in 0..2000u32 {
             let when = t(below(&mut rng, 50));
-            radix.schedule_at(when, i);
+            q.schedule_at(when, i);
             quad.schedule_at(when, i);
         }
         for step in 0..20_000u32 {
             // Every fourth step pops only up to a horizon near the clock, which may leave the
             // earliest event pending: both sets must agree on whether it is due, too.
             let (a, b) = if step % 4 == 0 {
-                let limit = radix.now() + SimDuration::from_nanos(below(&mut rng, 20));
-                (radix.pop_until(limit), quad.pop_until(limit))
+                let limit = q.now() + SimDuration::from_nanos(below(&mut rng, 20));
+                (q.pop_until(limit), quad.pop_until(limit))
             } else {
-                (radix.pop(), quad.pop())
+                (q.pop(), quad.pop())
             };
             assert_eq!(a, b, "step {step}");
             let Some((now, e)) = a else {
-                if radix.is_empty() {
+                if q.is_empty() {
                     break;
                 }
                 continue;
@@ -1206,24 +1245,24 @@ mod tests {
                 _ => below(&mut rng, 1000),
             };
             if below(&mut rng, 4) == 0 {
-                let ta = radix.schedule_cancellable_at(now + SimDuration::from_nanos(delay), e);
+                let ta = q.schedule_cancellable_at(now + SimDuration::from_nanos(delay), e);
                 let tb = quad.schedule_cancellable_at(now + SimDuration::from_nanos(delay), e);
                 tokens.push((ta, tb));
             } else {
-                radix.schedule_in(SimDuration::from_nanos(delay), e);
+                q.schedule_in(SimDuration::from_nanos(delay), e);
                 quad.schedule_in(SimDuration::from_nanos(delay), e);
             }
             if below(&mut rng, 3) == 0 && !tokens.is_empty() {
                 let (ta, tb) = tokens.swap_remove(below(&mut rng, tokens.len() as u64) as usize);
-                assert_eq!(radix.cancel(ta), quad.cancel(tb));
+                assert_eq!(q.cancel(ta), quad.cancel(tb));
             }
             if step % 1000 == 0 {
-                radix.check_invariants();
+                q.check_invariants();
                 quad.check_invariants();
-                assert_eq!(radix.peek_time(), quad.peek_time());
+                assert_eq!(q.peek_time(), quad.peek_time());
             }
         }
-        assert_eq!(radix.len(), quad.len());
+        assert_eq!(q.len(), quad.len());
     }
 
     mod property {
@@ -1231,8 +1270,9 @@ mod tests {
         use proptest::prelude::*;
 
         /// One step of a random workload: maybe peek, pop (up to a horizon `now + limit`, or
-        /// without one), then schedule the popped payload `delay` later (optionally cancellable),
-        /// optionally cancel an earlier token.
+        /// without one), maybe inject an event, push a burst or pop a run, then (usually)
+        /// schedule the popped payload `delay` later (optionally cancellable), optionally
+        /// cancel an earlier token.
         #[derive(Debug, Clone)]
         struct Step {
             limit: Option<u64>,
@@ -1242,11 +1282,18 @@ mod tests {
             inject: Option<u64>,
             peek: bool,
             follow_up: bool,
+            burst: Option<u8>,
+            drain: Option<u8>,
         }
 
         fn step() -> impl Strategy<Value = Step> {
             // Delays of every width, from ties to bit 62, so entries land on every level.
             let delay = (0u32..63).prop_flat_map(|bits| 0u64..=(1u64 << bits));
+            // One step in ten pushes a burst and one in ten pops a run: with the rest
+            // (about 1.3 pushes per pop) the population swings by tens around its start,
+            // across the tiered set's thresholds both ways, many times per case.
+            let burst = prop::option::weighted(0.1, 1u8..=30);
+            let drain = prop::option::weighted(0.1, 1u8..=40);
             (
                 prop::option::of(0u64..5000),
                 delay,
@@ -1255,9 +1302,10 @@ mod tests {
                 prop::option::of(0u64..5000),
                 any::<bool>(),
                 prop::bool::weighted(0.8),
+                (burst, drain),
             )
                 .prop_map(
-                    |(limit, delay, cancellable, cancel, inject, peek, follow_up)| Step {
+                    |(
                         limit,
                         delay,
                         cancellable,
@@ -1265,6 +1313,19 @@ mod tests {
                         inject,
                         peek,
                         follow_up,
+                        (burst, drain),
+                    )| {
+                        Step {
+                            limit,
+                            delay,
+                            cancellable,
+                            cancel,
+                            inject,
+                            peek,
+                            follow_up,
+                            burst,
+                            drain,
+                        }
                     },
                 )
         }
@@ -1278,10 +1339,10 @@ mod tests {
             start: &[u64],
             steps: &[Step],
         ) -> Result<(), TestCaseError> {
-            let mut radix: EventQueue<u32, S> = EventQueue::over();
+            let mut q: EventQueue<u32, S> = EventQueue::over();
             let mut quad: EventQueue<u32, QuaternaryHeap<u32>> = EventQueue::over();
             for (i, &at) in start.iter().enumerate() {
-                radix.schedule_at(t(at), i as u32);
+                q.schedule_at(t(at), i as u32);
                 quad.schedule_at(t(at), i as u32);
             }
             let mut tokens = Vec::new();
@@ -1290,54 +1351,70 @@ mod tests {
                 if s.peek {
                     // Peeking refills through the lone-entry and cancelled-top paths
                     // that a pop takes in place.
-                    prop_assert_eq!(radix.peek_time(), quad.peek_time());
+                    prop_assert_eq!(q.peek_time(), quad.peek_time());
                 }
                 let (a, b) = match s.limit {
                     Some(l) => {
-                        let limit = radix.now() + SimDuration::from_nanos(l);
-                        (radix.pop_until(limit), quad.pop_until(limit))
+                        let limit = q.now() + SimDuration::from_nanos(l);
+                        (q.pop_until(limit), quad.pop_until(limit))
                     }
-                    None => (radix.pop(), quad.pop()),
+                    None => (q.pop(), quad.pop()),
                 };
                 prop_assert_eq!(a, b);
-                radix.check_invariants();
+                q.check_invariants();
                 if let Some(dt) = s.inject {
                     // Legal after a horizon stop: at or after now, maybe before the
-                    // time the radix heap peeked at.
-                    let at = radix.now() + SimDuration::from_nanos(dt);
-                    radix.schedule_at(at, next);
+                    // time the set peeked at.
+                    let at = q.now() + SimDuration::from_nanos(dt);
+                    q.schedule_at(at, next);
                     quad.schedule_at(at, next);
                     next += 1;
+                }
+                if let Some(n) = s.burst {
+                    // A burst of pushes, three to an instant, swings the population up
+                    // through the tiers: FIFO among the ties must survive the moves.
+                    for k in 0..u64::from(n) {
+                        let at = q.now() + SimDuration::from_nanos(k / 3);
+                        q.schedule_at(at, next);
+                        quad.schedule_at(at, next);
+                        next += 1;
+                    }
+                }
+                if let Some(n) = s.drain {
+                    // Pops that push nothing swing it back down.
+                    for _ in 0..n {
+                        let (a, b) = (q.pop(), quad.pop());
+                        prop_assert_eq!(a, b);
+                    }
+                    q.check_invariants();
                 }
                 if !s.follow_up {
                     // Pops without pushes shrink the population, so the tiered set
                     // moves back to its sorted tier as well as up.
                     continue;
                 }
-                let at = radix
-                    .now()
-                    .as_nanos()
-                    .saturating_add(s.delay)
-                    .min(u64::MAX >> 1);
+                // Far delays stop at 2^63 (or now, if an injection went past it).
+                let now = q.now().as_nanos();
+                let at = now.saturating_add(s.delay).min((u64::MAX >> 1).max(now));
                 if s.cancellable {
                     tokens.push((
-                        radix.schedule_cancellable_at(t(at), next),
+                        q.schedule_cancellable_at(t(at), next),
                         quad.schedule_cancellable_at(t(at), next),
                     ));
                 } else {
-                    radix.schedule_at(t(at), next);
+                    q.schedule_at(t(at), next);
                     quad.schedule_at(t(at), next);
                 }
                 next += 1;
                 if let Some(k) = s.cancel.filter(|_| !tokens.is_empty()) {
                     let (ta, tb) = tokens.swap_remove(k % tokens.len());
-                    prop_assert_eq!(radix.cancel(ta), quad.cancel(tb));
+                    prop_assert_eq!(q.cancel(ta), quad.cancel(tb));
                 }
-                radix.check_invariants();
+                q.check_invariants();
             }
             // And the rest drains in the same order.
             loop {
-                let (a, b) = (radix.pop(), quad.pop());
+                let (a, b) = (q.pop(), quad.pop());
                 prop_assert_eq!(a, b);
                 if a.is_none() {
                     break;

@@ -253,7 +253,8 @@ impl ByteRate {
     }
 
     /// Time to move `bytes` at this rate, **rounded up** to the whole nanosecond:
-    /// `ceil(bytes × 10⁹ / rate)`, computed exactly in 128-bit integers.
+    /// `ceil(bytes × 10⁹ / rate)`, computed exactly (in 64-bit integers when the product fits,
+    /// else in 128-bit ones).
     /// Panics if the result exceeds `SimDuration::MAX` (a model bug: over 584 years).
     pub fn time_for(self, bytes: u64) -> SimDuration {
         // Under 18 GB the product fits 64 bits, and a 64-bit division is several times

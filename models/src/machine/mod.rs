@@ -446,9 +446,9 @@ impl Machine {
     }
 
     /// Queues `plan` to run as `thread`, taking its storage (it comes back through
-    /// [`Machine::spare_plan`] when the job ends). An empty plan completes at once (`PlanDone` is pushed
-    /// to `notices`). Panics if the thread already has a plan: a thread does one thing at a
-    /// time, and submitting twice is a model bug.
+    /// [`Machine::spare_plan`] when the job ends). An empty plan completes at once
+    /// (`PlanDone` is pushed to `notices`). Panics if the thread already has a plan: a thread
+    /// does one thing at a time, and submitting twice is a model bug.
     pub fn submit<E: From<MachineEvent>>(
         &mut self,
         q: &mut EventQueue<E>,

@@ -354,7 +354,8 @@ pub struct World {
     spare_pieces: Spares<Piece>,
     spare_ids: Spares<PacketId>,
     spare_exts: Spares<ExtId>,
-    /// A chunk's storages on their way into the socket buffer (`Cont::ChunkReady`).
+    /// Spare lists for a chunk's storages on their way into the socket buffer
+    /// (`Cont::ChunkReady`).
     spare_chunks: Spares<(ExtId, u64)>,
     apps: Vec<app::App>,
     net: NetCounters,
@@ -457,9 +458,9 @@ impl World {
             nic: TxNic::new(cfg.nic.tx_ring_slots),
             threads: Vec::new(),
             spare_pieces: Spares::default(),
-            spare_chunks: Spares::default(),
             spare_ids: Spares::default(),
             spare_exts: Spares::default(),
+            spare_chunks: Spares::default(),
             apps: Vec::new(),
             net: NetCounters::default(),
             notices: Vec::new(),
