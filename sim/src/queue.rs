@@ -237,7 +237,8 @@ impl<E> RadixHeap<E> {
     /// its earliest live time, each entry to a strictly lower level, dropping the dead
     /// entries it meets (cancelled timers would otherwise be re-filed again on their way
     /// down). Dead entries elsewhere are left for the queue to skip. (A lone entry, the
-    /// model's usual case, is taken in place by [`PendingSet::pop_if`] before this.)
+    /// usual case when a few events are pending far apart, is taken in place by
+    /// [`PendingSet::pop_if`] before this.)
     #[inline]
     fn refill(&mut self, live: impl Fn(&Entry<E>) -> bool) -> bool {
         if !self.current.is_empty() {
@@ -353,8 +354,8 @@ impl<E> PendingSet<E> for RadixHeap<E> {
     }
 
     /// As the default, refilling once: the front of `current` is the earliest entry. With
-    /// `current` empty and the earliest slot holding a lone entry (the model's usual case,
-    /// a few events pending far apart), that entry is judged and taken where it lies,
+    /// `current` empty and the earliest slot holding a lone entry (the usual case when a few
+    /// events are pending far apart), that entry is judged and taken where it lies,
     /// without passing through `current`.
     #[inline]
     fn pop_if(
