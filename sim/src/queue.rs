@@ -834,11 +834,6 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         Self::over()
     }
-
-    /// A queue for about `capacity` pending events (the sets grow on demand either way).
-    pub fn with_capacity(_capacity: usize) -> Self {
-        Self::over()
-    }
 }
 
 impl<E, S: PendingSet<E>> EventQueue<E, S> {

@@ -92,9 +92,9 @@ impl Plan {
         self.steps
     }
 
-    /// An empty plan over `storage`'s allocation.
-    pub(crate) fn reusing(mut storage: Vec<Step>) -> Self {
-        storage.clear();
+    /// An empty plan over `storage`'s allocation (the machine's pool keeps it cleared).
+    pub(crate) fn reusing(storage: Vec<Step>) -> Self {
+        debug_assert!(storage.is_empty(), "a pooled plan still holds steps");
         Plan { steps: storage }
     }
 

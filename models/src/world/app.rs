@@ -395,7 +395,7 @@ impl World {
             return;
         }
         let (len, skew) = (r.read_size + r.buffer_offset, r.buffer_offset);
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         let Some(addr) = self.setup_map(id, asid, MmapRequest::anon(len).writable(), &mut plan)
         else {
             return;
@@ -450,7 +450,7 @@ impl World {
                 unreachable!()
             };
             let mut call = std::mem::take(&mut r.call);
-            let mut plan = Plan::new();
+            let mut plan = self.new_plan();
             let mut k = super::kernel::Kernel::for_work(self, Some(id), &mut plan);
             let step = crate::strategy::receive_call(&mut k, mode, conn, buf, read_size, &mut call);
             let Role::Receiver(r) = &mut self.apps[id.0 as usize].role else {
@@ -474,7 +474,7 @@ impl World {
         let mut taken = Vec::new();
         let split = rcv.take(read_size, &mut taken);
         let len: u64 = taken.iter().map(|p| p.len).sum();
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         plan.cpu(Activity::Syscall, syscall_ns);
         self.syscalls += 1;
         plan.cpu(Activity::Protocol, stack.socket_per_chunk_ns);
@@ -523,7 +523,7 @@ impl World {
         };
         let (name, mutation, every) = (m.file, m.mutation, m.every);
         let file = self.file_of(name);
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         match mutation {
             Mutation::InPlace { bytes_per_page } => {
                 for page in 0..self.vm.file(file).pages() {
@@ -557,7 +557,7 @@ impl World {
             self.queue.schedule_at(later, Event::AppTimer { app: id });
             return;
         }
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         let addr = match addr {
             Some(a) => a,
             None => {

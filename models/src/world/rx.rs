@@ -36,7 +36,7 @@
 use sim::SimDuration;
 
 use super::{ConnId, Cont, Event, SOFTNET, World};
-use crate::machine::{Activity, Plan, Step};
+use crate::machine::{Activity, Step};
 use crate::net::mbuf::{ExtId, ExtKind, PagePromise};
 use crate::net::sockbuf::{Piece, RecvBuffer};
 use crate::net::tcp::{AckDecision, ShortSegments, TcpSender};
@@ -221,7 +221,7 @@ impl World {
         } else if self.cfg.nic.header_split {
             // Payload at the start of fresh kernel pages, one storage per page.
             let mut left = len;
-            let mut plan = Plan::new(); // allocation is charged at replenish, in tcp_input
+            let mut plan = self.new_plan(); // allocation is charged at replenish, in tcp_input
             while left > 0 {
                 let n = left.min(PAGE_SIZE);
                 // A flow steered to a zero-copy area lands in the area's next free chunk
@@ -336,7 +336,7 @@ impl World {
         // poll is running), a new frame raises no interrupt and is merged into the skb being
         // built, up to GRO_MAX_BYTES; tcp_input runs once per merged skb. Without GRO every
         // frame takes its interrupt and its tcp_input.
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         let polling = self.cfg.nic.gro && self.machine.is_busy(SOFTNET);
         if !polling {
             self.net.interrupts += 1;

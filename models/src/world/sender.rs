@@ -104,7 +104,7 @@ impl World {
         let asid = self.apps[id.0 as usize].asid;
         let s = self.sender(id);
         let spec = s.spec.clone();
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         let (buf_len, shared) = match (&spec.source, spec.requests) {
             (
                 SendSource::Memory {

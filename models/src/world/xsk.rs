@@ -203,7 +203,7 @@ impl World {
         x.polling = true;
         let app = x.app;
         let stack = self.cfg.stack;
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         if interrupt {
             self.net.interrupts += 1;
             plan.cpu(Activity::Interrupt, stack.interrupt_ns);
@@ -261,7 +261,7 @@ impl World {
 
     /// Registration, on the application's thread: the UMEM, the rings, the first FILL.
     pub(super) fn xsk_start(&mut self, id: AppId, o: crate::strategy::XskOptions) {
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         let mut k = super::kernel::Kernel::for_work(self, Some(id), &mut plan);
         match crate::strategy::xsk_setup(&mut k, o) {
             Some(umem) => {
@@ -288,7 +288,7 @@ impl World {
             self.apps[id.0 as usize].done = true;
             return;
         }
-        let mut plan = Plan::new();
+        let mut plan = self.new_plan();
         let mut k = super::kernel::Kernel::for_work(self, Some(id), &mut plan);
         match crate::strategy::xsk_call(&mut k) {
             XskStep::Wait => {
